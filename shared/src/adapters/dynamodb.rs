@@ -1,0 +1,424 @@
+//! Records in one DynamoDB table. Every item of a consultation shares its partition key, so the
+//! table's stream delivers a consultation's changes in order to the publish function.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | consultation (+ `response_count`) | `C#{id}` | `META` |
+//! | response number n | `C#{id}` | `R#{n:012}` |
+//! | publication mark | `C#{id}` | `PUBLISHED` |
+//! | directory entry (for listing) | `DIRECTORY` | `{id}` |
+//!
+//! An append is one transaction: bump `response_count` from the value read (with the deadline
+//! check in the same condition) and put the response item if absent. Conflicts retry, so
+//! numbers stay consecutive under any concurrency.
+
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem, Update,
+};
+use rand::Rng;
+
+use crate::domain::{Consultation, ConsultationId, NewResponse, Response};
+use crate::ports::{
+    AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+/// The stream filter of the publish function matches these: see `infra/template.yaml`.
+pub const PUBLICATION_SORT_KEY: &str = "PUBLISHED";
+const META: &str = "META";
+const DIRECTORY: &str = "DIRECTORY";
+/// Optimistic appends retried this many times before giving up (each retry means another
+/// response got the number first, so progress is always being made).
+const APPEND_ATTEMPTS: u32 = 100;
+
+pub fn partition_key(id: &ConsultationId) -> String {
+    format!("C#{id}")
+}
+
+/// The consultation an item of the table belongs to, from its keys (for stream records).
+pub fn consultation_of(pk: &str, sk: &str) -> Option<ConsultationId> {
+    if sk == PUBLICATION_SORT_KEY {
+        return None;
+    }
+    let id = match pk {
+        DIRECTORY => sk,
+        _ => pk.strip_prefix("C#")?,
+    };
+    ConsultationId::parse(id).ok()
+}
+
+fn response_sort_key(number: u64) -> String {
+    format!("R#{number:012}")
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn key(pk: String, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::backend(
+            "decoding an item",
+            format!("missing string {name}"),
+        )),
+    }
+}
+
+fn get_n(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::backend("decoding an item", format!("bad number {name}"))),
+        None => Ok(0),
+        _ => Err(StoreError::backend(
+            "decoding an item",
+            format!("bad number {name}"),
+        )),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::backend("encoding a record", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::backend("decoding a stored record", e))
+}
+
+fn sdk_error<E, R>(
+    context: impl Into<String>,
+    e: aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> StoreError
+where
+    aws_sdk_dynamodb::Error: From<aws_sdk_dynamodb::error::SdkError<E, R>>,
+{
+    StoreError::backend(context, aws_sdk_dynamodb::Error::from(e))
+}
+
+fn millis(t: jiff::Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn meta(&self, id: &ConsultationId) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition_key(id), META)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("reading consultation {id}"), e))?;
+        Ok(out.item)
+    }
+
+    fn record(item: &Item) -> Result<ConsultationRecord, StoreError> {
+        Ok(ConsultationRecord {
+            consultation: from_json(get_s(item, "data")?)?,
+            response_count: get_n(item, "response_count")?,
+        })
+    }
+
+    /// One attempt at an append: `Ok(None)` if another writer took the number first.
+    async fn try_append(
+        &self,
+        response: &NewResponse,
+        data: &str,
+    ) -> Result<Option<Response>, AppendError> {
+        let id = &response.consultation;
+        let Some(item) = self.meta(id).await? else {
+            return Err(AppendError::NoSuchConsultation(id.clone()));
+        };
+        let record = Self::record(&item)?;
+        if let Some(refusal) = record.consultation.refuses_at(response.received_at) {
+            return Err(AppendError::Refused(refusal));
+        }
+        let number = record.response_count + 1;
+        let bump = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(partition_key(id), META)))
+            .update_expression("SET response_count = :next")
+            .condition_expression(
+                "response_count = :count AND opens_ms <= :at AND deadline_ms >= :at",
+            )
+            .expression_attribute_values(":next", n(number))
+            .expression_attribute_values(":count", n(record.response_count))
+            .expression_attribute_values(":at", n(millis(response.received_at)))
+            .build()
+            .map_err(|e| StoreError::backend("building an update", e))?;
+        let mut item = key(partition_key(id), response_sort_key(number));
+        item.insert("number".into(), n(number));
+        item.insert("id".into(), s(response.id.as_str()));
+        item.insert("data".into(), s(data));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::backend("building a put", e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(bump).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Some(Response {
+                number,
+                response: response.clone(),
+            })),
+            // A condition failed (someone else took the number) or a concurrent transaction
+            // touched the same items: read again and retry.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("TransactionCanceledException" | "TransactionConflictException")
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error(format!("appending a response to {id}"), e).into()),
+        }
+    }
+}
+
+#[async_trait]
+impl Consultations for DynamoStore {
+    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError> {
+        let id = &consultation.id;
+        let mut meta = key(partition_key(id), META);
+        meta.insert("data".into(), s(to_json(consultation)?));
+        meta.insert("response_count".into(), n(0));
+        meta.insert("opens_ms".into(), n(millis(consultation.opens_at)));
+        meta.insert("deadline_ms".into(), n(millis(consultation.deadline)));
+        let entry = key(DIRECTORY.to_owned(), id.as_str());
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::backend("building a put", e))
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put(meta)?).build())
+            .transact_items(TransactWriteItem::builder().put(put(entry)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("TransactionCanceledException") => {
+                Err(StoreError::Conflict(format!("consultation {id}")))
+            }
+            Err(e) => Err(sdk_error(format!("storing consultation {id}"), e)),
+        }
+    }
+
+    async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError> {
+        self.meta(id).await?.as_ref().map(Self::record).transpose()
+    }
+
+    async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(DIRECTORY))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| sdk_error("listing consultations", e))?;
+        let mut records = Vec::with_capacity(items.len());
+        for item in &items {
+            let id = ConsultationId::parse(get_s(item, "sk")?)
+                .map_err(|e| StoreError::backend("decoding the directory", e))?;
+            if let Some(record) = self.get(&id).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl Responses for DynamoStore {
+    async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
+        let data = to_json(&response)?;
+        for attempt in 0..APPEND_ATTEMPTS {
+            if let Some(stored) = self.try_append(&response, &data).await? {
+                return Ok(stored);
+            }
+            // Jittered back-off so racing writers spread out.
+            let ceiling = 5 + 5 * u64::from(attempt.min(20));
+            let pause = rand::rng().random_range(1..=ceiling);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        Err(StoreError::backend(
+            "appending a response",
+            format!("still contended after {APPEND_ATTEMPTS} attempts"),
+        )
+        .into())
+    }
+
+    async fn range(
+        &self,
+        consultation: &ConsultationId,
+        numbers: RangeInclusive<u64>,
+    ) -> Result<Vec<Response>, StoreError> {
+        if numbers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+            .expression_attribute_values(":pk", s(partition_key(consultation)))
+            .expression_attribute_values(":first", s(response_sort_key(*numbers.start())))
+            .expression_attribute_values(":last", s(response_sort_key(*numbers.end())))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| sdk_error(format!("listing responses of {consultation}"), e))?;
+        items
+            .iter()
+            .map(|item| {
+                Ok(Response {
+                    number: get_n(item, "number")?,
+                    response: from_json(get_s(item, "data")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl PublicationState for DynamoStore {
+    async fn published(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition_key(consultation), PUBLICATION_SORT_KEY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("reading publication state", e))?;
+        out.item
+            .as_ref()
+            .map_or(Ok(0), |item| get_n(item, "published"))
+    }
+
+    async fn set_published(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition_key(consultation), PUBLICATION_SORT_KEY)))
+            .update_expression("SET published = :count")
+            .condition_expression("attribute_not_exists(published) OR published < :count")
+            .expression_attribute_values(":count", n(count))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already at or past `count`: the mark never moves backwards.
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(sdk_error("recording publication", e)),
+        }
+    }
+}
+
+/// Creates the table if it does not exist (for emulators and first runs); AWS deployments
+/// get it from `infra/template.yaml` with the same key schema and stream.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    if client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    let key_element = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let result = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .key_schema(key_element("pk", KeyType::Hash))
+        .key_schema(key_element("sk", KeyType::Range))
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .expect("stream_enabled is set"),
+        )
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
+        Err(e) => Err(sdk_error(format!("creating table {table}"), e)),
+    }
+}

@@ -1,0 +1,107 @@
+//! Objects as files under a folder, each written atomically: a temporary file in the same
+//! folder, flushed to disk, then linked (create-new) or renamed (overwrite) into place, and the
+//! folder flushed too, so a crash never leaves a partial or lost object.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use tokio_util::io::ReaderStream;
+
+use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError};
+
+pub struct FsObjectStore {
+    root: PathBuf,
+}
+
+impl FsObjectStore {
+    pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    fn path(&self, key: &ObjectKey) -> PathBuf {
+        // ObjectKey guarantees plain segments: no `..`, no absolute path, no backslash.
+        self.root.join(key.as_str())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FsObjectStore {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Body,
+        _meta: &ObjectMeta,
+        mode: PutMode,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let key_name = key.as_str().to_owned();
+        tokio::task::spawn_blocking(move || write_atomically(&path, body, mode))
+            .await
+            .map_err(|e| StoreError::backend("file store task", e))?
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
+                _ => StoreError::backend(format!("writing {key_name}"), e),
+            })
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
+        let path = self.path(key);
+        let file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(StoreError::backend(format!("reading {}", key.as_str()), e)),
+        };
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| StoreError::backend(format!("reading {}", key.as_str()), e))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        Ok(Some(Object {
+            size: meta.len(),
+            body: Box::pin(ReaderStream::with_capacity(file, 64 * 1024)),
+        }))
+    }
+}
+
+/// A missing file, or a path through something that is not a folder.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory
+    )
+}
+
+fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
+    let dir = path.parent().expect("an object path has a parent folder");
+    fs::create_dir_all(dir)?;
+    // A dot-name: object keys never start a segment with a dot, so this cannot be read as one.
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
+    let result = (|| {
+        match body {
+            Body::Bytes(bytes) => {
+                let mut file = File::create_new(&tmp)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+            }
+            Body::File(source) => {
+                fs::copy(&source, &tmp)?;
+                File::open(&tmp)?.sync_all()?;
+            }
+        }
+        match mode {
+            // A hard link fails if the name exists: an atomic create-new.
+            PutMode::CreateNew => fs::hard_link(&tmp, path)?,
+            PutMode::Overwrite => fs::rename(&tmp, path)?,
+        }
+        File::open(dir)?.sync_all()
+    })();
+    // After a link the temporary name is redundant; after a failure it is garbage.
+    let _ = fs::remove_file(&tmp);
+    result
+}

@@ -1,0 +1,12 @@
+//! Adapters: the ports implemented over real storage. Embedded (files + SQLite) for one
+//! machine, S3 + DynamoDB for AWS; each behind a cargo feature so a Lambda ships only its own.
+
+#[cfg(feature = "embedded")]
+pub mod fs;
+#[cfg(feature = "embedded")]
+pub mod sqlite;
+
+#[cfg(feature = "aws")]
+pub mod dynamodb;
+#[cfg(feature = "aws")]
+pub mod s3;

@@ -1,0 +1,249 @@
+//! Records in an embedded SQLite database: one file, real transactions, nothing to install.
+//!
+//! Appends run in `BEGIN IMMEDIATE` transactions, so numbering and the deadline check are one
+//! atomic step even with several processes on the same file.
+
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::domain::{Consultation, ConsultationId, NewResponse, Response};
+use crate::ports::{
+    AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS consultations (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL,
+    response_count INTEGER NOT NULL DEFAULT 0,
+    published_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS responses (
+    consultation TEXT NOT NULL REFERENCES consultations(id),
+    number INTEGER NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL,
+    PRIMARY KEY (consultation, number)
+);
+";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
+            .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .map_err(|e| db("preparing the database", e))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` on the connection off the async threads (SQLite calls block).
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::backend("database task", e))?
+    }
+}
+
+fn db(context: &str, e: rusqlite::Error) -> StoreError {
+    StoreError::backend(context, e)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::backend("encoding a record", e))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::backend("decoding a stored record", e))
+}
+
+fn record(data: String, count: i64) -> Result<ConsultationRecord, StoreError> {
+    Ok(ConsultationRecord {
+        consultation: from_json(&data)?,
+        response_count: count as u64,
+    })
+}
+
+#[async_trait]
+impl Consultations for SqliteStore {
+    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError> {
+        let id = consultation.id.to_string();
+        let data = to_json(consultation)?;
+        self.with(move |conn| {
+            let inserted = conn
+                .execute(
+                    "INSERT INTO consultations (id, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![id, data],
+                )
+                .map_err(|e| db("storing a consultation", e))?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("consultation {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT data, response_count FROM consultations WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| db("reading a consultation", e))?
+            .map(|(data, count)| record(data, count))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT data, response_count FROM consultations ORDER BY id")
+                .map_err(|e| db("listing consultations", e))?;
+            let rows = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(|e| db("listing consultations", e))?;
+            rows.map(|row| {
+                let (data, count) = row.map_err(|e| db("listing consultations", e))?;
+                record(data, count)
+            })
+            .collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Responses for SqliteStore {
+    async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| db("starting a transaction", e))?;
+            let id = response.consultation.to_string();
+            let found: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT data, response_count FROM consultations WHERE id = ?1",
+                    [&id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| db("reading a consultation", e))?;
+            let Some((data, count)) = found else {
+                return Ok(Err(AppendError::NoSuchConsultation(
+                    response.consultation.clone(),
+                )));
+            };
+            let consultation: Consultation = from_json(&data)?;
+            if let Some(refusal) = consultation.refuses_at(response.received_at) {
+                return Ok(Err(AppendError::Refused(refusal)));
+            }
+            let number = count as u64 + 1;
+            tx.execute(
+                "INSERT INTO responses (consultation, number, id, data) VALUES (?1, ?2, ?3, ?4)",
+                params![id, number as i64, response.id.as_str(), to_json(&response)?],
+            )
+            .map_err(|e| db("storing a response", e))?;
+            tx.execute(
+                "UPDATE consultations SET response_count = ?2 WHERE id = ?1",
+                params![id, number as i64],
+            )
+            .map_err(|e| db("counting a response", e))?;
+            tx.commit().map_err(|e| db("committing a response", e))?;
+            Ok(Ok(Response { number, response }))
+        })
+        .await?
+    }
+
+    async fn range(
+        &self,
+        consultation: &ConsultationId,
+        numbers: RangeInclusive<u64>,
+    ) -> Result<Vec<Response>, StoreError> {
+        let id = consultation.to_string();
+        let (first, last) = (*numbers.start() as i64, *numbers.end() as i64);
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT number, data FROM responses
+                     WHERE consultation = ?1 AND number BETWEEN ?2 AND ?3 ORDER BY number",
+                )
+                .map_err(|e| db("listing responses", e))?;
+            let rows = stmt
+                .query_map(params![id, first, last], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(|e| db("listing responses", e))?;
+            rows.map(|row| {
+                let (number, data) = row.map_err(|e| db("listing responses", e))?;
+                Ok(Response {
+                    number: number as u64,
+                    response: from_json(&data)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PublicationState for SqliteStore {
+    async fn published(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            let count: Option<i64> = conn
+                .query_row(
+                    "SELECT published_count FROM consultations WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| db("reading publication state", e))?;
+            Ok(count.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn set_published(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE consultations SET published_count = MAX(published_count, ?2) WHERE id = ?1",
+                params![id, count as i64],
+            )
+            .map_err(|e| db("recording publication", e))?;
+            Ok(())
+        })
+        .await
+    }
+}

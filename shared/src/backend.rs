@@ -1,0 +1,142 @@
+//! Wiring: every port bound to one storage backend, embedded (files + SQLite) or AWS (S3 +
+//! DynamoDB), and the services built on them. Functions and the local host start here.
+
+use std::sync::Arc;
+
+use crate::domain::limits::Limits;
+use crate::http::admin::{AdminState, AdminToken};
+use crate::http::intake::IntakeState;
+use crate::intake::Intake;
+use crate::ports::{Clock, Consultations, ObjectStore, PublicationState, PublishQueue, Responses};
+use crate::publish::Publisher;
+
+#[cfg(any(feature = "embedded", feature = "aws"))]
+use crate::ports::StoreError;
+
+/// The ports of one storage backend.
+#[derive(Clone)]
+pub struct Backend {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub publication: Arc<dyn PublicationState>,
+    /// Originals and anything not public.
+    pub private: Arc<dyn ObjectStore>,
+    /// The public site.
+    pub site: Arc<dyn ObjectStore>,
+}
+
+/// Names of the AWS resources, from the environment (the same variables on Lambda and locally).
+#[derive(Debug, Clone)]
+pub struct AwsNames {
+    pub table: String,
+    pub private_bucket: String,
+    pub site_bucket: String,
+}
+
+impl AwsNames {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("set {name} (the AWS store needs VERBATIM_TABLE, VERBATIM_PRIVATE_BUCKET and VERBATIM_SITE_BUCKET)"))
+        };
+        Ok(Self {
+            table: var("VERBATIM_TABLE")?,
+            private_bucket: var("VERBATIM_PRIVATE_BUCKET")?,
+            site_bucket: var("VERBATIM_SITE_BUCKET")?,
+        })
+    }
+}
+
+impl Backend {
+    /// The embedded store in `data_dir`: `verbatim.sqlite3`, `private/` and `site/`.
+    #[cfg(feature = "embedded")]
+    pub fn embedded(data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        use crate::adapters::fs::FsObjectStore;
+        use crate::adapters::sqlite::SqliteStore;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
+        let records = Arc::new(SqliteStore::open(&data_dir.join("verbatim.sqlite3"))?);
+        let folder = |name: &str| {
+            FsObjectStore::open(data_dir.join(name))
+                .map_err(|e| StoreError::backend(format!("creating {name}/"), e))
+        };
+        Ok(Self {
+            consultations: records.clone(),
+            responses: records.clone(),
+            publication: records,
+            private: Arc::new(folder("private")?),
+            site: Arc::new(folder("site")?),
+        })
+    }
+
+    /// S3 and DynamoDB, configured by the SDK's standard environment (`AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, credentials). With `create`, missing table and buckets are made.
+    #[cfg(feature = "aws")]
+    pub async fn aws(
+        config: &aws_config::SdkConfig,
+        names: &AwsNames,
+        create: bool,
+    ) -> Result<Self, StoreError> {
+        use crate::adapters::{dynamodb, s3};
+        let dynamo = aws_sdk_dynamodb::Client::new(config);
+        let s3_client = s3::client(config);
+        if create {
+            dynamodb::ensure_table(&dynamo, &names.table).await?;
+            s3::ensure_bucket(&s3_client, &names.private_bucket).await?;
+            s3::ensure_bucket(&s3_client, &names.site_bucket).await?;
+        }
+        let records = Arc::new(dynamodb::DynamoStore::new(dynamo, &names.table));
+        Ok(Self {
+            consultations: records.clone(),
+            responses: records.clone(),
+            publication: records,
+            private: Arc::new(s3::S3ObjectStore::new(
+                s3_client.clone(),
+                &names.private_bucket,
+            )),
+            site: Arc::new(s3::S3ObjectStore::new(s3_client, &names.site_bucket)),
+        })
+    }
+
+    pub fn intake_state(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> IntakeState {
+        IntakeState {
+            intake: Arc::new(Intake {
+                consultations: self.consultations.clone(),
+                responses: self.responses.clone(),
+                private: self.private.clone(),
+                clock: clock.clone(),
+                queue,
+            }),
+            consultations: self.consultations.clone(),
+            clock,
+            limits: Limits::default(),
+        }
+    }
+
+    pub fn admin_state(
+        &self,
+        clock: Arc<dyn Clock>,
+        queue: Arc<dyn PublishQueue>,
+        token: AdminToken,
+    ) -> AdminState {
+        AdminState {
+            consultations: self.consultations.clone(),
+            clock,
+            queue,
+            token: Arc::new(token),
+        }
+    }
+
+    pub fn publisher(&self, clock: Arc<dyn Clock>) -> Publisher {
+        Publisher {
+            consultations: self.consultations.clone(),
+            responses: self.responses.clone(),
+            publication: self.publication.clone(),
+            private: self.private.clone(),
+            site: self.site.clone(),
+            clock,
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! A consultation: an issue the Group put to all stakeholders, with its questions and deadline.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::{Timestamp, civil::Date};
+use serde::{Deserialize, Serialize};
+
+use super::ValidationError;
+use super::deadline::deadline_for_meeting;
+
+/// A consultation's id: a slug `[a-z0-9-]{3,64}`, used in URLs, object keys and email addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ConsultationId(String);
+
+impl ConsultationId {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let ok_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !(3..=64).contains(&raw.len()) || !ok_chars {
+            return Err(ValidationError::new(
+                "id",
+                "must be 3 to 64 characters: lowercase letters a-z, digits and hyphens",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConsultationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsultationId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The six official languages of the UN and the ITU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Ar,
+    En,
+    Es,
+    Fr,
+    Ru,
+    Zh,
+}
+
+impl Language {
+    pub const ALL: [Language; 6] = [
+        Language::Ar,
+        Language::En,
+        Language::Es,
+        Language::Fr,
+        Language::Ru,
+        Language::Zh,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ar => "ar",
+            Language::En => "en",
+            Language::Es => "es",
+            Language::Fr => "fr",
+            Language::Ru => "ru",
+            Language::Zh => "zh",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// Arabic is written right to left.
+    pub fn is_rtl(self) -> bool {
+        self == Language::Ar
+    }
+}
+
+/// A text given in one or more of the official languages (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Localized(BTreeMap<Language, String>);
+
+impl Localized {
+    fn parse(
+        field: &str,
+        raw: BTreeMap<String, String>,
+        max_chars: usize,
+    ) -> Result<Self, ValidationError> {
+        let mut texts = BTreeMap::new();
+        for (code, text) in raw {
+            let lang = Language::parse(&code).ok_or_else(|| {
+                ValidationError::new(
+                    field,
+                    format!("unknown language {code:?}: use ar, en, es, fr, ru or zh"),
+                )
+            })?;
+            let text = text.trim();
+            if text.is_empty() {
+                return Err(ValidationError::new(
+                    field,
+                    format!("the {code} text is empty"),
+                ));
+            }
+            if text.chars().count() > max_chars {
+                return Err(ValidationError::new(
+                    field,
+                    format!("the {code} text is longer than {max_chars} characters"),
+                ));
+            }
+            texts.insert(lang, text.to_owned());
+        }
+        if texts.is_empty() {
+            return Err(ValidationError::new(
+                field,
+                "give the text in at least one language",
+            ));
+        }
+        Ok(Self(texts))
+    }
+
+    /// The text in `lang`, else in English, else in the first language given.
+    pub fn get(&self, lang: Language) -> (Language, &str) {
+        self.0
+            .get_key_value(&lang)
+            .or_else(|| self.0.get_key_value(&Language::En))
+            .or_else(|| self.0.iter().next())
+            .map(|(l, t)| (*l, t.as_str()))
+            .expect("a Localized text has at least one language")
+    }
+
+    pub fn languages(&self) -> impl Iterator<Item = Language> + '_ {
+        self.0.keys().copied()
+    }
+}
+
+/// How the deadline was set: by the Resolution's rule, or explicitly by the Secretariat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeadlineRule {
+    /// One calendar month before the meeting, end of day in Geneva.
+    #[serde(rename = "resolution-1344")]
+    Resolution1344,
+    Explicit,
+}
+
+/// Where a consultation stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Scheduled,
+    Open,
+    Closed,
+}
+
+/// A consultation as stored: validated, with its deadline resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consultation {
+    pub id: ConsultationId,
+    pub title: Localized,
+    pub questions: Vec<Localized>,
+    pub meeting_date: Date,
+    pub opens_at: Timestamp,
+    pub deadline: Timestamp,
+    pub deadline_rule: DeadlineRule,
+    pub created_at: Timestamp,
+}
+
+impl Consultation {
+    pub fn status_at(&self, now: Timestamp) -> Status {
+        if now < self.opens_at {
+            Status::Scheduled
+        } else if now <= self.deadline {
+            Status::Open
+        } else {
+            Status::Closed
+        }
+    }
+
+    /// Why a response received at `at` cannot be accepted, if it cannot.
+    pub fn refuses_at(&self, at: Timestamp) -> Option<Refusal> {
+        match self.status_at(at) {
+            Status::Open => None,
+            Status::Scheduled => Some(Refusal::NotOpen {
+                opens_at: self.opens_at,
+            }),
+            Status::Closed => Some(Refusal::Closed {
+                deadline: self.deadline,
+            }),
+        }
+    }
+}
+
+/// Why a consultation refuses a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotOpen { opens_at: Timestamp },
+    Closed { deadline: Timestamp },
+}
+
+/// What the Secretariat sends to open a consultation (the admin API's request body).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationRequest {
+    pub id: String,
+    pub title: BTreeMap<String, String>,
+    pub questions: Vec<BTreeMap<String, String>>,
+    pub meeting_date: String,
+    #[serde(default)]
+    pub opens_at: Option<String>,
+    #[serde(default)]
+    pub deadline: Option<String>,
+}
+
+const MAX_TITLE_CHARS: usize = 500;
+const MAX_QUESTION_CHARS: usize = 20_000;
+const MAX_QUESTIONS: usize = 200;
+
+impl ConsultationRequest {
+    /// Validates the request into a consultation created at `now`.
+    pub fn into_consultation(self, now: Timestamp) -> Result<Consultation, ValidationError> {
+        let id = ConsultationId::parse(&self.id)?;
+        let title = Localized::parse("title", self.title, MAX_TITLE_CHARS)?;
+        if self.questions.is_empty() {
+            return Err(ValidationError::new(
+                "questions",
+                "give at least one question",
+            ));
+        }
+        if self.questions.len() > MAX_QUESTIONS {
+            return Err(ValidationError::new(
+                "questions",
+                format!("at most {MAX_QUESTIONS} questions"),
+            ));
+        }
+        let questions = self
+            .questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| Localized::parse(&format!("questions[{i}]"), q, MAX_QUESTION_CHARS))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meeting_date: Date = self.meeting_date.parse().map_err(|_| {
+            ValidationError::new("meeting_date", "must be a calendar date, YYYY-MM-DD")
+        })?;
+        let opens_at = match self.opens_at {
+            None => now,
+            Some(raw) => parse_instant("opens_at", &raw)?,
+        };
+        let (deadline, deadline_rule) = match self.deadline {
+            None => (
+                deadline_for_meeting(meeting_date),
+                DeadlineRule::Resolution1344,
+            ),
+            Some(raw) => (parse_instant("deadline", &raw)?, DeadlineRule::Explicit),
+        };
+        if deadline <= now {
+            return Err(ValidationError::new(
+                "deadline",
+                format!("the deadline {deadline} has already passed"),
+            ));
+        }
+        if opens_at >= deadline {
+            return Err(ValidationError::new(
+                "opens_at",
+                "the consultation must open before its deadline",
+            ));
+        }
+        Ok(Consultation {
+            id,
+            title,
+            questions,
+            meeting_date,
+            opens_at,
+            deadline,
+            deadline_rule,
+            created_at: now,
+        })
+    }
+}
+
+/// An instant given as RFC 3339 with an offset (`2027-02-28T23:59:59+01:00` or `...Z`).
+fn parse_instant(field: &str, raw: &str) -> Result<Timestamp, ValidationError> {
+    raw.parse().map_err(|_| {
+        ValidationError::new(
+            field,
+            "must be an RFC 3339 date and time with an offset, e.g. 2027-02-28T23:59:59+01:00",
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> Timestamp {
+        "2026-11-28T10:00:00Z".parse().unwrap()
+    }
+
+    fn request(body: serde_json::Value) -> ConsultationRequest {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "id": "internet-access-2027",
+            "title": {"en": "Internet access", "fr": "Accès à l'Internet"},
+            "questions": [{"en": "What should be done?"}],
+            "meeting_date": "2027-03-31"
+        })
+    }
+
+    #[test]
+    fn slugs() {
+        assert!(ConsultationId::parse("abc").is_ok());
+        assert!(ConsultationId::parse(&"a".repeat(64)).is_ok());
+        for bad in ["ab", "ABC", "a_b", "a b", "été", "../x", &"a".repeat(65)] {
+            assert!(ConsultationId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resolution_deadline_by_default() {
+        let c = request(valid()).into_consultation(now()).unwrap();
+        assert_eq!(c.deadline_rule, DeadlineRule::Resolution1344);
+        assert_eq!(c.deadline, "2027-02-28T22:59:59.999Z".parse().unwrap());
+        assert_eq!(c.opens_at, now());
+        assert_eq!(c.status_at(now()), Status::Open);
+    }
+
+    #[test]
+    fn explicit_deadline_is_recorded_as_such() {
+        let mut body = valid();
+        body["deadline"] = json!("2027-01-15T12:00:00+01:00");
+        let c = request(body).into_consultation(now()).unwrap();
+        assert_eq!(c.deadline_rule, DeadlineRule::Explicit);
+        assert_eq!(c.deadline, "2027-01-15T11:00:00Z".parse().unwrap());
+    }
+
+    #[test]
+    fn status_follows_the_clock() {
+        let mut body = valid();
+        body["opens_at"] = json!("2026-12-01T00:00:00Z");
+        let c = request(body).into_consultation(now()).unwrap();
+        assert_eq!(c.status_at(now()), Status::Scheduled);
+        assert!(matches!(c.refuses_at(now()), Some(Refusal::NotOpen { .. })));
+        assert_eq!(
+            c.status_at(c.deadline),
+            Status::Open,
+            "the deadline instant is on time"
+        );
+        let late = c
+            .deadline
+            .checked_add(jiff::SignedDuration::from_millis(1))
+            .unwrap();
+        assert_eq!(c.status_at(late), Status::Closed);
+    }
+
+    #[test]
+    fn refuses_bad_requests_with_the_field_named() {
+        let cases = [
+            ("id", json!("UP")),
+            ("title", json!({})),
+            ("title", json!({"de": "Titel"})),
+            ("title", json!({"en": "   "})),
+            ("questions", json!([])),
+            ("meeting_date", json!("31/03/2027")),
+            ("deadline", json!("2020-01-01T00:00:00Z")),
+            ("deadline", json!("tomorrow")),
+        ];
+        for (field, value) in cases {
+            let mut body = valid();
+            body[field] = value.clone();
+            let err = request(body).into_consultation(now()).unwrap_err();
+            assert_eq!(err.field, field, "{field} = {value}");
+        }
+        let mut body = valid();
+        body["opens_at"] = json!("2027-06-01T00:00:00Z");
+        assert_eq!(
+            request(body).into_consultation(now()).unwrap_err().field,
+            "opens_at"
+        );
+    }
+
+    #[test]
+    fn localized_falls_back_to_english_then_first() {
+        let c = request(valid()).into_consultation(now()).unwrap();
+        assert_eq!(
+            c.title.get(Language::Fr),
+            (Language::Fr, "Accès à l'Internet")
+        );
+        assert_eq!(c.title.get(Language::Zh), (Language::En, "Internet access"));
+    }
+}

@@ -1,0 +1,131 @@
+//! The allow-list of file types, judged by the content's signature, never by the sender's claim.
+
+use thiserror::Error;
+
+/// How many leading bytes of a file are kept to judge its type.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The types a response may carry, as detected from content.
+const ALLOWED: [&str; 14] = [
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.oasis.opendocument.text",
+    "application/rtf",
+    "text/html",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.presentation",
+    "image/png",
+    "image/jpeg",
+    "application/zip",
+    "text/plain",
+];
+
+/// A file whose content is not of an allowed type.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "{name}: {reason}. Allowed: PDF, DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP"
+)]
+pub struct Unsupported {
+    pub name: String,
+    pub reason: String,
+}
+
+/// The media type of a file from its first bytes (up to [`SNIFF_BYTES`]).
+pub fn classify(name: &str, head: &[u8]) -> Result<&'static str, Unsupported> {
+    if head.is_empty() {
+        return Err(Unsupported {
+            name: name.to_owned(),
+            reason: "the file is empty".to_owned(),
+        });
+    }
+    if let Some(kind) = infer::get(head) {
+        return ALLOWED
+            .iter()
+            .find(|t| **t == kind.mime_type())
+            .copied()
+            .ok_or_else(|| Unsupported {
+                name: name.to_owned(),
+                reason: format!("its content is {} ({})", kind.mime_type(), kind.extension()),
+            });
+    }
+    if looks_like_text(head) {
+        Ok("text/plain")
+    } else {
+        Err(Unsupported {
+            name: name.to_owned(),
+            reason: "its content is binary data of an unrecognised type".to_owned(),
+        })
+    }
+}
+
+/// Plain text in any encoding: UTF-16 with a byte-order mark, or bytes with no NUL and hardly
+/// any control characters (legacy 8-bit encodings are text too, so invalid UTF-8 is fine).
+fn looks_like_text(head: &[u8]) -> bool {
+    if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        return true;
+    }
+    let controls = head
+        .iter()
+        .filter(|&&b| matches!(b, 0x00..=0x08 | 0x0E..=0x1A | 0x1C..=0x1F | 0x7F))
+        .count();
+    !head.contains(&0) && controls * 100 <= head.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(head: &[u8]) -> Result<&'static str, Unsupported> {
+        classify("f", head)
+    }
+
+    #[test]
+    fn allowed_signatures() {
+        assert_eq!(
+            kind(b"%PDF-1.7\n\x00\xff binary").unwrap(),
+            "application/pdf"
+        );
+        assert_eq!(kind(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap(), "image/png");
+        assert_eq!(kind(b"\xFF\xD8\xFF\xE0\0\x10JFIF\0").unwrap(), "image/jpeg");
+        assert_eq!(
+            kind(b"PK\x03\x04\x14\0\0\0\0\0").unwrap(),
+            "application/zip"
+        );
+        assert_eq!(kind(b"{\\rtf1\\ansi hello}").unwrap(), "application/rtf");
+        assert_eq!(kind(b"<!DOCTYPE html><html>").unwrap(), "text/html");
+    }
+
+    #[test]
+    fn text_in_any_encoding() {
+        assert_eq!(kind(b"line one\r\nline two\r\n").unwrap(), "text/plain");
+        assert_eq!(kind(b"\xEF\xBB\xBFwith a BOM").unwrap(), "text/plain");
+        assert_eq!(
+            kind(b"caf\xe9 en latin-1, \xff\xfe invalid UTF-8").unwrap(),
+            "text/plain"
+        );
+        assert_eq!(kind(b"\xFF\xFEh\0i\0").unwrap(), "text/plain", "UTF-16 LE");
+    }
+
+    #[test]
+    fn refused_whatever_the_name_says() {
+        let elf = b"\x7FELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x02\0>\0";
+        let err = classify("report.pdf", elf).unwrap_err();
+        assert!(
+            err.to_string().starts_with("report.pdf: its content is"),
+            "{err}"
+        );
+        assert!(
+            kind(b"MZ\x90\0\x03\0\0\0\x04\0").is_err(),
+            "Windows executable"
+        );
+        assert!(
+            kind(b"GIF89a\x01\0\x01\0").is_err(),
+            "GIF is not on the list"
+        );
+        assert!(kind(b"binary\0with\0nuls\0").is_err());
+        assert!(kind(b"").unwrap_err().reason.contains("empty"));
+    }
+}

@@ -1,0 +1,30 @@
+//! The domain core: consultations, the deadline rule, responses and what may be stored.
+//! Pure types and functions, no I/O, so every rule is unit-tested on its own.
+
+pub mod consultation;
+pub mod country;
+pub mod deadline;
+pub mod limits;
+pub mod media;
+pub mod response;
+pub mod site_paths;
+
+pub use consultation::*;
+pub use response::*;
+
+/// A field a person sent that breaks a rule; the message says how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

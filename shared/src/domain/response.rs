@@ -1,0 +1,465 @@
+//! A stakeholder's response: who sent it, when, through which channel, and the exact files.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::ValidationError;
+use super::consultation::ConsultationId;
+use super::country::is_iso_3166_alpha2;
+
+/// A response's unique id (a UUID v7, so ids sort by arrival).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ResponseId(String);
+
+impl ResponseId {
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for ResponseId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for ResponseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a response reached the Secretariat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// The HTML form.
+    Web,
+    /// A programmatic POST (JSON or multipart without a browser form).
+    Api,
+    Email,
+}
+
+/// The stakeholder categories of the consultations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Government,
+    PrivateSector,
+    CivilSociety,
+    Academia,
+    TechnicalCommunity,
+    IntergovernmentalOrganization,
+    Individual,
+}
+
+impl Category {
+    pub const ALL: [Category; 7] = [
+        Category::Government,
+        Category::PrivateSector,
+        Category::CivilSociety,
+        Category::Academia,
+        Category::TechnicalCommunity,
+        Category::IntergovernmentalOrganization,
+        Category::Individual,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Category::Government => "government",
+            Category::PrivateSector => "private-sector",
+            Category::CivilSociety => "civil-society",
+            Category::Academia => "academia",
+            Category::TechnicalCommunity => "technical-community",
+            Category::IntergovernmentalOrganization => "intergovernmental-organization",
+            Category::Individual => "individual",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.code() == raw)
+            .ok_or_else(|| {
+                let codes: Vec<_> = Self::ALL.iter().map(|c| c.code()).collect();
+                ValidationError::new("category", format!("must be one of {}", codes.join(", ")))
+            })
+    }
+}
+
+/// A country as an ISO 3166-1 alpha-2 code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let code = raw.trim().to_ascii_uppercase();
+        if is_iso_3166_alpha2(&code) {
+            Ok(Self(code))
+        } else {
+            Err(ValidationError::new(
+                "country",
+                "must be an ISO 3166-1 alpha-2 country code, e.g. CH",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who sent a response. The email address is kept privately and never published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submitter {
+    pub name: String,
+    pub organization: Option<String>,
+    pub category: Option<Category>,
+    pub country: Option<Country>,
+    pub email: Option<String>,
+}
+
+const MAX_NAME_CHARS: usize = 200;
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// The submitter fields as received, before validation.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubmitterFields {
+    pub name: Option<String>,
+    pub organization: Option<String>,
+    pub email: Option<String>,
+    pub category: Option<String>,
+    pub country: Option<String>,
+}
+
+impl SubmitterFields {
+    pub fn parse(self) -> Result<Submitter, ValidationError> {
+        let name = non_empty(self.name)
+            .ok_or_else(|| ValidationError::new("name", "your name is required"))?;
+        check_length("name", &name, MAX_NAME_CHARS)?;
+        let organization = non_empty(self.organization);
+        if let Some(org) = &organization {
+            check_length("organization", org, MAX_NAME_CHARS)?;
+        }
+        let email = non_empty(self.email);
+        if let Some(email) = &email {
+            let plausible = email.len() <= MAX_EMAIL_BYTES
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && email
+                    .split_once('@')
+                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+            if !plausible {
+                return Err(ValidationError::new(
+                    "email",
+                    "is not an email address (name@example.org)",
+                ));
+            }
+        }
+        let category = non_empty(self.category)
+            .map(|c| Category::parse(&c))
+            .transpose()?;
+        let country = non_empty(self.country)
+            .map(|c| Country::parse(&c))
+            .transpose()?;
+        Ok(Submitter {
+            name,
+            organization,
+            category,
+            country,
+            email,
+        })
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// One file of a response, as stored: the exact bytes are identified by their SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// The sanitized name under which the file is published.
+    pub name: String,
+    /// The media type judged from the content, not from the sender's claim.
+    pub media_type: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the exact bytes.
+    pub sha256: String,
+    /// Where the original sits in the private store.
+    pub original_key: String,
+}
+
+/// A response before the store gives it its number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewResponse {
+    pub id: ResponseId,
+    pub consultation: ConsultationId,
+    pub received_at: Timestamp,
+    pub channel: Channel,
+    pub submitter: Submitter,
+    pub files: Vec<StoredFile>,
+}
+
+/// A stored response with its per-consultation number (1, 2, 3… without gaps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Response {
+    pub number: u64,
+    #[serde(flatten)]
+    pub response: NewResponse,
+}
+
+/// A file as the public sees it: receipts and manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicFile {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub sha256: String,
+    /// The public path of the file on the site.
+    pub url: String,
+}
+
+/// What the submitter gets at once, and what the manifest lists: never the email address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: ResponseId,
+    pub number: u64,
+    pub consultation: ConsultationId,
+    /// UTC with millisecond precision.
+    pub received_at: String,
+    pub channel: Channel,
+    pub name: String,
+    pub organization: Option<String>,
+    pub category: Option<Category>,
+    pub country: Option<Country>,
+    pub files: Vec<PublicFile>,
+}
+
+impl Response {
+    pub fn receipt(&self) -> Receipt {
+        let r = &self.response;
+        Receipt {
+            id: r.id.clone(),
+            number: self.number,
+            consultation: r.consultation.clone(),
+            received_at: format_utc_millis(r.received_at),
+            channel: r.channel,
+            name: r.submitter.name.clone(),
+            organization: r.submitter.organization.clone(),
+            category: r.submitter.category,
+            country: r.submitter.country.clone(),
+            files: r
+                .files
+                .iter()
+                .map(|f| PublicFile {
+                    name: f.name.clone(),
+                    media_type: f.media_type.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                    url: super::site_paths::file_url(&r.consultation, self.number, &f.name),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `2026-11-28T09:40:00.123Z`: UTC, always three fractional digits.
+pub fn format_utc_millis(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The name a file is published under: never a path, never hidden, never a device name.
+///
+/// Keeps the sender's name as far as is safe (any script, spaces), so a reader recognises it.
+pub fn sanitize_file_name(raw: &str) -> String {
+    // Only the last path component counts, whichever separator the sender's system uses.
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() => '_',
+            '<' | '>' | ':' | '"' | '|' | '?' | '*' | '%' | '#' => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
+    let mut name = truncate_utf8(trimmed, 150).to_owned();
+    if name.is_empty() {
+        name = "file".to_owned();
+    }
+    let stem = name
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    const RESERVED: [&str; 22] = [
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+    ];
+    if RESERVED.contains(&stem.as_str()) {
+        name.insert(0, '_');
+    }
+    name
+}
+
+/// Makes `name` unique among `taken` by adding ` (2)`, ` (3)`… before the extension.
+pub fn unique_file_name(name: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == name) {
+        return name.to_owned();
+    }
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    };
+    (2..)
+        .map(|n| format!("{stem} ({n}){ext}"))
+        .find(|candidate| !taken.iter().any(|t| t == candidate))
+        .expect("an unbounded range always finds a free name")
+}
+
+fn truncate_utf8(s: &str, max_bytes: usize) -> &str {
+    if s.len() <= max_bytes {
+        return s;
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_never_escape_their_folder() {
+        assert_eq!(sanitize_file_name("../../x"), "x");
+        assert_eq!(
+            sanitize_file_name("..\\..\\windows\\system.ini"),
+            "system.ini"
+        );
+        assert_eq!(sanitize_file_name("/etc/passwd"), "passwd");
+        assert_eq!(sanitize_file_name(".."), "file");
+        assert_eq!(sanitize_file_name(""), "file");
+        assert_eq!(sanitize_file_name(".hidden"), "hidden");
+        assert_eq!(sanitize_file_name("a\0b\nc.txt"), "a_b_c.txt");
+        assert_eq!(sanitize_file_name("what?.pdf"), "what_.pdf");
+        assert_eq!(sanitize_file_name("100%.pdf"), "100_.pdf");
+        assert_eq!(sanitize_file_name("CON.txt"), "_CON.txt");
+    }
+
+    #[test]
+    fn file_names_keep_any_script() {
+        assert_eq!(
+            sanitize_file_name("Réponse officielle.pdf"),
+            "Réponse officielle.pdf"
+        );
+        assert_eq!(sanitize_file_name("ответ.docx"), "ответ.docx");
+        assert_eq!(sanitize_file_name("回应.pdf"), "回应.pdf");
+        assert_eq!(sanitize_file_name("رد.pdf"), "رد.pdf");
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(200);
+        let cut = sanitize_file_name(&long);
+        assert!(cut.len() <= 150 && cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn duplicate_names_are_numbered() {
+        let taken = vec![
+            "a.pdf".to_owned(),
+            "a (2).pdf".to_owned(),
+            "README".to_owned(),
+        ];
+        assert_eq!(unique_file_name("a.pdf", &taken), "a (3).pdf");
+        assert_eq!(unique_file_name("b.pdf", &taken), "b.pdf");
+        assert_eq!(unique_file_name("README", &taken), "README (2)");
+    }
+
+    #[test]
+    fn submitter_fields() {
+        let ok = SubmitterFields {
+            name: Some("  Ada  ".into()),
+            organization: Some("".into()),
+            email: Some("ada@example.org".into()),
+            category: Some("civil-society".into()),
+            country: Some("ch".into()),
+        }
+        .parse()
+        .unwrap();
+        assert_eq!(ok.name, "Ada");
+        assert_eq!(ok.organization, None);
+        assert_eq!(ok.category, Some(Category::CivilSociety));
+        assert_eq!(ok.country.unwrap().as_str(), "CH");
+
+        let field = |f: SubmitterFields| f.parse().unwrap_err().field;
+        let named = || SubmitterFields {
+            name: Some("Ada".into()),
+            ..Default::default()
+        };
+        assert_eq!(field(SubmitterFields::default()), "name");
+        assert_eq!(
+            field(SubmitterFields {
+                category: Some("alien".into()),
+                ..named()
+            }),
+            "category"
+        );
+        assert_eq!(
+            field(SubmitterFields {
+                country: Some("XX".into()),
+                ..named()
+            }),
+            "country"
+        );
+        assert_eq!(
+            field(SubmitterFields {
+                email: Some("nope".into()),
+                ..named()
+            }),
+            "email"
+        );
+        assert_eq!(
+            field(SubmitterFields {
+                name: Some("a\u{7}".into()),
+                ..named()
+            }),
+            "name"
+        );
+    }
+
+    #[test]
+    fn received_at_has_milliseconds() {
+        let at: Timestamp = "2026-11-28T09:40:00Z".parse().unwrap();
+        assert_eq!(format_utc_millis(at), "2026-11-28T09:40:00.000Z");
+        let at: Timestamp = "2026-11-28T09:40:00.123456Z".parse().unwrap();
+        assert_eq!(format_utc_millis(at), "2026-11-28T09:40:00.123Z");
+    }
+}

@@ -1,0 +1,125 @@
+//! Where things live on the public site. The same keys are used in the site bucket and by the
+//! local host, so a URL given in a receipt is valid on both.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::consultation::ConsultationId;
+
+/// Responses listed per HTML page and per manifest page: bounded, so publishing one more
+/// response rewrites a bounded amount, however large the consultation grows.
+pub const PAGE_SIZE: u64 = 100;
+
+/// Characters left as they are in a URL path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+pub fn index_key() -> String {
+    "index.html".to_owned()
+}
+
+pub fn consultation_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/")
+}
+
+/// The HTML page `page` (1-based) of a consultation's responses; page 1 is the consultation page.
+pub fn page_url(c: &ConsultationId, page: u64) -> String {
+    if page == 1 {
+        consultation_url(c)
+    } else {
+        format!("/consultations/{c}/page/{page}/")
+    }
+}
+
+pub fn page_key(c: &ConsultationId, page: u64) -> String {
+    format!("{}index.html", &page_url(c, page)[1..])
+}
+
+/// The manifest's entry point: the consultation, totals, links to every page, and page 1.
+pub fn manifest_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/responses.json")
+}
+
+pub fn manifest_page_url(c: &ConsultationId, page: u64) -> String {
+    format!("/consultations/{c}/manifest/{page}.json")
+}
+
+/// The public path of a response's file: the URL in receipts and manifests.
+pub fn file_url(c: &ConsultationId, number: u64, name: &str) -> String {
+    format!(
+        "/consultations/{c}/responses/{number}/{}",
+        utf8_percent_encode(name, SEGMENT)
+    )
+}
+
+/// The site key of a response's file (the URL path, decoded, without the leading slash).
+pub fn file_key(c: &ConsultationId, number: u64, name: &str) -> String {
+    format!("consultations/{c}/responses/{number}/{name}")
+}
+
+/// Whether a site key is a submitted file (served as a download, never rendered).
+pub fn is_response_file(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    matches!(parts.as_slice(), ["consultations", _, "responses", number, _]
+        if number.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The 1-based page on which response `number` is listed.
+pub fn page_of(number: u64) -> u64 {
+    (number.max(1) - 1) / PAGE_SIZE + 1
+}
+
+pub fn page_count(total: u64) -> u64 {
+    total.div_ceil(PAGE_SIZE).max(1)
+}
+
+/// Response numbers listed on `page`, given `total` responses.
+pub fn page_range(page: u64, total: u64) -> std::ops::RangeInclusive<u64> {
+    let first = (page - 1) * PAGE_SIZE + 1;
+    first..=(page * PAGE_SIZE).min(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> ConsultationId {
+        ConsultationId::parse("net-2027").unwrap()
+    }
+
+    #[test]
+    fn file_urls_are_encoded_and_keys_are_not() {
+        assert_eq!(
+            file_url(&id(), 7, "Réponse finale (2).pdf"),
+            "/consultations/net-2027/responses/7/R%C3%A9ponse%20finale%20%282%29.pdf"
+        );
+        assert_eq!(
+            file_key(&id(), 7, "Réponse finale (2).pdf"),
+            "consultations/net-2027/responses/7/Réponse finale (2).pdf"
+        );
+        assert!(is_response_file("consultations/net-2027/responses/7/a.pdf"));
+        assert!(!is_response_file("consultations/net-2027/responses.json"));
+        assert!(!is_response_file(
+            "consultations/net-2027/page/2/index.html"
+        ));
+    }
+
+    #[test]
+    fn pagination() {
+        assert_eq!(page_of(1), 1);
+        assert_eq!(page_of(100), 1);
+        assert_eq!(page_of(101), 2);
+        assert_eq!(page_count(0), 1);
+        assert_eq!(page_count(100), 1);
+        assert_eq!(page_count(101), 2);
+        assert_eq!(page_range(2, 150), 101..=150);
+        assert_eq!(page_range(1, 0).count(), 0);
+        assert_eq!(page_key(&id(), 1), "consultations/net-2027/index.html");
+        assert_eq!(
+            page_key(&id(), 3),
+            "consultations/net-2027/page/3/index.html"
+        );
+    }
+}

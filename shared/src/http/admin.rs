@@ -1,0 +1,128 @@
+//! The admin function's router: the Secretariat opens consultations. Separate from intake so
+//! each Lambda gets only the permissions it needs.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use axum::{Json, Router};
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::domain::ConsultationRequest;
+use crate::ports::{Clock, ConsultationRecord, Consultations, PublishQueue};
+use crate::views::ConsultationView;
+
+/// The Secretariat's bearer token. Compared in constant time.
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Refuses tokens too short to resist guessing.
+    pub fn new(token: impl Into<String>) -> Result<Self, String> {
+        let token = token.into();
+        if token.len() < 16 {
+            return Err("the admin token must be at least 16 characters".into());
+        }
+        Ok(Self(token))
+    }
+
+    /// A fresh random token (256 bits, hex).
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = rand::random();
+        Self(hex::encode(bytes))
+    }
+
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    fn accepts(&self, header: Option<&str>) -> bool {
+        let Some(given) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+            return false;
+        };
+        given.as_bytes().ct_eq(self.0.as_bytes()).into()
+    }
+}
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub consultations: Arc<dyn Consultations>,
+    pub clock: Arc<dyn Clock>,
+    pub queue: Arc<dyn PublishQueue>,
+    pub token: Arc<AdminToken>,
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/api/admin/consultations", post(create).get(list))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .with_state(state)
+}
+
+async fn authorize(
+    State(s): State<AdminState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if s.token.accepts(header) {
+        Ok(next.run(request).await)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+async fn create(
+    State(s): State<AdminState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ConsultationView>), ApiError> {
+    let request: ConsultationRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))?;
+    let now = s.clock.now();
+    let consultation = request.into_consultation(now)?;
+    s.consultations.create(&consultation).await?;
+    s.queue.request(&consultation.id);
+    tracing::info!(consultation = %consultation.id, "consultation created");
+    let record = ConsultationRecord {
+        consultation,
+        response_count: 0,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(ConsultationView::new(&record, now)),
+    ))
+}
+
+async fn list(State(s): State<AdminState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
+    let now = s.clock.now();
+    let records = s.consultations.list().await?;
+    Ok(Json(
+        records
+            .iter()
+            .map(|r| ConsultationView::new(r, now))
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens() {
+        let token = AdminToken::new("0123456789abcdef").unwrap();
+        assert!(token.accepts(Some("Bearer 0123456789abcdef")));
+        assert!(!token.accepts(Some("Bearer 0123456789abcdeX")));
+        assert!(!token.accepts(Some("0123456789abcdef")));
+        assert!(!token.accepts(None));
+        assert!(AdminToken::new("short").is_err());
+        assert_eq!(AdminToken::generate().reveal().len(), 64);
+    }
+}

@@ -1,0 +1,349 @@
+//! The intake function's router: responses in, and the public read API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::domain::limits::{Budget, Limits, TooLarge};
+use crate::domain::{Channel, ConsultationId, SubmitterFields};
+use crate::intake::{Intake, Submission};
+use crate::ports::{Clock, Consultations};
+use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
+use crate::views::ConsultationView;
+
+/// The OpenAPI description of the whole HTTP contract.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Form parts beyond the files, text and five submitter fields are tolerated up to this count.
+const MAX_PARTS: usize = 64;
+/// After refusing a request, at most this much of its remaining body is read and discarded,
+/// so the client sees the error instead of a reset connection.
+const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct IntakeState {
+    pub intake: Arc<Intake>,
+    pub consultations: Arc<dyn Consultations>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: Limits,
+}
+
+pub fn router(state: IntakeState) -> Router {
+    Router::new()
+        .route("/api/consultations", get(list))
+        .route("/api/consultations/{id}", get(show))
+        .route(
+            "/api/consultations/{id}/responses",
+            // Limits are enforced while streaming (see `Budget`), not by buffering the body.
+            post(submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/openapi.json", get(openapi))
+        .with_state(state)
+}
+
+/// A consultation id from a path: one that cannot exist is simply not found.
+pub fn path_id(raw: &str) -> Result<ConsultationId, ApiError> {
+    ConsultationId::parse(raw)
+        .map_err(|_| ApiError::NotFound(format!("there is no consultation {raw}")))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn list(State(s): State<IntakeState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
+    let now = s.clock.now();
+    let records = s.consultations.list().await?;
+    Ok(Json(
+        records
+            .iter()
+            .map(|r| ConsultationView::new(r, now))
+            .collect(),
+    ))
+}
+
+async fn show(
+    State(s): State<IntakeState>,
+    Path(raw): Path<String>,
+) -> Result<Json<ConsultationView>, ApiError> {
+    let id = path_id(&raw)?;
+    let record = s
+        .consultations
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("there is no consultation {id}")))?;
+    Ok(Json(ConsultationView::new(&record, s.clock.now())))
+}
+
+async fn submit(
+    State(s): State<IntakeState>,
+    Path(raw): Path<String>,
+    request: Request,
+) -> Response {
+    let id = match path_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return refuse(e, request.into_body()).await,
+    };
+    if let Err(e) = s.intake.check_accepting(&id).await {
+        return refuse(e.into(), request.into_body()).await;
+    }
+    let headers = request.headers().clone();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let submission = if content_type.starts_with("multipart/form-data") {
+        read_multipart(request, s.limits, channel_of(&headers)).await
+    } else if content_type.starts_with("application/json") {
+        read_json(request, s.limits).await
+    } else {
+        let e = ApiError::UnsupportedMediaType(
+            "send the response as multipart/form-data (form fields and files) or application/json (text only)".into(),
+        );
+        return refuse(e, request.into_body()).await;
+    };
+    let result = match submission {
+        Ok(submission) => s
+            .intake
+            .submit(&id, submission)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(receipt) => (StatusCode::CREATED, Json(receipt)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A browser form asks for HTML; a program asks for JSON.
+fn channel_of(headers: &HeaderMap) -> Channel {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("text/html") {
+        Channel::Web
+    } else {
+        Channel::Api
+    }
+}
+
+/// Answers with `error` after reading and discarding (boundedly) what the client still sends.
+async fn refuse(error: ApiError, body: Body) -> Response {
+    let mut stream = body.into_data_stream();
+    let mut drained = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            drained += chunk.len() as u64;
+            if drained > DRAIN_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+    error.into_response()
+}
+
+fn malformed(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Malformed(format!("the multipart body could not be read: {e}"))
+}
+
+impl From<SpoolError> for ApiError {
+    fn from(e: SpoolError) -> Self {
+        match e {
+            SpoolError::TooLarge(t) => ApiError::TooLarge(t.0),
+            SpoolError::Io(io) => ApiError::Internal(Box::new(io)),
+        }
+    }
+}
+
+async fn read_multipart(
+    request: Request,
+    limits: Limits,
+    channel: Channel,
+) -> Result<Submission, ApiError> {
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::Malformed(e.body_text()))?;
+    let result = read_parts(&mut multipart, limits, channel).await;
+    if result.is_err() {
+        drain_multipart(&mut multipart).await;
+    }
+    result
+}
+
+async fn read_parts(
+    multipart: &mut Multipart,
+    limits: Limits,
+    channel: Channel,
+) -> Result<Submission, ApiError> {
+    let mut budget = Budget::new(limits);
+    let mut fields = SubmitterFields::default();
+    let mut text: Option<SpooledFile> = None;
+    let mut files = Vec::new();
+    let mut parts = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        parts += 1;
+        if parts > MAX_PARTS + limits.max_files {
+            return Err(ApiError::TooLarge(format!(
+                "a response may have at most {MAX_PARTS} form fields besides its files"
+            )));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                let file_name = field.file_name().unwrap_or_default().to_owned();
+                let first = field.chunk().await.map_err(malformed)?;
+                // A form's file input left empty sends a part with no name and no bytes.
+                if first.is_none() && file_name.is_empty() {
+                    continue;
+                }
+                budget
+                    .start_file()
+                    .map_err(|e: TooLarge| ApiError::TooLarge(e.0))?;
+                let label = if file_name.is_empty() {
+                    "a file".to_owned()
+                } else {
+                    file_name.clone()
+                };
+                let mut spool = Spool::create(label).map_err(SpoolError::from)?;
+                let mut next = first;
+                while let Some(chunk) = next {
+                    spool.write_within(&chunk, &mut budget).await?;
+                    next = field.chunk().await.map_err(malformed)?;
+                }
+                files.push(spool.finish(file_name).await.map_err(SpoolError::from)?);
+            }
+            "text" => {
+                if text.is_some() {
+                    return Err(ApiError::Malformed("the text field is given twice".into()));
+                }
+                let mut spool = Spool::create("the text").map_err(SpoolError::from)?;
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    spool.write_within(&chunk, &mut budget).await?;
+                }
+                text = Some(
+                    spool
+                        .finish(String::new())
+                        .await
+                        .map_err(SpoolError::from)?,
+                );
+            }
+            _ => {
+                let value = read_small(&mut field, &name, limits.max_field_bytes).await?;
+                let slot = match name.as_str() {
+                    "name" => &mut fields.name,
+                    "organization" => &mut fields.organization,
+                    "email" => &mut fields.email,
+                    "category" => &mut fields.category,
+                    "country" => &mut fields.country,
+                    _ => continue, // e.g. a submit button's name: harmless, ignored
+                };
+                if slot.is_some() {
+                    return Err(ApiError::Malformed(format!(
+                        "the field {name} is given twice"
+                    )));
+                }
+                *slot = Some(value);
+            }
+        }
+    }
+    Ok(Submission {
+        channel,
+        fields,
+        text,
+        files,
+    })
+}
+
+/// A short form field, read with a bound; it must be UTF-8 text.
+async fn read_small(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+    max: usize,
+) -> Result<String, ApiError> {
+    let mut value = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        if value.len() + chunk.len() > max {
+            return Err(ApiError::TooLarge(format!(
+                "the field {name} is longer than {max} bytes"
+            )));
+        }
+        value.extend_from_slice(&chunk);
+    }
+    String::from_utf8(value).map_err(|_| {
+        ApiError::Invalid(crate::domain::ValidationError::new(
+            name,
+            "must be UTF-8 text",
+        ))
+    })
+}
+
+async fn drain_multipart(multipart: &mut Multipart) {
+    let mut drained = 0u64;
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(chunk)) = field.chunk().await {
+                drained += chunk.len() as u64;
+                if drained > DRAIN_BYTES {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonSubmission {
+    name: Option<String>,
+    organization: Option<String>,
+    email: Option<String>,
+    category: Option<String>,
+    country: Option<String>,
+    text: Option<String>,
+}
+
+async fn read_json(request: Request, limits: Limits) -> Result<Submission, ApiError> {
+    let max = usize::try_from(limits.max_file_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(64 * 1024);
+    let bytes = axum::body::to_bytes(request.into_body(), max).await.map_err(|_| {
+        ApiError::TooLarge(format!(
+            "a JSON response may be at most {} MB; send larger responses as files with multipart/form-data",
+            limits.max_file_bytes / (1024 * 1024)
+        ))
+    })?;
+    let body: JsonSubmission = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))?;
+    let mut budget = Budget::new(limits);
+    let text = match body.text {
+        Some(t) => Some(spool_bytes("the text", t.as_bytes(), &mut budget).await?),
+        None => None,
+    };
+    Ok(Submission {
+        channel: Channel::Api,
+        fields: SubmitterFields {
+            name: body.name,
+            organization: body.organization,
+            email: body.email,
+            category: body.category,
+            country: body.country,
+        },
+        text,
+        files: Vec::new(),
+    })
+}

@@ -1,0 +1,162 @@
+//! Intake: turns a received submission into a stored, numbered response and its receipt.
+//! Channel-agnostic: the HTTP handlers (and later email) parse their input into a [`Submission`].
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::domain::limits::TooLarge;
+use crate::domain::media::{Unsupported, classify};
+use crate::domain::{
+    Channel, ConsultationId, NewResponse, Receipt, Refusal, ResponseId, StoredFile,
+    SubmitterFields, ValidationError, sanitize_file_name, unique_file_name,
+};
+use crate::ports::{
+    AppendError, Body, Clock, Consultations, ObjectKey, ObjectMeta, ObjectStore, PublishQueue,
+    PutMode, Responses, StoreError,
+};
+use crate::spool::SpooledFile;
+
+/// The name under which a response's text field is published.
+pub const TEXT_FILE_NAME: &str = "response.txt";
+
+/// A response as received, before validation.
+#[derive(Debug)]
+pub struct Submission {
+    pub channel: Channel,
+    pub fields: SubmitterFields,
+    /// The `text` field, published as `response.txt` with exactly the received bytes.
+    pub text: Option<SpooledFile>,
+    pub files: Vec<SpooledFile>,
+}
+
+#[derive(Debug, Error)]
+pub enum IntakeError {
+    #[error("there is no consultation {0}")]
+    NotFound(ConsultationId),
+    #[error("the consultation does not accept responses at this time")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Unsupported(#[from] Unsupported),
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<AppendError> for IntakeError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::NoSuchConsultation(id) => Self::NotFound(id),
+            AppendError::Refused(refusal) => Self::Refused(refusal),
+            AppendError::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+pub struct Intake {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub private: Arc<dyn ObjectStore>,
+    pub clock: Arc<dyn Clock>,
+    pub queue: Arc<dyn PublishQueue>,
+}
+
+/// Originals are kept privately by response id (known before the number is assigned).
+pub fn original_key(consultation: &ConsultationId, id: &ResponseId, index: usize) -> String {
+    format!("originals/{consultation}/{id}/{index}")
+}
+
+impl Intake {
+    /// Fails early, before an upload is read, if the consultation is unknown or not open now.
+    pub async fn check_accepting(&self, id: &ConsultationId) -> Result<(), IntakeError> {
+        let record = self
+            .consultations
+            .get(id)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(id.clone()))?;
+        match record.consultation.refuses_at(self.clock.now()) {
+            Some(refusal) => Err(IntakeError::Refused(refusal)),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores the submission's files privately, then appends the response (which numbers it
+    /// and checks the deadline atomically), then asks for publication.
+    pub async fn submit(
+        &self,
+        consultation: &ConsultationId,
+        submission: Submission,
+    ) -> Result<Receipt, IntakeError> {
+        // The submission is complete in hand: this is when it was received.
+        let received_at = self.clock.now();
+        let submitter = submission.fields.parse()?;
+        let text = submission.text.filter(|t| t.size > 0);
+        if text.is_none() && submission.files.is_empty() {
+            return Err(ValidationError::new(
+                "text",
+                "write your response in the text field or attach at least one file",
+            )
+            .into());
+        }
+
+        let mut named: Vec<(SpooledFile, String, &'static str)> = Vec::new();
+        let mut taken: Vec<String> = Vec::new();
+        if let Some(text) = text {
+            taken.push(TEXT_FILE_NAME.to_owned());
+            named.push((text, TEXT_FILE_NAME.to_owned(), "text/plain"));
+        }
+        for file in submission.files {
+            let name = unique_file_name(&sanitize_file_name(&file.raw_name), &taken);
+            if file.size == 0 {
+                return Err(ValidationError::new("file", format!("{name} is empty")).into());
+            }
+            let media_type = classify(&name, &file.head)?;
+            taken.push(name.clone());
+            named.push((file, name, media_type));
+        }
+
+        let id = ResponseId::new();
+        let meta = ObjectMeta {
+            content_type: "application/octet-stream".to_owned(),
+            content_disposition: None,
+        };
+        let mut files = Vec::with_capacity(named.len());
+        for (index, (spooled, name, media_type)) in named.iter().enumerate() {
+            let key = original_key(consultation, &id, index);
+            let object_key = ObjectKey::parse(key.clone())
+                .map_err(|e| StoreError::backend("naming an original", e))?;
+            self.private
+                .put(
+                    &object_key,
+                    Body::File(spooled.path.to_path_buf()),
+                    &meta,
+                    PutMode::CreateNew,
+                )
+                .await?;
+            files.push(StoredFile {
+                name: name.clone(),
+                media_type: (*media_type).to_owned(),
+                size: spooled.size,
+                sha256: spooled.sha256.clone(),
+                original_key: key,
+            });
+        }
+
+        let stored = self
+            .responses
+            .append(NewResponse {
+                id,
+                consultation: consultation.clone(),
+                received_at,
+                channel: submission.channel,
+                submitter,
+                files,
+            })
+            .await?;
+        self.queue.request(consultation);
+        Ok(stored.receipt())
+    }
+}

@@ -1,0 +1,231 @@
+//! Ports: what the application needs from the outside world, in domain terms.
+//!
+//! Each trait is small so a function gets only the capability it uses, and each has one contract
+//! test suite (`shared/tests/contract.rs`) that every adapter passes.
+
+use std::io;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+use jiff::Timestamp;
+use thiserror::Error;
+
+use crate::domain::{Consultation, ConsultationId, NewResponse, Refusal, Response};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A storage failure, in terms every adapter can express.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The thing already exists; what was stored is untouched.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The backend failed; the operation may be retried.
+    #[error("{context}: {source}")]
+    Backend {
+        context: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl StoreError {
+    pub fn backend(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A consultation with its number of accepted responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsultationRecord {
+    pub consultation: Consultation,
+    pub response_count: u64,
+}
+
+#[async_trait]
+pub trait Consultations: Send + Sync {
+    /// Stores a new consultation with no responses. If the id is taken, fails with `Conflict`
+    /// and leaves the existing consultation untouched.
+    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError>;
+
+    /// The consultation and its response count as of now (a strongly consistent read).
+    async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError>;
+
+    /// Every consultation, ordered by id.
+    async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError>;
+}
+
+/// Why a response could not be appended.
+#[derive(Debug, Error)]
+pub enum AppendError {
+    #[error("there is no consultation {0}")]
+    NoSuchConsultation(ConsultationId),
+    #[error("the consultation does not accept responses at this time")]
+    Refused(Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait Responses: Send + Sync {
+    /// Gives the response its consultation's next number and stores it, in one atomic step that
+    /// also checks that the consultation accepts responses at `received_at`. Concurrent appends
+    /// get distinct consecutive numbers: no gaps, no duplicates. A failed append stores nothing.
+    async fn append(&self, response: NewResponse) -> Result<Response, AppendError>;
+
+    /// The responses numbered within `numbers`, in order (numbers never stored are skipped).
+    async fn range(
+        &self,
+        consultation: &ConsultationId,
+        numbers: RangeInclusive<u64>,
+    ) -> Result<Vec<Response>, StoreError>;
+}
+
+/// How far publication has got: the high-water mark that makes publishing resumable.
+#[async_trait]
+pub trait PublicationState: Send + Sync {
+    /// How many of the consultation's responses (numbers `1..=n`) are on the public site.
+    async fn published(&self, consultation: &ConsultationId) -> Result<u64, StoreError>;
+
+    /// Records that responses `1..=count` are published. Never moves the mark backwards.
+    async fn set_published(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError>;
+}
+
+/// A key in an object store: slash-separated segments, none empty, none starting with a dot
+/// (so no `..`, and no clash with an adapter's temporary files), no control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid object key {0:?}")]
+pub struct InvalidKey(pub String);
+
+impl ObjectKey {
+    pub fn parse(raw: impl Into<String>) -> Result<Self, InvalidKey> {
+        let raw = raw.into();
+        let valid = raw.len() <= 1024
+            && !raw.contains('\\')
+            && !raw.chars().any(char::is_control)
+            && raw.split('/').all(|s| !s.is_empty() && !s.starts_with('.'));
+        if valid {
+            Ok(Self(raw))
+        } else {
+            Err(InvalidKey(raw))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether a put may replace what is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutMode {
+    /// Fails with `Conflict` if the key exists, leaving the stored object untouched.
+    CreateNew,
+    /// Replaces the object atomically: readers see the old one or the new one, never a mix.
+    Overwrite,
+}
+
+/// The bytes to store: in memory, or in a local file (spooled uploads, so memory stays flat).
+#[derive(Debug)]
+pub enum Body {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// The HTTP headers an object is served with (kept by S3, recomputed by the local host).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub content_type: String,
+    pub content_disposition: Option<String>,
+}
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// A stored object, streamed.
+pub struct Object {
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+impl Object {
+    /// Reads the whole object into memory: for pages and tests, not for uploaded files.
+    pub async fn into_bytes(self) -> io::Result<Vec<u8>> {
+        use futures::TryStreamExt;
+        let mut out = Vec::with_capacity(usize::try_from(self.size).unwrap_or(0));
+        let mut body = self.body;
+        while let Some(chunk) = body.try_next().await? {
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Stores `body` at `key` atomically, byte for byte: readers see all of it or nothing.
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: Body,
+        meta: &ObjectMeta,
+        mode: PutMode,
+    ) -> Result<(), StoreError>;
+
+    /// The object at `key`, or `None` if there is none.
+    async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
+}
+
+/// The time, injectable so deadline tests need not wait.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Asks for a consultation to be (re)published. Locally an in-process worker does it; on AWS
+/// the table's stream triggers the publish function, so intake needs no queue at all.
+pub trait PublishQueue: Send + Sync {
+    fn request(&self, consultation: &ConsultationId);
+}
+
+/// For Lambda: publication is driven by the DynamoDB stream, not by the caller.
+pub struct PublishedByStream;
+
+impl PublishQueue for PublishedByStream {
+    fn request(&self, _: &ConsultationId) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys() {
+        assert!(ObjectKey::parse("consultations/a/responses/1/Réponse (2).pdf").is_ok());
+        for bad in [
+            "", "/a", "a/", "a//b", "a/../b", "a/.tmp-1", "a\\b", "a/\nb",
+        ] {
+            assert!(ObjectKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Publication: copies every accepted response's exact bytes to the public site and renders the
+//! pages and manifests that list them.
+//!
+//! Resumable and idempotent: a high-water mark records how many responses are published, and
+//! each run publishes from there, rewriting only the pages the new responses land on plus the
+//! consultation's head (bounded by the page size), so the cost of one more response does not
+//! grow with the consultation. Publishing twice writes the same bytes.
+
+mod render;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+
+use thiserror::Error;
+
+use crate::domain::site_paths::{self, page_of, page_range};
+use crate::domain::{ConsultationId, Receipt, Response};
+use crate::ports::{
+    Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectMeta, ObjectStore,
+    PublicationState, PutMode, Responses, StoreError,
+};
+use crate::spool::Spool;
+
+pub use render::STYLESHEET_KEY;
+
+#[derive(Debug, Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the original {0} is missing from the private store")]
+    MissingOriginal(String),
+    #[error("copying an original: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Publisher {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub publication: Arc<dyn PublicationState>,
+    pub private: Arc<dyn ObjectStore>,
+    pub site: Arc<dyn ObjectStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The headers a site object is served with, from its key alone, so S3 metadata and the local
+/// host agree. Submitted files are always downloads, never rendered by the browser.
+pub fn site_meta(key: &str) -> ObjectMeta {
+    if site_paths::is_response_file(key) {
+        let name = key.rsplit('/').next().unwrap_or("file");
+        return ObjectMeta {
+            content_type: "application/octet-stream".to_owned(),
+            content_disposition: Some(attachment(name)),
+        };
+    }
+    let content_type = match key.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("css") => "text/css; charset=utf-8",
+        _ => "application/octet-stream",
+    };
+    ObjectMeta {
+        content_type: content_type.to_owned(),
+        content_disposition: None,
+    }
+}
+
+/// `Content-Disposition: attachment` with an ASCII fallback and the exact name (RFC 6266/5987).
+pub fn attachment(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // RFC 5987 attr-char: alphanumerics and !#$&+-.^_`|~ stay as they are.
+    const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+fn key(raw: String) -> Result<ObjectKey, StoreError> {
+    ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a site object", e))
+}
+
+impl Publisher {
+    /// Publishes what is not yet public of one consultation, and refreshes its pages.
+    pub async fn publish(&self, id: &ConsultationId) -> Result<(), PublishError> {
+        let Some(record) = self.consultations.get(id).await? else {
+            return Ok(());
+        };
+        let total = record.response_count;
+        let done = self.publication.published(id).await?.min(total);
+
+        let mut rendered = BTreeSet::new();
+        if done < total {
+            for page in page_of(done + 1)..=page_of(total) {
+                let responses = self.responses.range(id, page_range(page, total)).await?;
+                for response in responses.iter().filter(|r| r.number > done) {
+                    self.copy_files(response).await?;
+                }
+                self.write_page(&record, page, &receipts(&responses))
+                    .await?;
+                rendered.insert(page);
+            }
+        }
+        let first_page = receipts(&self.responses.range(id, page_range(1, total)).await?);
+        if !rendered.contains(&1) {
+            self.write_page(&record, 1, &first_page).await?;
+        }
+        let head = render::manifest_head(&record, &first_page, self.clock.now());
+        self.write(site_paths::manifest_url(id), head.into_bytes())
+            .await?;
+        self.publication.set_published(id, total).await?;
+        self.publish_index().await
+    }
+
+    /// Publishes every consultation: used at start-up to finish what a crash interrupted.
+    pub async fn publish_all(&self) -> Result<(), PublishError> {
+        for record in self.consultations.list().await? {
+            self.publish(&record.consultation.id).await?;
+        }
+        self.publish_index().await
+    }
+
+    /// The site's front page and stylesheet. Publishers of different consultations may run at
+    /// once, so it re-reads after writing and writes again until what it wrote is current.
+    pub async fn publish_index(&self) -> Result<(), PublishError> {
+        self.write(
+            format!("/{STYLESHEET_KEY}"),
+            render::STYLESHEET.as_bytes().to_vec(),
+        )
+        .await?;
+        let mut records = self.consultations.list().await?;
+        for _ in 0..10 {
+            let html = render::index_page(&records, self.clock.now());
+            self.write(format!("/{}", site_paths::index_key()), html.into_bytes())
+                .await?;
+            let now = self.consultations.list().await?;
+            if now == records {
+                break;
+            }
+            records = now;
+        }
+        Ok(())
+    }
+
+    async fn write_page(
+        &self,
+        record: &ConsultationRecord,
+        page: u64,
+        entries: &[Receipt],
+    ) -> Result<(), PublishError> {
+        let id = &record.consultation.id;
+        let html = render::consultation_page(record, page, entries, self.clock.now());
+        self.write(
+            format!("/{}", site_paths::page_key(id, page)),
+            html.into_bytes(),
+        )
+        .await?;
+        let json = render::manifest_page(record, page, entries);
+        self.write(site_paths::manifest_page_url(id, page), json.into_bytes())
+            .await
+    }
+
+    /// Writes a page or manifest at a site path (`/…`), replacing the previous version.
+    async fn write(&self, path: String, bytes: Vec<u8>) -> Result<(), PublishError> {
+        let key = key(path.trim_start_matches('/').to_owned())?;
+        let meta = site_meta(key.as_str());
+        self.site
+            .put(&key, Body::Bytes(bytes.into()), &meta, PutMode::Overwrite)
+            .await?;
+        Ok(())
+    }
+
+    /// Copies a response's originals to the site, byte for byte. Published files are never
+    /// replaced: a second copy finds the file there (`Conflict`) and leaves it.
+    async fn copy_files(&self, response: &Response) -> Result<(), PublishError> {
+        let r = &response.response;
+        for file in &r.files {
+            let source = key(file.original_key.clone())?;
+            let target = key(site_paths::file_key(
+                &r.consultation,
+                response.number,
+                &file.name,
+            ))?;
+            let Some(object) = self.private.get(&source).await? else {
+                return Err(PublishError::MissingOriginal(file.original_key.clone()));
+            };
+            // Spooled through a local file: flat memory, and a retryable upload body.
+            let mut spool = Spool::create(&file.name)?;
+            let mut body = object.body;
+            while let Some(chunk) = body.try_next().await? {
+                spool.write(&chunk).await?;
+            }
+            let copy = spool.finish(String::new()).await?;
+            if copy.sha256 != file.sha256 {
+                return Err(PublishError::Io(std::io::Error::other(format!(
+                    "the original {} does not match its recorded SHA-256",
+                    file.original_key
+                ))));
+            }
+            let meta = site_meta(target.as_str());
+            match self
+                .site
+                .put(
+                    &target,
+                    Body::File(copy.path.to_path_buf()),
+                    &meta,
+                    PutMode::CreateNew,
+                )
+                .await
+            {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn receipts(responses: &[Response]) -> Vec<Receipt> {
+    responses.iter().map(Response::receipt).collect()
+}

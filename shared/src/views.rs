@@ -1,0 +1,78 @@
+//! The public JSON shape of a consultation, shared by the read API and the site's manifest.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::domain::deadline::geneva;
+use crate::domain::site_paths;
+use crate::domain::{DeadlineRule, Localized, Status};
+use crate::ports::ConsultationRecord;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsultationView {
+    pub id: String,
+    pub title: Localized,
+    pub questions: Vec<Localized>,
+    pub meeting_date: String,
+    /// RFC 3339 in Geneva time, with its offset.
+    pub opens_at: String,
+    /// RFC 3339 in Geneva time, with its offset: the last instant a response is on time.
+    pub deadline: String,
+    pub deadline_rule: DeadlineRule,
+    pub status: Status,
+    pub response_count: u64,
+    /// The consultation's public page.
+    pub url: String,
+    /// The machine-readable list of its responses.
+    pub manifest: String,
+}
+
+impl ConsultationView {
+    pub fn new(record: &ConsultationRecord, now: Timestamp) -> Self {
+        let c = &record.consultation;
+        Self {
+            id: c.id.to_string(),
+            title: c.title.clone(),
+            questions: c.questions.clone(),
+            meeting_date: c.meeting_date.to_string(),
+            opens_at: rfc3339_geneva(c.opens_at),
+            deadline: rfc3339_geneva(c.deadline),
+            deadline_rule: c.deadline_rule,
+            status: c.status_at(now),
+            response_count: record.response_count,
+            url: site_paths::consultation_url(&c.id),
+            manifest: site_paths::manifest_url(&c.id),
+        }
+    }
+}
+
+/// `2027-02-28T23:59:59.999+01:00`: Geneva wall-clock time with its offset.
+pub fn rfc3339_geneva(at: Timestamp) -> String {
+    at.to_zoned_datetime(geneva())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
+}
+
+/// `28 February 2027, 23:59 Geneva time (UTC+01:00)`: for people.
+pub fn human_geneva(at: Timestamp) -> String {
+    at.to_zoned_datetime(geneva())
+        .strftime("%-d %B %Y, %H:%M Geneva time (UTC%:z)")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geneva_formats() {
+        let at: Timestamp = "2027-02-28T22:59:59.999Z".parse().unwrap();
+        assert_eq!(rfc3339_geneva(at), "2027-02-28T23:59:59.999+01:00");
+        assert_eq!(
+            human_geneva(at),
+            "28 February 2027, 23:59 Geneva time (UTC+01:00)"
+        );
+        let summer: Timestamp = "2027-06-15T21:59:59.999Z".parse().unwrap();
+        assert_eq!(rfc3339_geneva(summer), "2027-06-15T23:59:59.999+02:00");
+    }
+}

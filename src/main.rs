@@ -1,0 +1,155 @@
+//! `verbatim`: the local host. Runs every Verbatim function in one process (intake, admin,
+//! publication, the public site) over the embedded store, or over S3 + DynamoDB with
+//! `--store aws`, so a user needs nothing but cargo.
+
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use shared::Backend;
+use shared::http::admin::AdminToken;
+use shared::ports::{Clock, SystemClock};
+
+#[derive(Parser)]
+#[command(
+    name = "verbatim",
+    version,
+    about = "Open public consultations, published verbatim"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API and the public site, and publish responses as they arrive.
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StoreKind {
+    /// Files and SQLite in the data folder: nothing else to run.
+    Embedded,
+    /// S3 and DynamoDB, named by VERBATIM_TABLE, VERBATIM_PRIVATE_BUCKET, VERBATIM_SITE_BUCKET
+    /// and configured by the standard AWS_* variables (AWS_ENDPOINT_URL for an emulator).
+    Aws,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Data folder: the embedded store, and the admin token if generated.
+    #[arg(long, default_value = "./verbatim-data")]
+    data: PathBuf,
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreKind,
+    /// With --store aws: create the table and buckets if they are missing.
+    #[arg(long)]
+    create_resources: bool,
+    /// The Secretariat's bearer token; generated into the data folder if unset.
+    #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating the data folder {}", args.data.display()))?;
+    let backend = match args.store {
+        StoreKind::Embedded => Backend::embedded(&args.data)?,
+        StoreKind::Aws => {
+            let names = shared::AwsNames::from_env().map_err(anyhow::Error::msg)?;
+            let config = aws_config::load_from_env().await;
+            Backend::aws(&config, &names, args.create_resources).await?
+        }
+    };
+    let token = admin_token(args.admin_token, &args.data)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+    let queue = worker::start(Arc::new(backend.publisher(clock.clone())));
+    let app = shared::http::with_security_headers(
+        shared::http::intake::router(backend.intake_state(clock.clone(), queue.clone()))
+            .merge(shared::http::admin::router(
+                backend.admin_state(clock, queue, token),
+            ))
+            .merge(shared::http::site::router(backend.site.clone())),
+    );
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!("Verbatim is serving at http://{addr}/");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+/// The token from the environment, else the one kept in the data folder, else a new one.
+fn admin_token(given: Option<String>, data: &Path) -> anyhow::Result<AdminToken> {
+    if let Some(token) = given {
+        return AdminToken::new(token).map_err(anyhow::Error::msg);
+    }
+    let path = data.join("admin-token");
+    if let Ok(saved) = std::fs::read_to_string(&path) {
+        let token = AdminToken::new(saved.trim()).map_err(anyhow::Error::msg)?;
+        println!("Admin token (from {}): {}", path.display(), token.reveal());
+        return Ok(token);
+    }
+    let token = AdminToken::generate();
+    write_private(&path, token.reveal())?;
+    println!(
+        "Admin token (new, saved in {}): {}",
+        path.display(),
+        token.reveal()
+    );
+    Ok(token)
+}
+
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("saving the admin token to {}", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
