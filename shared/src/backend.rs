@@ -100,6 +100,16 @@ impl Backend {
         })
     }
 
+    /// The AWS backend as a Lambda sees it: names and SDK settings from its environment.
+    #[cfg(feature = "aws")]
+    pub async fn aws_from_env() -> Result<Self, String> {
+        let names = AwsNames::from_env()?;
+        let config = aws_config::load_from_env().await;
+        Self::aws(&config, &names, false)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     pub fn intake_state(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> IntakeState {
         IntakeState {
             intake: Arc::new(Intake {

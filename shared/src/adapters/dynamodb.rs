@@ -61,6 +61,15 @@ pub fn consultation_of(pk: &str, sk: &str) -> Option<ConsultationId> {
     ConsultationId::parse(id).ok()
 }
 
+/// The distinct consultations named by a batch of stream records' keys, in order.
+pub fn consultations_in(
+    keys: impl IntoIterator<Item = (String, String)>,
+) -> std::collections::BTreeSet<ConsultationId> {
+    keys.into_iter()
+        .filter_map(|(pk, sk)| consultation_of(&pk, &sk))
+        .collect()
+}
+
 fn response_sort_key(number: u64) -> String {
     format!("R#{number:012}")
 }
@@ -420,5 +429,28 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("ResourceInUseException") => Ok(()),
         Err(e) => Err(sdk_error(format!("creating table {table}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_keys_name_their_consultation() {
+        let keys = [
+            ("C#net-2027", "META"),
+            ("C#net-2027", "R#000000000001"),
+            ("C#other-one", "R#000000000002"),
+            ("C#skipped", PUBLICATION_SORT_KEY),
+            ("DIRECTORY", "third"),
+            ("C#NOT VALID", "META"),
+        ]
+        .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()));
+        let ids: Vec<_> = consultations_in(keys)
+            .into_iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(ids, ["net-2027", "other-one", "third"]);
     }
 }

@@ -1,0 +1,402 @@
+//! The adapter contract: every storage backend (embedded files + SQLite, and S3 + DynamoDB
+//! against moto) must pass these same tests.
+
+#[path = "../../tests/support/moto.rs"]
+mod moto;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use shared::Backend;
+use shared::domain::*;
+use shared::ports::*;
+
+/// A backend and whatever keeps it alive (a temporary folder).
+struct Fixture {
+    backend: Backend,
+    _dir: tempfile::TempDir,
+}
+
+async fn embedded() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::embedded(dir.path()).unwrap();
+    Fixture { backend, _dir: dir }
+}
+
+async fn aws() -> Fixture {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let moto = moto::moto(&workspace);
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let names = shared::AwsNames {
+        table: moto::unique_name("table"),
+        private_bucket: moto::unique_name("private"),
+        site_bucket: moto::unique_name("site"),
+    };
+    let backend = Backend::aws(&config, &names, true).await.unwrap();
+    Fixture {
+        backend,
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+const NOW: &str = "2026-11-28T10:00:00Z";
+
+fn consultation(id: &str) -> Consultation {
+    let request: ConsultationRequest = serde_json::from_value(serde_json::json!({
+        "id": id,
+        "title": {"en": "Internet access", "ar": "النفاذ إلى الإنترنت"},
+        "questions": [{"en": "What should be done?"}],
+        "meeting_date": "2027-03-31",
+        "opens_at": "2026-12-01T00:00:00+01:00"
+    }))
+    .unwrap();
+    request.into_consultation(at(NOW)).unwrap()
+}
+
+fn response(c: &Consultation, received_at: Timestamp) -> NewResponse {
+    NewResponse {
+        id: ResponseId::new(),
+        consultation: c.id.clone(),
+        received_at,
+        channel: Channel::Api,
+        submitter: Submitter {
+            name: "Ada Lovelace".into(),
+            organization: Some("Analytical Society".into()),
+            category: Some(Category::Academia),
+            country: Some(Country::parse("GB").unwrap()),
+            email: Some("ada@example.org".into()),
+        },
+        files: vec![],
+    }
+}
+
+fn key(k: &str) -> ObjectKey {
+    ObjectKey::parse(k).unwrap()
+}
+
+fn meta() -> ObjectMeta {
+    ObjectMeta {
+        content_type: "application/octet-stream".into(),
+        content_disposition: None,
+    }
+}
+
+fn bytes(b: &'static [u8]) -> Body {
+    Body::Bytes(Bytes::from_static(b))
+}
+
+async fn read(store: &dyn ObjectStore, k: &str) -> Option<Vec<u8>> {
+    match store.get(&key(k)).await.unwrap() {
+        Some(object) => Some(object.into_bytes().await.unwrap()),
+        None => None,
+    }
+}
+
+/// Bytes that break careless code: CRLF, NUL, invalid UTF-8, a BOM, every byte value.
+fn awkward_bytes() -> Vec<u8> {
+    let mut bytes = b"\xEF\xBB\xBFline\r\nnext\0\xff\xfe\xc3\x28 end\r\n".to_vec();
+    bytes.extend(0..=255u8);
+    bytes
+}
+
+async fn consultations_are_created_once(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("net-2027");
+    b.consultations.create(&c).await.unwrap();
+    let mut other = consultation("net-2027");
+    other.meeting_date = "2028-01-01".parse().unwrap();
+    let again = b.consultations.create(&other).await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    let stored = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(stored.consultation, c, "the first one is untouched");
+    assert_eq!(stored.response_count, 0);
+    let nope = ConsultationId::parse("nope").unwrap();
+    assert!(b.consultations.get(&nope).await.unwrap().is_none());
+    b.consultations
+        .create(&consultation("abc-first"))
+        .await
+        .unwrap();
+    let ids: Vec<_> = b
+        .consultations
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.consultation.id.to_string())
+        .collect();
+    assert_eq!(ids, ["abc-first", "net-2027"]);
+}
+
+async fn responses_are_numbered_in_order(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("numbered");
+    b.consultations.create(&c).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 1..=3 {
+        let r = response(&c, at("2026-12-05T10:00:00Z"));
+        ids.push(r.id.clone());
+        let stored = b.responses.append(r.clone()).await.unwrap();
+        assert_eq!(stored.number, i);
+        assert_eq!(stored.response, r);
+    }
+    let listed = b.responses.range(&c.id, 1..=10).await.unwrap();
+    let numbers: Vec<_> = listed.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    let listed_ids: Vec<_> = listed.iter().map(|r| r.response.id.clone()).collect();
+    assert_eq!(listed_ids, ids);
+    let email = listed[0].response.submitter.email.as_deref();
+    assert_eq!(email, Some("ada@example.org"), "kept privately");
+    assert_eq!(b.responses.range(&c.id, 2..=2).await.unwrap()[0].number, 2);
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 3);
+}
+
+async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("racing");
+    b.consultations.create(&c).await.unwrap();
+    let tasks: Vec<_> = (0..24)
+        .map(|_| {
+            let responses = b.responses.clone();
+            let r = response(&c, at("2026-12-05T10:00:00Z"));
+            tokio::spawn(async move { responses.append(r).await.unwrap().number })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(
+        numbers,
+        (1..=24).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
+    assert_eq!(b.responses.range(&c.id, 1..=100).await.unwrap().len(), 24);
+}
+
+async fn appends_outside_the_window_store_nothing(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("window");
+    b.consultations.create(&c).await.unwrap();
+    let early = b
+        .responses
+        .append(response(&c, at("2026-11-30T22:59:59.999Z")))
+        .await;
+    assert!(
+        matches!(early, Err(AppendError::Refused(Refusal::NotOpen { .. }))),
+        "{early:?}"
+    );
+    let on_time = b.responses.append(response(&c, c.deadline)).await.unwrap();
+    assert_eq!(on_time.number, 1, "the deadline instant itself is on time");
+    let one_ms_late = c.deadline + SignedDuration::from_millis(1);
+    let late = b.responses.append(response(&c, one_ms_late)).await;
+    assert!(
+        matches!(late, Err(AppendError::Refused(Refusal::Closed { .. }))),
+        "{late:?}"
+    );
+    let unknown = consultation("unknown");
+    let missing = b
+        .responses
+        .append(response(&unknown, at("2026-12-05T10:00:00Z")))
+        .await;
+    assert!(
+        matches!(missing, Err(AppendError::NoSuchConsultation(_))),
+        "{missing:?}"
+    );
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 1);
+    assert_eq!(b.responses.range(&c.id, 1..=10).await.unwrap().len(), 1);
+}
+
+async fn publication_mark_only_moves_forward(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("marked");
+    b.consultations.create(&c).await.unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 0);
+    b.publication.set_published(&c.id, 5).await.unwrap();
+    b.publication.set_published(&c.id, 3).await.unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 5);
+    b.publication.set_published(&c.id, 7).await.unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 7);
+}
+
+async fn objects_round_trip_byte_for_byte(f: Fixture) {
+    for store in [&f.backend.private, &f.backend.site] {
+        let awkward = awkward_bytes();
+        let body = Body::Bytes(Bytes::from(awkward.clone()));
+        store
+            .put(&key("a/b/awkward.bin"), body, &meta(), PutMode::CreateNew)
+            .await
+            .unwrap();
+        assert_eq!(
+            read(store.as_ref(), "a/b/awkward.bin").await.unwrap(),
+            awkward
+        );
+
+        // A larger file from disk: multi-chunk reads and uploads.
+        let big: Vec<u8> = (0..5 * 1024 * 1024 + 7)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &big).unwrap();
+        let body = Body::File(file.path().to_owned());
+        store
+            .put(&key("a/big.bin"), body, &meta(), PutMode::CreateNew)
+            .await
+            .unwrap();
+        let object = store.get(&key("a/big.bin")).await.unwrap().unwrap();
+        assert_eq!(object.size, big.len() as u64);
+        assert!(object.into_bytes().await.unwrap() == big);
+
+        let name = "consultations/x/responses/1/Réponse (2) 回应.txt";
+        store
+            .put(
+                &key(name),
+                bytes(b"unicode key"),
+                &meta(),
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap();
+        assert_eq!(read(store.as_ref(), name).await.unwrap(), b"unicode key");
+        assert!(read(store.as_ref(), "a/missing").await.is_none());
+        assert!(
+            read(store.as_ref(), "a").await.is_none(),
+            "a folder is no object"
+        );
+    }
+}
+
+async fn create_new_never_overwrites(f: Fixture) {
+    let store = &f.backend.private;
+    let once = key("k/once");
+    store
+        .put(&once, bytes(b"first"), &meta(), PutMode::CreateNew)
+        .await
+        .unwrap();
+    let second = store
+        .put(&once, bytes(b"second"), &meta(), PutMode::CreateNew)
+        .await;
+    assert!(matches!(second, Err(StoreError::Conflict(_))), "{second:?}");
+    assert_eq!(read(store.as_ref(), "k/once").await.unwrap(), b"first");
+    let page = key("k/page");
+    for version in [b"v1", b"v2"] {
+        store
+            .put(&page, bytes(version), &meta(), PutMode::Overwrite)
+            .await
+            .unwrap();
+    }
+    assert_eq!(read(store.as_ref(), "k/page").await.unwrap(), b"v2");
+}
+
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+struct NoQueue;
+
+impl PublishQueue for NoQueue {
+    fn request(&self, _: &ConsultationId) {}
+}
+
+async fn spooled(name: &str, content: &[u8]) -> shared::spool::SpooledFile {
+    let mut spool = shared::spool::Spool::create(name).unwrap();
+    spool.write(content).await.unwrap();
+    spool.finish(name.to_owned()).await.unwrap()
+}
+
+/// Intake then publication over the backend: the public copy is the exact bytes.
+async fn published_files_are_the_exact_bytes(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("published");
+    b.consultations.create(&c).await.unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock(at("2026-12-05T10:00:00Z")));
+    let state = b.intake_state(clock.clone(), Arc::new(NoQueue));
+    let text = awkward_bytes();
+    let pdf = [b"%PDF-1.7\n".as_slice(), &awkward_bytes()].concat();
+    let submission = shared::intake::Submission {
+        channel: Channel::Web,
+        fields: SubmitterFields {
+            name: Some("Ada".into()),
+            email: Some("ada@example.org".into()),
+            ..Default::default()
+        },
+        text: Some(spooled("", &text).await),
+        files: vec![spooled("../../report.pdf", &pdf).await],
+    };
+    let receipt = state.intake.submit(&c.id, submission).await.unwrap();
+    assert_eq!(receipt.number, 1);
+    let names: Vec<_> = receipt.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["response.txt", "report.pdf"]);
+
+    let publisher = b.publisher(clock);
+    publisher.publish(&c.id).await.unwrap();
+    let site = b.site.as_ref();
+    let base = "consultations/published";
+    let got = read(site, &format!("{base}/responses/1/response.txt")).await;
+    assert_eq!(got.unwrap(), text);
+    let got = read(site, &format!("{base}/responses/1/report.pdf")).await;
+    assert_eq!(got.unwrap(), pdf);
+    let page = read(site, &format!("{base}/index.html")).await.unwrap();
+    let manifest = read(site, &format!("{base}/responses.json")).await.unwrap();
+    for public in [&page, &manifest] {
+        let text = String::from_utf8_lossy(public);
+        assert!(
+            !text.contains("ada@example.org"),
+            "emails are never published"
+        );
+        assert!(text.contains("report.pdf"));
+    }
+
+    // Publishing again writes the same bytes.
+    publisher.publish(&c.id).await.unwrap();
+    assert_eq!(
+        read(site, &format!("{base}/index.html")).await.unwrap(),
+        page
+    );
+    assert_eq!(
+        read(site, &format!("{base}/responses.json")).await.unwrap(),
+        manifest
+    );
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 1);
+}
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod embedded_store {
+            $(#[tokio::test] async fn $test() { super::$test(super::embedded().await).await })*
+        }
+        mod aws_store {
+            $(#[tokio::test] async fn $test() { super::$test(super::aws().await).await })*
+        }
+    };
+}
+
+contract!(
+    consultations_are_created_once,
+    responses_are_numbered_in_order,
+    concurrent_appends_get_distinct_consecutive_numbers,
+    appends_outside_the_window_store_nothing,
+    publication_mark_only_moves_forward,
+    objects_round_trip_byte_for_byte,
+    create_new_never_overwrites,
+    published_files_are_the_exact_bytes,
+);

@@ -1,0 +1,73 @@
+//! A moto server (the local AWS emulator) for tests, one per test binary, started on a free
+//! loopback port from the project's venv (`tests/run` installs it). It stops when the test
+//! process ends, because it exits when its stdin pipe closes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+pub struct Moto {
+    pub endpoint: String,
+    _child: Mutex<Child>,
+}
+
+fn python(workspace: &Path) -> PathBuf {
+    if let Some(p) = std::env::var_os("VERBATIM_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = workspace.join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "moto is not installed: run ./tests/run once (it creates .venv with moto), or set VERBATIM_PYTHON"
+    );
+    venv
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The shared moto server of this test binary, started on first use.
+pub fn moto(workspace: &Path) -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let script = workspace.join("tests/support/moto_server.py");
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(python(workspace))
+                .arg(&script)
+                .arg(port.to_string())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting moto");
+            let mut line = String::new();
+            let stdout = child.stdout.take().expect("piped stdout");
+            BufReader::new(stdout).read_line(&mut line).ok();
+            if line.trim() == "ready" {
+                return Moto {
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    _child: Mutex::new(child),
+                };
+            }
+            let _ = child.kill();
+        }
+        panic!("moto did not start");
+    })
+}
+
+/// A name no other test uses, for tables and buckets (lowercase, DNS-safe).
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
