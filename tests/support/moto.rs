@@ -56,6 +56,7 @@ pub fn moto(workspace: &Path) -> &'static Moto {
                 };
             }
             let _ = child.kill();
+            let _ = child.wait();
         }
         panic!("moto did not start");
     })

@@ -1,0 +1,586 @@
+//! The HTTP contract, tested on the routers themselves (`oneshot`, no sockets) over the
+//! embedded store, with a clock the tests set.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use shared::Backend;
+use shared::domain::ConsultationId;
+use shared::domain::limits::Limits;
+use shared::http::admin::AdminToken;
+use shared::ports::{Clock, PublishQueue};
+use tower::ServiceExt;
+
+const TOKEN: &str = "test-token-0123456789";
+
+struct TestClock(Mutex<Timestamp>);
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// Records publication requests, so tests see that intake asks for one.
+#[derive(Default)]
+struct Requests(Mutex<Vec<String>>);
+
+impl PublishQueue for Requests {
+    fn request(&self, c: &ConsultationId) {
+        self.0.lock().unwrap().push(c.to_string());
+    }
+}
+
+struct App {
+    router: Router,
+    backend: Backend,
+    clock: Arc<TestClock>,
+    requests: Arc<Requests>,
+    _dir: tempfile::TempDir,
+}
+
+fn app_with(limits: Limits) -> App {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::embedded(dir.path()).unwrap();
+    let clock = Arc::new(TestClock(Mutex::new(
+        "2026-11-28T10:00:00Z".parse().unwrap(),
+    )));
+    let requests = Arc::new(Requests::default());
+    let mut intake = backend.intake_state(clock.clone(), requests.clone());
+    intake.limits = limits;
+    let admin = backend.admin_state(
+        clock.clone(),
+        requests.clone(),
+        AdminToken::new(TOKEN).unwrap(),
+    );
+    let router = shared::http::with_security_headers(
+        shared::http::intake::router(intake)
+            .merge(shared::http::admin::router(admin))
+            .merge(shared::http::site::router(backend.site.clone())),
+    );
+    App {
+        router,
+        backend,
+        clock,
+        requests,
+        _dir: dir,
+    }
+}
+
+fn app() -> App {
+    app_with(Limits::default())
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn error_code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap().to_owned()
+    }
+}
+
+impl App {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Reply {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn create(&self, body: Value) -> Reply {
+        let request = Request::post("/api/admin/consultations")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn open_consultation(&self) {
+        let reply = self.create(consultation()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+
+    async fn post_multipart(&self, id: &str, parts: &[Part<'_>]) -> Reply {
+        let (content_type, body) = multipart(parts);
+        let request = Request::post(format!("/api/consultations/{id}/responses"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    fn set_time(&self, at: &str) {
+        *self.clock.0.lock().unwrap() = at.parse().unwrap();
+    }
+}
+
+fn consultation() -> Value {
+    json!({
+        "id": "net-2027",
+        "title": {"en": "Internet access", "fr": "Accès à l'Internet"},
+        "questions": [{"en": "What should be done?"}],
+        "meeting_date": "2027-03-31"
+    })
+}
+
+/// A form part: a field, or a file with its name.
+enum Part<'a> {
+    Field(&'a str, &'a [u8]),
+    File(&'a str, &'a [u8]),
+}
+
+fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
+    let boundary = "verbatim-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let (disposition, content) = match part {
+            Part::Field(name, value) => (format!("form-data; name=\"{name}\""), value),
+            Part::File(filename, value) => (
+                format!("form-data; name=\"file\"; filename=\"{filename}\""),
+                value,
+            ),
+        };
+        body.extend_from_slice(format!("Content-Disposition: {disposition}\r\n").as_bytes());
+        if matches!(part, Part::File(..)) {
+            body.extend_from_slice(b"Content-Type: application/octet-stream\r\n");
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+const AWKWARD: &[u8] = b"\xEF\xBB\xBFline\r\nnext\0\xff\xfe\xc3\x28 end\r\n";
+const PDF: &[u8] = b"%PDF-1.7\n\0\xff binary \r\n";
+
+#[tokio::test]
+async fn admin_requires_the_token() {
+    let app = app();
+    let no_token = Request::post("/api/admin/consultations")
+        .body(Body::from(consultation().to_string()))
+        .unwrap();
+    let reply = app.send(no_token).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "unauthorized");
+    let wrong = Request::post("/api/admin/consultations")
+        .header(header::AUTHORIZATION, "Bearer wrong-token-0123456789")
+        .body(Body::from(consultation().to_string()))
+        .unwrap();
+    assert_eq!(app.send(wrong).await.status, StatusCode::UNAUTHORIZED);
+    assert!(app.backend.consultations.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn admin_creates_a_consultation_with_the_resolution_deadline() {
+    let app = app();
+    let reply = app.create(consultation()).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let c = reply.json();
+    assert_eq!(c["deadline"], "2027-02-28T23:59:59.999+01:00");
+    assert_eq!(c["deadline_rule"], "resolution-1344");
+    assert_eq!(c["status"], "open");
+    assert_eq!(
+        *app.requests.0.lock().unwrap(),
+        ["net-2027"],
+        "publication requested"
+    );
+
+    let again = app.create(consultation()).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.error_code(), "conflict");
+
+    let shown = app.get("/api/consultations/net-2027").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert_eq!(shown.json()["title"]["fr"], "Accès à l'Internet");
+    assert_eq!(
+        app.get("/api/consultations")
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get("/api/consultations/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn admin_explains_invalid_requests() {
+    let app = app();
+    let mut bad = consultation();
+    bad["id"] = json!("Not A Slug");
+    let reply = app.create(bad).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["error"]["field"], "id");
+    let request = Request::post("/api/admin/consultations")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::from("{not json"))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.error_code(), "malformed");
+}
+
+#[tokio::test]
+async fn a_response_gets_a_receipt_with_exact_hashes() {
+    let app = app();
+    app.open_consultation().await;
+    let reply = app
+        .post_multipart(
+            "net-2027",
+            &[
+                Part::Field("name", "Ada Lovelace".as_bytes()),
+                Part::Field("organization", "Analytical Society".as_bytes()),
+                Part::Field("email", b"ada@example.org"),
+                Part::Field("category", b"academia"),
+                Part::Field("country", b"gb"),
+                Part::Field("text", AWKWARD),
+                Part::File("../../report.pdf", PDF),
+                Part::File("report.pdf", PDF),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let receipt = reply.json();
+    assert_eq!(receipt["number"], 1);
+    assert_eq!(receipt["consultation"], "net-2027");
+    assert_eq!(receipt["channel"], "api");
+    assert_eq!(receipt["country"], "GB");
+    assert_eq!(receipt["received_at"], "2026-11-28T10:00:00.000Z");
+    let files = receipt["files"].as_array().unwrap();
+    let names: Vec<_> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["response.txt", "report.pdf", "report (2).pdf"]);
+    assert_eq!(files[0]["size"], AWKWARD.len());
+    use sha2::Digest;
+    assert_eq!(
+        files[0]["sha256"],
+        hex::encode(sha2::Sha256::digest(AWKWARD))
+    );
+    assert_eq!(files[1]["sha256"], hex::encode(sha2::Sha256::digest(PDF)));
+    assert_eq!(
+        files[2]["url"],
+        "/consultations/net-2027/responses/1/report%20%282%29.pdf"
+    );
+    assert!(!String::from_utf8_lossy(&reply.body).contains("ada@example.org"));
+    assert_eq!(
+        app.requests.0.lock().unwrap().len(),
+        2,
+        "creation, then the response"
+    );
+
+    let second = app
+        .post_multipart(
+            "net-2027",
+            &[Part::Field("name", b"B"), Part::File("a.pdf", PDF)],
+        )
+        .await;
+    assert_eq!(second.json()["number"], 2);
+}
+
+#[tokio::test]
+async fn json_responses_are_text_only() {
+    let app = app();
+    app.open_consultation().await;
+    let request = Request::post("/api/consultations/net-2027/responses")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"name": "Grace", "text": "Réponse\r\n"}).to_string(),
+        ))
+        .unwrap();
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let receipt = reply.json();
+    assert_eq!(receipt["channel"], "api");
+    assert_eq!(receipt["files"][0]["size"], "Réponse\r\n".len());
+
+    let request = Request::post("/api/consultations/net-2027/responses")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"name": "Grace", "files": []}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(request).await.error_code(), "malformed");
+}
+
+#[tokio::test]
+async fn invalid_responses_are_refused_and_nothing_is_stored() {
+    let app = app();
+    app.open_consultation().await;
+    let cases: Vec<(Vec<Part>, StatusCode, &str)> = vec![
+        (
+            vec![Part::Field("text", b"hi")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            vec![Part::Field("name", b"A")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            vec![
+                Part::Field("name", b"A"),
+                Part::Field("category", b"alien"),
+                Part::Field("text", b"x"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+        (
+            vec![
+                Part::Field("name", b"A"),
+                Part::File("tool.pdf", b"MZ\x90\0\x03\0\0\0\x04\0"),
+            ],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            vec![Part::Field("name", b"A"), Part::File("empty.txt", b"")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+        ),
+    ];
+    for (parts, status, code) in cases {
+        let reply = app.post_multipart("net-2027", &parts).await;
+        assert_eq!(
+            reply.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.error_code(), code);
+    }
+    let request = Request::post("/api/consultations/net-2027/responses")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("hello"))
+        .unwrap();
+    assert_eq!(
+        app.send(request).await.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let broken = Request::post("/api/consultations/net-2027/responses")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=xyz")
+        .body(Body::from(
+            "--xyz\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nA",
+        ))
+        .unwrap();
+    assert_eq!(app.send(broken).await.status, StatusCode::BAD_REQUEST);
+    let unknown = app
+        .post_multipart("no-such", &[Part::Field("name", b"A")])
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.error_code(), "not_found");
+    let record = app
+        .backend
+        .consultations
+        .get(&ConsultationId::parse("net-2027").unwrap())
+        .await;
+    assert_eq!(record.unwrap().unwrap().response_count, 0);
+}
+
+#[tokio::test]
+async fn limits_are_enforced_while_streaming() {
+    let app = app_with(Limits {
+        max_file_bytes: 64,
+        max_files: 2,
+        max_total_bytes: 100,
+        max_field_bytes: 16,
+    });
+    app.open_consultation().await;
+    let big = [b"%PDF-".as_slice(), &[b'x'; 80]].concat();
+    let cases: Vec<Vec<Part>> = vec![
+        vec![Part::Field("name", b"A"), Part::File("big.pdf", &big)],
+        vec![
+            Part::Field("name", b"A"),
+            Part::File("a.pdf", PDF),
+            Part::File("b.pdf", PDF),
+            Part::File("c.pdf", PDF),
+        ],
+        vec![
+            Part::Field("name", b"A"),
+            Part::Field("text", &[b'x'; 60]),
+            Part::File("a.txt", &[b'y'; 60]),
+        ],
+        vec![Part::Field("name", &[b'n'; 17]), Part::Field("text", b"x")],
+    ];
+    for parts in cases {
+        let reply = app.post_multipart("net-2027", &parts).await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(reply.error_code(), "payload_too_large");
+    }
+    let ok = app
+        .post_multipart(
+            "net-2027",
+            &[Part::Field("name", b"A"), Part::File("a.pdf", PDF)],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    assert_eq!(ok.json()["number"], 1, "refused requests took no number");
+}
+
+#[tokio::test]
+async fn responses_are_refused_outside_the_window() {
+    let app = app();
+    let mut c = consultation();
+    c["opens_at"] = json!("2026-12-01T00:00:00+01:00");
+    app.create(c).await;
+    let parts = [Part::Field("name", b"A"), Part::Field("text", b"x")];
+    let early = app.post_multipart("net-2027", &parts).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert_eq!(early.error_code(), "consultation_not_open");
+    app.set_time("2027-02-28T23:00:00Z");
+    let late = app.post_multipart("net-2027", &parts).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert_eq!(late.error_code(), "consultation_closed");
+    let message = late.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("28 February 2027, 23:59 Geneva time (UTC+01:00)"),
+        "{message}"
+    );
+    assert!(message.contains("2027-02-28 22:59:59 UTC"), "{message}");
+}
+
+#[tokio::test]
+async fn the_openapi_description_covers_every_route() {
+    let app = app();
+    let reply = app.get("/api/openapi.json").await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let spec = reply.json();
+    for path in [
+        "/api/admin/consultations",
+        "/api/consultations",
+        "/api/consultations/{id}",
+        "/api/consultations/{id}/responses",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is not described");
+    }
+}
+
+#[tokio::test]
+async fn the_site_serves_downloads_and_never_escapes_its_folder() {
+    let app = app();
+    app.open_consultation().await;
+    let receipt = app
+        .post_multipart(
+            "net-2027",
+            &[
+                Part::Field("name", b"A"),
+                Part::File("Réponse finale.pdf", PDF),
+            ],
+        )
+        .await
+        .json();
+    let publisher = app.backend.publisher(app.clock.clone());
+    publisher
+        .publish(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+
+    let url = receipt["files"][0]["url"].as_str().unwrap();
+    let file = app.get(url).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, PDF);
+    assert_eq!(
+        file.headers[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    assert_eq!(file.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    let disposition = file.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"R_ponse finale.pdf\"; filename*=UTF-8''R%C3%A9ponse%20finale.pdf"
+    );
+
+    let page = app.get("/consultations/net-2027/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let redirect = app.get("/consultations/net-2027").await;
+    assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
+    for escape in [
+        "/../verbatim.sqlite3",
+        "/%2e%2e/verbatim.sqlite3",
+        "/consultations/..%2f..%2fverbatim.sqlite3",
+        "/.tmp-x",
+    ] {
+        assert_eq!(
+            app.get(escape).await.status,
+            StatusCode::NOT_FOUND,
+            "{escape}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pages_escape_what_submitters_typed() {
+    let app = app();
+    app.open_consultation().await;
+    app.post_multipart(
+        "net-2027",
+        &[
+            Part::Field("name", b"<script>alert(1)</script>"),
+            Part::Field("organization", b"\"><img src=x>"),
+            Part::Field("text", b"x"),
+        ],
+    )
+    .await;
+    let publisher = app.backend.publisher(app.clock.clone());
+    publisher
+        .publish(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    let page = String::from_utf8(app.get("/consultations/net-2027/").await.body).unwrap();
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!page.contains("<script>") && !page.contains("<img src=x>"));
+}

@@ -1,0 +1,300 @@
+//! End to end: the real `verbatim` binary on a free port, used as a stakeholder, the
+//! Secretariat and a reader would use it, over the embedded store and over S3 + DynamoDB.
+
+#[path = "support/moto.rs"]
+mod moto;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "e2e-admin-token-0123456789";
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_verbatim"));
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .env("VERBATIM_ADMIN_TOKEN", TOKEN)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("starting verbatim");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("verbatim exited before it was ready")
+            .unwrap();
+        if let Some(url) = line.strip_prefix("Verbatim is serving at ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    Server { child, url }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The files a stakeholder sends: every kind of byte that careless code mangles.
+fn files() -> Vec<(&'static str, Vec<u8>)> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend((0..=255u8).cycle().take(100_000));
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.extend((0..20 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    vec![
+        ("crlf.txt", b"first line\r\nsecond line\r\n\r\n".to_vec()),
+        ("bom.txt", b"\xEF\xBB\xBFwith a byte-order mark\n".to_vec()),
+        (
+            "latin1 été.txt",
+            b"caf\xe9 \xff\xfe invalid UTF-8\n".to_vec(),
+        ),
+        ("chart.png", png),
+        (
+            "../../escape.pdf",
+            b"%PDF-1.4\n\0\0\xff\xfe\r\n%%EOF".to_vec(),
+        ),
+        ("big.pdf", big),
+    ]
+}
+
+const TEXT: &[u8] = b"\xEF\xBB\xBFOur response:\r\n\0NUL, \xc3\x28 invalid UTF-8, CRLF\r\n";
+
+async fn create_consultation(client: &reqwest::Client, url: &str, id: &str) {
+    let reply = client
+        .post(format!("{url}/api/admin/consultations"))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "id": id,
+            "title": {"en": "Internet public policy", "zh": "互联网公共政策"},
+            "questions": [{"en": "What are the priorities?"}],
+            "meeting_date": "2099-03-31"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+}
+
+async fn submit(client: &reqwest::Client, url: &str, id: &str) -> Value {
+    let mut form = Form::new()
+        .text("name", "Ada Lovelace")
+        .text("organization", "Analytical Engines Ltd")
+        .text("email", "ada@example.org")
+        .text("category", "private-sector")
+        .text("country", "GB")
+        .part("text", Part::bytes(TEXT.to_vec()));
+    for (name, bytes) in files() {
+        form = form.part("file", Part::bytes(bytes).file_name(name));
+    }
+    let reply = client
+        .post(format!("{url}/api/consultations/{id}/responses"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    reply.json().await.unwrap()
+}
+
+/// Polls the public manifest until response `number` is listed; returns how long it took.
+async fn wait_until_published(
+    client: &reqwest::Client,
+    url: &str,
+    id: &str,
+    number: u64,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let reply = client
+            .get(format!("{url}/consultations/{id}/responses.json"))
+            .send()
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            let manifest: Value = reply.json().await.unwrap();
+            if manifest["total"].as_u64() >= Some(number) {
+                return started.elapsed();
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not published within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let reply = client.get(format!("{url}{path}")).send().await.unwrap();
+    assert_eq!(reply.status(), 200, "{path}");
+    let headers = reply.headers().clone();
+    (headers, reply.bytes().await.unwrap().to_vec())
+}
+
+/// Every published file is exactly what was sent.
+async fn check_published(client: &reqwest::Client, url: &str, receipt: &Value) {
+    let mut sent: Vec<(String, Vec<u8>)> = vec![("response.txt".into(), TEXT.to_vec())];
+    sent.extend(
+        files()
+            .into_iter()
+            .map(|(n, b)| (n.replace("../../", ""), b)),
+    );
+    let published = receipt["files"].as_array().unwrap();
+    assert_eq!(published.len(), sent.len());
+    for (file, (name, bytes)) in published.iter().zip(&sent) {
+        assert_eq!(file["name"], name.as_str());
+        assert_eq!(file["size"], bytes.len());
+        assert_eq!(file["sha256"], sha256(bytes));
+        let (headers, body) = download(client, url, file["url"].as_str().unwrap()).await;
+        assert!(
+            body == *bytes,
+            "{name}: the download differs from what was sent"
+        );
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment;")
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    let (_, page) = download(
+        client,
+        url,
+        &format!(
+            "/consultations/{}/",
+            receipt["consultation"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("Ada Lovelace") && page.contains("Analytical Engines Ltd"));
+    assert!(page.contains(&sha256(TEXT)));
+    assert!(
+        !page.contains("ada@example.org"),
+        "emails are never published"
+    );
+    let (_, index) = download(client, url, "/").await;
+    assert!(
+        String::from_utf8(index)
+            .unwrap()
+            .contains("/consultations/")
+    );
+}
+
+async fn full_flow(data: &Path, args: &[&str], env: &[(&str, String)]) {
+    let client = reqwest::Client::new();
+    let id = "cwg-internet-2099";
+    let receipt = {
+        let server = start(data, args, env);
+        create_consultation(&client, &server.url, id).await;
+        let receipt = submit(&client, &server.url, id).await;
+        assert_eq!(receipt["number"], 1);
+        assert!(!receipt.to_string().contains("ada@example.org"));
+        let took = wait_until_published(&client, &server.url, id, 1).await;
+        eprintln!("published in {took:?}");
+        check_published(&client, &server.url, &receipt).await;
+        receipt
+    };
+    // A restart loses nothing, and numbering carries on.
+    let server = start(data, args, env);
+    check_published(&client, &server.url, &receipt).await;
+    let listed: Value = client
+        .get(format!("{}/api/consultations/{id}", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["response_count"], 1);
+    let second = client
+        .post(format!("{}/api/consultations/{id}/responses", server.url))
+        .json(&json!({"name": "Grace Hopper", "text": "Second response"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), 201);
+    assert_eq!(second.json::<Value>().await.unwrap()["number"], 2);
+    wait_until_published(&client, &server.url, id, 2).await;
+}
+
+#[tokio::test]
+async fn embedded_store_end_to_end() {
+    let data = tempfile::tempdir().unwrap();
+    full_flow(data.path(), &[], &[]).await;
+}
+
+#[tokio::test]
+async fn aws_store_end_to_end() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let moto = moto::moto(&workspace);
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("VERBATIM_TABLE", moto::unique_name("e2e-table")),
+        ("VERBATIM_PRIVATE_BUCKET", moto::unique_name("e2e-private")),
+        ("VERBATIM_SITE_BUCKET", moto::unique_name("e2e-site")),
+    ];
+    full_flow(data.path(), &["--store", "aws", "--create-resources"], &env).await;
+    // Nothing was written to the data folder but the admin token's absence: the store is AWS.
+    assert!(!data.path().join("verbatim.sqlite3").exists());
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused_with_a_clear_error() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &[], &[]);
+    let client = reqwest::Client::new();
+    create_consultation(&client, &server.url, "limits").await;
+    let mut too_big = b"%PDF-1.7\n".to_vec();
+    too_big.resize(26 * 1024 * 1024, b'x');
+    let form = Form::new()
+        .text("name", "Ada")
+        .part("file", Part::bytes(too_big).file_name("huge.pdf"));
+    let reply = client
+        .post(format!("{}/api/consultations/limits/responses", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("huge.pdf")
+    );
+}
