@@ -379,6 +379,59 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 1);
 }
 
+/// Large consultations are paginated: pages of 100 in HTML and in the manifest.
+async fn publication_is_paginated(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("paginated");
+    b.consultations.create(&c).await.unwrap();
+    for _ in 0..205 {
+        let r = response(&c, at("2026-12-05T10:00:00Z"));
+        b.responses.append(r).await.unwrap();
+    }
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock(at("2026-12-05T10:00:00Z")));
+    let publisher = b.publisher(clock);
+    publisher.publish(&c.id).await.unwrap();
+    let site = b.site.as_ref();
+    let json = |k: &'static str| async move {
+        let bytes = read(site, k)
+            .await
+            .unwrap_or_else(|| panic!("{k} is missing"));
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+    };
+    let head = json("consultations/paginated/responses.json").await;
+    assert_eq!(head["total"], 205);
+    assert_eq!(head["pages"].as_array().unwrap().len(), 3);
+    assert_eq!(head["responses"].as_array().unwrap().len(), 100);
+    let numbers = |page: &serde_json::Value| -> Vec<u64> {
+        let entries = page["responses"].as_array().unwrap();
+        entries
+            .iter()
+            .map(|r| r["number"].as_u64().unwrap())
+            .collect()
+    };
+    let third = json("consultations/paginated/manifest/3.json").await;
+    assert_eq!(numbers(&third), (201..=205).collect::<Vec<_>>());
+    let page3 = read(site, "consultations/paginated/page/3/index.html").await;
+    assert!(
+        String::from_utf8(page3.unwrap())
+            .unwrap()
+            .contains("Response 205")
+    );
+
+    b.responses
+        .append(response(&c, at("2026-12-05T10:00:01Z")))
+        .await
+        .unwrap();
+    publisher.publish(&c.id).await.unwrap();
+    let third = json("consultations/paginated/manifest/3.json").await;
+    assert_eq!(numbers(&third), (201..=206).collect::<Vec<_>>());
+    assert_eq!(
+        json("consultations/paginated/responses.json").await["total"],
+        206
+    );
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 206);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -399,4 +452,5 @@ contract!(
     objects_round_trip_byte_for_byte,
     create_new_never_overwrites,
     published_files_are_the_exact_bytes,
+    publication_is_paginated,
 );
