@@ -27,23 +27,8 @@ async fn embedded() -> Fixture {
 
 async fn aws() -> Fixture {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let moto = moto::moto(&workspace);
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&moto.endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await;
-    let names = shared::AwsNames {
-        table: moto::unique_name("table"),
-        private_bucket: moto::unique_name("private"),
-        site_bucket: moto::unique_name("site"),
-    };
-    let backend = Backend::aws(&config, &names, true).await.unwrap();
     Fixture {
-        backend,
+        backend: moto::moto(&workspace).fresh_backend("contract").await,
         _dir: tempfile::tempdir().unwrap(),
     }
 }

@@ -1,6 +1,8 @@
 //! A moto server (the local AWS emulator) for tests, one per test binary, started on a free
 //! loopback port from the project's venv (`tests/run` installs it). It stops when the test
 //! process ends, because it exits when its stdin pipe closes.
+//! Included by several test crates, each using part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -71,4 +73,30 @@ pub fn unique_name(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+impl Moto {
+    /// SDK settings that point at this emulator, with dummy credentials.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load()
+            .await
+    }
+
+    /// The AWS backend on a table and buckets of its own, created for the test.
+    pub async fn fresh_backend(&self, prefix: &str) -> shared::Backend {
+        let names = shared::AwsNames {
+            table: unique_name(&format!("{prefix}-table")),
+            private_bucket: unique_name(&format!("{prefix}-private")),
+            site_bucket: unique_name(&format!("{prefix}-site")),
+        };
+        shared::Backend::aws(&self.sdk_config().await, &names, true)
+            .await
+            .expect("creating the table and buckets in moto")
+    }
 }

@@ -67,21 +67,7 @@ mod tests {
     #[tokio::test]
     async fn a_stream_batch_publishes_its_consultations() {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let moto = moto::moto(&workspace);
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&moto.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_s3::config::Credentials::new(
-                "test", "test", None, None, "tests",
-            ))
-            .load()
-            .await;
-        let names = shared::AwsNames {
-            table: moto::unique_name("publish-table"),
-            private_bucket: moto::unique_name("publish-private"),
-            site_bucket: moto::unique_name("publish-site"),
-        };
-        let backend = Backend::aws(&config, &names, true).await.unwrap();
+        let backend = moto::moto(&workspace).fresh_backend("publish").await;
         let clock = SystemClock;
         let request: ConsultationRequest = serde_json::from_value(json!({
             "id": "streamed", "title": {"en": "Streamed"},
