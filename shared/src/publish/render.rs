@@ -99,6 +99,7 @@ pub fn consultation_page(
             @if page == 1 {
                 h2 { "Questions" }
                 ol { @for q in &c.questions { li { (q.get(LANG).1) } } }
+                @if c.status_at(now) != Status::Closed { (how_to_respond(record)) }
                 @if c.status_at(now) == Status::Open { (response_form(record)) }
             }
             h2 id="responses" { "Responses" }
@@ -153,6 +154,27 @@ fn category_label(c: Category) -> &'static str {
         Category::TechnicalCommunity => "Technical community",
         Category::IntergovernmentalOrganization => "Intergovernmental organization",
         Category::Individual => "Individual",
+    }
+}
+
+fn how_to_respond(record: &ConsultationRecord) -> Markup {
+    let c = &record.consultation;
+    let endpoint = format!("/api/consultations/{}/responses", c.id);
+    html! {
+        h2 { "How to respond" }
+        p {
+            "Anyone may respond: governments, companies, civil society, academia, the technical community, intergovernmental organizations and individuals. "
+            "Responses must arrive by " strong { (human_geneva(c.deadline)) } ". "
+        }
+        p {
+            "Use the form below, or send a " code { "POST" } " request to " code { (endpoint) }
+            " (multipart/form-data with your files, or JSON with text only; see "
+            a href="/api/openapi.json" { "the API description" } "). You get a receipt with the SHA-256 of each file at once."
+        }
+        p {
+            "Every response is published exactly as received, with your name, organization, category and country. "
+            "Your email address is never published."
+        }
     }
 }
 
