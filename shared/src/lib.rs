@@ -8,6 +8,7 @@
 pub mod adapters;
 pub mod backend;
 pub mod domain;
+pub mod dossier;
 pub mod http;
 pub mod intake;
 pub mod ports;

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod limits;
 pub mod media;
 pub mod response;
+pub mod similarity;
 pub mod site_paths;
 
 pub use consultation::*;
