@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use shared::Backend;
 use shared::http::admin::AdminToken;
-use shared::ports::{Clock, SystemClock};
+use shared::ports::{Clock, SweptByTimer, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -86,11 +86,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let queue = worker::start(Arc::new(backend.publisher(clock.clone())));
+    worker::start_closing(backend.closer(clock.clone()));
+    let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let app = shared::http::with_security_headers(
-        shared::http::intake::router(backend.intake_state(clock.clone(), queue.clone()))
-            .merge(shared::http::admin::router(
-                backend.admin_state(clock, queue, token),
-            ))
+        shared::http::intake::router(backend.intake_state(clock, queue))
+            .merge(shared::http::admin::router(admin))
             .merge(shared::http::site::router(backend.site.clone())),
     );
 

@@ -1,17 +1,23 @@
-//! The local publication worker: what the DynamoDB stream and the publish Lambda do on AWS.
-//! Requests are coalesced per consultation and handled one at a time, so a consultation's
-//! publication is never concurrent with itself. Failures are retried after a pause.
+//! The local host's background work: what the DynamoDB stream with the publish Lambda, and the
+//! schedules with the close Lambda, do on AWS.
+//!
+//! Publication requests are coalesced per consultation and handled one at a time, so a
+//! consultation's publication is never concurrent with itself; failures are retried after a
+//! pause. Closing runs on a timer that sweeps every consultation twice a second.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::closing::Closer;
 use shared::domain::ConsultationId;
 use shared::ports::PublishQueue;
 use shared::publish::Publisher;
 use tokio::sync::mpsc;
 
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Sweeping this often closes a consultation within a second of its deadline.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 struct LocalQueue(mpsc::UnboundedSender<ConsultationId>);
 
@@ -49,4 +55,18 @@ pub fn start(publisher: Arc<Publisher>) -> Arc<dyn PublishQueue> {
         }
     });
     Arc::new(LocalQueue(sender))
+}
+
+/// Starts the closing timer.
+pub fn start_closing(closer: Closer) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = closer.sweep().await {
+                tracing::error!(error = %e, "closing sweep failed; retrying");
+            }
+        }
+    });
 }

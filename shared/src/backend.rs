@@ -3,11 +3,18 @@
 
 use std::sync::Arc;
 
+use crate::closing::Closer;
 use crate::domain::limits::Limits;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
-use crate::intake::Intake;
-use crate::ports::{Clock, Consultations, ObjectStore, PublicationState, PublishQueue, Responses};
+use crate::intake::{Intake, in_flight_grace_from_env};
+use crate::ports::{
+    Clock, CloseScheduler, Consultations, ObjectStore, PublicationState, PublishQueue, Responses,
+};
+use crate::secretariat::Secretariat;
+
+/// Allowance for clocks of different machines disagreeing, on top of the in-flight grace.
+const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 use crate::publish::Publisher;
 
 #[cfg(any(feature = "embedded", feature = "aws"))]
@@ -118,6 +125,7 @@ impl Backend {
                 private: self.private.clone(),
                 clock: clock.clone(),
                 queue,
+                in_flight_grace: in_flight_grace_from_env(),
             }),
             consultations: self.consultations.clone(),
             clock,
@@ -129,13 +137,29 @@ impl Backend {
         &self,
         clock: Arc<dyn Clock>,
         queue: Arc<dyn PublishQueue>,
+        scheduler: Arc<dyn CloseScheduler>,
         token: AdminToken,
     ) -> AdminState {
         AdminState {
-            consultations: self.consultations.clone(),
-            clock,
-            queue,
+            secretariat: Arc::new(Secretariat {
+                consultations: self.consultations.clone(),
+                clock,
+                queue,
+                scheduler,
+            }),
             token: Arc::new(token),
+        }
+    }
+
+    /// The closing, with a settle time of the in-flight grace plus a margin for clock skew.
+    pub fn closer(&self, clock: Arc<dyn Clock>) -> Closer {
+        Closer {
+            consultations: self.consultations.clone(),
+            responses: self.responses.clone(),
+            site: self.site.clone(),
+            publisher: Arc::new(self.publisher(clock.clone())),
+            clock,
+            settle: in_flight_grace_from_env() + CLOCK_MARGIN,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use jiff::SignedDuration;
 use thiserror::Error;
 
 use crate::domain::limits::TooLarge;
@@ -19,6 +20,23 @@ use crate::spool::SpooledFile;
 
 /// The name under which a response's text field is published.
 pub const TEXT_FILE_NAME: &str = "response.txt";
+
+/// How long a response may take between being received and being stored. A response received
+/// in time but not stored within this is refused (the sender is told to retry), so that once
+/// the deadline plus this grace has passed, the set of responses is final for the dossier.
+/// Longer than any request can last (API Gateway stops requests at 30 s).
+pub const DEFAULT_IN_FLIGHT_GRACE: SignedDuration = SignedDuration::from_secs(30);
+
+/// The grace from `VERBATIM_IN_FLIGHT_GRACE_SECONDS` (for tests and unusual deployments), else
+/// the default. Intake and closing must agree on it, so every entry point reads it here.
+pub fn in_flight_grace_from_env() -> SignedDuration {
+    std::env::var("VERBATIM_IN_FLIGHT_GRACE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(DEFAULT_IN_FLIGHT_GRACE, |s| {
+            SignedDuration::from_secs(s as i64)
+        })
+}
 
 /// A response as received, before validation.
 #[derive(Debug)]
@@ -42,6 +60,10 @@ pub enum IntakeError {
     Unsupported(#[from] Unsupported),
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
+    #[error(
+        "storing the response took longer than the {0} allowed; nothing was kept, please send it again"
+    )]
+    TooSlow(SignedDuration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -62,6 +84,7 @@ pub struct Intake {
     pub private: Arc<dyn ObjectStore>,
     pub clock: Arc<dyn Clock>,
     pub queue: Arc<dyn PublishQueue>,
+    pub in_flight_grace: SignedDuration,
 }
 
 /// Originals are kept privately by response id (known before the number is assigned).
@@ -145,6 +168,9 @@ impl Intake {
             });
         }
 
+        if self.clock.now() > received_at + self.in_flight_grace {
+            return Err(IntakeError::TooSlow(self.in_flight_grace));
+        }
         let stored = self
             .responses
             .append(NewResponse {

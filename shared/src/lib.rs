@@ -7,12 +7,15 @@
 
 pub mod adapters;
 pub mod backend;
+pub mod closing;
 pub mod domain;
 pub mod dossier;
 pub mod http;
 pub mod intake;
 pub mod ports;
 pub mod publish;
+pub mod records;
+pub mod secretariat;
 pub mod spool;
 pub mod views;
 

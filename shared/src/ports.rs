@@ -14,7 +14,7 @@ use futures::Stream;
 use jiff::Timestamp;
 use thiserror::Error;
 
-use crate::domain::{Consultation, ConsultationId, NewResponse, Refusal, Response};
+use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,18 +42,37 @@ impl StoreError {
     }
 }
 
-/// A consultation with its number of accepted responses.
+/// A consultation with its number of accepted responses, and the version of the record
+/// (bumped by every update, for optimistic concurrency).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsultationRecord {
     pub consultation: Consultation,
     pub response_count: u64,
+    pub version: u64,
 }
 
 #[async_trait]
 pub trait Consultations: Send + Sync {
-    /// Stores a new consultation with no responses. If the id is taken, fails with `Conflict`
-    /// and leaves the existing consultation untouched.
-    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError>;
+    /// Stores a new consultation with no responses (version 0), and `audit` with it. If the id
+    /// is taken, fails with `Conflict` and leaves the existing consultation untouched.
+    async fn create(
+        &self,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the consultation if its record is still at `version`, and appends `audit`, in
+    /// one transaction. If another update came first, fails with `Conflict` and changes nothing
+    /// (read again and retry). The response count is not touched.
+    async fn update(
+        &self,
+        version: u64,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The consultation's audit log, oldest first. Entries are only ever appended.
+    async fn audit_log(&self, id: &ConsultationId) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// The consultation and its response count as of now (a strongly consistent read).
     async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError>;
@@ -187,6 +206,24 @@ pub trait ObjectStore: Send + Sync {
 
     /// The object at `key`, or `None` if there is none.
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
+
+    /// Starts writing an object of unknown size piece by piece (a dossier of many gigabytes):
+    /// nothing is visible until `finish`, which then replaces the object at `key` atomically.
+    async fn upload(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> Result<Box<dyn Upload>, StoreError>;
+}
+
+/// An object being written in pieces; memory holds at most one piece at a time.
+#[async_trait]
+pub trait Upload: Send {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StoreError>;
+    /// Makes the object visible, whole.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+    /// Gives up: nothing becomes visible and nothing is left behind.
+    async fn abort(self: Box<Self>);
 }
 
 /// The time, injectable so deadline tests need not wait.
@@ -199,6 +236,28 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+}
+
+/// Arranges for a consultation's closing to run at its deadline. On AWS an EventBridge
+/// Scheduler one-time schedule invokes the close function; locally the host's timer sweeps.
+#[async_trait]
+pub trait CloseScheduler: Send + Sync {
+    /// Schedules (or moves) the closing of `consultation` to `deadline`.
+    async fn schedule_closing(
+        &self,
+        consultation: &ConsultationId,
+        deadline: Timestamp,
+    ) -> Result<(), StoreError>;
+}
+
+/// For the local host: its timer sweeps every consultation, so nothing needs scheduling.
+pub struct SweptByTimer;
+
+#[async_trait]
+impl CloseScheduler for SweptByTimer {
+    async fn schedule_closing(&self, _: &ConsultationId, _: Timestamp) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

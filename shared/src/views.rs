@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::domain::deadline::geneva;
 use crate::domain::site_paths;
-use crate::domain::{DeadlineRule, Localized, Status};
+use crate::domain::{DeadlineChange, DeadlineRule, Localized, Status};
 use crate::ports::ConsultationRecord;
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,20 @@ pub struct ConsultationView {
     pub url: String,
     /// The machine-readable list of its responses.
     pub manifest: String,
+    /// When the closing was recorded (absent while open or after a reopening).
+    pub closed_at: Option<String>,
+    /// Every published file with an index, once the closing is final.
+    pub dossier: Option<DossierView>,
+    pub deadline_history: Vec<DeadlineChange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DossierView {
+    pub url: String,
+    pub response_count: u64,
+    pub size: u64,
+    pub sha256: String,
+    pub summary: String,
 }
 
 impl ConsultationView {
@@ -42,6 +56,19 @@ impl ConsultationView {
             response_count: record.response_count,
             url: site_paths::consultation_url(&c.id),
             manifest: site_paths::manifest_url(&c.id),
+            closed_at: c.closing.as_ref().map(|cl| rfc3339_geneva(cl.closed_at)),
+            dossier: c
+                .closing
+                .as_ref()
+                .and_then(|cl| cl.dossier.as_ref())
+                .map(|d| DossierView {
+                    url: site_paths::dossier_url(&c.id),
+                    response_count: d.response_count,
+                    size: d.size,
+                    sha256: d.sha256.clone(),
+                    summary: site_paths::summary_url(&c.id),
+                }),
+            deadline_history: c.deadline_history.clone(),
         }
     }
 }

@@ -100,18 +100,25 @@ fn awkward_bytes() -> Vec<u8> {
 async fn consultations_are_created_once(f: Fixture) {
     let b = &f.backend;
     let c = consultation("net-2027");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     let mut other = consultation("net-2027");
     other.meeting_date = "2028-01-01".parse().unwrap();
-    let again = b.consultations.create(&other).await;
+    let again = b
+        .consultations
+        .create(&other, &AuditEntry::created(&other))
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let stored = b.consultations.get(&c.id).await.unwrap().unwrap();
     assert_eq!(stored.consultation, c, "the first one is untouched");
     assert_eq!(stored.response_count, 0);
     let nope = ConsultationId::parse("nope").unwrap();
     assert!(b.consultations.get(&nope).await.unwrap().is_none());
+    let first = consultation("abc-first");
     b.consultations
-        .create(&consultation("abc-first"))
+        .create(&first, &AuditEntry::created(&first))
         .await
         .unwrap();
     let ids: Vec<_> = b
@@ -128,7 +135,10 @@ async fn consultations_are_created_once(f: Fixture) {
 async fn responses_are_numbered_in_order(f: Fixture) {
     let b = &f.backend;
     let c = consultation("numbered");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for i in 1..=3 {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
@@ -152,7 +162,10 @@ async fn responses_are_numbered_in_order(f: Fixture) {
 async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
     let b = &f.backend;
     let c = consultation("racing");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..24)
         .map(|_| {
             let responses = b.responses.clone();
@@ -176,7 +189,10 @@ async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
 async fn appends_outside_the_window_store_nothing(f: Fixture) {
     let b = &f.backend;
     let c = consultation("window");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     let early = b
         .responses
         .append(response(&c, at("2026-11-30T22:59:59.999Z")))
@@ -210,7 +226,10 @@ async fn appends_outside_the_window_store_nothing(f: Fixture) {
 async fn publication_mark_only_moves_forward(f: Fixture) {
     let b = &f.backend;
     let c = consultation("marked");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 0);
     b.publication.set_published(&c.id, 5).await.unwrap();
     b.publication.set_published(&c.id, 3).await.unwrap();
@@ -312,7 +331,10 @@ async fn spooled(name: &str, content: &[u8]) -> shared::spool::SpooledFile {
 async fn published_files_are_the_exact_bytes(f: Fixture) {
     let b = &f.backend;
     let c = consultation("published");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(FixedClock(at("2026-12-05T10:00:00Z")));
     let state = b.intake_state(clock.clone(), Arc::new(NoQueue));
     let text = awkward_bytes();
@@ -368,7 +390,10 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
 async fn publication_is_paginated(f: Fixture) {
     let b = &f.backend;
     let c = consultation("paginated");
-    b.consultations.create(&c).await.unwrap();
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
     for _ in 0..205 {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
         b.responses.append(r).await.unwrap();

@@ -13,7 +13,7 @@ use shared::Backend;
 use shared::domain::ConsultationId;
 use shared::domain::limits::Limits;
 use shared::http::admin::AdminToken;
-use shared::ports::{Clock, PublishQueue};
+use shared::ports::{Clock, PublishQueue, SweptByTimer};
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-token-0123456789";
@@ -56,6 +56,7 @@ fn app_with(limits: Limits) -> App {
     let admin = backend.admin_state(
         clock.clone(),
         requests.clone(),
+        Arc::new(SweptByTimer),
         AdminToken::new(TOKEN).unwrap(),
     );
     let router = shared::http::with_security_headers(

@@ -45,7 +45,9 @@ mod tests {
     use std::path::Path;
 
     use serde_json::json;
-    use shared::domain::{Channel, ConsultationRequest, NewResponse, ResponseId, Submitter};
+    use shared::domain::{
+        AuditEntry, Channel, ConsultationRequest, NewResponse, ResponseId, Submitter,
+    };
     use shared::ports::{Clock, ObjectKey};
 
     use super::*;
@@ -75,7 +77,11 @@ mod tests {
         }))
         .unwrap();
         let consultation = request.into_consultation(clock.now()).unwrap();
-        backend.consultations.create(&consultation).await.unwrap();
+        backend
+            .consultations
+            .create(&consultation, &AuditEntry::created(&consultation))
+            .await
+            .unwrap();
         backend
             .responses
             .append(NewResponse {

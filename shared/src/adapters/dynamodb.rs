@@ -7,6 +7,7 @@
 //! | response number n | `C#{id}` | `R#{n:012}` |
 //! | publication mark | `C#{id}` | `PUBLISHED` |
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
+//! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
 //!
 //! An append is one transaction: bump `response_count` from the value read (with the deadline
 //! check in the same condition) and put the response item if absent. Conflicts retry, so
@@ -25,7 +26,7 @@ use aws_sdk_dynamodb::types::{
 };
 use rand::Rng;
 
-use crate::domain::{Consultation, ConsultationId, NewResponse, Response};
+use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };
@@ -68,6 +69,10 @@ pub fn consultations_in(
     keys.into_iter()
         .filter_map(|(pk, sk)| consultation_of(&pk, &sk))
         .collect()
+}
+
+fn audit_partition(id: &ConsultationId) -> String {
+    format!("AUDIT#{id}")
 }
 
 fn response_sort_key(number: u64) -> String {
@@ -156,7 +161,30 @@ impl DynamoStore {
         Ok(ConsultationRecord {
             consultation: from_json(get_s(item, "data")?)?,
             response_count: get_n(item, "response_count")?,
+            version: get_n(item, "version")?,
         })
+    }
+
+    /// A put of a new item, refused by DynamoDB if the key exists.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::backend("building a put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn audit_item(audit: &AuditEntry) -> Result<Item, StoreError> {
+        let sort = format!(
+            "{:020}#{}",
+            audit.at.as_millisecond().max(0),
+            uuid::Uuid::now_v7()
+        );
+        let mut item = key(audit_partition(&audit.consultation), sort);
+        item.insert("data".into(), s(to_json(audit)?));
+        Ok(item)
     }
 
     /// One attempt at an append: `Ok(None)` if another writer took the number first.
@@ -225,27 +253,25 @@ impl DynamoStore {
 
 #[async_trait]
 impl Consultations for DynamoStore {
-    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let id = &consultation.id;
         let mut meta = key(partition_key(id), META);
         meta.insert("data".into(), s(to_json(consultation)?));
         meta.insert("response_count".into(), n(0));
+        meta.insert("version".into(), n(0));
         meta.insert("opens_ms".into(), n(millis(consultation.opens_at)));
         meta.insert("deadline_ms".into(), n(millis(consultation.deadline)));
         let entry = key(DIRECTORY.to_owned(), id.as_str());
-        let put = |item: Item| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError::backend("building a put", e))
-        };
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put(meta)?).build())
-            .transact_items(TransactWriteItem::builder().put(put(entry)?).build())
+            .transact_items(self.put_new(meta)?)
+            .transact_items(self.put_new(entry)?)
+            .transact_items(self.put_new(Self::audit_item(audit)?)?)
             .send()
             .await;
         match result {
@@ -255,6 +281,64 @@ impl Consultations for DynamoStore {
             }
             Err(e) => Err(sdk_error(format!("storing consultation {id}"), e)),
         }
+    }
+
+    async fn update(
+        &self,
+        version: u64,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let id = &consultation.id;
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(partition_key(id), META)))
+            .update_expression(
+                "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next",
+            )
+            .condition_expression("version = :version")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(to_json(consultation)?))
+            .expression_attribute_values(":opens", n(millis(consultation.opens_at)))
+            .expression_attribute_values(":deadline", n(millis(consultation.deadline)))
+            .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":next", n(version + 1))
+            .build()
+            .map_err(|e| StoreError::backend("building an update", e))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build())
+            .transact_items(self.put_new(Self::audit_item(audit)?)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("TransactionCanceledException") => Err(
+                StoreError::Conflict(format!("consultation {id} at version {version}")),
+            ),
+            Err(e) => Err(sdk_error(format!("updating consultation {id}"), e)),
+        }
+    }
+
+    async fn audit_log(&self, id: &ConsultationId) -> Result<Vec<AuditEntry>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(audit_partition(id)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(|e| sdk_error(format!("reading the audit log of {id}"), e))?;
+        items
+            .iter()
+            .map(|item| from_json(get_s(item, "data")?))
+            .collect()
     }
 
     async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError> {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use tokio_util::io::ReaderStream;
 
-use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError};
+use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload};
 
 pub struct FsObjectStore {
     root: PathBuf,
@@ -66,6 +66,77 @@ impl ObjectStore for FsObjectStore {
             size: meta.len(),
             body: Box::pin(ReaderStream::with_capacity(file, 64 * 1024)),
         }))
+    }
+
+    async fn upload(
+        &self,
+        key: &ObjectKey,
+        _meta: &ObjectMeta,
+    ) -> Result<Box<dyn Upload>, StoreError> {
+        let path = self.path(key);
+        let dir = path
+            .parent()
+            .expect("an object path has a parent folder")
+            .to_owned();
+        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
+        let name = key.as_str().to_owned();
+        let file = async {
+            tokio::fs::create_dir_all(&dir).await?;
+            tokio::fs::File::create_new(&tmp).await
+        }
+        .await
+        .map_err(|e| StoreError::backend(format!("starting {name}"), e))?;
+        Ok(Box::new(FsUpload {
+            file,
+            tmp,
+            path,
+            name,
+        }))
+    }
+}
+
+/// A temporary file beside the target, renamed into place when finished.
+struct FsUpload {
+    file: tokio::fs::File,
+    tmp: PathBuf,
+    path: PathBuf,
+    name: String,
+}
+
+#[async_trait]
+impl Upload for FsUpload {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
+        use tokio::io::AsyncWriteExt;
+        self.file
+            .write_all(&chunk)
+            .await
+            .map_err(|e| StoreError::backend(format!("writing {}", self.name), e))
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        let Self {
+            file,
+            tmp,
+            path,
+            name,
+        } = *self;
+        let result = async {
+            file.sync_all().await?;
+            drop(file);
+            tokio::fs::rename(&tmp, &path).await?;
+            let dir = path.parent().expect("an object path has a parent folder");
+            tokio::fs::File::open(dir).await?.sync_all().await
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result.map_err(|e| StoreError::backend(format!("finishing {name}"), e))
+    }
+
+    async fn abort(self: Box<Self>) {
+        drop(self.file);
+        let _ = tokio::fs::remove_file(&self.tmp).await;
     }
 }
 

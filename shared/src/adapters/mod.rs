@@ -10,3 +10,5 @@ pub mod sqlite;
 pub mod dynamodb;
 #[cfg(feature = "aws")]
 pub mod s3;
+#[cfg(feature = "aws")]
+pub mod scheduler;

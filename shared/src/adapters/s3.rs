@@ -7,7 +7,11 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream as S3Bytes;
 use tokio_util::io::ReaderStream;
 
-use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError};
+use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload};
+
+/// Parts of a multipart upload are buffered to this size (S3's minimum is 5 MiB): memory per
+/// upload stays at one part, whatever the object's size (up to 10,000 parts: 80 GiB).
+const PART_SIZE: usize = 8 * 1024 * 1024;
 
 pub struct S3ObjectStore {
     client: Client,
@@ -97,6 +101,153 @@ impl ObjectStore for S3ObjectStore {
                 format!("getting s3://{}/{}", self.bucket, key.as_str()),
                 aws_sdk_s3::Error::from(e),
             )),
+        }
+    }
+
+    async fn upload(
+        &self,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> Result<Box<dyn Upload>, StoreError> {
+        Ok(Box::new(S3Upload {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.as_str().to_owned(),
+            meta: meta.clone(),
+            upload_id: None,
+            parts: Vec::new(),
+            buffer: Vec::with_capacity(PART_SIZE),
+        }))
+    }
+}
+
+/// An S3 multipart upload, started lazily: an object smaller than one part is a plain put.
+struct S3Upload {
+    client: Client,
+    bucket: String,
+    key: String,
+    meta: ObjectMeta,
+    upload_id: Option<String>,
+    parts: Vec<aws_sdk_s3::types::CompletedPart>,
+    buffer: Vec<u8>,
+}
+
+fn s3_error<E>(
+    context: String,
+    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> StoreError
+where
+    aws_sdk_s3::Error: From<aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+{
+    StoreError::backend(context, aws_sdk_s3::Error::from(e))
+}
+
+impl S3Upload {
+    async fn send_part(&mut self) -> Result<(), StoreError> {
+        let context = || format!("uploading s3://{}/{}", self.bucket, self.key);
+        if self.upload_id.is_none() {
+            let created = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .content_type(&self.meta.content_type)
+                .set_content_disposition(self.meta.content_disposition.clone())
+                .send()
+                .await
+                .map_err(|e| s3_error(context(), e))?;
+            self.upload_id = created.upload_id;
+        }
+        let number = self.parts.len() as i32 + 1;
+        let body = std::mem::take(&mut self.buffer);
+        let part = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_upload_id(self.upload_id.clone())
+            .part_number(number)
+            .body(S3Bytes::from(body))
+            .send()
+            .await
+            .map_err(|e| s3_error(context(), e))?;
+        self.parts.push(
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(part.e_tag)
+                .build(),
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Upload for S3Upload {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StoreError> {
+        self.buffer.extend_from_slice(&chunk);
+        if self.buffer.len() >= PART_SIZE {
+            self.send_part().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
+        let context = format!("finishing s3://{}/{}", self.bucket, self.key);
+        if self.upload_id.is_none() {
+            let body = std::mem::take(&mut self.buffer);
+            return self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .body(S3Bytes::from(body))
+                .content_type(&self.meta.content_type)
+                .set_content_disposition(self.meta.content_disposition.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| s3_error(context, e));
+        }
+        if !self.buffer.is_empty()
+            && let Err(e) = self.send_part().await
+        {
+            self.abort().await;
+            return Err(e);
+        }
+        let parts = std::mem::take(&mut self.parts);
+        let done = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .set_upload_id(self.upload_id.clone())
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let error = s3_error(context, e);
+                self.abort().await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn abort(self: Box<Self>) {
+        if let Some(upload_id) = &self.upload_id {
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&self.key)
+                .upload_id(upload_id)
+                .send()
+                .await;
         }
     }
 }

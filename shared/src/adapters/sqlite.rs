@@ -10,26 +10,50 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::domain::{Consultation, ConsultationId, NewResponse, Response};
+use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS consultations (
-    id TEXT PRIMARY KEY,
-    data TEXT NOT NULL,
-    response_count INTEGER NOT NULL DEFAULT 0,
-    published_count INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS responses (
-    consultation TEXT NOT NULL REFERENCES consultations(id),
-    number INTEGER NOT NULL,
-    id TEXT NOT NULL UNIQUE,
-    data TEXT NOT NULL,
-    PRIMARY KEY (consultation, number)
-);
-";
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: [&str; 2] = [
+    "CREATE TABLE IF NOT EXISTS consultations (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        response_count INTEGER NOT NULL DEFAULT 0,
+        published_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE IF NOT EXISTS responses (
+        consultation TEXT NOT NULL REFERENCES consultations(id),
+        number INTEGER NOT NULL,
+        id TEXT NOT NULL UNIQUE,
+        data TEXT NOT NULL,
+        PRIMARY KEY (consultation, number)
+    );",
+    "ALTER TABLE consultations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        consultation TEXT NOT NULL REFERENCES consultations(id),
+        data TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_consultation ON audit (consultation, seq);
+    -- Append-only: the database itself refuses to change or delete an entry.
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+];
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(migration)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -38,12 +62,12 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
+        let mut conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
             .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
-            .and_then(|_| conn.execute_batch(SCHEMA))
+            .and_then(|_| migrate(&mut conn))
             .map_err(|e| db("preparing the database", e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -77,20 +101,44 @@ fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError>
     serde_json::from_str(raw).map_err(|e| StoreError::backend("decoding a stored record", e))
 }
 
-fn record(data: String, count: i64) -> Result<ConsultationRecord, StoreError> {
+const RECORD_COLUMNS: &str = "data, response_count, version";
+
+fn record_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn record((data, count, version): (String, i64, i64)) -> Result<ConsultationRecord, StoreError> {
     Ok(ConsultationRecord {
         consultation: from_json(&data)?,
         response_count: count as u64,
+        version: version as u64,
     })
+}
+
+fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit (consultation, data) VALUES (?1, ?2)",
+        params![audit.consultation.as_str(), to_json(audit)?],
+    )
+    .map_err(|e| db("appending to the audit log", e))?;
+    Ok(())
 }
 
 #[async_trait]
 impl Consultations for SqliteStore {
-    async fn create(&self, consultation: &Consultation) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let id = consultation.id.to_string();
         let data = to_json(consultation)?;
+        let audit = audit.clone();
         self.with(move |conn| {
-            let inserted = conn
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| db("starting a transaction", e))?;
+            let inserted = tx
                 .execute(
                     "INSERT INTO consultations (id, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![id, data],
@@ -99,7 +147,54 @@ impl Consultations for SqliteStore {
             if inserted == 0 {
                 return Err(StoreError::Conflict(format!("consultation {id}")));
             }
-            Ok(())
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| db("committing a consultation", e))
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        version: u64,
+        consultation: &Consultation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let id = consultation.id.to_string();
+        let data = to_json(consultation)?;
+        let audit = audit.clone();
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| db("starting a transaction", e))?;
+            let updated = tx
+                .execute(
+                    "UPDATE consultations SET data = ?2, version = version + 1
+                     WHERE id = ?1 AND version = ?3",
+                    params![id, data, version as i64],
+                )
+                .map_err(|e| db("updating a consultation", e))?;
+            if updated == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "consultation {id} at version {version}"
+                )));
+            }
+            insert_audit(&tx, &audit)?;
+            tx.commit().map_err(|e| db("committing an update", e))
+        })
+        .await
+    }
+
+    async fn audit_log(&self, id: &ConsultationId) -> Result<Vec<AuditEntry>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT data FROM audit WHERE consultation = ?1 ORDER BY seq")
+                .map_err(|e| db("reading the audit log", e))?;
+            let rows = stmt
+                .query_map([id], |row| row.get::<_, String>(0))
+                .map_err(|e| db("reading the audit log", e))?;
+            rows.map(|row| from_json(&row.map_err(|e| db("reading the audit log", e))?))
+                .collect()
         })
         .await
     }
@@ -108,13 +203,13 @@ impl Consultations for SqliteStore {
         let id = id.to_string();
         self.with(move |conn| {
             conn.query_row(
-                "SELECT data, response_count FROM consultations WHERE id = ?1",
+                &format!("SELECT {RECORD_COLUMNS} FROM consultations WHERE id = ?1"),
                 [id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                record_from,
             )
             .optional()
             .map_err(|e| db("reading a consultation", e))?
-            .map(|(data, count)| record(data, count))
+            .map(record)
             .transpose()
         })
         .await
@@ -123,16 +218,15 @@ impl Consultations for SqliteStore {
     async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn
-                .prepare("SELECT data, response_count FROM consultations ORDER BY id")
+                .prepare(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM consultations ORDER BY id"
+                ))
                 .map_err(|e| db("listing consultations", e))?;
             let rows = stmt
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .query_map([], record_from)
                 .map_err(|e| db("listing consultations", e))?;
-            rows.map(|row| {
-                let (data, count) = row.map_err(|e| db("listing consultations", e))?;
-                record(data, count)
-            })
-            .collect()
+            rows.map(|row| record(row.map_err(|e| db("listing consultations", e))?))
+                .collect()
         })
         .await
     }

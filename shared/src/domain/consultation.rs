@@ -177,30 +177,166 @@ pub struct Consultation {
     pub deadline: Timestamp,
     pub deadline_rule: DeadlineRule,
     pub created_at: Timestamp,
+    /// Every move of the deadline after creation, oldest first (shown on the page).
+    #[serde(default)]
+    pub deadline_history: Vec<DeadlineChange>,
+    /// Set once the closing has been recorded; cleared when the Secretariat reopens.
+    #[serde(default)]
+    pub closing: Option<Closing>,
 }
+
+/// A recorded closing, and the dossier built for the Group once the set of responses is final.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    pub closed_at: Timestamp,
+    pub dossier: Option<DossierInfo>,
+}
+
+/// The dossier built at closing: how many responses it holds and the digest of the archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DossierInfo {
+    pub built_at: Timestamp,
+    pub response_count: u64,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One move of the deadline: an extension, a correction, or a reopening after closing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineChange {
+    pub changed_at: Timestamp,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub rule: DeadlineRule,
+    /// The consultation had closed and is open again.
+    pub reopened: bool,
+    pub reason: Option<String>,
+}
+
+/// A new deadline asked for by the Secretariat: a new meeting date (the rule applies) or an
+/// explicit instant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineRequest {
+    #[serde(default)]
+    pub meeting_date: Option<String>,
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+const MAX_REASON_CHARS: usize = 2_000;
 
 impl Consultation {
     pub fn status_at(&self, now: Timestamp) -> Status {
-        if now < self.opens_at {
-            Status::Scheduled
-        } else if now <= self.deadline {
-            Status::Open
-        } else {
+        if self.closing.is_some() || now > self.deadline {
             Status::Closed
+        } else if now < self.opens_at {
+            Status::Scheduled
+        } else {
+            Status::Open
         }
     }
 
-    /// Why a response received at `at` cannot be accepted, if it cannot.
-    pub fn refuses_at(&self, at: Timestamp) -> Option<Refusal> {
-        match self.status_at(at) {
-            Status::Open => None,
-            Status::Scheduled => Some(Refusal::NotOpen {
-                opens_at: self.opens_at,
-            }),
-            Status::Closed => Some(Refusal::Closed {
+    /// Why a response received (completely) at `received_at` cannot be accepted, if it cannot.
+    /// Only the instant of receipt counts: a recorded closing never refuses a response that
+    /// arrived in time and is still being stored.
+    pub fn refuses_at(&self, received_at: Timestamp) -> Option<Refusal> {
+        if received_at > self.deadline {
+            Some(Refusal::Closed {
                 deadline: self.deadline,
-            }),
+            })
+        } else if received_at < self.opens_at {
+            Some(Refusal::NotOpen {
+                opens_at: self.opens_at,
+            })
+        } else {
+            None
         }
+    }
+
+    /// Records the closing, if the deadline has passed and it is not recorded yet.
+    pub fn record_closing(&mut self, now: Timestamp) -> bool {
+        if self.closing.is_some() || now <= self.deadline {
+            return false;
+        }
+        self.closing = Some(Closing {
+            closed_at: now,
+            dossier: None,
+        });
+        true
+    }
+
+    /// Moves the deadline (extension or correction while open), or reopens a closed
+    /// consultation with a new deadline. The new deadline must be in the future.
+    pub fn change_deadline(
+        &mut self,
+        request: DeadlineRequest,
+        now: Timestamp,
+    ) -> Result<DeadlineChange, ValidationError> {
+        let (meeting_date, to, rule) = match (request.meeting_date, request.deadline) {
+            (Some(date), None) => {
+                let date: Date = date.parse().map_err(|_| {
+                    ValidationError::new("meeting_date", "must be a calendar date, YYYY-MM-DD")
+                })?;
+                (
+                    date,
+                    deadline_for_meeting(date),
+                    DeadlineRule::Resolution1344,
+                )
+            }
+            (None, Some(raw)) => (
+                self.meeting_date,
+                parse_instant("deadline", &raw)?,
+                DeadlineRule::Explicit,
+            ),
+            _ => {
+                return Err(ValidationError::new(
+                    "deadline",
+                    "give either a new meeting_date (the deadline follows the Resolution) or an explicit deadline",
+                ));
+            }
+        };
+        if to <= now {
+            return Err(ValidationError::new(
+                "deadline",
+                format!("the new deadline {to} has already passed"),
+            ));
+        }
+        if to <= self.opens_at {
+            return Err(ValidationError::new(
+                "deadline",
+                "the new deadline must come after the opening",
+            ));
+        }
+        let reason = request
+            .reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > MAX_REASON_CHARS)
+        {
+            return Err(ValidationError::new(
+                "reason",
+                format!("is longer than {MAX_REASON_CHARS} characters"),
+            ));
+        }
+        let change = DeadlineChange {
+            changed_at: now,
+            from: self.deadline,
+            to,
+            rule,
+            reopened: self.status_at(now) == Status::Closed,
+            reason,
+        };
+        self.meeting_date = meeting_date;
+        self.deadline = to;
+        self.deadline_rule = rule;
+        self.closing = None;
+        self.deadline_history.push(change.clone());
+        Ok(change)
     }
 }
 
@@ -287,6 +423,8 @@ impl ConsultationRequest {
             deadline,
             deadline_rule,
             created_at: now,
+            deadline_history: Vec::new(),
+            closing: None,
         })
     }
 }
@@ -367,6 +505,77 @@ mod tests {
             .checked_add(jiff::SignedDuration::from_millis(1))
             .unwrap();
         assert_eq!(c.status_at(late), Status::Closed);
+    }
+
+    #[test]
+    fn closing_is_recorded_once_and_only_after_the_deadline() {
+        let mut c = request(valid()).into_consultation(now()).unwrap();
+        assert!(!c.record_closing(c.deadline), "not at the deadline instant");
+        let after = c.deadline + jiff::SignedDuration::from_secs(1);
+        assert!(c.record_closing(after));
+        assert!(!c.record_closing(after + jiff::SignedDuration::from_secs(1)));
+        assert_eq!(c.closing.as_ref().unwrap().closed_at, after);
+        assert_eq!(
+            c.status_at(now()),
+            Status::Closed,
+            "recorded closing wins over the clock"
+        );
+        // A response that arrived in time is not refused by the recorded closing.
+        assert_eq!(c.refuses_at(c.deadline), None);
+    }
+
+    #[test]
+    fn deadlines_move_and_closed_consultations_reopen() {
+        let mut c = request(valid()).into_consultation(now()).unwrap();
+        let extension = DeadlineRequest {
+            meeting_date: None,
+            deadline: Some("2027-03-10T12:00:00+01:00".into()),
+            reason: Some(" More time was asked for ".into()),
+        };
+        let change = c.change_deadline(extension, now()).unwrap();
+        assert!(!change.reopened);
+        assert_eq!(change.reason.as_deref(), Some("More time was asked for"));
+        assert_eq!(c.deadline_rule, DeadlineRule::Explicit);
+        assert_eq!(c.deadline, "2027-03-10T11:00:00Z".parse().unwrap());
+
+        let later: Timestamp = "2027-04-01T00:00:00Z".parse().unwrap();
+        assert!(c.record_closing(later));
+        let by_meeting = DeadlineRequest {
+            meeting_date: Some("2027-06-30".into()),
+            deadline: None,
+            reason: None,
+        };
+        let change = c.change_deadline(by_meeting, later).unwrap();
+        assert!(change.reopened);
+        assert_eq!(c.closing, None);
+        assert_eq!(c.deadline_rule, DeadlineRule::Resolution1344);
+        assert_eq!(c.deadline, "2027-05-30T21:59:59.999Z".parse().unwrap());
+        assert_eq!(c.status_at(later), Status::Open);
+        assert_eq!(c.deadline_history.len(), 2);
+
+        let past = DeadlineRequest {
+            meeting_date: None,
+            deadline: Some("2027-01-01T00:00:00Z".into()),
+            reason: None,
+        };
+        assert_eq!(
+            c.change_deadline(past, later).unwrap_err().field,
+            "deadline"
+        );
+        let both = DeadlineRequest {
+            meeting_date: Some("2027-06-30".into()),
+            deadline: Some("2027-07-01T00:00:00Z".into()),
+            reason: None,
+        };
+        assert_eq!(
+            c.change_deadline(both, later).unwrap_err().field,
+            "deadline"
+        );
+        assert_eq!(
+            c.deadline_history.len(),
+            2,
+            "refused changes leave no trace"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The domain core: consultations, the deadline rule, responses and what may be stored.
 //! Pure types and functions, no I/O, so every rule is unit-tested on its own.
 
+pub mod audit;
 pub mod consultation;
 pub mod country;
 pub mod deadline;
@@ -10,6 +11,7 @@ pub mod response;
 pub mod similarity;
 pub mod site_paths;
 
+pub use audit::{Action, Actor, AuditEntry};
 pub use consultation::*;
 pub use response::*;
 

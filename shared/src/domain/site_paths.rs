@@ -46,6 +46,30 @@ pub fn manifest_page_url(c: &ConsultationId, page: u64) -> String {
     format!("/consultations/{c}/manifest/{page}.json")
 }
 
+/// Every published file of a closed consultation, for the Group's meeting.
+pub fn dossier_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/dossier.zip")
+}
+
+pub fn dossier_key(c: &ConsultationId) -> String {
+    dossier_url(c)[1..].to_owned()
+}
+
+/// Counts and near-identical responses, built with the dossier.
+pub fn summary_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/summary/")
+}
+
+pub fn summary_key(c: &ConsultationId) -> String {
+    format!("{}index.html", &summary_url(c)[1..])
+}
+
+/// Whether a site key is a consultation's dossier (a download).
+pub fn is_dossier(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    matches!(parts.as_slice(), ["consultations", _, "dossier.zip"])
+}
+
 /// The public path of a response's file: the URL in receipts and manifests.
 pub fn file_url(c: &ConsultationId, number: u64, name: &str) -> String {
     format!(

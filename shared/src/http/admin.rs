@@ -4,17 +4,18 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-use crate::domain::ConsultationRequest;
-use crate::ports::{Clock, ConsultationRecord, Consultations, PublishQueue};
+use super::intake::path_id;
+use crate::domain::AuditEntry;
+use crate::secretariat::{AdminError, Secretariat};
 use crate::views::ConsultationView;
 
 /// The Secretariat's bearer token. Compared in constant time.
@@ -50,15 +51,15 @@ impl AdminToken {
 
 #[derive(Clone)]
 pub struct AdminState {
-    pub consultations: Arc<dyn Consultations>,
-    pub clock: Arc<dyn Clock>,
-    pub queue: Arc<dyn PublishQueue>,
+    pub secretariat: Arc<Secretariat>,
     pub token: Arc<AdminToken>,
 }
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/api/admin/consultations", post(create).get(list))
+        .route("/api/admin/consultations/{id}", patch(move_deadline))
+        .route("/api/admin/consultations/{id}/audit", get(audit_log))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }
@@ -79,21 +80,27 @@ async fn authorize(
     }
 }
 
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::NotFound(id) => Self::NotFound(format!("there is no consultation {id}")),
+            AdminError::Invalid(v) => Self::Invalid(v),
+            AdminError::Store(s) => s.into(),
+        }
+    }
+}
+
 async fn create(
     State(s): State<AdminState>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ConsultationView>), ApiError> {
-    let request: ConsultationRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))?;
-    let now = s.clock.now();
-    let consultation = request.into_consultation(now)?;
-    s.consultations.create(&consultation).await?;
-    s.queue.request(&consultation.id);
-    tracing::info!(consultation = %consultation.id, "consultation created");
-    let record = ConsultationRecord {
-        consultation,
-        response_count: 0,
-    };
+    let record = s.secretariat.open(json_body(&body)?).await?;
+    let now = s.secretariat.clock.now();
     Ok((
         StatusCode::CREATED,
         Json(ConsultationView::new(&record, now)),
@@ -101,14 +108,37 @@ async fn create(
 }
 
 async fn list(State(s): State<AdminState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
-    let now = s.clock.now();
-    let records = s.consultations.list().await?;
+    let now = s.secretariat.clock.now();
+    let records = s.secretariat.consultations.list().await?;
     Ok(Json(
         records
             .iter()
             .map(|r| ConsultationView::new(r, now))
             .collect(),
     ))
+}
+
+/// `PATCH` with `{"deadline"}` or `{"meeting_date"}` (and an optional `reason`): an extension
+/// or correction while open, or a reopening once closed.
+async fn move_deadline(
+    State(s): State<AdminState>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<ConsultationView>, ApiError> {
+    let id = path_id(&raw)?;
+    let record = s.secretariat.move_deadline(&id, json_body(&body)?).await?;
+    Ok(Json(ConsultationView::new(
+        &record,
+        s.secretariat.clock.now(),
+    )))
+}
+
+async fn audit_log(
+    State(s): State<AdminState>,
+    Path(raw): Path<String>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let id = path_id(&raw)?;
+    Ok(Json(s.secretariat.audit_log(&id).await?))
 }
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 422: a field breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 503: nothing was kept; sending again is the remedy.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: logged with its cause; the client learns only that it may retry.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -59,6 +62,7 @@ impl From<IntakeError> for ApiError {
             IntakeError::Invalid(v) => Self::Invalid(v),
             IntakeError::Unsupported(u) => Self::UnsupportedMediaType(u.to_string()),
             IntakeError::TooLarge(t) => Self::TooLarge(t.0),
+            e @ IntakeError::TooSlow(_) => Self::Unavailable(e.to_string()),
             IntakeError::Store(e) => Self::Internal(Box::new(e)),
         }
     }
@@ -80,6 +84,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

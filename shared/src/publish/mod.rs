@@ -6,7 +6,7 @@
 //! consultation's head (bounded by the page size), so the cost of one more response does not
 //! grow with the consultation. Publishing twice writes the same bytes.
 
-mod render;
+pub mod render;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -47,6 +47,13 @@ pub struct Publisher {
 /// The headers a site object is served with, from its key alone, so S3 metadata and the local
 /// host agree. Submitted files are always downloads, never rendered by the browser.
 pub fn site_meta(key: &str) -> ObjectMeta {
+    if site_paths::is_dossier(key) {
+        let consultation = key.split('/').nth(1).unwrap_or("consultation");
+        return ObjectMeta {
+            content_type: "application/zip".to_owned(),
+            content_disposition: Some(attachment(&format!("{consultation}-dossier.zip"))),
+        };
+    }
     if site_paths::is_response_file(key) {
         let name = key.rsplit('/').next().unwrap_or("file");
         return ObjectMeta {

@@ -95,8 +95,35 @@ pub fn consultation_page(
                 }
                 dt { "Meeting of the Group" } dd { (c.meeting_date) }
                 dt { "Responses received" } dd { (record.response_count) }
+                @if let Some(closing) = &c.closing {
+                    dt { "Closed" } dd { (human_geneva(closing.closed_at)) }
+                }
             }
             @if page == 1 {
+                @if let Some(dossier) = c.closing.as_ref().and_then(|cl| cl.dossier.as_ref()) {
+                    section aria-labelledby="dossier" {
+                        h2 id="dossier" { "For the Group's meeting" }
+                        p {
+                            "All " (dossier.response_count) " responses, every file byte for byte, with an index: "
+                            a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
+                            " (" (dossier.size) " bytes, SHA-256 " code { (dossier.sha256) } "). "
+                            a href=(site_paths::summary_url(&c.id)) { "Summary: counts and near-identical responses" } "."
+                        }
+                    }
+                }
+                @if !c.deadline_history.is_empty() {
+                    h2 { "Deadline changes" }
+                    ul {
+                        @for change in &c.deadline_history {
+                            li {
+                                (human_geneva(change.changed_at)) ": "
+                                @if change.reopened { "reopened, " }
+                                "deadline moved from " (human_geneva(change.from)) " to " (human_geneva(change.to))
+                                @if let Some(reason) = &change.reason { " — " (reason) }
+                            }
+                        }
+                    }
+                }
                 h2 { "Questions" }
                 ol { @for q in &c.questions { li { (q.get(LANG).1) } } }
                 @if c.status_at(now) != Status::Closed { (how_to_respond(record)) }
@@ -200,6 +227,53 @@ fn response_form(record: &ConsultationRecord) -> Markup {
             p { button type="submit" { "Send response" } }
         }
     }
+}
+
+/// The Group's overview of a closed consultation: who responded, and which responses are
+/// identical or nearly identical (flagged for attention, never removed or altered).
+pub fn summary_page(record: &ConsultationRecord, summary: &crate::closing::Summary) -> String {
+    let c = &record.consultation;
+    let title = c.title.get(LANG).1;
+    let counts = |heading: &str, label: &str, map: &std::collections::BTreeMap<String, u64>| {
+        html! {
+            h2 { (heading) }
+            table {
+                thead { tr { th scope="col" { (label) } th scope="col" { "Responses" } } }
+                tbody { @for (key, count) in map { tr { td { (key) } td { (count) } } } }
+            }
+        }
+    };
+    layout(
+        &format!("Summary: {title}"),
+        html! {
+            h1 { "Summary: " (title) }
+            p {
+                (summary.total) " responses received by " (human_geneva(c.deadline)) ". "
+                a href=(site_paths::consultation_url(&c.id)) { "All responses" } " · "
+                a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
+            }
+            (counts("By stakeholder category", "Category", &summary.by_category))
+            (counts("By country", "Country", &summary.by_country))
+            (counts("By channel", "Channel", &summary.by_channel))
+            h2 { "Identical or nearly identical responses" }
+            @if summary.similar.is_empty() {
+                p { "No two responses have identical or nearly identical text." }
+            } @else {
+                p { "Responses whose text is the same, or almost the same, are grouped here so that copies are visible at a glance. Every one of them is published and in the dossier, unchanged." }
+                ul {
+                    @for group in &summary.similar {
+                        li {
+                            (group.numbers.len()) @if group.identical { " identical responses: " } @else { " nearly identical responses: " }
+                            @for (i, number) in group.numbers.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                a href={ (site_paths::page_url(&c.id, site_paths::page_of(*number))) "#response-" (number) } { (number) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
 }
 
 /// The manifest's entry point: the consultation, totals, page links, and page 1.

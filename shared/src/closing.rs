@@ -1,0 +1,343 @@
+//! Closing at the deadline (Res. 1344: responses are due one month before the meeting), and the
+//! dossier the Group examines at its meeting.
+//!
+//! Two steps, each idempotent, each resumable after a crash:
+//! 1. As soon as the deadline has passed, the closing is recorded and the page republished.
+//! 2. Once no response received in time can still be being stored (the deadline plus the
+//!    in-flight grace, see [`crate::intake`]), the set of responses is final: the dossier
+//!    (`dossier.zip`, every published file with its exact bytes plus `index.csv` and
+//!    `index.json`) and the summary page are built, streamed so memory stays flat.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio_util::io::{StreamReader, SyncIoBridge};
+
+use crate::domain::similarity::{SimilarGroup, SimilarityIndex};
+use crate::domain::site_paths::{self, PAGE_SIZE, page_count, page_range};
+use crate::domain::{Action, Actor, AuditEntry, ConsultationId, DossierInfo, Receipt, Response};
+use crate::dossier::{DossierError, DossierWriter};
+use crate::intake::TEXT_FILE_NAME;
+use crate::ports::{
+    Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, Responses, StoreError,
+};
+use crate::publish::{PublishError, Publisher, render, site_meta};
+use crate::records::{ModifyError, modify};
+
+/// How much of each response's text is read to find near-identical copies.
+const TEXT_SAMPLE: usize = 64 * 1024;
+/// The size of the pieces the archive is handed to the upload in.
+const CHUNK: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CloseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("building the dossier: {0}")]
+    Dossier(String),
+}
+
+impl From<ModifyError<std::convert::Infallible>> for CloseError {
+    fn from(e: ModifyError<std::convert::Infallible>) -> Self {
+        match e {
+            ModifyError::NotFound(id) => {
+                Self::Store(StoreError::backend("closing", format!("{id} vanished")))
+            }
+            ModifyError::Store(s) => Self::Store(s),
+            ModifyError::Refused(never) => match never {},
+        }
+    }
+}
+
+pub struct Closer {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub site: Arc<dyn ObjectStore>,
+    pub publisher: Arc<Publisher>,
+    pub clock: Arc<dyn Clock>,
+    /// The in-flight grace of intake plus a margin for clock differences between machines.
+    pub settle: SignedDuration,
+}
+
+/// Counts for the Group's summary page.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub total: u64,
+    pub by_category: BTreeMap<String, u64>,
+    pub by_country: BTreeMap<String, u64>,
+    pub by_channel: BTreeMap<String, u64>,
+    pub similar: Vec<SimilarGroup>,
+}
+
+impl Closer {
+    /// Runs whichever closing step is due for one consultation. Returns when to come back
+    /// (`None`: nothing more to do until the deadline moves).
+    pub async fn run(&self, id: &ConsultationId) -> Result<Option<Timestamp>, CloseError> {
+        let now = self.clock.now();
+        let Some(record) = self.consultations.get(id).await? else {
+            return Ok(None);
+        };
+        let c = &record.consultation;
+        if c.closing.is_none() {
+            if now <= c.deadline {
+                return Ok(Some(c.deadline + SignedDuration::from_millis(1)));
+            }
+            let record = modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
+                Ok(c.record_closing(now).then(|| AuditEntry {
+                    at: now,
+                    consultation: id.clone(),
+                    actor: Actor::System,
+                    action: Action::Closed,
+                    details: json!({ "deadline": c.deadline }),
+                }))
+            })
+            .await?;
+            tracing::info!(consultation = %id, deadline = %record.consultation.deadline, "closed");
+            self.publisher.publish(id).await?;
+        }
+        let record = self
+            .consultations
+            .get(id)
+            .await?
+            .expect("it was there a moment ago");
+        let c = &record.consultation;
+        match &c.closing {
+            Some(closing) if closing.dossier.is_none() => {}
+            // Built already, or reopened meanwhile.
+            _ => return Ok(None),
+        }
+        let final_at = c.deadline + self.settle;
+        if self.clock.now() < final_at {
+            return Ok(Some(final_at));
+        }
+        let deadline = c.deadline;
+        let info = self.build_dossier(&record).await?;
+        modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
+            let Some(closing) = c.closing.as_mut() else {
+                return Ok(None);
+            };
+            if closing.dossier.is_some() || c.deadline != deadline {
+                return Ok(None);
+            }
+            closing.dossier = Some(info.clone());
+            Ok(Some(AuditEntry {
+                at: info.built_at,
+                consultation: id.clone(),
+                actor: Actor::System,
+                action: Action::DossierBuilt,
+                details: serde_json::to_value(&info).unwrap_or_default(),
+            }))
+        })
+        .await?;
+        tracing::info!(consultation = %id, responses = info.response_count, bytes = info.size, "dossier built");
+        self.publisher.publish(id).await?;
+        Ok(None)
+    }
+
+    /// Runs every consultation's due step (the periodic sweep). Returns the earliest time a
+    /// consultation needs another run.
+    pub async fn sweep(&self) -> Result<Option<Timestamp>, CloseError> {
+        let mut next: Option<Timestamp> = None;
+        for record in self.consultations.list().await? {
+            let id = &record.consultation.id;
+            match self.run(id).await {
+                Ok(Some(at)) => next = Some(next.map_or(at, |n| n.min(at))),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(consultation = %id, error = %e, "closing failed; will retry")
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Streams every published file into `dossier.zip` on the site, then writes the summary.
+    async fn build_dossier(&self, record: &ConsultationRecord) -> Result<DossierInfo, CloseError> {
+        let id = record.consultation.id.clone();
+        let total = record.response_count;
+        let mut receipts: Vec<Receipt> = Vec::with_capacity(total as usize);
+        for page in 1..=page_count(total) {
+            let responses = self.responses.range(&id, page_range(page, total)).await?;
+            receipts.extend(responses.iter().map(Response::receipt));
+        }
+        debug_assert!(receipts.len() as u64 <= total && PAGE_SIZE > 0);
+
+        let key = object_key(site_paths::dossier_key(&id))?;
+        let mut upload = self.site.upload(&key, &site_meta(key.as_str())).await?;
+        let (sender, mut receiver) = mpsc::channel::<Bytes>(4);
+        let site = self.site.clone();
+        let runtime = tokio::runtime::Handle::current();
+        let writer = tokio::task::spawn_blocking(move || {
+            write_archive(&runtime, site.as_ref(), &id, receipts, sender)
+        });
+        let mut failure = None;
+        while let Some(chunk) = receiver.recv().await {
+            if let Err(e) = upload.write(chunk).await {
+                failure = Some(e);
+                break;
+            }
+        }
+        drop(receiver);
+        let written = writer
+            .await
+            .map_err(|e| CloseError::Dossier(format!("the writer stopped: {e}")));
+        let (size, sha256, summary) = match (failure, written) {
+            (None, Ok(Ok(done))) => done,
+            (Some(e), _) => {
+                upload.abort().await;
+                return Err(e.into());
+            }
+            (None, Ok(Err(e))) | (None, Err(e)) => {
+                upload.abort().await;
+                return Err(e);
+            }
+        };
+        upload.finish().await?;
+
+        let page = render::summary_page(record, &summary);
+        let summary_key = object_key(site_paths::summary_key(&record.consultation.id))?;
+        self.site
+            .put(
+                &summary_key,
+                crate::ports::Body::Bytes(page.into_bytes().into()),
+                &site_meta(summary_key.as_str()),
+                crate::ports::PutMode::Overwrite,
+            )
+            .await?;
+        Ok(DossierInfo {
+            built_at: self.clock.now(),
+            response_count: total,
+            size,
+            sha256,
+        })
+    }
+}
+
+fn object_key(raw: String) -> Result<ObjectKey, StoreError> {
+    ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a site object", e))
+}
+
+/// Runs on a blocking thread: reads each published file through a bridge from the async
+/// store, writes the archive into `sender` in 1 MiB pieces, and tallies the summary.
+fn write_archive(
+    runtime: &tokio::runtime::Handle,
+    site: &dyn ObjectStore,
+    id: &ConsultationId,
+    receipts: Vec<Receipt>,
+    sender: mpsc::Sender<Bytes>,
+) -> Result<(u64, String, Summary), CloseError> {
+    let sink = HashingWriter {
+        inner: io::BufWriter::with_capacity(CHUNK, ChannelWriter(sender)),
+        hasher: Sha256::new(),
+        size: 0,
+    };
+    let mut dossier = DossierWriter::new(sink);
+    let mut summary = Summary::default();
+    let mut similar = SimilarityIndex::new();
+    for receipt in &receipts {
+        tally(&mut summary, receipt);
+        for file in &receipt.files {
+            let key = object_key(site_paths::file_key(id, receipt.number, &file.name))?;
+            let object = runtime
+                .block_on(site.get(&key))?
+                .ok_or_else(|| CloseError::Dossier(format!("{} is not published", key.as_str())))?;
+            let mut reader =
+                SyncIoBridge::new_with_handle(StreamReader::new(object.body), runtime.clone());
+            let mut sample = Vec::new();
+            let mut tee = SampleReader {
+                inner: &mut reader,
+                sample: (file.name == TEXT_FILE_NAME).then_some(&mut sample),
+            };
+            dossier
+                .add_file(receipt, file, &mut tee)
+                .map_err(dossier_error)?;
+            if file.name == TEXT_FILE_NAME {
+                similar.add(receipt.number, &sample);
+            }
+        }
+    }
+    let mut sink = dossier.finish(&receipts).map_err(dossier_error)?;
+    sink.inner
+        .flush()
+        .map_err(|e| CloseError::Dossier(e.to_string()))?;
+    summary.similar = similar.groups();
+    Ok((sink.size, hex::encode(sink.hasher.finalize()), summary))
+}
+
+fn dossier_error(e: DossierError) -> CloseError {
+    CloseError::Dossier(e.to_string())
+}
+
+fn tally(summary: &mut Summary, r: &Receipt) {
+    summary.total += 1;
+    let category = r.category.map_or("not given", |c| c.code());
+    *summary.by_category.entry(category.to_owned()).or_default() += 1;
+    let country = r.country.as_ref().map_or("not given", |c| c.as_str());
+    *summary.by_country.entry(country.to_owned()).or_default() += 1;
+    let channel = serde_json::to_value(r.channel)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    *summary.by_channel.entry(channel).or_default() += 1;
+}
+
+/// Hands the archive to the async upload; fails once the upload has given up.
+struct ChannelWriter(mpsc::Sender<Bytes>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .blocking_send(Bytes::copy_from_slice(buf))
+            .map_err(|_| io::Error::other("the dossier upload stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Counts and hashes the archive as it is written (its digest is shown on the page).
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Passes bytes through, keeping the first [`TEXT_SAMPLE`] of them when asked to.
+struct SampleReader<'a> {
+    inner: &'a mut dyn Read,
+    sample: Option<&'a mut Vec<u8>>,
+}
+
+impl Read for SampleReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(sample) = self.sample.as_deref_mut() {
+            let room = TEXT_SAMPLE.saturating_sub(sample.len()).min(n);
+            sample.extend_from_slice(&buf[..room]);
+        }
+        Ok(n)
+    }
+}

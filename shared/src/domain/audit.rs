@@ -1,0 +1,55 @@
+//! The append-only record of every change to a consultation: who, what, when. Written in the
+//! same transaction as the change itself, so the log cannot miss one.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::consultation::{Consultation, ConsultationId};
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// Through the admin API.
+    Secretariat,
+    /// Verbatim itself (closing at the deadline).
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Created,
+    DeadlineChanged,
+    Reopened,
+    Closed,
+    DossierBuilt,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub consultation: ConsultationId,
+    pub actor: Actor,
+    pub action: Action,
+    /// What changed, e.g. the old and new deadline.
+    pub details: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// The entry recording that the Secretariat opened `c`.
+    pub fn created(c: &Consultation) -> Self {
+        Self {
+            at: c.created_at,
+            consultation: c.id.clone(),
+            actor: Actor::Secretariat,
+            action: Action::Created,
+            details: serde_json::json!({
+                "opens_at": c.opens_at,
+                "deadline": c.deadline,
+                "deadline_rule": c.deadline_rule,
+                "meeting_date": c.meeting_date,
+            }),
+        }
+    }
+}
