@@ -86,7 +86,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let queue = worker::start(Arc::new(backend.publisher(clock.clone())));
-    worker::start_closing(backend.closer(clock.clone()));
+    worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let app = shared::http::with_security_headers(
         shared::http::intake::router(backend.intake_state(clock, queue))

@@ -298,3 +298,132 @@ async fn oversized_uploads_are_refused_with_a_clear_error() {
             .contains("huge.pdf")
     );
 }
+
+async fn consultation_view(client: &reqwest::Client, url: &str, id: &str) -> Value {
+    client
+        .get(format!("{url}/api/consultations/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_consultation_closes_on_time_and_its_dossier_holds_every_byte() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &[],
+        &[("VERBATIM_IN_FLIGHT_GRACE_SECONDS", "1".to_owned())],
+    );
+    let client = reqwest::Client::new();
+    let id = "closing-soon";
+    let deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(4);
+    let reply = client
+        .post(format!("{}/api/admin/consultations", server.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "id": id,
+            "title": {"en": "Closing soon"},
+            "questions": [{"en": "Last words?"}],
+            "meeting_date": "2099-03-31",
+            "deadline": deadline.to_string(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let receipt = submit(&client, &server.url, id).await;
+
+    // Closed within a second of the deadline.
+    let started = Instant::now();
+    let closed_at = loop {
+        let view = consultation_view(&client, &server.url, id).await;
+        if let Some(at) = view["closed_at"].as_str() {
+            break at.parse::<jiff::Timestamp>().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never closed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(closed_at > deadline);
+    assert!(
+        closed_at.duration_since(deadline) < jiff::SignedDuration::from_secs(1),
+        "closed {} after the deadline",
+        closed_at.duration_since(deadline)
+    );
+    let late = client
+        .post(format!("{}/api/consultations/{id}/responses", server.url))
+        .json(&json!({"name": "Late", "text": "too late"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 409);
+    let late: Value = late.json().await.unwrap();
+    assert_eq!(late["error"]["code"], "consultation_closed");
+    assert!(
+        late["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Geneva time")
+    );
+
+    // Then the dossier, once no response received in time can still be in flight.
+    let dossier = loop {
+        let view = consultation_view(&client, &server.url, id).await;
+        if view["dossier"].is_object() {
+            break view["dossier"].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no dossier");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dossier["response_count"], 1);
+    let (headers, zip_bytes) =
+        download(&client, &server.url, dossier["url"].as_str().unwrap()).await;
+    assert_eq!(headers["content-type"], "application/zip");
+    assert_eq!(dossier["sha256"], sha256(&zip_bytes));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut sent: Vec<(String, Vec<u8>)> = vec![("response.txt".into(), TEXT.to_vec())];
+    sent.extend(
+        files()
+            .into_iter()
+            .map(|(n, b)| (n.replace("../../", ""), b)),
+    );
+    for (name, bytes) in &sent {
+        let mut entry = archive.by_name(&format!("1/{name}")).unwrap();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        assert!(content == *bytes, "{name} differs in the dossier");
+    }
+    let mut index = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("index.json").unwrap(), &mut index).unwrap();
+    let index: Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(index["responses"][0]["id"], receipt["id"]);
+    assert!(!index.to_string().contains("ada@example.org"));
+
+    // The page says so, and links the dossier and the summary.
+    wait_for_page(&client, &server.url, id, "dossier.zip").await;
+    let (_, summary) = download(&client, &server.url, dossier["summary"].as_str().unwrap()).await;
+    assert!(
+        String::from_utf8(summary)
+            .unwrap()
+            .contains("By stakeholder category")
+    );
+}
+
+/// Waits until the consultation page mentions `needle` (pages follow changes within seconds).
+async fn wait_for_page(client: &reqwest::Client, url: &str, id: &str, needle: &str) {
+    let started = Instant::now();
+    loop {
+        let (_, page) = download(client, url, &format!("/consultations/{id}/")).await;
+        if String::from_utf8_lossy(&page).contains(needle) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the page never showed {needle}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

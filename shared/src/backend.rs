@@ -152,12 +152,13 @@ impl Backend {
     }
 
     /// The closing, with a settle time of the in-flight grace plus a margin for clock skew.
-    pub fn closer(&self, clock: Arc<dyn Clock>) -> Closer {
+    pub fn closer(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> Closer {
         Closer {
             consultations: self.consultations.clone(),
             responses: self.responses.clone(),
+            private: self.private.clone(),
             site: self.site.clone(),
-            publisher: Arc::new(self.publisher(clock.clone())),
+            queue,
             clock,
             settle: in_flight_grace_from_env() + CLOCK_MARGIN,
         }

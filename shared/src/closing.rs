@@ -6,7 +6,12 @@
 //! 2. Once no response received in time can still be being stored (the deadline plus the
 //!    in-flight grace, see [`crate::intake`]), the set of responses is final: the dossier
 //!    (`dossier.zip`, every published file with its exact bytes plus `index.csv` and
-//!    `index.json`) and the summary page are built, streamed so memory stays flat.
+//!    `index.json`) and the summary page are built, streamed so memory stays flat. The files
+//!    are read from the private originals (the published copies are the same bytes, checked by
+//!    SHA-256 on the way), so the dossier never waits for publication.
+//!
+//! Pages are republished through the [`PublishQueue`], like every other change, so a
+//! consultation's publication stays one at a time.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -20,14 +25,15 @@ use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::domain::similarity::{SimilarGroup, SimilarityIndex};
-use crate::domain::site_paths::{self, PAGE_SIZE, page_count, page_range};
+use crate::domain::site_paths::{self, page_count, page_range};
 use crate::domain::{Action, Actor, AuditEntry, ConsultationId, DossierInfo, Receipt, Response};
 use crate::dossier::{DossierError, DossierWriter};
 use crate::intake::TEXT_FILE_NAME;
 use crate::ports::{
-    Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, Responses, StoreError,
+    Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublishQueue, Responses,
+    StoreError,
 };
-use crate::publish::{PublishError, Publisher, render, site_meta};
+use crate::publish::{render, site_meta};
 use crate::records::{ModifyError, modify};
 
 /// How much of each response's text is read to find near-identical copies.
@@ -39,8 +45,6 @@ const CHUNK: usize = 1024 * 1024;
 pub enum CloseError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Publish(#[from] PublishError),
     #[error("building the dossier: {0}")]
     Dossier(String),
 }
@@ -60,8 +64,9 @@ impl From<ModifyError<std::convert::Infallible>> for CloseError {
 pub struct Closer {
     pub consultations: Arc<dyn Consultations>,
     pub responses: Arc<dyn Responses>,
+    pub private: Arc<dyn ObjectStore>,
     pub site: Arc<dyn ObjectStore>,
-    pub publisher: Arc<Publisher>,
+    pub queue: Arc<dyn PublishQueue>,
     pub clock: Arc<dyn Clock>,
     /// The in-flight grace of intake plus a margin for clock differences between machines.
     pub settle: SignedDuration,
@@ -101,7 +106,7 @@ impl Closer {
             })
             .await?;
             tracing::info!(consultation = %id, deadline = %record.consultation.deadline, "closed");
-            self.publisher.publish(id).await?;
+            self.queue.request(id);
         }
         let record = self
             .consultations
@@ -138,7 +143,7 @@ impl Closer {
         })
         .await?;
         tracing::info!(consultation = %id, responses = info.response_count, bytes = info.size, "dossier built");
-        self.publisher.publish(id).await?;
+        self.queue.request(id);
         Ok(None)
     }
 
@@ -159,24 +164,22 @@ impl Closer {
         Ok(next)
     }
 
-    /// Streams every published file into `dossier.zip` on the site, then writes the summary.
+    /// Streams every response's files into `dossier.zip` on the site, then writes the summary.
     async fn build_dossier(&self, record: &ConsultationRecord) -> Result<DossierInfo, CloseError> {
         let id = record.consultation.id.clone();
         let total = record.response_count;
-        let mut receipts: Vec<Receipt> = Vec::with_capacity(total as usize);
+        let mut responses: Vec<Response> = Vec::with_capacity(total as usize);
         for page in 1..=page_count(total) {
-            let responses = self.responses.range(&id, page_range(page, total)).await?;
-            receipts.extend(responses.iter().map(Response::receipt));
+            responses.extend(self.responses.range(&id, page_range(page, total)).await?);
         }
-        debug_assert!(receipts.len() as u64 <= total && PAGE_SIZE > 0);
 
         let key = object_key(site_paths::dossier_key(&id))?;
         let mut upload = self.site.upload(&key, &site_meta(key.as_str())).await?;
         let (sender, mut receiver) = mpsc::channel::<Bytes>(4);
-        let site = self.site.clone();
+        let private = self.private.clone();
         let runtime = tokio::runtime::Handle::current();
         let writer = tokio::task::spawn_blocking(move || {
-            write_archive(&runtime, site.as_ref(), &id, receipts, sender)
+            write_archive(&runtime, private.as_ref(), &responses, sender)
         });
         let mut failure = None;
         while let Some(chunk) = receiver.recv().await {
@@ -225,15 +228,15 @@ fn object_key(raw: String) -> Result<ObjectKey, StoreError> {
     ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a site object", e))
 }
 
-/// Runs on a blocking thread: reads each published file through a bridge from the async
-/// store, writes the archive into `sender` in 1 MiB pieces, and tallies the summary.
+/// Runs on a blocking thread: reads each original through a bridge from the async store,
+/// writes the archive into `sender` in 1 MiB pieces, and tallies the summary.
 fn write_archive(
     runtime: &tokio::runtime::Handle,
-    site: &dyn ObjectStore,
-    id: &ConsultationId,
-    receipts: Vec<Receipt>,
+    private: &dyn ObjectStore,
+    responses: &[Response],
     sender: mpsc::Sender<Bytes>,
 ) -> Result<(u64, String, Summary), CloseError> {
+    let receipts: Vec<Receipt> = responses.iter().map(Response::receipt).collect();
     let sink = HashingWriter {
         inner: io::BufWriter::with_capacity(CHUNK, ChannelWriter(sender)),
         hasher: Sha256::new(),
@@ -242,13 +245,13 @@ fn write_archive(
     let mut dossier = DossierWriter::new(sink);
     let mut summary = Summary::default();
     let mut similar = SimilarityIndex::new();
-    for receipt in &receipts {
+    for (response, receipt) in responses.iter().zip(&receipts) {
         tally(&mut summary, receipt);
-        for file in &receipt.files {
-            let key = object_key(site_paths::file_key(id, receipt.number, &file.name))?;
-            let object = runtime
-                .block_on(site.get(&key))?
-                .ok_or_else(|| CloseError::Dossier(format!("{} is not published", key.as_str())))?;
+        for (stored, file) in response.response.files.iter().zip(&receipt.files) {
+            let key = object_key(stored.original_key.clone())?;
+            let object = runtime.block_on(private.get(&key))?.ok_or_else(|| {
+                CloseError::Dossier(format!("the original {} is missing", key.as_str()))
+            })?;
             let mut reader =
                 SyncIoBridge::new_with_handle(StreamReader::new(object.body), runtime.clone());
             let mut sample = Vec::new();

@@ -307,11 +307,22 @@ async fn create_new_never_overwrites(f: Fixture) {
     assert_eq!(read(store.as_ref(), "k/page").await.unwrap(), b"v2");
 }
 
-struct FixedClock(Timestamp);
+/// A clock the test moves by hand.
+struct TestClock(std::sync::Mutex<Timestamp>);
 
-impl Clock for FixedClock {
+impl TestClock {
+    fn at(s: &str) -> Arc<Self> {
+        Arc::new(Self(std::sync::Mutex::new(at(s))))
+    }
+
+    fn set(&self, t: Timestamp) {
+        *self.0.lock().unwrap() = t;
+    }
+}
+
+impl Clock for TestClock {
     fn now(&self) -> Timestamp {
-        self.0
+        *self.0.lock().unwrap()
     }
 }
 
@@ -335,7 +346,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
         .create(&c, &AuditEntry::created(&c))
         .await
         .unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock(at("2026-12-05T10:00:00Z")));
+    let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
     let state = b.intake_state(clock.clone(), Arc::new(NoQueue));
     let text = awkward_bytes();
     let pdf = [b"%PDF-1.7\n".as_slice(), &awkward_bytes()].concat();
@@ -398,7 +409,7 @@ async fn publication_is_paginated(f: Fixture) {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
         b.responses.append(r).await.unwrap();
     }
-    let clock: Arc<dyn Clock> = Arc::new(FixedClock(at("2026-12-05T10:00:00Z")));
+    let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
     let publisher = b.publisher(clock);
     publisher.publish(&c.id).await.unwrap();
     let site = b.site.as_ref();
@@ -442,6 +453,366 @@ async fn publication_is_paginated(f: Fixture) {
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 206);
 }
 
+fn closing_soon(id: &str, deadline: &str) -> Consultation {
+    let request: ConsultationRequest = serde_json::from_value(serde_json::json!({
+        "id": id,
+        "title": {"en": "Closing soon"},
+        "questions": [{"en": "Anything?"}],
+        "meeting_date": "2027-03-31",
+        "opens_at": NOW,
+        "deadline": deadline,
+    }))
+    .unwrap();
+    request.into_consultation(at(NOW)).unwrap()
+}
+
+async fn submission(
+    name: &str,
+    text: &[u8],
+    files: &[(&str, &[u8])],
+) -> shared::intake::Submission {
+    let mut spooled_files = Vec::new();
+    for (file_name, content) in files {
+        spooled_files.push(spooled(file_name, content).await);
+    }
+    shared::intake::Submission {
+        channel: Channel::Api,
+        fields: SubmitterFields {
+            name: Some(name.into()),
+            category: Some("civil-society".into()),
+            country: Some("CH".into()),
+            ..Default::default()
+        },
+        text: Some(spooled("", text).await),
+        files: spooled_files,
+    }
+}
+
+/// The dossier archive as published, opened.
+async fn dossier(site: &dyn ObjectStore, id: &str) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+    let bytes = read(site, &format!("consultations/{id}/dossier.zip"))
+        .await
+        .expect("dossier.zip is published");
+    zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap()
+}
+
+fn entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    archive
+        .by_name(name)
+        .unwrap_or_else(|_| panic!("{name} is in the dossier"))
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Closing: recorded after the deadline, then, once final, the dossier with every byte.
+async fn closing_builds_the_dossier(f: Fixture) {
+    let b = &f.backend;
+    let c = closing_soon("closing", "2026-12-10T12:00:00Z");
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
+    let clock = TestClock::at("2026-12-05T10:00:00Z");
+    let intake = b.intake_state(clock.clone(), Arc::new(NoQueue)).intake;
+    let campaign = b"We demand option A.\r\nSigned, a concerned citizen.\r\n".as_slice();
+    let pdf = [b"%PDF-1.7\n".as_slice(), &awkward_bytes()].concat();
+    let sent = [
+        submission("Ada", campaign, &[("position.pdf", &pdf)]).await,
+        submission("Grace", &awkward_bytes(), &[]).await,
+        submission("Linus", campaign, &[]).await,
+    ];
+    for s in sent {
+        intake.submit(&c.id, s).await.unwrap();
+    }
+    let closer = b.closer(clock.clone(), Arc::new(NoQueue));
+    let publisher = b.publisher(clock.clone());
+
+    assert_eq!(
+        closer.run(&c.id).await.unwrap(),
+        Some(c.deadline + SignedDuration::from_millis(1))
+    );
+    assert!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .consultation
+            .closing
+            .is_none()
+    );
+
+    clock.set(c.deadline + SignedDuration::from_secs(1));
+    let come_back = closer.run(&c.id).await.unwrap().expect("the dossier waits");
+    assert_eq!(come_back, c.deadline + closer.settle);
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    let closing = record
+        .consultation
+        .closing
+        .clone()
+        .expect("closing recorded");
+    assert_eq!(closing.closed_at, c.deadline + SignedDuration::from_secs(1));
+    assert!(closing.dossier.is_none());
+    publisher.publish(&c.id).await.unwrap();
+    let page = read(b.site.as_ref(), "consultations/closing/index.html")
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&page).contains("Closed"));
+
+    clock.set(come_back);
+    assert_eq!(closer.run(&c.id).await.unwrap(), None);
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    let info = record
+        .consultation
+        .closing
+        .unwrap()
+        .dossier
+        .expect("dossier recorded");
+    assert_eq!(info.response_count, 3);
+
+    let site = b.site.as_ref();
+    let published = read(site, "consultations/closing/dossier.zip")
+        .await
+        .unwrap();
+    assert_eq!(info.size, published.len() as u64);
+    use sha2::Digest;
+    assert_eq!(info.sha256, hex::encode(sha2::Sha256::digest(&published)));
+    let mut archive = dossier(site, "closing").await;
+    assert_eq!(entry(&mut archive, "1/response.txt"), campaign);
+    assert_eq!(entry(&mut archive, "1/position.pdf"), pdf);
+    assert_eq!(entry(&mut archive, "2/response.txt"), awkward_bytes());
+    let index: serde_json::Value =
+        serde_json::from_slice(&entry(&mut archive, "index.json")).unwrap();
+    assert_eq!(index["responses"].as_array().unwrap().len(), 3);
+    let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
+    assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+
+    let summary = read(site, "consultations/closing/summary/index.html")
+        .await
+        .unwrap();
+    let summary = String::from_utf8(summary).unwrap();
+    assert!(summary.contains("2 identical responses"), "{summary}");
+    publisher.publish(&c.id).await.unwrap();
+    let page = String::from_utf8(
+        read(site, "consultations/closing/index.html")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(page.contains("dossier.zip") && page.contains(&info.sha256));
+
+    // Closing again changes nothing.
+    let version = b.consultations.get(&c.id).await.unwrap().unwrap().version;
+    assert_eq!(closer.run(&c.id).await.unwrap(), None);
+    assert_eq!(
+        b.consultations.get(&c.id).await.unwrap().unwrap().version,
+        version
+    );
+    let actions: Vec<_> = b
+        .consultations
+        .audit_log(&c.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        [Action::Created, Action::Closed, Action::DossierBuilt]
+    );
+
+    // A late response is refused and changes nothing.
+    let late = intake
+        .submit(&c.id, submission("Late", b"too late", &[]).await)
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(shared::intake::IntakeError::Refused(Refusal::Closed { .. }))
+        ),
+        "{late:?}"
+    );
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        3
+    );
+}
+
+/// A closed consultation reopened by the Secretariat accepts responses again, and its next
+/// closing builds a new dossier with them.
+async fn reopening_leads_to_a_new_dossier(f: Fixture) {
+    let b = &f.backend;
+    let c = closing_soon("reopened", "2026-12-10T12:00:00Z");
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
+    let clock = TestClock::at("2026-12-05T10:00:00Z");
+    let intake = b.intake_state(clock.clone(), Arc::new(NoQueue)).intake;
+    intake
+        .submit(&c.id, submission("First", b"one", &[]).await)
+        .await
+        .unwrap();
+    let closer = b.closer(clock.clone(), Arc::new(NoQueue));
+    clock.set(c.deadline + closer.settle + SignedDuration::from_secs(1));
+    closer.run(&c.id).await.unwrap();
+    assert_eq!(
+        dossier(b.site.as_ref(), "reopened").await.len(),
+        3,
+        "1 file + 2 indexes"
+    );
+
+    let secretariat = b
+        .admin_state(
+            clock.clone(),
+            Arc::new(NoQueue),
+            Arc::new(SweptByTimer),
+            shared::http::admin::AdminToken::generate(),
+        )
+        .secretariat;
+    let request: DeadlineRequest = serde_json::from_value(
+        serde_json::json!({"deadline": "2026-12-20T12:00:00Z", "reason": "reopened"}),
+    )
+    .unwrap();
+    let record = secretariat.move_deadline(&c.id, request).await.unwrap();
+    assert!(record.consultation.closing.is_none());
+    assert!(record.consultation.deadline_history[0].reopened);
+    intake
+        .submit(&c.id, submission("Second", b"two", &[]).await)
+        .await
+        .unwrap();
+
+    clock.set(at("2026-12-20T12:00:00Z") + closer.settle + SignedDuration::from_secs(1));
+    closer.run(&c.id).await.unwrap();
+    let mut archive = dossier(b.site.as_ref(), "reopened").await;
+    assert_eq!(entry(&mut archive, "2/response.txt"), b"two");
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(
+        record
+            .consultation
+            .closing
+            .unwrap()
+            .dossier
+            .unwrap()
+            .response_count,
+        2
+    );
+}
+
+/// Submissions race the closing around the deadline: every response received in time is
+/// accepted and in the dossier, every one received after is refused, none is lost.
+async fn submissions_racing_the_closing(f: Fixture) {
+    let b = &f.backend;
+    let deadline = Timestamp::now() + SignedDuration::from_millis(1500);
+    let c = closing_soon("racing-close", &deadline.to_string());
+    b.consultations
+        .create(&c, &AuditEntry::created(&c))
+        .await
+        .unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let intake = Arc::new(shared::intake::Intake {
+        consultations: b.consultations.clone(),
+        responses: b.responses.clone(),
+        private: b.private.clone(),
+        clock: clock.clone(),
+        queue: Arc::new(NoQueue),
+        in_flight_grace: SignedDuration::from_secs(2),
+    });
+    let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));
+    closer.settle = SignedDuration::from_secs(3);
+    let closer = Arc::new(closer);
+
+    let mut tasks = Vec::new();
+    for i in 0..40u64 {
+        let intake = intake.clone();
+        let id = c.id.clone();
+        // Spread from 600 ms before the deadline to 600 ms after.
+        let start = deadline - SignedDuration::from_millis(600)
+            + SignedDuration::from_millis(30 * i as i64);
+        tasks.push(tokio::spawn(async move {
+            let wait = Timestamp::now().duration_until(start);
+            if let Ok(wait) = std::time::Duration::try_from(wait) {
+                tokio::time::sleep(wait).await;
+            }
+            let text = format!("response {i}");
+            intake
+                .submit(&id, submission("Racer", text.as_bytes(), &[]).await)
+                .await
+        }));
+    }
+    let closing = {
+        let closer = closer.clone();
+        let id = c.id.clone();
+        tokio::spawn(async move {
+            loop {
+                match closer.run(&id).await.unwrap() {
+                    None => break,
+                    Some(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
+            }
+        })
+    };
+    let mut accepted = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(receipt) => accepted.push(receipt),
+            Err(shared::intake::IntakeError::Refused(Refusal::Closed { .. })) => {}
+            Err(e) => panic!("unexpected refusal: {e}"),
+        }
+    }
+    closing.await.unwrap();
+    assert!(
+        !accepted.is_empty(),
+        "some responses arrived before the deadline"
+    );
+    for receipt in &accepted {
+        let received: Timestamp = receipt.received_at.parse().unwrap();
+        assert!(
+            received <= deadline,
+            "accepted after the deadline: {}",
+            receipt.received_at
+        );
+    }
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    let info = record
+        .consultation
+        .closing
+        .unwrap()
+        .dossier
+        .expect("the dossier was built");
+    assert_eq!(
+        info.response_count,
+        accepted.len() as u64,
+        "every accepted response is in it"
+    );
+    assert_eq!(
+        record.response_count,
+        accepted.len() as u64,
+        "nothing accepted after it"
+    );
+    let mut archive = dossier(b.site.as_ref(), "racing-close").await;
+    let index: serde_json::Value =
+        serde_json::from_slice(&entry(&mut archive, "index.json")).unwrap();
+    let mut in_dossier: Vec<String> = index["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut ids: Vec<String> = accepted.iter().map(|r| r.id.to_string()).collect();
+    in_dossier.sort();
+    ids.sort();
+    assert_eq!(in_dossier, ids);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -463,4 +834,7 @@ contract!(
     create_new_never_overwrites,
     published_files_are_the_exact_bytes,
     publication_is_paginated,
+    closing_builds_the_dossier,
+    reopening_leads_to_a_new_dossier,
+    submissions_racing_the_closing,
 );

@@ -585,3 +585,97 @@ async fn pages_escape_what_submitters_typed() {
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!page.contains("<script>") && !page.contains("<img src=x>"));
 }
+
+impl App {
+    async fn patch(&self, id: &str, body: Value) -> Reply {
+        let request = Request::patch(format!("/api/admin/consultations/{id}"))
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn audit(&self, id: &str) -> Reply {
+        let request = Request::get(format!("/api/admin/consultations/{id}/audit"))
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+#[tokio::test]
+async fn deadlines_move_and_closed_consultations_reopen_with_an_audit_trail() {
+    let app = app();
+    app.open_consultation().await;
+    let extended = app
+        .patch(
+            "net-2027",
+            json!({"deadline": "2027-03-10T18:00:00+01:00", "reason": "Requested by Member States"}),
+        )
+        .await;
+    assert_eq!(
+        extended.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&extended.body)
+    );
+    let view = extended.json();
+    assert_eq!(view["deadline"], "2027-03-10T18:00:00.000+01:00");
+    assert_eq!(view["deadline_rule"], "explicit");
+    assert_eq!(
+        view["deadline_history"][0]["reason"],
+        "Requested by Member States"
+    );
+    assert_eq!(view["deadline_history"][0]["reopened"], false);
+
+    // After the deadline the consultation is closed; a new meeting date reopens it.
+    app.set_time("2027-03-11T00:00:00Z");
+    let parts = [Part::Field("name", b"A"), Part::Field("text", b"x")];
+    assert_eq!(
+        app.post_multipart("net-2027", &parts).await.error_code(),
+        "consultation_closed"
+    );
+    let reopened = app
+        .patch("net-2027", json!({"meeting_date": "2027-06-30"}))
+        .await;
+    assert_eq!(reopened.status, StatusCode::OK);
+    assert_eq!(reopened.json()["status"], "open");
+    assert_eq!(reopened.json()["deadline"], "2027-05-30T23:59:59.999+02:00");
+    assert_eq!(
+        app.post_multipart("net-2027", &parts).await.status,
+        StatusCode::CREATED
+    );
+
+    let past = app
+        .patch("net-2027", json!({"deadline": "2027-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(past.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(past.json()["error"]["field"], "deadline");
+    let unknown = app
+        .patch("nope-nope", json!({"meeting_date": "2027-06-30"}))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let typo = app
+        .patch("net-2027", json!({"dedline": "2027-09-01T00:00:00Z"}))
+        .await;
+    assert_eq!(typo.status, StatusCode::BAD_REQUEST);
+    let anonymous = Request::patch("/api/admin/consultations/net-2027")
+        .body(Body::from(
+            json!({"meeting_date": "2027-12-31"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(anonymous).await.status, StatusCode::UNAUTHORIZED);
+
+    let audit = app.audit("net-2027").await.json();
+    let actions: Vec<_> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["created", "deadline-changed", "reopened"]);
+    assert_eq!(audit[2]["actor"], "secretariat");
+    assert_eq!(app.audit("nope-nope").await.status, StatusCode::NOT_FOUND);
+}

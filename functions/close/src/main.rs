@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shared::Backend;
 use shared::closing::Closer;
 use shared::domain::ConsultationId;
-use shared::ports::SystemClock;
+use shared::ports::{PublishedByStream, SystemClock};
 
 /// A due step this close is waited for within the invocation (the dossier follows the
 /// deadline by the in-flight grace); anything later is left to the next sweep.
@@ -26,7 +26,8 @@ struct CloseEvent {
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let backend = Backend::aws_from_env().await?;
-    let closer = Arc::new(backend.closer(Arc::new(SystemClock)));
+    // Pages follow from the table's stream, like every other change.
+    let closer = Arc::new(backend.closer(Arc::new(SystemClock), Arc::new(PublishedByStream)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<CloseEvent>| {
         let closer = closer.clone();
         async move { handle(&closer, event.payload).await }
