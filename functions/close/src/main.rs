@@ -1,6 +1,6 @@
 //! Lambda: closes consultations at their deadline. Invoked by a one-time EventBridge Scheduler
 //! schedule per consultation (`{"consultation": "<id>"}`), and by a periodic sweep
-//! (`{"sweep": true}`) in case a schedule failed.
+//! (`{}`) in case a schedule failed.
 
 use std::sync::Arc;
 use std::time::Duration;
