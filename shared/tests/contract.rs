@@ -307,6 +307,59 @@ async fn create_new_never_overwrites(f: Fixture) {
     assert_eq!(read(store.as_ref(), "k/page").await.unwrap(), b"v2");
 }
 
+/// Objects of unknown size arrive piece by piece (S3: a multipart upload of 8 MiB parts) and
+/// appear whole only when finished; an aborted upload leaves nothing.
+async fn uploads_appear_whole_when_finished(f: Fixture) {
+    let store = &f.backend.site;
+    let piece: Vec<u8> = (0..1024 * 1024).map(|i| (i % 253) as u8).collect();
+    let k = key("consultations/x/dossier.zip");
+    let mut upload = store.upload(&k, &meta()).await.unwrap();
+    for _ in 0..19 {
+        upload.write(Bytes::from(piece.clone())).await.unwrap();
+    }
+    upload.write(Bytes::from_static(b"tail")).await.unwrap();
+    assert!(
+        read(store.as_ref(), "consultations/x/dossier.zip")
+            .await
+            .is_none(),
+        "not before finish"
+    );
+    upload.finish().await.unwrap();
+    let stored = read(store.as_ref(), "consultations/x/dossier.zip")
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 19 * piece.len() + 4);
+    assert!(
+        stored
+            .chunks(piece.len())
+            .take(19)
+            .all(|c| c == piece.as_slice())
+    );
+    assert!(stored.ends_with(b"tail"));
+
+    // A second upload replaces it; an aborted one changes nothing.
+    let mut small = store.upload(&k, &meta()).await.unwrap();
+    small.write(Bytes::from_static(b"small")).await.unwrap();
+    small.finish().await.unwrap();
+    assert_eq!(
+        read(store.as_ref(), "consultations/x/dossier.zip")
+            .await
+            .unwrap(),
+        b"small"
+    );
+    let mut aborted = store.upload(&k, &meta()).await.unwrap();
+    for _ in 0..9 {
+        aborted.write(Bytes::from(piece.clone())).await.unwrap();
+    }
+    aborted.abort().await;
+    assert_eq!(
+        read(store.as_ref(), "consultations/x/dossier.zip")
+            .await
+            .unwrap(),
+        b"small"
+    );
+}
+
 /// A clock the test moves by hand.
 struct TestClock(std::sync::Mutex<Timestamp>);
 
@@ -834,6 +887,7 @@ contract!(
     create_new_never_overwrites,
     published_files_are_the_exact_bytes,
     publication_is_paginated,
+    uploads_appear_whole_when_finished,
     closing_builds_the_dossier,
     reopening_leads_to_a_new_dossier,
     submissions_racing_the_closing,

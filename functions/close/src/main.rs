@@ -51,3 +51,108 @@ async fn handle(closer: &Closer, event: CloseEvent) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "../../../tests/support/moto.rs"]
+mod moto;
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use jiff::{SignedDuration, Timestamp};
+    use serde_json::json;
+    use shared::adapters::scheduler::EventBridgeScheduler;
+    use shared::domain::DeadlineRequest;
+    use shared::http::admin::AdminToken;
+    use shared::ports::{ObjectKey, PublishQueue};
+
+    use super::*;
+
+    struct NoQueue;
+
+    impl PublishQueue for NoQueue {
+        fn request(&self, _: &ConsultationId) {}
+    }
+
+    /// Opening a consultation schedules its closing at the deadline in Geneva time; moving the
+    /// deadline moves the schedule; the scheduled event closes it and builds the dossier.
+    #[tokio::test]
+    async fn schedules_follow_the_deadline_and_their_event_closes() {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let moto = moto::moto(&workspace);
+        let backend = moto.fresh_backend("close").await;
+        let config = moto.sdk_config().await;
+        let client = aws_sdk_scheduler::Client::new(&config);
+        let group = moto::unique_name("closing");
+        client
+            .create_schedule_group()
+            .name(&group)
+            .send()
+            .await
+            .unwrap();
+        let scheduler = EventBridgeScheduler {
+            client: client.clone(),
+            group: group.clone(),
+            target_arn: "arn:aws:lambda:us-east-1:123456789012:function:verbatim-close".into(),
+            role_arn: "arn:aws:iam::123456789012:role/verbatim-scheduler".into(),
+        };
+        let secretariat = backend
+            .admin_state(
+                Arc::new(SystemClock),
+                Arc::new(NoQueue),
+                Arc::new(scheduler),
+                AdminToken::generate(),
+            )
+            .secretariat;
+        let deadline = Timestamp::now() + SignedDuration::from_secs(2);
+        let request = serde_json::from_value(json!({
+            "id": "scheduled", "title": {"en": "Scheduled"}, "questions": [{"en": "Q?"}],
+            "meeting_date": "2099-01-31", "deadline": "2099-01-01T12:00:00+01:00"
+        }))
+        .unwrap();
+        secretariat.open(request).await.unwrap();
+        let schedule = |name: &'static str| {
+            let client = client.clone();
+            let group = group.clone();
+            async move {
+                client
+                    .get_schedule()
+                    .name(name)
+                    .group_name(group)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let first = schedule("close-scheduled").await;
+        assert_eq!(first.schedule_expression(), Some("at(2099-01-01T12:00:00)"));
+        assert_eq!(first.schedule_expression_timezone(), Some("Europe/Zurich"));
+        let target = first.target().unwrap();
+        assert_eq!(target.input(), Some(r#"{"consultation":"scheduled"}"#));
+
+        let moved: DeadlineRequest =
+            serde_json::from_value(json!({"deadline": deadline.to_string()})).unwrap();
+        let id = ConsultationId::parse("scheduled").unwrap();
+        secretariat.move_deadline(&id, moved).await.unwrap();
+        let second = schedule("close-scheduled").await;
+        assert_ne!(second.schedule_expression(), first.schedule_expression());
+
+        // moto never fires schedules: deliver the event the schedule would send.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let mut closer = backend.closer(Arc::new(SystemClock), Arc::new(NoQueue));
+        closer.settle = SignedDuration::from_secs(1);
+        let event: CloseEvent = serde_json::from_str(target.input().unwrap()).unwrap();
+        handle(&closer, event).await.unwrap();
+        let record = backend.consultations.get(&id).await.unwrap().unwrap();
+        let dossier = record.consultation.closing.unwrap().dossier.expect("built");
+        assert_eq!(dossier.response_count, 0);
+        let key = ObjectKey::parse("consultations/scheduled/dossier.zip").unwrap();
+        assert!(backend.site.get(&key).await.unwrap().is_some());
+
+        // The sweep finds nothing more to do.
+        handle(&closer, serde_json::from_str("{}").unwrap())
+            .await
+            .unwrap();
+    }
+}
