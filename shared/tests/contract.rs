@@ -68,6 +68,14 @@ fn response(c: &Consultation, received_at: Timestamp) -> NewResponse {
     }
 }
 
+/// Stores a new consultation with its audit entry.
+async fn create(b: &Backend, c: &Consultation) {
+    b.consultations
+        .create(c, &AuditEntry::created(c))
+        .await
+        .unwrap();
+}
+
 fn key(k: &str) -> ObjectKey {
     ObjectKey::parse(k).unwrap()
 }
@@ -100,10 +108,7 @@ fn awkward_bytes() -> Vec<u8> {
 async fn consultations_are_created_once(f: Fixture) {
     let b = &f.backend;
     let c = consultation("net-2027");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let mut other = consultation("net-2027");
     other.meeting_date = "2028-01-01".parse().unwrap();
     let again = b
@@ -117,10 +122,7 @@ async fn consultations_are_created_once(f: Fixture) {
     let nope = ConsultationId::parse("nope").unwrap();
     assert!(b.consultations.get(&nope).await.unwrap().is_none());
     let first = consultation("abc-first");
-    b.consultations
-        .create(&first, &AuditEntry::created(&first))
-        .await
-        .unwrap();
+    create(b, &first).await;
     let ids: Vec<_> = b
         .consultations
         .list()
@@ -135,10 +137,7 @@ async fn consultations_are_created_once(f: Fixture) {
 async fn responses_are_numbered_in_order(f: Fixture) {
     let b = &f.backend;
     let c = consultation("numbered");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let mut ids = Vec::new();
     for i in 1..=3 {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
@@ -162,10 +161,7 @@ async fn responses_are_numbered_in_order(f: Fixture) {
 async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
     let b = &f.backend;
     let c = consultation("racing");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let tasks: Vec<_> = (0..24)
         .map(|_| {
             let responses = b.responses.clone();
@@ -189,10 +185,7 @@ async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
 async fn appends_outside_the_window_store_nothing(f: Fixture) {
     let b = &f.backend;
     let c = consultation("window");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let early = b
         .responses
         .append(response(&c, at("2026-11-30T22:59:59.999Z")))
@@ -226,10 +219,7 @@ async fn appends_outside_the_window_store_nothing(f: Fixture) {
 async fn publication_mark_only_moves_forward(f: Fixture) {
     let b = &f.backend;
     let c = consultation("marked");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 0);
     b.publication.set_published(&c.id, 5).await.unwrap();
     b.publication.set_published(&c.id, 3).await.unwrap();
@@ -395,10 +385,7 @@ async fn spooled(name: &str, content: &[u8]) -> shared::spool::SpooledFile {
 async fn published_files_are_the_exact_bytes(f: Fixture) {
     let b = &f.backend;
     let c = consultation("published");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
     let state = b.intake_state(clock.clone(), Arc::new(NoQueue));
     let text = awkward_bytes();
@@ -454,10 +441,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
 async fn publication_is_paginated(f: Fixture) {
     let b = &f.backend;
     let c = consultation("paginated");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     for _ in 0..205 {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
         b.responses.append(r).await.unwrap();
@@ -564,10 +548,7 @@ fn entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str) ->
 async fn closing_builds_the_dossier(f: Fixture) {
     let b = &f.backend;
     let c = closing_soon("closing", "2026-12-10T12:00:00Z");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let clock = TestClock::at("2026-12-05T10:00:00Z");
     let intake = b.intake_state(clock.clone(), Arc::new(NoQueue)).intake;
     let campaign = b"We demand option A.\r\nSigned, a concerned citizen.\r\n".as_slice();
@@ -704,10 +685,7 @@ async fn closing_builds_the_dossier(f: Fixture) {
 async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     let b = &f.backend;
     let c = closing_soon("reopened", "2026-12-10T12:00:00Z");
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let clock = TestClock::at("2026-12-05T10:00:00Z");
     let intake = b.intake_state(clock.clone(), Arc::new(NoQueue)).intake;
     intake
@@ -766,10 +744,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
     let b = &f.backend;
     let deadline = Timestamp::now() + SignedDuration::from_millis(1500);
     let c = closing_soon("racing-close", &deadline.to_string());
-    b.consultations
-        .create(&c, &AuditEntry::created(&c))
-        .await
-        .unwrap();
+    create(b, &c).await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let intake = Arc::new(shared::intake::Intake {
         consultations: b.consultations.clone(),

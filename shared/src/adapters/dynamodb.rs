@@ -132,6 +132,20 @@ where
     StoreError::backend(context, aws_sdk_dynamodb::Error::from(e))
 }
 
+/// Every item a query matches, through all its pages.
+async fn all_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    context: impl FnOnce() -> String,
+) -> Result<Vec<Item>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<_, _>>()
+        .await
+        .map_err(|e| sdk_error(context(), e))
+}
+
 fn millis(t: jiff::Timestamp) -> i64 {
     t.as_millisecond()
 }
@@ -322,19 +336,14 @@ impl Consultations for DynamoStore {
     }
 
     async fn audit_log(&self, id: &ConsultationId) -> Result<Vec<AuditEntry>, StoreError> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(audit_partition(id)))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| sdk_error(format!("reading the audit log of {id}"), e))?;
+            .consistent_read(true);
+        let items = all_items(query, || format!("reading the audit log of {id}")).await?;
         items
             .iter()
             .map(|item| from_json(get_s(item, "data")?))
@@ -346,18 +355,13 @@ impl Consultations for DynamoStore {
     }
 
     async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError> {
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(DIRECTORY))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| sdk_error("listing consultations", e))?;
+            .expression_attribute_values(":pk", s(DIRECTORY));
+        let items = all_items(query, || "listing consultations".to_owned()).await?;
         let mut records = Vec::with_capacity(items.len());
         for item in &items {
             let id = ConsultationId::parse(get_s(item, "sk")?)
@@ -398,7 +402,7 @@ impl Responses for DynamoStore {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let items: Vec<Item> = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -406,13 +410,8 @@ impl Responses for DynamoStore {
             .expression_attribute_values(":pk", s(partition_key(consultation)))
             .expression_attribute_values(":first", s(response_sort_key(*numbers.start())))
             .expression_attribute_values(":last", s(response_sort_key(*numbers.end())))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<_, _>>()
-            .await
-            .map_err(|e| sdk_error(format!("listing responses of {consultation}"), e))?;
+            .consistent_read(true);
+        let items = all_items(query, || format!("listing responses of {consultation}")).await?;
         items
             .iter()
             .map(|item| {

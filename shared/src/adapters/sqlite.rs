@@ -115,6 +115,12 @@ fn record((data, count, version): (String, i64, i64)) -> Result<ConsultationReco
     })
 }
 
+/// A transaction that takes the write lock at once, so its reads and writes are one step.
+fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db("starting a transaction", e))
+}
+
 fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO audit (consultation, data) VALUES (?1, ?2)",
@@ -135,9 +141,7 @@ impl Consultations for SqliteStore {
         let data = to_json(consultation)?;
         let audit = audit.clone();
         self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| db("starting a transaction", e))?;
+            let tx = immediate(conn)?;
             let inserted = tx
                 .execute(
                     "INSERT INTO consultations (id, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -163,9 +167,7 @@ impl Consultations for SqliteStore {
         let data = to_json(consultation)?;
         let audit = audit.clone();
         self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| db("starting a transaction", e))?;
+            let tx = immediate(conn)?;
             let updated = tx
                 .execute(
                     "UPDATE consultations SET data = ?2, version = version + 1
@@ -236,9 +238,7 @@ impl Consultations for SqliteStore {
 impl Responses for SqliteStore {
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
         self.with(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| db("starting a transaction", e))?;
+            let tx = immediate(conn)?;
             let id = response.consultation.to_string();
             let found: Option<(String, i64)> = tx
                 .query_row(
