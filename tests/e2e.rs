@@ -320,7 +320,9 @@ async fn a_consultation_closes_on_time_and_its_dossier_holds_every_byte() {
     );
     let client = reqwest::Client::new();
     let id = "closing-soon";
-    let deadline = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(4);
+    // Whole milliseconds: the API reports instants to the millisecond.
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let deadline = jiff::Timestamp::from_millisecond(now_ms + 4000).unwrap();
     let reply = client
         .post(format!("{}/api/admin/consultations", server.url))
         .bearer_auth(TOKEN)
@@ -347,7 +349,14 @@ async fn a_consultation_closes_on_time_and_its_dossier_holds_every_byte() {
         assert!(started.elapsed() < Duration::from_secs(10), "never closed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(closed_at > deadline);
+    assert!(
+        closed_at >= deadline,
+        "closed at {closed_at}, before {deadline}"
+    );
+    eprintln!(
+        "closed {} after the deadline",
+        closed_at.duration_since(deadline)
+    );
     assert!(
         closed_at.duration_since(deadline) < jiff::SignedDuration::from_secs(1),
         "closed {} after the deadline",
