@@ -33,6 +33,7 @@ fn start(data: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
         .arg(data)
         .args(args)
         .env("VERBATIM_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     for (key, value) in env {

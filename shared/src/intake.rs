@@ -41,6 +41,9 @@ pub fn in_flight_grace_from_env() -> SignedDuration {
 /// A response as received, before validation.
 #[derive(Debug)]
 pub struct Submission {
+    /// Set when the channel can recognise a repeated delivery (email: derived from the
+    /// message); `None`: a new id.
+    pub id: Option<ResponseId>,
     pub channel: Channel,
     pub fields: SubmitterFields,
     /// The `text` field, published as `response.txt` with exactly the received bytes.
@@ -64,6 +67,9 @@ pub enum IntakeError {
         "storing the response took longer than the {0} allowed; nothing was kept, please send it again"
     )]
     TooSlow(SignedDuration),
+    /// The same response (same id) was stored before: a repeated delivery.
+    #[error("response {} is stored already", .0.response.id)]
+    AlreadyStored(Box<crate::domain::Response>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -73,6 +79,7 @@ impl From<AppendError> for IntakeError {
         match e {
             AppendError::NoSuchConsultation(id) => Self::NotFound(id),
             AppendError::Refused(refusal) => Self::Refused(refusal),
+            AppendError::AlreadyStored(existing) => Self::AlreadyStored(existing),
             AppendError::Store(e) => Self::Store(e),
         }
     }
@@ -136,12 +143,16 @@ impl Intake {
             if file.size == 0 {
                 return Err(ValidationError::new("file", format!("{name} is empty")).into());
             }
-            let media_type = classify(&name, &file.head)?;
+            let media_type = match file.media_type {
+                Some(known) => known,
+                None => classify(&name, &file.head)?,
+            };
             taken.push(name.clone());
             named.push((file, name, media_type));
         }
 
-        let id = ResponseId::new();
+        let derived = submission.id.is_some();
+        let id = submission.id.unwrap_or_default();
         let meta = ObjectMeta {
             content_type: "application/octet-stream".to_owned(),
             content_disposition: None,
@@ -151,14 +162,17 @@ impl Intake {
             let key = original_key(consultation, &id, index);
             let object_key = ObjectKey::parse(key.clone())
                 .map_err(|e| StoreError::backend("naming an original", e))?;
-            self.private
-                .put(
-                    &object_key,
-                    Body::File(spooled.path.to_path_buf()),
-                    &meta,
-                    PutMode::CreateNew,
-                )
-                .await?;
+            let body = Body::File(spooled.path.to_path_buf());
+            match self
+                .private
+                .put(&object_key, body, &meta, PutMode::CreateNew)
+                .await
+            {
+                Ok(()) => {}
+                // A repeated delivery: the same id, so the same content is there already.
+                Err(StoreError::Conflict(_)) if derived => {}
+                Err(e) => return Err(e.into()),
+            }
             files.push(StoredFile {
                 name: name.clone(),
                 media_type: (*media_type).to_owned(),

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod closing;
 pub mod domain;
 pub mod dossier;
+pub mod email;
 pub mod http;
 pub mod intake;
 pub mod ports;

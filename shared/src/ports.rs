@@ -88,6 +88,9 @@ pub enum AppendError {
     NoSuchConsultation(ConsultationId),
     #[error("the consultation does not accept responses at this time")]
     Refused(Refusal),
+    /// A response with this id is stored already (a message delivered twice): here it is.
+    #[error("response {} is stored already", .0.response.id)]
+    AlreadyStored(Box<Response>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -97,7 +100,15 @@ pub trait Responses: Send + Sync {
     /// Gives the response its consultation's next number and stores it, in one atomic step that
     /// also checks that the consultation accepts responses at `received_at`. Concurrent appends
     /// get distinct consecutive numbers: no gaps, no duplicates. A failed append stores nothing.
+    /// Response ids are unique: appending an id again fails with `AlreadyStored`.
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError>;
+
+    /// The response with this id, if it is stored.
+    async fn find(
+        &self,
+        consultation: &ConsultationId,
+        id: &crate::domain::ResponseId,
+    ) -> Result<Option<Response>, StoreError>;
 
     /// The responses numbered within `numbers`, in order (numbers never stored are skipped).
     async fn range(

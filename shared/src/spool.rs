@@ -30,6 +30,9 @@ pub struct SpooledFile {
     pub size: u64,
     pub sha256: String,
     pub head: Vec<u8>,
+    /// The media type when the channel knows it for certain (an email's own `message.eml`);
+    /// `None`: judged from the content against the allow-list.
+    pub media_type: Option<&'static str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +86,7 @@ impl Spool {
             size: self.size,
             sha256: hex::encode(self.hasher.finalize()),
             head: self.head,
+            media_type: None,
         })
     }
 }

@@ -158,6 +158,23 @@ async fn responses_are_numbered_in_order(f: Fixture) {
     assert_eq!(record.response_count, 3);
 }
 
+async fn an_id_is_stored_once(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("once");
+    create(b, &c).await;
+    let r = response(&c, at("2026-12-05T10:00:00Z"));
+    let first = b.responses.append(r.clone()).await.unwrap();
+    let again = b.responses.append(r.clone()).await;
+    match again {
+        Err(AppendError::AlreadyStored(existing)) => assert_eq!(*existing, first),
+        other => panic!("a second append of the same id: {other:?}"),
+    }
+    assert_eq!(b.responses.find(&c.id, &r.id).await.unwrap(), Some(first));
+    assert_eq!(b.responses.find(&c.id, &ResponseId::new()).await.unwrap(), None);
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 1);
+}
+
 async fn concurrent_appends_get_distinct_consecutive_numbers(f: Fixture) {
     let b = &f.backend;
     let c = consultation("racing");
@@ -391,6 +408,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
     let text = awkward_bytes();
     let pdf = [b"%PDF-1.7\n".as_slice(), &awkward_bytes()].concat();
     let submission = shared::intake::Submission {
+        id: None,
         channel: Channel::Web,
         fields: SubmitterFields {
             name: Some("Ada".into()),
@@ -513,6 +531,7 @@ async fn submission(
         spooled_files.push(spooled(file_name, content).await);
     }
     shared::intake::Submission {
+        id: None,
         channel: Channel::Api,
         fields: SubmitterFields {
             name: Some(name.into()),
@@ -855,6 +874,7 @@ macro_rules! contract {
 contract!(
     consultations_are_created_once,
     responses_are_numbered_in_order,
+    an_id_is_stored_once,
     concurrent_appends_get_distinct_consecutive_numbers,
     appends_outside_the_window_store_nothing,
     publication_mark_only_moves_forward,

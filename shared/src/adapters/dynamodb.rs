@@ -8,6 +8,7 @@
 //! | publication mark | `C#{id}` | `PUBLISHED` |
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
 //! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
+//! | response id guard (+ `number`) | `RID#{response id}` | `RID` |
 //!
 //! An append is one transaction: bump `response_count` from the value read (with the deadline
 //! check in the same condition) and put the response item if absent. Conflicts retry, so
@@ -26,7 +27,9 @@ use aws_sdk_dynamodb::types::{
 };
 use rand::Rng;
 
-use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response};
+use crate::domain::{
+    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId,
+};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };
@@ -70,6 +73,13 @@ pub fn consultations_in(
         .filter_map(|(pk, sk)| consultation_of(&pk, &sk))
         .collect()
 }
+
+/// Guards that a response id is stored once (its item names the response's number).
+fn id_partition(id: &ResponseId) -> String {
+    format!("RID#{id}")
+}
+
+const ID_SORT_KEY: &str = "RID";
 
 fn audit_partition(id: &ConsultationId) -> String {
     format!("AUDIT#{id}")
@@ -232,17 +242,15 @@ impl DynamoStore {
         item.insert("number".into(), n(number));
         item.insert("id".into(), s(response.id.as_str()));
         item.insert("data".into(), s(data));
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::backend("building a put", e))?;
+        // The id's guard: a second append of the same id fails its condition.
+        let mut guard = key(id_partition(&response.id), ID_SORT_KEY);
+        guard.insert("number".into(), n(number));
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(bump).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(self.put_new(item)?)
+            .transact_items(self.put_new(guard)?)
             .send()
             .await;
         match result {
@@ -250,15 +258,18 @@ impl DynamoStore {
                 number,
                 response: response.clone(),
             })),
-            // A condition failed (someone else took the number) or a concurrent transaction
-            // touched the same items: read again and retry.
+            // A condition failed (someone else took the number, or the id is stored already)
+            // or a concurrent transaction touched the same items: look, then retry.
             Err(e)
                 if matches!(
                     e.code(),
                     Some("TransactionCanceledException" | "TransactionConflictException")
                 ) =>
             {
-                Ok(None)
+                match self.find(id, &response.id).await? {
+                    Some(existing) => Err(AppendError::AlreadyStored(Box::new(existing))),
+                    None => Ok(None),
+                }
             }
             Err(e) => Err(sdk_error(format!("appending a response to {id}"), e).into()),
         }
@@ -392,6 +403,28 @@ impl Responses for DynamoStore {
             format!("still contended after {APPEND_ATTEMPTS} attempts"),
         )
         .into())
+    }
+
+    async fn find(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        let guard = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id_partition(id), ID_SORT_KEY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
+        let Some(guard) = guard.item else {
+            return Ok(None);
+        };
+        let number = get_n(&guard, "number")?;
+        let found = self.range(consultation, number..=number).await?;
+        Ok(found.into_iter().find(|r| &r.response.id == id))
     }
 
     async fn range(

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response};
+use crate::domain::{
+    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId,
+};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };
@@ -113,6 +115,27 @@ fn record((data, count, version): (String, i64, i64)) -> Result<ConsultationReco
         response_count: count as u64,
         version: version as u64,
     })
+}
+
+fn find_by_id(
+    conn: &Connection,
+    consultation: &str,
+    id: &ResponseId,
+) -> Result<Option<Response>, StoreError> {
+    conn.query_row(
+        "SELECT number, data FROM responses WHERE consultation = ?1 AND id = ?2",
+        params![consultation, id.as_str()],
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
+    )
+    .optional()
+    .map_err(|e| db("finding a response", e))?
+    .map(|(number, data)| {
+        Ok(Response {
+            number: number as u64,
+            response: from_json(&data)?,
+        })
+    })
+    .transpose()
 }
 
 /// A transaction that takes the write lock at once, so its reads and writes are one step.
@@ -254,6 +277,9 @@ impl Responses for SqliteStore {
                 )));
             };
             let consultation: Consultation = from_json(&data)?;
+            if let Some(existing) = find_by_id(&tx, &id, &response.id)? {
+                return Ok(Err(AppendError::AlreadyStored(Box::new(existing))));
+            }
             if let Some(refusal) = consultation.refuses_at(response.received_at) {
                 return Ok(Err(AppendError::Refused(refusal)));
             }
@@ -272,6 +298,17 @@ impl Responses for SqliteStore {
             Ok(Ok(Response { number, response }))
         })
         .await?
+    }
+
+    async fn find(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        let consultation = consultation.to_string();
+        let id = id.clone();
+        self.with(move |conn| find_by_id(conn, &consultation, &id))
+            .await
     }
 
     async fn range(

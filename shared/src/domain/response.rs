@@ -19,6 +19,21 @@ impl ResponseId {
         Self(uuid::Uuid::now_v7().to_string())
     }
 
+    /// An id derived from content (a UUID v8 of its SHA-256), so the same message delivered
+    /// twice gets the same id and is stored once.
+    pub fn derived(parts: &[&[u8]]) -> Self {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        let digest = hasher.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Uuid::new_v8(bytes).to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -453,6 +468,15 @@ mod tests {
             }),
             "name"
         );
+    }
+
+    #[test]
+    fn derived_ids_are_stable_and_distinct() {
+        let a = ResponseId::derived(&[b"net-2027", b"digest"]);
+        assert_eq!(a, ResponseId::derived(&[b"net-2027", b"digest"]));
+        assert_ne!(a, ResponseId::derived(&[b"other", b"digest"]));
+        assert_ne!(a, ResponseId::derived(&[b"net-2027d", b"igest"]), "parts are delimited");
+        assert_eq!(uuid::Uuid::parse_str(a.as_str()).unwrap().get_version_num(), 8);
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl From<IntakeError> for ApiError {
             IntakeError::TooLarge(t) => Self::TooLarge(t.0),
             e @ IntakeError::TooSlow(_) => Self::Unavailable(e.to_string()),
             IntakeError::Store(e) => Self::Internal(Box::new(e)),
+            e @ IntakeError::AlreadyStored(_) => Self::Conflict(e.to_string()),
         }
     }
 }

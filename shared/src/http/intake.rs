@@ -261,6 +261,7 @@ async fn read_parts(
         }
     }
     Ok(Submission {
+        id: None,
         channel,
         fields,
         text,
@@ -335,6 +336,7 @@ async fn read_json(request: Request, limits: Limits) -> Result<Submission, ApiEr
         None => None,
     };
     Ok(Submission {
+        id: None,
         channel: Channel::Api,
         fields: SubmitterFields {
             name: body.name,

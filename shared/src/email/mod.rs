@@ -1,0 +1,3 @@
+//! Responses by email (Res. 1344: an announced address, and the Secretariat's email list).
+
+pub mod message;
