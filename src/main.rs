@@ -2,6 +2,7 @@
 //! publication, the public site) over the embedded store, or over S3 + DynamoDB with
 //! `--store aws`, so a user needs nothing but cargo.
 
+mod smtp;
 mod worker;
 
 use std::net::SocketAddr;
@@ -11,6 +12,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use shared::Backend;
+use shared::adapters::outbox::OutboxMailer;
+use shared::email::receive::EmailIntake;
 use shared::http::admin::AdminToken;
 use shared::ports::{Clock, SweptByTimer, SystemClock};
 
@@ -53,6 +56,15 @@ struct ServeArgs {
     /// With --store aws: create the table and buckets if they are missing.
     #[arg(long)]
     create_resources: bool,
+    /// Also accept responses by email over SMTP on this address (e.g. 127.0.0.1:2525).
+    #[arg(long)]
+    smtp: Option<SocketAddr>,
+    /// The mail domain: responses go to <consultation>@<domain>.
+    #[arg(long, default_value = "consultations.localhost")]
+    mail_domain: String,
+    /// The public site's address, for links in emailed receipts (default: the served URL).
+    #[arg(long)]
+    public_url: Option<String>,
     /// The Secretariat's bearer token; generated into the data folder if unset.
     #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -88,8 +100,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let queue = worker::start(Arc::new(backend.publisher(clock.clone())));
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
+    let intake = backend.intake_state(clock, queue);
     let app = shared::http::with_security_headers(
-        shared::http::intake::router(backend.intake_state(clock, queue))
+        shared::http::intake::router(intake.clone())
             .merge(shared::http::admin::router(admin))
             .merge(shared::http::site::router(backend.site.clone())),
     );
@@ -98,6 +111,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr()?;
+    if let Some(smtp_addr) = args.smtp {
+        let public_url = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let mailer = OutboxMailer::open(
+            args.data.join("outbox"),
+            format!("verbatim@{}", args.mail_domain),
+        )?;
+        let email = Arc::new(EmailIntake {
+            intake: intake.intake.clone(),
+            consultations: backend.consultations.clone(),
+            private: backend.private.clone(),
+            mailer: Arc::new(mailer),
+            mail_domain: args.mail_domain.clone(),
+            public_url,
+        });
+        let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
+            .await
+            .with_context(|| format!("listening for SMTP on {smtp_addr}"))?;
+        println!(
+            "Verbatim accepts email at smtp://{}/ for <consultation>@{}",
+            smtp_listener.local_addr()?,
+            args.mail_domain
+        );
+        tokio::spawn(smtp::serve(smtp_listener, email));
+    }
     println!("Verbatim is serving at http://{addr}/");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())

@@ -272,6 +272,23 @@ impl CloseScheduler for SweptByTimer {
     }
 }
 
+/// A plain-text message Verbatim sends: receipts and replies to email responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// The Message-ID answered, so mail clients thread the reply.
+    pub in_reply_to: Option<String>,
+}
+
+/// Sends mail. Every message is marked `Auto-Submitted: auto-replied` (RFC 3834) so that
+/// well-behaved auto-responders do not answer it.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), StoreError>;
+}
+
 /// Asks for a consultation to be (re)published. Locally an in-process worker does it; on AWS
 /// the table's stream triggers the publish function, so intake needs no queue at all.
 pub trait PublishQueue: Send + Sync {

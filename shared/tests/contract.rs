@@ -170,7 +170,10 @@ async fn an_id_is_stored_once(f: Fixture) {
         other => panic!("a second append of the same id: {other:?}"),
     }
     assert_eq!(b.responses.find(&c.id, &r.id).await.unwrap(), Some(first));
-    assert_eq!(b.responses.find(&c.id, &ResponseId::new()).await.unwrap(), None);
+    assert_eq!(
+        b.responses.find(&c.id, &ResponseId::new()).await.unwrap(),
+        None
+    );
     let record = b.consultations.get(&c.id).await.unwrap().unwrap();
     assert_eq!(record.response_count, 1);
 }

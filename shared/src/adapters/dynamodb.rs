@@ -27,9 +27,7 @@ use aws_sdk_dynamodb::types::{
 };
 use rand::Rng;
 
-use crate::domain::{
-    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId,
-};
+use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };

@@ -4,6 +4,8 @@
 #[cfg(feature = "embedded")]
 pub mod fs;
 #[cfg(feature = "embedded")]
+pub mod outbox;
+#[cfg(feature = "embedded")]
 pub mod sqlite;
 
 #[cfg(feature = "aws")]

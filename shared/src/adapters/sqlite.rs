@@ -10,9 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::domain::{
-    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId,
-};
+use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
 };

@@ -475,8 +475,15 @@ mod tests {
         let a = ResponseId::derived(&[b"net-2027", b"digest"]);
         assert_eq!(a, ResponseId::derived(&[b"net-2027", b"digest"]));
         assert_ne!(a, ResponseId::derived(&[b"other", b"digest"]));
-        assert_ne!(a, ResponseId::derived(&[b"net-2027d", b"igest"]), "parts are delimited");
-        assert_eq!(uuid::Uuid::parse_str(a.as_str()).unwrap().get_version_num(), 8);
+        assert_ne!(
+            a,
+            ResponseId::derived(&[b"net-2027d", b"igest"]),
+            "parts are delimited"
+        );
+        assert_eq!(
+            uuid::Uuid::parse_str(a.as_str()).unwrap().get_version_num(),
+            8
+        );
     }
 
     #[test]

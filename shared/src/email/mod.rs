@@ -1,3 +1,4 @@
 //! Responses by email (Res. 1344: an announced address, and the Secretariat's email list).
 
 pub mod message;
+pub mod receive;

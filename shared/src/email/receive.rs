@@ -1,0 +1,342 @@
+//! A response by email becomes a response like any other: same numbering, same deadline, same
+//! page and manifest. The original message is published as `message.eml`, each attachment as
+//! its own file, the text body as `response.txt`. What cannot be published (late, too early,
+//! bounces, auto-replies) is kept privately, never lost.
+
+use std::sync::Arc;
+
+use crate::domain::media::classify;
+use crate::domain::{
+    Channel, ConsultationId, Receipt, Refusal, ResponseId, SubmitterFields, sanitize_file_name,
+};
+use crate::email::message::{InboundMessage, MessageKind, parse};
+use crate::intake::{Intake, IntakeError, Submission};
+use crate::ports::{
+    Body, Consultations, Mailer, ObjectKey, ObjectMeta, ObjectStore, OutgoingMail, PutMode,
+    StoreError,
+};
+use crate::spool::{Spool, SpooledFile};
+use crate::views::human_geneva;
+
+/// SES accepts messages up to 40 MB; so does the local SMTP listener.
+pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
+
+/// What an address at the mail domain asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// `{consultation}@domain`: a response.
+    Respond(ConsultationId),
+    /// `{consultation}+subscribe@domain` / `+unsubscribe`: the consultation's email list.
+    Subscribe(ConsultationId),
+    Unsubscribe(ConsultationId),
+}
+
+/// Reads `address` as one of Verbatim's addresses at `domain` (case-insensitive).
+pub fn recipient(address: &str, domain: &str) -> Option<Recipient> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, at) = address.rsplit_once('@')?;
+    if !at.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    let local = local.to_ascii_lowercase();
+    let (id, action) = match local.split_once('+') {
+        Some((id, action)) => (id.to_owned(), Some(action.to_owned())),
+        None => (local, None),
+    };
+    let id = ConsultationId::parse(&id).ok()?;
+    match action.as_deref() {
+        None => Some(Recipient::Respond(id)),
+        Some("subscribe") => Some(Recipient::Subscribe(id)),
+        Some("unsubscribe") => Some(Recipient::Unsubscribe(id)),
+        Some(_) => None,
+    }
+}
+
+/// Why a message was kept rather than published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kept {
+    AutoReply,
+    Bounce,
+    Late,
+    NotOpenYet,
+}
+
+impl Kept {
+    fn folder(self) -> &'static str {
+        match self {
+            Kept::AutoReply => "auto-replies",
+            Kept::Bounce => "bounces",
+            Kept::Late => "late",
+            Kept::NotOpenYet => "early",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    Published(Receipt),
+    /// The same message again: the first delivery's receipt, nothing new stored or sent.
+    Repeated(Receipt),
+    Kept(Kept),
+}
+
+pub struct EmailIntake {
+    pub intake: Arc<Intake>,
+    pub consultations: Arc<dyn Consultations>,
+    pub private: Arc<dyn ObjectStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub mail_domain: String,
+    /// Where the public site is, for links in receipts (e.g. `https://consultations.example.org`).
+    pub public_url: String,
+}
+
+impl EmailIntake {
+    /// For `RCPT TO`: the consultation the address responds to, or why it is refused.
+    pub async fn accepts(&self, address: &str) -> Result<ConsultationId, String> {
+        match recipient(address, &self.mail_domain) {
+            Some(Recipient::Respond(id)) => match self.consultations.get(&id).await {
+                Ok(Some(_)) => Ok(id),
+                Ok(None) => Err(format!("there is no consultation {id}")),
+                Err(e) => Err(format!(
+                    "cannot check the address now ({e}); try again later"
+                )),
+            },
+            Some(Recipient::Subscribe(_) | Recipient::Unsubscribe(_)) => {
+                Err("the consultation email lists are not open yet".to_owned())
+            }
+            None => Err(format!(
+                "{address} is not an address of this service: write to <consultation>@{}",
+                self.mail_domain
+            )),
+        }
+    }
+
+    /// Takes one message for one consultation. Errors are temporary (storage): the sender's
+    /// mail server, or the S3 event, delivers again, and the derived id makes that harmless.
+    pub async fn receive(
+        &self,
+        consultation: &ConsultationId,
+        raw: &[u8],
+        envelope_from: Option<&str>,
+    ) -> Result<Outcome, IntakeError> {
+        let message = parse(raw, envelope_from);
+        match message.kind {
+            MessageKind::AutoReply => {
+                return self
+                    .keep(consultation, &message, raw, Kept::AutoReply)
+                    .await;
+            }
+            MessageKind::Bounce => {
+                return self.keep(consultation, &message, raw, Kept::Bounce).await;
+            }
+            MessageKind::Response => {}
+        }
+        let (submission, skipped) = self.submission(consultation, &message, raw).await?;
+        match self.intake.submit(consultation, submission).await {
+            Ok(receipt) => {
+                self.reply(&message, receipt_mail(&receipt, &skipped, &self.public_url))
+                    .await;
+                Ok(Outcome::Published(receipt))
+            }
+            Err(IntakeError::AlreadyStored(existing)) => Ok(Outcome::Repeated(existing.receipt())),
+            Err(IntakeError::Refused(refusal)) => {
+                let kept = match refusal {
+                    Refusal::Closed { .. } => Kept::Late,
+                    Refusal::NotOpen { .. } => Kept::NotOpenYet,
+                };
+                let outcome = self.keep(consultation, &message, raw, kept).await?;
+                self.reply(&message, refusal_mail(consultation, refusal))
+                    .await;
+                Ok(outcome)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn submission(
+        &self,
+        consultation: &ConsultationId,
+        message: &InboundMessage,
+        raw: &[u8],
+    ) -> Result<(Submission, Vec<String>), IntakeError> {
+        let mut files = vec![spool("message.eml", raw, Some("message/rfc822")).await?];
+        let mut skipped = Vec::new();
+        for (index, attachment) in message.attachments.iter().enumerate() {
+            let name = attachment
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("attachment-{}", index + 1));
+            // Files the web form would refuse stay inside message.eml, not published alone.
+            if classify(&sanitize_file_name(&name), &attachment.bytes).is_err() {
+                skipped.push(name);
+                continue;
+            }
+            files.push(spool(&name, &attachment.bytes, None).await?);
+        }
+        let text = match &message.text {
+            Some(text) => Some(spool("", text, None).await?),
+            None => None,
+        };
+        let submission = Submission {
+            id: Some(ResponseId::derived(&[
+                consultation.as_str().as_bytes(),
+                message.digest.as_bytes(),
+            ])),
+            channel: Channel::Email,
+            fields: SubmitterFields {
+                name: Some(message.submitter_name()),
+                email: message.from_address.clone(),
+                ..Default::default()
+            },
+            text,
+            files,
+        };
+        Ok((submission, skipped))
+    }
+
+    /// Keeps a message that is not published, under `mail/{why}/{consultation}/{digest}.eml`.
+    async fn keep(
+        &self,
+        consultation: &ConsultationId,
+        message: &InboundMessage,
+        raw: &[u8],
+        why: Kept,
+    ) -> Result<Outcome, IntakeError> {
+        let key = ObjectKey::parse(format!(
+            "mail/{}/{consultation}/{}.eml",
+            why.folder(),
+            message.digest
+        ))
+        .map_err(|e| StoreError::backend("naming a kept message", e))?;
+        let meta = ObjectMeta {
+            content_type: "message/rfc822".to_owned(),
+            content_disposition: None,
+        };
+        let body = Body::Bytes(bytes::Bytes::copy_from_slice(raw));
+        match self
+            .private
+            .put(&key, body, &meta, PutMode::CreateNew)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(consultation = %consultation, kept = why.folder(), "email kept, not published");
+        Ok(Outcome::Kept(why))
+    }
+
+    /// Answers the sender; a failure to send is logged, never a reason to lose the response.
+    async fn reply(&self, message: &InboundMessage, (subject, text): (String, String)) {
+        let Some(to) = &message.from_address else {
+            return;
+        };
+        let mail = OutgoingMail {
+            to: to.clone(),
+            subject,
+            text,
+            in_reply_to: message.message_id.clone(),
+        };
+        if let Err(e) = self.mailer.send(&mail).await {
+            tracing::error!(error = %e, "sending a reply failed");
+        }
+    }
+}
+
+async fn spool(
+    name: &str,
+    bytes: &[u8],
+    media_type: Option<&'static str>,
+) -> Result<SpooledFile, IntakeError> {
+    let io = |e: std::io::Error| IntakeError::Store(StoreError::backend("spooling a message", e));
+    let mut spool = Spool::create(name).map_err(io)?;
+    spool.write(bytes).await.map_err(io)?;
+    let mut file = spool.finish(name.to_owned()).await.map_err(io)?;
+    file.media_type = media_type;
+    Ok(file)
+}
+
+fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (String, String) {
+    let mut text = format!(
+        "Your response to the consultation {} was received at {} and is number {}.\n\
+         It is published unedited; each file is listed with the SHA-256 of its exact bytes:\n\n",
+        receipt.consultation, receipt.received_at, receipt.number
+    );
+    for file in &receipt.files {
+        text.push_str(&format!(
+            "  {}\n    {} bytes, SHA-256 {}\n    {}{}\n",
+            file.name, file.size, file.sha256, public_url, file.url
+        ));
+    }
+    if !skipped.is_empty() {
+        text.push_str(&format!(
+            "\nThese attachments are of a type the consultation does not publish as separate files; \
+             they remain, unchanged, inside message.eml: {}\n",
+            skipped.join(", ")
+        ));
+    }
+    text.push_str(&format!("\nResponse id: {}\n", receipt.id));
+    (
+        format!(
+            "Response {} received: {}",
+            receipt.number, receipt.consultation
+        ),
+        text,
+    )
+}
+
+fn refusal_mail(consultation: &ConsultationId, refusal: Refusal) -> (String, String) {
+    match refusal {
+        Refusal::Closed { deadline } => (
+            format!("Consultation {consultation} is closed"),
+            format!(
+                "The consultation {consultation} closed at {} ({} UTC). Your message arrived after \
+                 the deadline, so it is not published; it has been kept by the Secretariat.\n",
+                human_geneva(deadline),
+                deadline.strftime("%Y-%m-%d %H:%M:%S")
+            ),
+        ),
+        Refusal::NotOpen { opens_at } => (
+            format!("Consultation {consultation} is not open yet"),
+            format!(
+                "The consultation {consultation} opens at {}. Your message arrived before that, so \
+                 it is not published; it has been kept by the Secretariat. Please send your \
+                 response again once the consultation is open.\n",
+                human_geneva(opens_at)
+            ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let d = "consultations.example.org";
+        let id = || ConsultationId::parse("net-2027").unwrap();
+        assert_eq!(
+            recipient("net-2027@consultations.example.org", d),
+            Some(Recipient::Respond(id()))
+        );
+        assert_eq!(
+            recipient("<NET-2027@Consultations.Example.org>", d),
+            Some(Recipient::Respond(id()))
+        );
+        assert_eq!(
+            recipient("net-2027+subscribe@consultations.example.org", d),
+            Some(Recipient::Subscribe(id()))
+        );
+        assert_eq!(
+            recipient("net-2027+unsubscribe@consultations.example.org", d),
+            Some(Recipient::Unsubscribe(id()))
+        );
+        assert_eq!(
+            recipient("net-2027+other@consultations.example.org", d),
+            None
+        );
+        assert_eq!(recipient("net-2027@elsewhere.org", d), None);
+        assert_eq!(recipient("no_such id@consultations.example.org", d), None);
+        assert_eq!(recipient("not an address", d), None);
+    }
+}

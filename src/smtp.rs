@@ -1,0 +1,222 @@
+//! The local host's SMTP listener: real SMTP (mailin's state machine, tokio I/O) feeding the same
+//! email intake as SES does on AWS. Unknown recipients are refused at `RCPT TO` (550), messages
+//! over the limit at the end of `DATA` (552); a message is answered 250 only once it is stored.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use mailin::{Action, Handler, Response, SessionBuilder};
+use shared::domain::ConsultationId;
+use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES, Outcome};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The longest command line accepted (RFC 5321 allows 512; data lines may be longer).
+const MAX_LINE: usize = 64 * 1024;
+
+/// A message whose `DATA` has ended, handed from the protocol to the I/O loop.
+struct Delivery {
+    from: String,
+    to: Vec<ConsultationId>,
+    data: Vec<u8>,
+}
+
+/// What the I/O loop and the protocol handler share: recipients are checked by the loop
+/// (async) before the handler sees them, and a finished message goes the other way.
+#[derive(Default)]
+struct Shared {
+    known: HashSet<String>,
+    refused: HashMap<String, String>,
+    done: Option<Delivery>,
+}
+
+/// The per-connection protocol decisions.
+struct Session {
+    shared: Arc<Mutex<Shared>>,
+    from: String,
+    to: Vec<ConsultationId>,
+    data: Vec<u8>,
+    too_big: bool,
+}
+
+impl Handler for Session {
+    fn mail(&mut self, _ip: IpAddr, _domain: &str, from: &str) -> Response {
+        self.from = from.to_owned();
+        self.to.clear();
+        mailin::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        let key = to.to_ascii_lowercase();
+        let shared = self.shared.lock().unwrap();
+        if shared.known.contains(&key)
+            && let Ok(id) = ConsultationId::parse(key.split(['@', '+']).next().unwrap_or(""))
+        {
+            self.to.push(id);
+            return mailin::response::OK;
+        }
+        let reason = shared
+            .refused
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| format!("{to} is not an address of this service"));
+        Response::custom(550, format!("5.1.1 {reason}"))
+    }
+
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
+        self.data.clear();
+        self.too_big = false;
+        mailin::response::START_DATA
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.data.len() + buf.len() > MAX_MESSAGE_BYTES {
+            self.too_big = true;
+            self.data = Vec::new();
+        } else if !self.too_big {
+            self.data.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        if self.too_big {
+            return Response::custom(
+                552,
+                format!(
+                    "5.3.4 the message is larger than {} MB",
+                    MAX_MESSAGE_BYTES / (1024 * 1024)
+                ),
+            );
+        }
+        self.shared.lock().unwrap().done = Some(Delivery {
+            from: self.from.clone(),
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+        });
+        // Replaced by the I/O loop once the message is stored.
+        mailin::response::OK
+    }
+}
+
+/// Accepts connections until the process stops.
+pub async fn serve(listener: TcpListener, email: Arc<EmailIntake>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let email = email.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = connection(stream, peer, email).await {
+                        tracing::debug!(error = %e, %peer, "SMTP connection ended");
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "accepting an SMTP connection"),
+        }
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    email: Arc<EmailIntake>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let handler = Session {
+        shared: shared.clone(),
+        from: String::new(),
+        to: Vec::new(),
+        data: Vec::new(),
+        too_big: false,
+    };
+    let builder = SessionBuilder::new(email.mail_domain.clone());
+    let mut session = builder.build(peer.ip(), handler);
+    write.write_all(&session.greeting().buffer()?).await?;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        // Check a recipient (async) before the protocol sees it.
+        if let Some(address) = rcpt_address(&line) {
+            let key = address.to_ascii_lowercase();
+            let verdict = email.accepts(&address).await;
+            let mut shared = shared.lock().unwrap();
+            match verdict {
+                Ok(_) => {
+                    shared.known.insert(key);
+                }
+                Err(reason) => {
+                    shared.refused.insert(key, reason);
+                }
+            }
+        }
+        let mut response = session.process(&line);
+        let delivery = shared.lock().unwrap().done.take();
+        if let Some(delivery) = delivery {
+            response = deliver(&email, delivery).await;
+        }
+        match response.action {
+            Action::Reply => write.write_all(&response.buffer()?).await?,
+            Action::Close => {
+                write.write_all(&response.buffer()?).await?;
+                return Ok(());
+            }
+            Action::NoReply => {}
+            Action::UpgradeTls => {
+                write.write_all(&response.buffer()?).await?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The address of a `RCPT TO:<…>` line.
+fn rcpt_address(line: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?.trim_end();
+    let rest = text
+        .get(..8)?
+        .eq_ignore_ascii_case("rcpt to:")
+        .then(|| &text[8..])?;
+    let address = rest.trim().trim_start_matches('<');
+    let end = address.find('>').unwrap_or(address.len());
+    Some(address[..end].to_owned())
+}
+
+async fn deliver(email: &EmailIntake, delivery: Delivery) -> Response {
+    let envelope_from = Some(delivery.from.as_str());
+    let mut numbers = Vec::new();
+    for consultation in &delivery.to {
+        match email
+            .receive(consultation, &delivery.data, envelope_from)
+            .await
+        {
+            Ok(Outcome::Published(receipt) | Outcome::Repeated(receipt)) => {
+                numbers.push(format!("{consultation} response {}", receipt.number));
+            }
+            Ok(Outcome::Kept(why)) => numbers.push(format!("{consultation} kept ({why:?})")),
+            Err(e) => {
+                tracing::error!(error = %e, consultation = %consultation, "storing an email failed");
+                return Response::custom(
+                    451,
+                    "4.3.0 the message could not be stored; try again later".to_owned(),
+                );
+            }
+        }
+    }
+    Response::custom(250, format!("2.0.0 accepted: {}", numbers.join(", ")))
+}
