@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use shared::Backend;
 use shared::adapters::outbox::OutboxMailer;
-use shared::email::receive::EmailIntake;
+use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::http::admin::AdminToken;
 use shared::ports::{Clock, SweptByTimer, SystemClock};
 
@@ -62,6 +62,9 @@ struct ServeArgs {
     /// The mail domain: responses go to <consultation>@<domain>.
     #[arg(long, default_value = "consultations.localhost")]
     mail_domain: String,
+    /// The largest message accepted over SMTP, in bytes (SES's limit is 40 MB).
+    #[arg(long, default_value_t = MAX_MESSAGE_BYTES)]
+    max_message_bytes: usize,
     /// The public site's address, for links in emailed receipts (default: the served URL).
     #[arg(long)]
     public_url: Option<String>,
@@ -136,7 +139,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             smtp_listener.local_addr()?,
             args.mail_domain
         );
-        tokio::spawn(smtp::serve(smtp_listener, email));
+        tokio::spawn(smtp::serve(smtp_listener, email, args.max_message_bytes));
     }
     println!("Verbatim is serving at http://{addr}/");
     axum::serve(listener, app)

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use mailin::{Action, Handler, Response, SessionBuilder};
 use shared::domain::ConsultationId;
-use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES, Outcome};
+use shared::email::receive::{EmailIntake, Outcome};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,6 +29,8 @@ struct Shared {
     known: HashSet<String>,
     refused: HashMap<String, String>,
     done: Option<Delivery>,
+    /// The message just ended was over the limit: answer 552.
+    oversized: bool,
 }
 
 /// The per-connection protocol decisions.
@@ -38,6 +40,7 @@ struct Session {
     to: Vec<ConsultationId>,
     data: Vec<u8>,
     too_big: bool,
+    max_bytes: usize,
 }
 
 impl Handler for Session {
@@ -77,7 +80,7 @@ impl Handler for Session {
     }
 
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        if self.data.len() + buf.len() > MAX_MESSAGE_BYTES {
+        if self.data.len() + buf.len() > self.max_bytes {
             self.too_big = true;
             self.data = Vec::new();
         } else if !self.too_big {
@@ -88,13 +91,11 @@ impl Handler for Session {
 
     fn data_end(&mut self) -> Response {
         if self.too_big {
-            return Response::custom(
-                552,
-                format!(
-                    "5.3.4 the message is larger than {} MB",
-                    MAX_MESSAGE_BYTES / (1024 * 1024)
-                ),
-            );
+            // mailin stays in DATA after an error reply; an OK ends the transaction, and
+            // the I/O loop turns it into the 552.
+            self.shared.lock().unwrap().oversized = true;
+            self.data = Vec::new();
+            return mailin::response::OK;
         }
         self.shared.lock().unwrap().done = Some(Delivery {
             from: self.from.clone(),
@@ -106,14 +107,14 @@ impl Handler for Session {
     }
 }
 
-/// Accepts connections until the process stops.
-pub async fn serve(listener: TcpListener, email: Arc<EmailIntake>) {
+/// Accepts connections until the process stops; messages over `max_bytes` are refused.
+pub async fn serve(listener: TcpListener, email: Arc<EmailIntake>, max_bytes: usize) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let email = email.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, email).await {
+                    if let Err(e) = connection(stream, peer, email, max_bytes).await {
                         tracing::debug!(error = %e, %peer, "SMTP connection ended");
                     }
                 });
@@ -127,6 +128,7 @@ async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     email: Arc<EmailIntake>,
+    max_bytes: usize,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
@@ -137,6 +139,7 @@ async fn connection(
         to: Vec::new(),
         data: Vec::new(),
         too_big: false,
+        max_bytes,
     };
     let builder = SessionBuilder::new(email.mail_domain.clone());
     let mut session = builder.build(peer.ip(), handler);
@@ -166,8 +169,16 @@ async fn connection(
             }
         }
         let mut response = session.process(&line);
-        let delivery = shared.lock().unwrap().done.take();
-        if let Some(delivery) = delivery {
+        let (delivery, oversized) = {
+            let mut shared = shared.lock().unwrap();
+            (shared.done.take(), std::mem::take(&mut shared.oversized))
+        };
+        if oversized {
+            response = Response::custom(
+                552,
+                format!("5.3.4 the message is larger than {max_bytes} bytes, the limit"),
+            );
+        } else if let Some(delivery) = delivery {
             response = deliver(&email, delivery).await;
         }
         match response.action {

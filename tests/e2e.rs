@@ -1,63 +1,18 @@
 //! End to end: the real `verbatim` binary on a free port, used as a stakeholder, the
 //! Secretariat and a reader would use it, over the embedded store and over S3 + DynamoDB.
 
+#[path = "support/app.rs"]
+mod app;
 #[path = "support/moto.rs"]
 mod moto;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use app::{TOKEN, download, sha256, start};
 
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-const TOKEN: &str = "e2e-admin-token-0123456789";
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_verbatim"));
-    command
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .args(args)
-        .env("VERBATIM_ADMIN_TOKEN", TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("starting verbatim");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("verbatim exited before it was ready")
-            .unwrap();
-        if let Some(url) = line.strip_prefix("Verbatim is serving at ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
-    Server { child, url }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
 
 /// The files a stakeholder sends: every kind of byte that careless code mangles.
 fn files() -> Vec<(&'static str, Vec<u8>)> {
@@ -146,17 +101,6 @@ async fn wait_until_published(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn download(
-    client: &reqwest::Client,
-    url: &str,
-    path: &str,
-) -> (reqwest::header::HeaderMap, Vec<u8>) {
-    let reply = client.get(format!("{url}{path}")).send().await.unwrap();
-    assert_eq!(reply.status(), 200, "{path}");
-    let headers = reply.headers().clone();
-    (headers, reply.bytes().await.unwrap().to_vec())
 }
 
 /// Every published file is exactly what was sent.

@@ -321,25 +321,20 @@ fn body_segments(message: &Message<'_>, id: usize, depth: usize) -> Vec<Segment>
     }
     match &part.body {
         PartType::Multipart(children) => {
-            let mut children = children
+            let children = children
                 .iter()
                 .map(|&child| body_segments(message, child as usize, depth + 1));
-            if is_subtype(part, "alternative") {
-                let candidates: Vec<Vec<Segment>> = children.collect();
-                let has_text = |segments: &&Vec<Segment>, plain_only: bool| {
-                    segments
-                        .iter()
-                        .any(|s| (s.plain || !plain_only) && !s.text.trim().is_empty())
-                };
-                candidates
-                    .iter()
-                    .position(|c| has_text(&c, true))
-                    .or_else(|| candidates.iter().position(|c| has_text(&c, false)))
-                    .and_then(|chosen| candidates.into_iter().nth(chosen))
-                    .unwrap_or_default()
-            } else {
-                children.by_ref().flatten().collect()
+            if !is_subtype(part, "alternative") {
+                return children.flatten().collect();
             }
+            // One rendering of the same text: the plain one, else the first with any text.
+            let renderings: Vec<Vec<Segment>> = children.collect();
+            renderings
+                .iter()
+                .position(|r| has_text(r, true))
+                .or_else(|| renderings.iter().position(|r| has_text(r, false)))
+                .and_then(|chosen| renderings.into_iter().nth(chosen))
+                .unwrap_or_default()
         }
         body if is_body_text(part) => match body {
             PartType::Text(text) => vec![Segment {
@@ -360,6 +355,12 @@ fn body_segments(message: &Message<'_>, id: usize, depth: usize) -> Vec<Segment>
         },
         _ => Vec::new(),
     }
+}
+
+fn has_text(segments: &[Segment], plain_only: bool) -> bool {
+    segments
+        .iter()
+        .any(|s| (s.plain || !plain_only) && !s.text.trim().is_empty())
 }
 
 /// Joins text parts, starting each on a new line (CRLF if the text uses CRLF).
@@ -1427,5 +1428,47 @@ mod tests {
         let mut changed = raw.to_vec();
         *changed.last_mut().unwrap() = b' ';
         assert_ne!(parse(raw, None).digest, parse(&changed, None).digest);
+    }
+
+    /// The largest message SES accepts: run with `--ignored --nocapture` (slow in debug builds).
+    #[test]
+    #[ignore]
+    fn a_forty_megabyte_message() {
+        let file: Vec<u8> = (0..29_000_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let mut raw = b"From: Big <big@example.org>\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\n\r\nsee attached\r\n--m\r\nContent-Type: application/octet-stream; name=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n".to_vec();
+        for chunk in file.chunks(57) {
+            raw.extend_from_slice(encode_base64(chunk).as_bytes());
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"--m--\r\n");
+        let started = std::time::Instant::now();
+        let message = parse(&raw, None);
+        eprintln!("{} bytes read in {:?}", raw.len(), started.elapsed());
+        assert!(raw.len() > 39_000_000);
+        assert_eq!(text(&message), Some("see attached"));
+        assert_eq!(message.attachments.len(), 1);
+        assert!(message.attachments[0].bytes == file);
+    }
+
+    fn encode_base64(bytes: &[u8]) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for group in bytes.chunks(3) {
+            let n = group
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+            for i in 0..4 {
+                out.push(if i <= group.len() {
+                    ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        out
     }
 }

@@ -1,0 +1,71 @@
+//! The real `verbatim` binary, started for a test on free ports with its own data folder.
+//! Included by several test crates, each using part of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+pub const TOKEN: &str = "e2e-admin-token-0123456789";
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// `host:port` of the SMTP listener, when started with `--smtp`.
+    pub smtp: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start(data: &Path, args: &[&str], env: &[(&str, String)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_verbatim"));
+    command
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .env("VERBATIM_ADMIN_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("starting verbatim");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut smtp = None;
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("verbatim exited before it was ready")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("Verbatim accepts email at smtp://") {
+            smtp = rest.split('/').next().map(str::to_owned);
+        }
+        if let Some(url) = line.strip_prefix("Verbatim is serving at ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    Server { child, url, smtp }
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+) -> (reqwest::header::HeaderMap, Vec<u8>) {
+    let reply = client.get(format!("{url}{path}")).send().await.unwrap();
+    assert_eq!(reply.status(), 200, "{path}");
+    let headers = reply.headers().clone();
+    (headers, reply.bytes().await.unwrap().to_vec())
+}
