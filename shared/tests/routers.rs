@@ -499,6 +499,8 @@ async fn the_openapi_description_covers_every_route() {
         "/api/consultations",
         "/api/consultations/{id}",
         "/api/consultations/{id}/responses",
+        "/api/admin/consultations/{id}",
+        "/api/admin/consultations/{id}/audit",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
