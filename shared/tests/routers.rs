@@ -681,3 +681,42 @@ async fn deadlines_move_and_closed_consultations_reopen_with_an_audit_trail() {
     assert_eq!(audit[2]["actor"], "secretariat");
     assert_eq!(app.audit("nope-nope").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_browser_form_gets_a_receipt_page_and_readable_errors() {
+    let app = app();
+    app.open_consultation().await;
+    let (content_type, body) = multipart(&[Part::Field("name", b"Ada"), Part::File("a.pdf", PDF)]);
+    let form = |body: Vec<u8>| {
+        Request::post("/api/consultations/net-2027/responses")
+            .header(header::CONTENT_TYPE, content_type.clone())
+            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let reply = app.send(form(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert!(
+        reply.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = String::from_utf8(reply.body).unwrap();
+    use sha2::Digest;
+    assert!(page.contains("response 1 received"), "{page}");
+    assert!(page.contains(&hex::encode(sha2::Sha256::digest(PDF))));
+    let stored = app
+        .backend
+        .responses
+        .range(&ConsultationId::parse("net-2027").unwrap(), 1..=1)
+        .await
+        .unwrap();
+    assert_eq!(stored[0].response.channel, shared::domain::Channel::Web);
+
+    let (_, no_name) = multipart(&[Part::File("a.pdf", PDF)]);
+    let reply = app.send(form(no_name)).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = String::from_utf8(reply.body).unwrap();
+    assert!(page.contains("your name is required"), "{page}");
+}

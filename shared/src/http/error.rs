@@ -110,6 +110,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The same error as a page, for a browser that posted the form.
+    pub fn into_html_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %cause, source = ?cause.source(), "request failed");
+        }
+        let page = crate::publish::render::error_page(status.as_u16(), &self.message());
+        (status, axum::response::Html(page)).into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();

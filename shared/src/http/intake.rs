@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::StreamExt;
@@ -90,14 +90,15 @@ async fn submit(
     Path(raw): Path<String>,
     request: Request,
 ) -> Response {
+    let headers = request.headers().clone();
+    let html = channel_of(&headers) == Channel::Web;
     let id = match path_id(&raw) {
         Ok(id) => id,
-        Err(e) => return refuse(e, request.into_body()).await,
+        Err(e) => return refuse(e, request.into_body(), html).await,
     };
     if let Err(e) = s.intake.check_accepting(&id).await {
-        return refuse(e.into(), request.into_body()).await;
+        return refuse(e.into(), request.into_body(), html).await;
     }
-    let headers = request.headers().clone();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -111,7 +112,7 @@ async fn submit(
         let e = ApiError::UnsupportedMediaType(
             "send the response as multipart/form-data (form fields and files) or application/json (text only)".into(),
         );
-        return refuse(e, request.into_body()).await;
+        return refuse(e, request.into_body(), html).await;
     };
     let result = match submission {
         Ok(submission) => s
@@ -121,9 +122,14 @@ async fn submit(
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(receipt) => (StatusCode::CREATED, Json(receipt)).into_response(),
-        Err(e) => e.into_response(),
+    match (result, html) {
+        (Ok(receipt), false) => (StatusCode::CREATED, Json(receipt)).into_response(),
+        (Ok(receipt), true) => {
+            let page = crate::publish::render::receipt_page(&receipt);
+            (StatusCode::CREATED, Html(page)).into_response()
+        }
+        (Err(e), false) => e.into_response(),
+        (Err(e), true) => e.into_html_response(),
     }
 }
 
@@ -141,7 +147,7 @@ fn channel_of(headers: &HeaderMap) -> Channel {
 }
 
 /// Answers with `error` after reading and discarding (boundedly) what the client still sends.
-async fn refuse(error: ApiError, body: Body) -> Response {
+async fn refuse(error: ApiError, body: Body, html: bool) -> Response {
     let mut stream = body.into_data_stream();
     let mut drained = 0u64;
     let _ = tokio::time::timeout(DRAIN_TIME, async {
@@ -153,7 +159,11 @@ async fn refuse(error: ApiError, body: Body) -> Response {
         }
     })
     .await;
-    error.into_response()
+    if html {
+        error.into_html_response()
+    } else {
+        error.into_response()
+    }
 }
 
 fn malformed(e: impl std::fmt::Display) -> ApiError {

@@ -229,6 +229,44 @@ fn response_form(record: &ConsultationRecord) -> Markup {
     }
 }
 
+/// What a browser gets after posting the form (no JavaScript needed): the number, and every
+/// file with its SHA-256, so the submitter can check the published copy.
+pub fn receipt_page(receipt: &Receipt) -> String {
+    layout(
+        &format!("Response {} received", receipt.number),
+        html! {
+            h1 { "Thank you: response " (receipt.number) " received" }
+            p {
+                "Received " time datetime=(receipt.received_at) { (receipt.received_at) }
+                " for the consultation "
+                a href=(site_paths::consultation_url(&receipt.consultation)) { (receipt.consultation) } ". "
+                "It is published exactly as sent; keep this page as your receipt."
+            }
+            table {
+                thead { tr { th scope="col" { "File" } th scope="col" { "Bytes" } th scope="col" { "SHA-256" } } }
+                tbody {
+                    @for f in &receipt.files {
+                        tr { td { a href=(f.url) download { (f.name) } } td { (f.size) } td class="sha" { code { (f.sha256) } } }
+                    }
+                }
+            }
+            p { "Response id: " code { (receipt.id) } }
+        },
+    )
+}
+
+/// An error for a browser: what went wrong and the way back to the form.
+pub fn error_page(status: u16, message: &str) -> String {
+    layout(
+        "Your response was not accepted",
+        html! {
+            h1 { "Your response was not accepted" }
+            p role="alert" { (message) }
+            p { "Error " (status) ". Go back to the form, correct it and send again." }
+        },
+    )
+}
+
 /// The Group's overview of a closed consultation: who responded, and which responses are
 /// identical or nearly identical (flagged for attention, never removed or altered).
 pub fn summary_page(record: &ConsultationRecord, summary: &crate::closing::Summary) -> String {
