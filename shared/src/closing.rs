@@ -90,10 +90,10 @@ impl Closer {
         let Some(record) = self.consultations.get(id).await? else {
             return Ok(None);
         };
-        let c = &record.consultation;
-        if c.closing.is_none() {
-            if now <= c.deadline {
-                return Ok(Some(c.deadline + SignedDuration::from_millis(1)));
+        let record = if record.consultation.closing.is_none() {
+            let deadline = record.consultation.deadline;
+            if now <= deadline {
+                return Ok(Some(deadline + SignedDuration::from_millis(1)));
             }
             let record = modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
                 Ok(c.record_closing(now).then(|| AuditEntry {
@@ -107,12 +107,11 @@ impl Closer {
             .await?;
             tracing::info!(consultation = %id, deadline = %record.consultation.deadline, "closed");
             self.queue.request(id);
-        }
-        let record = self
-            .consultations
-            .get(id)
-            .await?
-            .expect("it was there a moment ago");
+            // `modify` returns the record as stored: no need to read it again.
+            record
+        } else {
+            record
+        };
         let c = &record.consultation;
         match &c.closing {
             Some(closing) if closing.dossier.is_none() => {}

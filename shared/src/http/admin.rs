@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use super::intake::path_id;
+use super::{consultation_views, json_body};
 use crate::domain::AuditEntry;
 use crate::secretariat::{AdminError, Secretariat};
 use crate::views::ConsultationView;
@@ -80,11 +81,6 @@ async fn authorize(
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))
-}
-
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
@@ -109,13 +105,7 @@ async fn create(
 
 async fn list(State(s): State<AdminState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
     let now = s.secretariat.clock.now();
-    let records = s.secretariat.consultations.list().await?;
-    Ok(Json(
-        records
-            .iter()
-            .map(|r| ConsultationView::new(r, now))
-            .collect(),
-    ))
+    consultation_views(s.secretariat.consultations.as_ref(), now).await
 }
 
 /// `PATCH` with `{"deadline"}` or `{"meeting_date"}` (and an optional `reason`): an extension

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::{consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{Channel, ConsultationId, SubmitterFields};
 use crate::intake::{Intake, Submission};
@@ -62,14 +63,7 @@ async fn openapi() -> impl IntoResponse {
 }
 
 async fn list(State(s): State<IntakeState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
-    let now = s.clock.now();
-    let records = s.consultations.list().await?;
-    Ok(Json(
-        records
-            .iter()
-            .map(|r| ConsultationView::new(r, now))
-            .collect(),
-    ))
+    consultation_views(s.consultations.as_ref(), s.clock.now()).await
 }
 
 async fn show(
@@ -338,8 +332,7 @@ async fn read_json(request: Request, limits: Limits) -> Result<Submission, ApiEr
             limits.max_file_bytes / (1024 * 1024)
         ))
     })?;
-    let body: JsonSubmission = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))?;
+    let body: JsonSubmission = json_body(&bytes)?;
     let mut budget = Budget::new(limits);
     let text = match body.text {
         Some(t) => Some(spool_bytes("the text", t.as_bytes(), &mut budget).await?),

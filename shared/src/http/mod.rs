@@ -5,11 +5,36 @@ pub mod error;
 pub mod intake;
 pub mod site;
 
-use axum::Router;
+use axum::{Json, Router};
+use jiff::Timestamp;
+
+use crate::ports::Consultations;
+use crate::views::ConsultationView;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use error::ApiError;
+
+/// A JSON request body, or a 400 that says what is wrong with it.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))
+}
+
+/// Every consultation as the API shows it at `now` (the public and the admin listing).
+pub(crate) async fn consultation_views(
+    consultations: &dyn Consultations,
+    now: Timestamp,
+) -> Result<Json<Vec<ConsultationView>>, ApiError> {
+    let records = consultations.list().await?;
+    Ok(Json(
+        records
+            .iter()
+            .map(|r| ConsultationView::new(r, now))
+            .collect(),
+    ))
+}
 
 /// Headers every response carries: no MIME sniffing, no framing, and a strict CSP on HTML.
 pub fn with_security_headers(router: Router) -> Router {
