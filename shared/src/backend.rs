@@ -10,6 +10,7 @@ use crate::http::intake::IntakeState;
 use crate::intake::{Intake, in_flight_grace_from_env};
 use crate::ports::{
     Clock, CloseScheduler, Consultations, ObjectStore, PublicationState, PublishQueue, Responses,
+    Subscriptions,
 };
 use crate::secretariat::Secretariat;
 
@@ -26,6 +27,8 @@ pub struct Backend {
     pub consultations: Arc<dyn Consultations>,
     pub responses: Arc<dyn Responses>,
     pub publication: Arc<dyn PublicationState>,
+    /// The email lists' subscribers (private).
+    pub subscriptions: Arc<dyn Subscriptions>,
     /// Originals and anything not public.
     pub private: Arc<dyn ObjectStore>,
     /// The public site.
@@ -72,7 +75,8 @@ impl Backend {
         Ok(Self {
             consultations: records.clone(),
             responses: records.clone(),
-            publication: records,
+            publication: records.clone(),
+            subscriptions: records,
             private: Arc::new(folder("private")?),
             site: Arc::new(folder("site")?),
         })
@@ -98,7 +102,8 @@ impl Backend {
         Ok(Self {
             consultations: records.clone(),
             responses: records.clone(),
-            publication: records,
+            publication: records.clone(),
+            subscriptions: records,
             private: Arc::new(s3::S3ObjectStore::new(
                 s3_client.clone(),
                 &names.private_bucket,

@@ -14,7 +14,10 @@ use futures::Stream;
 use jiff::Timestamp;
 use thiserror::Error;
 
-use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response};
+use crate::domain::{
+    AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response, SubscriberId,
+    Subscription,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -300,6 +303,53 @@ pub struct PublishedByStream;
 
 impl PublishQueue for PublishedByStream {
     fn request(&self, _: &ConsultationId) {}
+}
+
+/// The consultations' email lists: subscriptions, and how far each list has been sent.
+/// Addresses stored here are private: nothing in this store is ever published.
+#[async_trait]
+pub trait Subscriptions: Send + Sync {
+    /// Stores `subscription` unless the subscriber has one already, and returns the one stored
+    /// (so asking twice resends the same link rather than invalidating the first).
+    async fn request(&self, subscription: &Subscription) -> Result<Subscription, StoreError>;
+
+    async fn subscription(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// Marks the subscription confirmed at `at` (the first confirmation counts). `Ok(false)`
+    /// if there is no such subscription.
+    async fn confirm(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the subscription and its address; `Ok(false)` if there was none.
+    async fn remove(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError>;
+
+    /// The confirmed subscriptions of a consultation, ordered by subscriber id.
+    async fn confirmed(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<Vec<Subscription>, StoreError>;
+
+    /// How many of the consultation's responses (numbers `1..=n`) have been sent to the list.
+    async fn notified(&self, consultation: &ConsultationId) -> Result<u64, StoreError>;
+
+    /// Records that responses `1..=count` were sent. Never moves the mark backwards.
+    async fn set_notified(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

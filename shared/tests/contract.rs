@@ -863,6 +863,84 @@ async fn submissions_racing_the_closing(f: Fixture) {
     assert_eq!(in_dossier, ids);
 }
 
+fn subscription(c: &Consultation, address: &str, random: u8) -> Subscription {
+    Subscription::request(
+        c.id.clone(),
+        EmailAddress::parse(address).unwrap(),
+        [random; 32],
+        at(NOW),
+    )
+}
+
+async fn email_list_subscriptions(f: Fixture) {
+    let b = &f.backend;
+    let (c, other) = (consultation("list-2027"), consultation("list-other"));
+    create(b, &c).await;
+    create(b, &other).await;
+    let store = b.subscriptions.as_ref();
+    let ada = subscription(&c, "ada@example.org", 1);
+    assert_eq!(store.request(&ada).await.unwrap(), ada);
+    // Asking again (even with another case and secret) keeps the first request and its link.
+    let again = subscription(&c, "ADA@example.org", 2);
+    assert_eq!(store.request(&again).await.unwrap(), ada);
+    let bob = subscription(&c, "bob@example.org", 3);
+    store.request(&bob).await.unwrap();
+    store
+        .request(&subscription(&other, "eve@example.org", 4))
+        .await
+        .unwrap();
+
+    assert!(
+        store.confirmed(&c.id).await.unwrap().is_empty(),
+        "pending ones get nothing"
+    );
+    let first = at("2026-11-28T11:00:00Z");
+    assert!(store.confirm(&c.id, &ada.subscriber, first).await.unwrap());
+    assert!(
+        store
+            .confirm(&c.id, &ada.subscriber, at("2026-11-29T11:00:00Z"))
+            .await
+            .unwrap()
+    );
+    let confirmed = store.confirmed(&c.id).await.unwrap();
+    assert_eq!(confirmed.len(), 1);
+    assert_eq!(confirmed[0].address.as_str(), "ada@example.org");
+    assert_eq!(
+        confirmed[0].confirmed_at,
+        Some(first),
+        "the first confirmation counts"
+    );
+    assert_eq!(
+        store.subscription(&c.id, &ada.subscriber).await.unwrap(),
+        Some(confirmed[0].clone())
+    );
+
+    assert!(store.remove(&c.id, &ada.subscriber).await.unwrap());
+    assert!(!store.remove(&c.id, &ada.subscriber).await.unwrap());
+    assert_eq!(
+        store.subscription(&c.id, &ada.subscriber).await.unwrap(),
+        None
+    );
+    assert!(
+        !store.confirm(&c.id, &ada.subscriber, first).await.unwrap(),
+        "removed stays removed"
+    );
+    assert!(store.confirmed(&c.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .subscription(&c.id, &bob.subscriber)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    assert_eq!(store.notified(&c.id).await.unwrap(), 0);
+    store.set_notified(&c.id, 3).await.unwrap();
+    store.set_notified(&c.id, 2).await.unwrap();
+    assert_eq!(store.notified(&c.id).await.unwrap(), 3);
+    assert_eq!(store.notified(&other.id).await.unwrap(), 0);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -889,4 +967,5 @@ contract!(
     closing_builds_the_dossier,
     reopening_leads_to_a_new_dossier,
     submissions_racing_the_closing,
+    email_list_subscriptions,
 );

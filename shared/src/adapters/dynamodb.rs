@@ -9,6 +9,11 @@
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
 //! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
 //! | response id guard (+ `number`) | `RID#{response id}` | `RID` |
+//! | email list subscription (+ `confirmed`) | `LIST#{id}` | `S#{subscriber}` |
+//! | email list mark (`notified`) | `LIST#{id}` | `NOTIFIED` |
+//!
+//! The list's items live outside `C#…` so that the publish function's stream filter ignores
+//! them: subscribing publishes nothing.
 //!
 //! An append is one transaction: bump `response_count` from the value read (with the deadline
 //! check in the same condition) and put the response item if absent. Conflicts retry, so
@@ -27,9 +32,13 @@ use aws_sdk_dynamodb::types::{
 };
 use rand::Rng;
 
-use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId};
+use crate::domain::{
+    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
+    Subscription,
+};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
+    Subscriptions,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -492,6 +501,183 @@ impl PublicationState for DynamoStore {
             // Already at or past `count`: the mark never moves backwards.
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
             Err(e) => Err(sdk_error("recording publication", e)),
+        }
+    }
+}
+
+fn list_partition(id: &ConsultationId) -> String {
+    format!("LIST#{id}")
+}
+
+fn subscription_key(consultation: &ConsultationId, subscriber: &SubscriberId) -> Item {
+    key(
+        list_partition(consultation),
+        format!("S#{}", subscriber.as_str()),
+    )
+}
+
+const NOTIFIED: &str = "NOTIFIED";
+
+impl DynamoStore {
+    fn subscription_item(subscription: &Subscription) -> Result<Item, StoreError> {
+        let mut item = subscription_key(&subscription.consultation, &subscription.subscriber);
+        item.insert("data".into(), s(to_json(subscription)?));
+        item.insert(
+            "confirmed".into(),
+            AttributeValue::Bool(subscription.is_confirmed()),
+        );
+        Ok(item)
+    }
+}
+
+#[async_trait]
+impl Subscriptions for DynamoStore {
+    async fn request(&self, subscription: &Subscription) -> Result<Subscription, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::subscription_item(subscription)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(subscription.clone()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => self
+                .subscription(&subscription.consultation, &subscription.subscriber)
+                .await?
+                // Removed between the put and the read: the caller may simply ask again.
+                .ok_or_else(|| {
+                    StoreError::backend("storing a subscription", "changed concurrently")
+                }),
+            Err(e) => Err(sdk_error("storing a subscription", e)),
+        }
+    }
+
+    async fn subscription(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(subscription_key(consultation, subscriber)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("finding a subscription", e))?;
+        out.item
+            .map(|item| from_json(get_s(&item, "data")?))
+            .transpose()
+    }
+
+    async fn confirm(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let Some(mut subscription) = self.subscription(consultation, subscriber).await? else {
+            return Ok(false);
+        };
+        if subscription.is_confirmed() {
+            return Ok(true);
+        }
+        subscription.confirmed_at = Some(at);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::subscription_item(&subscription)?))
+            // Only over the pending subscription that was read: never resurrects a removed one,
+            // never moves an earlier confirmation.
+            .condition_expression("attribute_exists(pk) AND confirmed = :pending")
+            .expression_attribute_values(":pending", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Ok(self.subscription(consultation, subscriber).await?.is_some())
+            }
+            Err(e) => Err(sdk_error("confirming a subscription", e)),
+        }
+    }
+
+    async fn remove(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(subscription_key(consultation, subscriber)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("removing a subscription", e))?;
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    async fn confirmed(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .filter_expression("confirmed = :yes")
+            .expression_attribute_values(":pk", s(list_partition(consultation)))
+            .expression_attribute_values(":prefix", s("S#"))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .consistent_read(true);
+        all_items(query, || {
+            format!("listing the subscribers of {consultation}")
+        })
+        .await?
+        .iter()
+        .map(|item| from_json(get_s(item, "data")?))
+        .collect()
+    }
+
+    async fn notified(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(list_partition(consultation), NOTIFIED)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("reading the list's progress", e))?;
+        out.item.map_or(Ok(0), |item| get_n(&item, "notified"))
+    }
+
+    async fn set_notified(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(list_partition(consultation), NOTIFIED)))
+            .update_expression("SET notified = :count")
+            .condition_expression("attribute_not_exists(notified) OR notified < :count")
+            .expression_attribute_values(":count", n(count))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(sdk_error("recording the list's progress", e)),
         }
     }
 }

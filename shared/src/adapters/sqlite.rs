@@ -10,13 +10,17 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::domain::{AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId};
+use crate::domain::{
+    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
+    Subscription,
+};
 use crate::ports::{
     AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
+    Subscriptions,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS consultations (
         id TEXT PRIMARY KEY,
         data TEXT NOT NULL,
@@ -42,6 +46,15 @@ const MIGRATIONS: [&str; 2] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // The email lists: private addresses, and how far each list has been sent.
+    "CREATE TABLE subscriptions (
+        consultation TEXT NOT NULL REFERENCES consultations(id),
+        subscriber TEXT NOT NULL,
+        data TEXT NOT NULL,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (consultation, subscriber)
+    );
+    ALTER TABLE consultations ADD COLUMN notified_count INTEGER NOT NULL DEFAULT 0;",
 ];
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -371,6 +384,165 @@ impl PublicationState for SqliteStore {
                 params![id, count as i64],
             )
             .map_err(|e| db("recording publication", e))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn find_subscription(
+    conn: &Connection,
+    consultation: &str,
+    subscriber: &str,
+) -> Result<Option<Subscription>, StoreError> {
+    conn.query_row(
+        "SELECT data FROM subscriptions WHERE consultation = ?1 AND subscriber = ?2",
+        params![consultation, subscriber],
+        |row| row.get::<_, String>(0),
+    )
+    .optional()
+    .map_err(|e| db("finding a subscription", e))?
+    .map(|data| from_json(&data))
+    .transpose()
+}
+
+#[async_trait]
+impl Subscriptions for SqliteStore {
+    async fn request(&self, subscription: &Subscription) -> Result<Subscription, StoreError> {
+        let subscription = subscription.clone();
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            let (consultation, subscriber) = (
+                subscription.consultation.as_str(),
+                subscription.subscriber.as_str(),
+            );
+            if let Some(existing) = find_subscription(&tx, consultation, subscriber)? {
+                return Ok(existing);
+            }
+            tx.execute(
+                "INSERT INTO subscriptions (consultation, subscriber, data, confirmed)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    consultation,
+                    subscriber,
+                    to_json(&subscription)?,
+                    subscription.is_confirmed()
+                ],
+            )
+            .map_err(|e| db("storing a subscription", e))?;
+            tx.commit().map_err(|e| db("storing a subscription", e))?;
+            Ok(subscription)
+        })
+        .await
+    }
+
+    async fn subscription(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| find_subscription(conn, &consultation, subscriber.as_str()))
+            .await
+    }
+
+    async fn confirm(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut subscription) =
+                find_subscription(&tx, &consultation, subscriber.as_str())?
+            else {
+                return Ok(false);
+            };
+            if subscription.confirmed_at.is_none() {
+                subscription.confirmed_at = Some(at);
+                tx.execute(
+                    "UPDATE subscriptions SET data = ?3, confirmed = 1
+                     WHERE consultation = ?1 AND subscriber = ?2",
+                    params![consultation, subscriber.as_str(), to_json(&subscription)?],
+                )
+                .map_err(|e| db("confirming a subscription", e))?;
+                tx.commit()
+                    .map_err(|e| db("confirming a subscription", e))?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn remove(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM subscriptions WHERE consultation = ?1 AND subscriber = ?2",
+                    params![consultation, subscriber.as_str()],
+                )
+                .map_err(|e| db("removing a subscription", e))?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn confirmed(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let consultation = consultation.to_string();
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT data FROM subscriptions WHERE consultation = ?1 AND confirmed = 1
+                     ORDER BY subscriber",
+                )
+                .map_err(|e| db("listing subscriptions", e))?;
+            let rows = statement
+                .query_map([consultation], |row| row.get::<_, String>(0))
+                .map_err(|e| db("listing subscriptions", e))?;
+            rows.map(|row| from_json(&row.map_err(|e| db("listing subscriptions", e))?))
+                .collect()
+        })
+        .await
+    }
+
+    async fn notified(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            let count: Option<i64> = conn
+                .query_row(
+                    "SELECT notified_count FROM consultations WHERE id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| db("reading the list's progress", e))?;
+            Ok(count.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn set_notified(
+        &self,
+        consultation: &ConsultationId,
+        count: u64,
+    ) -> Result<(), StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE consultations SET notified_count = MAX(notified_count, ?2) WHERE id = ?1",
+                params![id, count as i64],
+            )
+            .map_err(|e| db("recording the list's progress", e))?;
             Ok(())
         })
         .await

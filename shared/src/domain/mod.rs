@@ -10,10 +10,12 @@ pub mod media;
 pub mod response;
 pub mod similarity;
 pub mod site_paths;
+pub mod subscription;
 
 pub use audit::{Action, Actor, AuditEntry};
 pub use consultation::*;
 pub use response::*;
+pub use subscription::{EmailAddress, SubscriberId, Subscription, SubscriptionToken};
 
 /// A field a person sent that breaks a rule; the message says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

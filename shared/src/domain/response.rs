@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::ValidationError;
 use super::consultation::ConsultationId;
 use super::country::is_iso_3166_alpha2;
+use super::subscription::EmailAddress;
 
 /// A response's unique id (a UUID v7, so ids sort by arrival).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,7 +144,6 @@ pub struct Submitter {
 }
 
 const MAX_NAME_CHARS: usize = 200;
-const MAX_EMAIL_BYTES: usize = 254;
 
 /// The submitter fields as received, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -164,20 +164,9 @@ impl SubmitterFields {
         if let Some(org) = &organization {
             check_length("organization", org, MAX_NAME_CHARS)?;
         }
-        let email = non_empty(self.email);
-        if let Some(email) = &email {
-            let plausible = email.len() <= MAX_EMAIL_BYTES
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-                && email
-                    .split_once('@')
-                    .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-            if !plausible {
-                return Err(ValidationError::new(
-                    "email",
-                    "is not an email address (name@example.org)",
-                ));
-            }
-        }
+        let email = non_empty(self.email)
+            .map(|e| EmailAddress::parse(&e).map(|a| a.as_str().to_owned()))
+            .transpose()?;
         let category = non_empty(self.category)
             .map(|c| Category::parse(&c))
             .transpose()?;

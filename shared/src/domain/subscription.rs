@@ -1,0 +1,246 @@
+//! The consultation's email list (Res. 1344: "an email list set up by the Secretariat").
+//!
+//! Subscribing is double opt-in: a request stores a pending subscription and mails a link;
+//! only a confirmed subscription receives the list's mail. Every link carries a token naming
+//! the subscription and a random secret, so a link works without any session and a guessed or
+//! altered link does nothing. Addresses are private: they are never published.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{ConsultationId, ValidationError};
+
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// An email address, checked for plausibility (not deliverability: the confirmation mail is
+/// what proves the address works and belongs to the person).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, ValidationError> {
+        let address = raw.trim();
+        let plausible = address.len() <= MAX_EMAIL_BYTES
+            && !address
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ','))
+            && address.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if plausible {
+            Ok(Self(address.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "email",
+                "is not an email address (name@example.org)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Names a subscriber within a consultation without revealing the address: derived from the
+/// address (case-insensitively), so subscribing twice finds the same subscription.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubscriberId(String);
+
+impl SubscriberId {
+    pub fn of(address: &EmailAddress) -> Self {
+        let digest = Sha256::digest(address.as_str().to_lowercase().as_bytes());
+        Self(hex::encode(&digest[..16]))
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        (raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A subscription to one consultation's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    pub consultation: ConsultationId,
+    pub subscriber: SubscriberId,
+    pub address: EmailAddress,
+    /// 32 random bytes, hex: the part of every link that cannot be guessed.
+    pub secret: String,
+    pub requested_at: Timestamp,
+    /// Set by the confirmation; until then the list sends nothing but the confirmation request.
+    pub confirmed_at: Option<Timestamp>,
+}
+
+impl Subscription {
+    /// A new, unconfirmed subscription; `random` comes from a cryptographic generator.
+    pub fn request(
+        consultation: ConsultationId,
+        address: EmailAddress,
+        random: [u8; 32],
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            consultation,
+            subscriber: SubscriberId::of(&address),
+            address,
+            secret: hex::encode(random),
+            requested_at: now,
+            confirmed_at: None,
+        }
+    }
+
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed_at.is_some()
+    }
+
+    /// The token of this subscription's confirmation and unsubscribe links.
+    pub fn token(&self) -> SubscriptionToken {
+        SubscriptionToken {
+            consultation: self.consultation.clone(),
+            subscriber: self.subscriber.clone(),
+            secret: self.secret.clone(),
+        }
+    }
+
+    /// Whether `token` is this subscription's, compared in constant time.
+    pub fn accepts(&self, token: &SubscriptionToken) -> bool {
+        token.consultation == self.consultation
+            && token.subscriber == self.subscriber
+            && bool::from(token.secret.as_bytes().ct_eq(self.secret.as_bytes()))
+    }
+}
+
+/// `{consultation}.{subscriber}.{secret}`: everything a link needs, URL-safe as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionToken {
+    pub consultation: ConsultationId,
+    pub subscriber: SubscriberId,
+    secret: String,
+}
+
+impl SubscriptionToken {
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.trim().split('.');
+        let (Some(consultation), Some(subscriber), Some(secret), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let secret_ok = secret.len() == 64
+            && secret
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        Some(Self {
+            consultation: ConsultationId::parse(consultation).ok()?,
+            subscriber: SubscriberId::parse(subscriber)?,
+            secret: secret_ok.then(|| secret.to_owned())?,
+        })
+    }
+}
+
+impl fmt::Display for SubscriptionToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.consultation,
+            self.subscriber.as_str(),
+            self.secret
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subscription(address: &str) -> Subscription {
+        Subscription::request(
+            ConsultationId::parse("net-2027").unwrap(),
+            EmailAddress::parse(address).unwrap(),
+            [7; 32],
+            Timestamp::UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn addresses() {
+        for good in [
+            "ada@example.org",
+            "  a.b+c@mail.example.co.uk ",
+            "名@例え.jp",
+        ] {
+            assert!(EmailAddress::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "ada",
+            "ada@localhost",
+            "@example.org",
+            "ada@@example.org",
+            "ada@example.org.",
+            "a da@example.org",
+            "Ada <ada@example.org>",
+            "a@example.org,b@example.org",
+            "ada@example.org\r\nBcc: x@example.org",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(EmailAddress::parse(&format!("{}@example.org", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn the_subscriber_id_ignores_case_and_hides_the_address() {
+        let a = subscription("Ada@Example.org");
+        let b = subscription("ada@example.org");
+        assert_eq!(a.subscriber, b.subscriber);
+        assert_ne!(a.subscriber, subscription("bob@example.org").subscriber);
+        assert!(!a.subscriber.as_str().contains("ada"));
+    }
+
+    #[test]
+    fn tokens_round_trip_and_only_the_right_one_is_accepted() {
+        let s = subscription("ada@example.org");
+        let token = s.token().to_string();
+        let parsed = SubscriptionToken::parse(&token).unwrap();
+        assert!(s.accepts(&parsed));
+
+        let mut wrong_secret = token.clone();
+        wrong_secret.replace_range(token.len() - 1.., "8");
+        assert!(!s.accepts(&SubscriptionToken::parse(&wrong_secret).unwrap()));
+        let other = subscription("bob@example.org");
+        assert!(!other.accepts(&parsed));
+
+        for bad in [
+            "",
+            "net-2027",
+            "net-2027.abc.def",
+            &format!("{token}.x"),
+            &token.replace("net-2027", "NET"),
+            &token[..token.len() - 1],
+        ] {
+            assert!(SubscriptionToken::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
