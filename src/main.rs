@@ -15,7 +15,7 @@ use shared::Backend;
 use shared::adapters::outbox::OutboxMailer;
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::http::admin::AdminToken;
-use shared::ports::{Clock, SweptByTimer, SystemClock};
+use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
 
 #[derive(Parser)]
 #[command(
@@ -65,7 +65,7 @@ struct ServeArgs {
     /// The largest message accepted over SMTP, in bytes (SES's limit is 40 MB).
     #[arg(long, default_value_t = MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
-    /// The public site's address, for links in emailed receipts (default: the served URL).
+    /// The public site's address, for links in mail (receipts, the email lists); default: the served URL.
     #[arg(long)]
     public_url: Option<String>,
     /// The Secretariat's bearer token; generated into the data folder if unset.
@@ -100,34 +100,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = admin_token(args.admin_token, &args.data)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-    let queue = worker::start(Arc::new(backend.publisher(clock.clone())));
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(
+        args.data.join("outbox"),
+        format!("verbatim@{}", args.mail_domain),
+    )?);
+    let list = Arc::new(backend.email_list(
+        mailer.clone(),
+        clock.clone(),
+        public_url.clone(),
+        args.mail_domain.clone(),
+    ));
+
+    let queue = worker::start(Arc::new(backend.publisher(clock.clone())), list.clone());
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let intake = backend.intake_state(clock, queue);
     let app = shared::http::with_security_headers(
         shared::http::intake::router(intake.clone())
+            .merge(shared::http::list::router(list.clone()))
             .merge(shared::http::admin::router(admin))
             .merge(shared::http::site::router(backend.site.clone())),
     );
 
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    let addr = listener.local_addr()?;
     if let Some(smtp_addr) = args.smtp {
-        let public_url = args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}"));
-        let mailer = OutboxMailer::open(
-            args.data.join("outbox"),
-            format!("verbatim@{}", args.mail_domain),
-        )?;
         let email = Arc::new(EmailIntake {
             intake: intake.intake.clone(),
             consultations: backend.consultations.clone(),
             private: backend.private.clone(),
-            mailer: Arc::new(mailer),
+            mailer,
+            list,
             mail_domain: args.mail_domain.clone(),
             public_url,
         });

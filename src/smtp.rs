@@ -2,13 +2,12 @@
 //! email intake as SES does on AWS. Unknown recipients are refused at `RCPT TO` (550), messages
 //! over the limit at the end of `DATA` (552); a message is answered 250 only once it is stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use mailin::{Action, Handler, Response, SessionBuilder};
-use shared::domain::ConsultationId;
-use shared::email::receive::{EmailIntake, Outcome};
+use shared::email::receive::{EmailIntake, Outcome, Recipient};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -18,7 +17,7 @@ const MAX_LINE: usize = 64 * 1024;
 /// A message whose `DATA` has ended, handed from the protocol to the I/O loop.
 struct Delivery {
     from: String,
-    to: Vec<ConsultationId>,
+    to: Vec<Recipient>,
     data: Vec<u8>,
 }
 
@@ -26,7 +25,7 @@ struct Delivery {
 /// (async) before the handler sees them, and a finished message goes the other way.
 #[derive(Default)]
 struct Shared {
-    known: HashSet<String>,
+    known: HashMap<String, Recipient>,
     refused: HashMap<String, String>,
     done: Option<Delivery>,
     /// The message just ended was over the limit: answer 552.
@@ -37,7 +36,7 @@ struct Shared {
 struct Session {
     shared: Arc<Mutex<Shared>>,
     from: String,
-    to: Vec<ConsultationId>,
+    to: Vec<Recipient>,
     data: Vec<u8>,
     too_big: bool,
     max_bytes: usize,
@@ -53,10 +52,8 @@ impl Handler for Session {
     fn rcpt(&mut self, to: &str) -> Response {
         let key = to.to_ascii_lowercase();
         let shared = self.shared.lock().unwrap();
-        if shared.known.contains(&key)
-            && let Ok(id) = ConsultationId::parse(key.split(['@', '+']).next().unwrap_or(""))
-        {
-            self.to.push(id);
+        if let Some(recipient) = shared.known.get(&key) {
+            self.to.push(recipient.clone());
             return mailin::response::OK;
         }
         let reason = shared
@@ -160,8 +157,8 @@ async fn connection(
             let verdict = email.accepts(&address).await;
             let mut shared = shared.lock().unwrap();
             match verdict {
-                Ok(_) => {
-                    shared.known.insert(key);
+                Ok(recipient) => {
+                    shared.known.insert(key, recipient);
                 }
                 Err(reason) => {
                     shared.refused.insert(key, reason);
@@ -211,15 +208,20 @@ fn rcpt_address(line: &[u8]) -> Option<String> {
 async fn deliver(email: &EmailIntake, delivery: Delivery) -> Response {
     let envelope_from = Some(delivery.from.as_str());
     let mut numbers = Vec::new();
-    for consultation in &delivery.to {
+    for recipient in &delivery.to {
+        let consultation = recipient.consultation();
         match email
-            .receive(consultation, &delivery.data, envelope_from)
+            .deliver(recipient, &delivery.data, envelope_from)
             .await
         {
             Ok(Outcome::Published(receipt) | Outcome::Repeated(receipt)) => {
                 numbers.push(format!("{consultation} response {}", receipt.number));
             }
             Ok(Outcome::Kept(why)) => numbers.push(format!("{consultation} kept ({why:?})")),
+            Ok(Outcome::Subscribed) => {
+                numbers.push(format!("{consultation} list: confirmation link sent"))
+            }
+            Ok(Outcome::Unsubscribed) => numbers.push(format!("{consultation} list: unsubscribed")),
             Err(e) => {
                 tracing::error!(error = %e, consultation = %consultation, "storing an email failed");
                 return Response::custom(

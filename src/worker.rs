@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use shared::closing::Closer;
 use shared::domain::ConsultationId;
+use shared::email::list::EmailList;
 use shared::ports::PublishQueue;
 use shared::publish::Publisher;
 use tokio::sync::mpsc;
@@ -29,13 +30,17 @@ impl PublishQueue for LocalQueue {
     }
 }
 
-/// Starts the worker; it first finishes whatever a previous run left unpublished.
-pub fn start(publisher: Arc<Publisher>) -> Arc<dyn PublishQueue> {
+/// Starts the worker; it first finishes whatever a previous run left unpublished or unsent.
+/// Each published response then goes to the consultation's email list.
+pub fn start(publisher: Arc<Publisher>, list: Arc<EmailList>) -> Arc<dyn PublishQueue> {
     let (sender, mut receiver) = mpsc::unbounded_channel::<ConsultationId>();
     let retry = sender.clone();
     tokio::spawn(async move {
         if let Err(e) = publisher.publish_all().await {
             tracing::error!(error = %e, "catching up on publication at start-up");
+        }
+        if let Err(e) = list.notify_all().await {
+            tracing::error!(error = %e, "catching up on the email lists at start-up");
         }
         while let Some(first) = receiver.recv().await {
             let mut pending = BTreeSet::from([first]);
@@ -43,7 +48,15 @@ pub fn start(publisher: Arc<Publisher>) -> Arc<dyn PublishQueue> {
                 pending.insert(more);
             }
             for id in pending {
-                if let Err(e) = publisher.publish(&id).await {
+                let result = match publisher.publish(&id).await {
+                    Ok(_) => list
+                        .notify(&id)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = result {
                     tracing::error!(consultation = %id, error = %e, "publication failed; retrying");
                     let retry = retry.clone();
                     tokio::spawn(async move {

@@ -271,3 +271,204 @@ async fn oversized_and_late_mail() {
             .any(|r| r.contains("is closed") && r.contains("late@example.org"))
     );
 }
+
+/// Every message in the outbox so far, oldest first: its header section as sent, then its
+/// decoded text body (the transfer encoding may wrap long links).
+fn outbox(data: &std::path::Path) -> Vec<String> {
+    let mut paths: Vec<_> = std::fs::read_dir(data.join("outbox"))
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let raw = std::fs::read(p).unwrap();
+            let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+            let end = message.root_part().raw_body_offset() as usize;
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&raw[..end]),
+                message.body_text(0).unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Waits for a message to `to` whose text contains `needle`, and returns it.
+async fn mail_to(data: &std::path::Path, to: &str, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some(m) = outbox(data)
+            .into_iter()
+            .find(|m| m.contains(&format!("To: <{to}>")) && m.contains(needle))
+        {
+            return m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no mail to {to} with {needle:?}; outbox: {:#?}",
+            outbox(data)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first `{server}{path}…` link in a message, up to the end of its line.
+fn link(mail: &str, path: &str) -> String {
+    let start = mail
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} in {mail}"));
+    let rest = &mail[start..];
+    let end = rest.find(['\r', '\n', '>']).unwrap_or(rest.len());
+    let begin = mail[..start].rfind("http").unwrap();
+    mail[begin..start + end].to_owned()
+}
+
+#[tokio::test]
+async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--smtp", "127.0.0.1:0"], &[]);
+    open_consultation(&server, "list-e2e", None).await;
+    let client = reqwest::Client::new();
+
+    // The web form: a page that says to check the inbox, and a confirmation link by mail.
+    let reply = client
+        .post(format!(
+            "{}/api/consultations/list-e2e/subscriptions",
+            server.url
+        ))
+        .form(&[("email", "ada@example.org")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    assert!(reply.text().await.unwrap().contains("Check your inbox"));
+    // By mail too, with the same double opt-in.
+    let smtp_address = server.smtp.clone().unwrap();
+    let mut smtp = Smtp::connect(&smtp_address).await;
+    let request = b"From: Bob <bob@example.org>\r\nTo: list-e2e+subscribe@consultations.localhost\r\nSubject: subscribe\r\n\r\nsubscribe\r\n";
+    let (code, text) = smtp
+        .send(
+            "bob@example.org",
+            "list-e2e+subscribe@consultations.localhost",
+            request,
+        )
+        .await;
+    assert_eq!(code, 250, "{text}");
+    // A bad address and an unknown consultation are refused with a reason.
+    let bad = client
+        .post(format!(
+            "{}/api/consultations/list-e2e/subscriptions",
+            server.url
+        ))
+        .json(&json!({"email": "not an address"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let unknown = client
+        .post(format!(
+            "{}/api/consultations/no-such/subscriptions",
+            server.url
+        ))
+        .json(&json!({"email": "ada@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+
+    let confirmation = mail_to(data.path(), "ada@example.org", "/api/subscriptions/confirm").await;
+    let confirm = link(&confirmation, "/api/subscriptions/confirm?token=");
+    // Opening the link (as a mail scanner would) changes nothing; the button does.
+    let page = client.get(&confirm).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<button"));
+    let forged = confirm.replace("token=list-e2e.", "token=list-e2e.0");
+    assert_eq!(client.post(&forged).send().await.unwrap().status(), 404);
+    let confirmed = client.post(&confirm).send().await.unwrap();
+    assert_eq!(confirmed.status(), 200);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("Subscription confirmed")
+    );
+
+    // A published response goes to Ada (confirmed), not to Bob (pending).
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Grace Hopper")
+        .text("text", "Publish everything.");
+    let reply = client
+        .post(format!(
+            "{}/api/consultations/list-e2e/responses",
+            server.url
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let news = mail_to(
+        data.path(),
+        "ada@example.org",
+        "Response 1 to the consultation",
+    )
+    .await;
+    assert!(
+        news.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{news}"
+    );
+    assert!(
+        news.contains("List-Id: <list-e2e.consultations.localhost>"),
+        "{news}"
+    );
+    assert!(news.contains("Auto-Submitted: auto-generated"), "{news}");
+    assert!(
+        news.contains("/consultations/list-e2e/responses/1/response.txt"),
+        "{news}"
+    );
+    assert!(!news.contains("Publish everything."), "links, not contents");
+    let to_bob = |needle: &str| {
+        outbox(data.path())
+            .iter()
+            .filter(|m| m.contains("To: <bob@example.org>") && m.contains(needle))
+            .count()
+    };
+    assert_eq!(to_bob("Confirm your subscription"), 1);
+    assert_eq!(to_bob("Response 1"), 0, "pending subscribers get nothing");
+
+    // One click, as a mail client does it (RFC 8058); doing it again is harmless.
+    let unsubscribe = link(&news, "/api/subscriptions/unsubscribe?token=");
+    for _ in 0..2 {
+        let reply = client
+            .post(&unsubscribe)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+    }
+    let form = reqwest::multipart::Form::new()
+        .text("name", "Alan Turing")
+        .text("text", "Second.");
+    let reply = client
+        .post(format!(
+            "{}/api/consultations/list-e2e/responses",
+            server.url
+        ))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    manifest(&server, "list-e2e", 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let to_ada_about_2 = outbox(data.path())
+        .iter()
+        .filter(|m| m.contains("To: <ada@example.org>") && m.contains("Response 2"))
+        .count();
+    assert_eq!(to_ada_about_2, 0, "unsubscribed: nothing more");
+}

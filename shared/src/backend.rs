@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use crate::closing::Closer;
 use crate::domain::limits::Limits;
+use crate::email::list::EmailList;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
 use crate::intake::{Intake, in_flight_grace_from_env};
 use crate::ports::{
-    Clock, CloseScheduler, Consultations, ObjectStore, PublicationState, PublishQueue, Responses,
-    Subscriptions,
+    Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
+    Responses, Subscriptions,
 };
 use crate::secretariat::Secretariat;
 
@@ -166,6 +167,26 @@ impl Backend {
             queue,
             clock,
             settle: in_flight_grace_from_env() + CLOCK_MARGIN,
+        }
+    }
+
+    /// The consultations' email lists, mailing through `mailer` with links to `public_url`.
+    pub fn email_list(
+        &self,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        public_url: impl Into<String>,
+        mail_domain: impl Into<String>,
+    ) -> EmailList {
+        EmailList {
+            consultations: self.consultations.clone(),
+            responses: self.responses.clone(),
+            publication: self.publication.clone(),
+            subscriptions: self.subscriptions.clone(),
+            mailer,
+            clock,
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            mail_domain: mail_domain.into(),
         }
     }
 

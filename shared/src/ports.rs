@@ -283,10 +283,23 @@ pub struct OutgoingMail {
     pub text: String,
     /// The Message-ID answered, so mail clients thread the reply.
     pub in_reply_to: Option<String>,
+    /// Set on the email list's messages: list headers, with one-click unsubscribe.
+    pub list: Option<ListHeaders>,
 }
 
-/// Sends mail. Every message is marked `Auto-Submitted: auto-replied` (RFC 3834) so that
-/// well-behaved auto-responders do not answer it.
+/// The headers of a list message (RFC 2919 List-Id, RFC 2369 / RFC 8058 unsubscribe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListHeaders {
+    /// `<consultation.mail-domain>`.
+    pub id: String,
+    /// An https link that unsubscribes on POST (one click) and offers a button on GET.
+    pub unsubscribe_url: String,
+    /// `consultation+unsubscribe@mail-domain`.
+    pub unsubscribe_mailto: String,
+}
+
+/// Sends mail. Every message is marked `Auto-Submitted` (RFC 3834: `auto-replied` for replies,
+/// `auto-generated` for list mail) so that well-behaved auto-responders do not answer it.
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), StoreError>;

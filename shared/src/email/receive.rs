@@ -9,6 +9,7 @@ use crate::domain::media::classify;
 use crate::domain::{
     Channel, ConsultationId, Receipt, Refusal, ResponseId, SubmitterFields, sanitize_file_name,
 };
+use crate::email::list::{EmailList, ListError};
 use crate::email::message::{InboundMessage, MessageKind, parse};
 use crate::intake::{Intake, IntakeError, Submission};
 use crate::ports::{
@@ -29,6 +30,14 @@ pub enum Recipient {
     /// `{consultation}+subscribe@domain` / `+unsubscribe`: the consultation's email list.
     Subscribe(ConsultationId),
     Unsubscribe(ConsultationId),
+}
+
+impl Recipient {
+    pub fn consultation(&self) -> &ConsultationId {
+        match self {
+            Recipient::Respond(id) | Recipient::Subscribe(id) | Recipient::Unsubscribe(id) => id,
+        }
+    }
 }
 
 /// Reads `address` as one of Verbatim's addresses at `domain` (case-insensitive).
@@ -59,6 +68,8 @@ pub enum Kept {
     Bounce,
     Late,
     NotOpenYet,
+    /// A list request with no address to answer.
+    NoSender,
 }
 
 impl Kept {
@@ -68,6 +79,7 @@ impl Kept {
             Kept::Bounce => "bounces",
             Kept::Late => "late",
             Kept::NotOpenYet => "early",
+            Kept::NoSender => "no-sender",
         }
     }
 }
@@ -78,6 +90,9 @@ pub enum Outcome {
     /// The same message again: the first delivery's receipt, nothing new stored or sent.
     Repeated(Receipt),
     Kept(Kept),
+    /// A request to the consultation's list, answered by mail.
+    Subscribed,
+    Unsubscribed,
 }
 
 pub struct EmailIntake {
@@ -85,30 +100,93 @@ pub struct EmailIntake {
     pub consultations: Arc<dyn Consultations>,
     pub private: Arc<dyn ObjectStore>,
     pub mailer: Arc<dyn Mailer>,
+    pub list: Arc<EmailList>,
     pub mail_domain: String,
     /// Where the public site is, for links in receipts (e.g. `https://consultations.example.org`).
     pub public_url: String,
 }
 
 impl EmailIntake {
-    /// For `RCPT TO`: the consultation the address responds to, or why it is refused.
-    pub async fn accepts(&self, address: &str) -> Result<ConsultationId, String> {
-        match recipient(address, &self.mail_domain) {
-            Some(Recipient::Respond(id)) => match self.consultations.get(&id).await {
-                Ok(Some(_)) => Ok(id),
-                Ok(None) => Err(format!("there is no consultation {id}")),
-                Err(e) => Err(format!(
-                    "cannot check the address now ({e}); try again later"
-                )),
-            },
-            Some(Recipient::Subscribe(_) | Recipient::Unsubscribe(_)) => {
-                Err("the consultation email lists are not open yet".to_owned())
-            }
-            None => Err(format!(
+    /// For `RCPT TO`: what the address asks for, or why it is refused.
+    pub async fn accepts(&self, address: &str) -> Result<Recipient, String> {
+        let Some(recipient) = recipient(address, &self.mail_domain) else {
+            return Err(format!(
                 "{address} is not an address of this service: write to <consultation>@{}",
                 self.mail_domain
+            ));
+        };
+        let id = recipient.consultation();
+        match self.consultations.get(id).await {
+            Ok(Some(_)) => Ok(recipient),
+            Ok(None) => Err(format!("there is no consultation {id}")),
+            Err(e) => Err(format!(
+                "cannot check the address now ({e}); try again later"
             )),
         }
+    }
+
+    /// Takes one message for one of Verbatim's addresses: a response, or a list request.
+    pub async fn deliver(
+        &self,
+        to: &Recipient,
+        raw: &[u8],
+        envelope_from: Option<&str>,
+    ) -> Result<Outcome, IntakeError> {
+        match to {
+            Recipient::Respond(consultation) => {
+                self.receive(consultation, raw, envelope_from).await
+            }
+            Recipient::Subscribe(consultation) | Recipient::Unsubscribe(consultation) => {
+                self.list_request(to, consultation, raw, envelope_from)
+                    .await
+            }
+        }
+    }
+
+    /// `+subscribe` / `+unsubscribe`: the From address asks. A subscription still needs the
+    /// confirmation link mailed to that address, so a forged From cannot subscribe anyone.
+    async fn list_request(
+        &self,
+        to: &Recipient,
+        consultation: &ConsultationId,
+        raw: &[u8],
+        envelope_from: Option<&str>,
+    ) -> Result<Outcome, IntakeError> {
+        let message = parse(raw, envelope_from);
+        match message.kind {
+            MessageKind::AutoReply => {
+                return self
+                    .keep(consultation, &message, raw, Kept::AutoReply)
+                    .await;
+            }
+            MessageKind::Bounce => {
+                return self.keep(consultation, &message, raw, Kept::Bounce).await;
+            }
+            MessageKind::Response => {}
+        }
+        let Some(address) = message.from_address.as_deref() else {
+            return self.keep(consultation, &message, raw, Kept::NoSender).await;
+        };
+        let subscribing = matches!(to, Recipient::Subscribe(_));
+        let result = if subscribing {
+            self.list.subscribe(consultation, address).await
+        } else {
+            self.list.unsubscribe_address(consultation, address).await
+        };
+        match result {
+            Ok(()) => {}
+            Err(ListError::Store(e)) => return Err(e.into()),
+            Err(refusal) => {
+                let subject = format!("Your request to the list of {consultation}");
+                self.reply(&message, (subject, format!("{refusal}\n")))
+                    .await;
+            }
+        }
+        Ok(if subscribing {
+            Outcome::Subscribed
+        } else {
+            Outcome::Unsubscribed
+        })
     }
 
     /// Takes one message for one consultation. Errors are temporary (storage): the sender's
@@ -235,6 +313,7 @@ impl EmailIntake {
             subject,
             text,
             in_reply_to: message.message_id.clone(),
+            list: None,
         };
         if let Err(e) = self.mailer.send(&mail).await {
             tracing::error!(error = %e, "sending a reply failed");

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::domain::{Refusal, ValidationError};
+use crate::email::list::ListError;
 use crate::intake::IntakeError;
 use crate::ports::StoreError;
 use crate::views::{human_geneva, rfc3339_geneva};
@@ -69,6 +70,19 @@ impl From<IntakeError> for ApiError {
     }
 }
 
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        match e {
+            e @ (ListError::NoSuchConsultation(_) | ListError::UnknownToken) => {
+                Self::NotFound(e.to_string())
+            }
+            ListError::Invalid(v) => Self::Invalid(v),
+            e @ ListError::Closed(_) => Self::Conflict(e.to_string()),
+            ListError::Store(e) => Self::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -90,7 +104,7 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Self::Refused(Refusal::Closed { deadline }) => format!(
                 "the consultation closed at {} ({} UTC); responses are no longer accepted",
@@ -113,11 +127,16 @@ impl ApiError {
 impl ApiError {
     /// The same error as a page, for a browser that posted the form.
     pub fn into_html_response(self) -> Response {
+        self.into_page(crate::publish::render::error_page)
+    }
+
+    /// The error as the page `render` makes of its status and message.
+    pub(crate) fn into_page(self, render: impl FnOnce(u16, &str) -> String) -> Response {
         let (status, _) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, source = ?cause.source(), "request failed");
         }
-        let page = crate::publish::render::error_page(status.as_u16(), &self.message());
+        let page = render(status.as_u16(), &self.message());
         (status, axum::response::Html(page)).into_response()
     }
 }

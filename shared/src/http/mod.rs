@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod error;
 pub mod intake;
+pub mod list;
 pub mod site;
 
 use axum::{Json, Router};

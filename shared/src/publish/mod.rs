@@ -6,6 +6,7 @@
 //! consultation's head (bounded by the page size), so the cost of one more response does not
 //! grow with the consultation. Publishing twice writes the same bytes.
 
+pub mod list_pages;
 pub mod render;
 
 use std::collections::BTreeSet;

@@ -16,7 +16,7 @@ pub const STYLESHEET: &str = include_str!("site.css");
 /// The interface language; catalogues for the other five come with the multilingual site.
 const LANG: Language = Language::En;
 
-fn layout(title: &str, body: Markup) -> String {
+pub(crate) fn layout(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang=(LANG.code()) dir=(if LANG.is_rtl() { "rtl" } else { "ltr" }) {

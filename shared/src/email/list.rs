@@ -1,0 +1,350 @@
+//! The consultation's email list: subscribe (double opt-in), confirm, unsubscribe (one click,
+//! RFC 8058, or by mail), and the fan-out of every published response to the confirmed
+//! subscribers, with a link to its page and files (never the attachments themselves).
+//!
+//! The list follows publication: it mails responses `1..=published`, in order, and records how
+//! far it got, so a restart resumes where it stopped. Delivery is at least once: a crash in the
+//! middle of one response's fan-out sends that response again to the subscribers already served.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use thiserror::Error;
+
+use crate::domain::site_paths;
+use crate::domain::{
+    Channel, ConsultationId, EmailAddress, Language, Receipt, Subscription, SubscriptionToken,
+    ValidationError,
+};
+use crate::ports::{
+    Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
+    StoreError, Subscriptions,
+};
+use crate::views::human_geneva;
+
+/// Responses read from the store per batch while mailing the list.
+const BATCH: u64 = 100;
+
+#[derive(Debug, Error)]
+pub enum ListError {
+    #[error("there is no consultation {0}")]
+    NoSuchConsultation(ConsultationId),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(
+        "the consultation {0} is closed: its list will send nothing more, so it takes no new subscribers"
+    )]
+    Closed(ConsultationId),
+    #[error("this link is not valid; copy the whole link from the message, or subscribe again")]
+    UnknownToken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a confirmation or unsubscribe link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListChange {
+    pub consultation: ConsultationId,
+    /// The consultation's title, for the page that says what happened.
+    pub title: String,
+}
+
+pub struct EmailList {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub publication: Arc<dyn PublicationState>,
+    pub subscriptions: Arc<dyn Subscriptions>,
+    pub mailer: Arc<dyn Mailer>,
+    pub clock: Arc<dyn Clock>,
+    /// The public site, which also serves `/api/` (e.g. `https://consultations.example.org`).
+    pub public_url: String,
+    pub mail_domain: String,
+}
+
+impl EmailList {
+    /// Asks `address` to confirm a subscription. The answer is the same whether or not the
+    /// address is subscribed already (that stays private); the mail says which.
+    pub async fn subscribe(
+        &self,
+        consultation: &ConsultationId,
+        address: &str,
+    ) -> Result<(), ListError> {
+        let address = EmailAddress::parse(address)?;
+        let title = self.open_title(consultation).await?;
+        let request = Subscription::request(
+            consultation.clone(),
+            address,
+            rand::rng().random(),
+            self.clock.now(),
+        );
+        let stored = self.subscriptions.request(&request).await?;
+        let mail = if stored.is_confirmed() {
+            self.already_subscribed_mail(&stored, &title)
+        } else {
+            self.confirmation_mail(&stored, &title)
+        };
+        self.mailer.send(&mail).await?;
+        Ok(())
+    }
+
+    /// Confirms the subscription a confirmation link names.
+    pub async fn confirm(&self, token: &str) -> Result<ListChange, ListError> {
+        let (subscription, title) = self.by_token(token).await?;
+        let now = self.clock.now();
+        if !self
+            .subscriptions
+            .confirm(&subscription.consultation, &subscription.subscriber, now)
+            .await?
+        {
+            return Err(ListError::UnknownToken);
+        }
+        Ok(ListChange {
+            consultation: subscription.consultation,
+            title,
+        })
+    }
+
+    /// Removes the subscription an unsubscribe link names. Using the link again is fine: the
+    /// subscription is gone either way.
+    pub async fn unsubscribe(&self, token: &str) -> Result<ListChange, ListError> {
+        let token = SubscriptionToken::parse(token).ok_or(ListError::UnknownToken)?;
+        let title = self.title(&token.consultation).await?;
+        let change = ListChange {
+            consultation: token.consultation.clone(),
+            title,
+        };
+        match self
+            .subscriptions
+            .subscription(&token.consultation, &token.subscriber)
+            .await?
+        {
+            None => Ok(change),
+            Some(s) if s.accepts(&token) => {
+                self.subscriptions
+                    .remove(&s.consultation, &s.subscriber)
+                    .await?;
+                tracing::info!(consultation = %s.consultation, "unsubscribed by link");
+                Ok(change)
+            }
+            Some(_) => Err(ListError::UnknownToken),
+        }
+    }
+
+    /// `{id}+unsubscribe@`: removes the sender's subscription and tells the address so (which
+    /// also tells its owner if someone else forged the request).
+    pub async fn unsubscribe_address(
+        &self,
+        consultation: &ConsultationId,
+        address: &str,
+    ) -> Result<(), ListError> {
+        let address = EmailAddress::parse(address)?;
+        let title = self.title(consultation).await?;
+        let subscriber = crate::domain::SubscriberId::of(&address);
+        if self.subscriptions.remove(consultation, &subscriber).await? {
+            let mail = OutgoingMail {
+                to: address.to_string(),
+                subject: format!("Unsubscribed: {title}"),
+                text: format!(
+                    "This address is no longer subscribed to the email list of the consultation \
+                     \"{title}\" ({consultation}), as asked by a message to {}.\n\n\
+                     To subscribe again: {}\n",
+                    self.address(consultation, "+unsubscribe"),
+                    self.consultation_page(consultation),
+                ),
+                in_reply_to: None,
+                list: None,
+            };
+            self.mailer.send(&mail).await?;
+        }
+        Ok(())
+    }
+
+    /// Mails every published response the list has not sent yet to every confirmed subscriber.
+    /// Returns how many messages were sent.
+    pub async fn notify(&self, consultation: &ConsultationId) -> Result<u64, ListError> {
+        let published = self.publication.published(consultation).await?;
+        let mut notified = self.subscriptions.notified(consultation).await?;
+        if notified >= published {
+            return Ok(0);
+        }
+        let title = self.title(consultation).await?;
+        let subscribers = self.subscriptions.confirmed(consultation).await?;
+        let mut sent = 0;
+        while notified < published {
+            let last = published.min(notified + BATCH);
+            let batch = self
+                .responses
+                .range(consultation, notified + 1..=last)
+                .await?;
+            for response in batch {
+                let receipt = response.receipt();
+                for subscriber in &subscribers {
+                    self.mailer
+                        .send(&self.response_mail(subscriber, &title, &receipt))
+                        .await?;
+                    sent += 1;
+                }
+                self.subscriptions
+                    .set_notified(consultation, receipt.number)
+                    .await?;
+            }
+            notified = last;
+        }
+        Ok(sent)
+    }
+
+    /// Catches every list up with publication (at start-up, after a crash).
+    pub async fn notify_all(&self) -> Result<u64, ListError> {
+        let mut sent = 0;
+        for record in self.consultations.list().await? {
+            sent += self.notify(&record.consultation.id).await?;
+        }
+        Ok(sent)
+    }
+
+    async fn by_token(&self, token: &str) -> Result<(Subscription, String), ListError> {
+        let token = SubscriptionToken::parse(token).ok_or(ListError::UnknownToken)?;
+        let subscription = self
+            .subscriptions
+            .subscription(&token.consultation, &token.subscriber)
+            .await?
+            .filter(|s| s.accepts(&token))
+            .ok_or(ListError::UnknownToken)?;
+        let title = self.title(&token.consultation).await?;
+        Ok((subscription, title))
+    }
+
+    async fn title(&self, consultation: &ConsultationId) -> Result<String, ListError> {
+        let record = self
+            .consultations
+            .get(consultation)
+            .await?
+            .ok_or_else(|| ListError::NoSuchConsultation(consultation.clone()))?;
+        Ok(record.consultation.title.get(Language::En).1.to_owned())
+    }
+
+    /// The title of a consultation that can still take subscribers (not closed).
+    async fn open_title(&self, consultation: &ConsultationId) -> Result<String, ListError> {
+        let record = self
+            .consultations
+            .get(consultation)
+            .await?
+            .ok_or_else(|| ListError::NoSuchConsultation(consultation.clone()))?;
+        if record.consultation.status_at(self.clock.now()) == crate::domain::Status::Closed {
+            return Err(ListError::Closed(consultation.clone()));
+        }
+        Ok(record.consultation.title.get(Language::En).1.to_owned())
+    }
+
+    fn address(&self, consultation: &ConsultationId, suffix: &str) -> String {
+        format!("{consultation}{suffix}@{}", self.mail_domain)
+    }
+
+    fn consultation_page(&self, consultation: &ConsultationId) -> String {
+        format!(
+            "{}{}",
+            self.public_url,
+            site_paths::consultation_url(consultation)
+        )
+    }
+
+    fn link(&self, action: &str, subscription: &Subscription) -> String {
+        format!(
+            "{}/api/subscriptions/{action}?token={}",
+            self.public_url,
+            subscription.token()
+        )
+    }
+
+    fn list_headers(&self, subscription: &Subscription) -> ListHeaders {
+        ListHeaders {
+            id: format!("<{}.{}>", subscription.consultation, self.mail_domain),
+            unsubscribe_url: self.link("unsubscribe", subscription),
+            unsubscribe_mailto: self.address(&subscription.consultation, "+unsubscribe"),
+        }
+    }
+
+    fn confirmation_mail(&self, s: &Subscription, title: &str) -> OutgoingMail {
+        OutgoingMail {
+            to: s.address.to_string(),
+            subject: format!("Confirm your subscription: {title}"),
+            text: format!(
+                "Someone, probably you, asked for this address to receive every response \
+                 published in the open consultation \"{title}\" ({}).\n\n\
+                 To confirm, open this link and press \"Confirm\":\n{}\n\n\
+                 If you did not ask for this, ignore this message: nothing will be sent to you.\n",
+                s.consultation,
+                self.link("confirm", s),
+            ),
+            in_reply_to: None,
+            list: None,
+        }
+    }
+
+    fn already_subscribed_mail(&self, s: &Subscription, title: &str) -> OutgoingMail {
+        OutgoingMail {
+            to: s.address.to_string(),
+            subject: format!("Already subscribed: {title}"),
+            text: format!(
+                "This address already receives the responses published in the consultation \
+                 \"{title}\" ({}); nothing has changed.\n\nTo stop: {}\n",
+                s.consultation,
+                self.link("unsubscribe", s),
+            ),
+            in_reply_to: None,
+            list: Some(self.list_headers(s)),
+        }
+    }
+
+    fn response_mail(&self, s: &Subscription, title: &str, receipt: &Receipt) -> OutgoingMail {
+        let from = [
+            Some(receipt.name.as_str()),
+            receipt.organization.as_deref(),
+            receipt.country.as_ref().map(|c| c.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        let mut text = format!(
+            "Response {} to the consultation \"{title}\" ({}) is published, unedited.\n\n\
+             From: {from}\nReceived: {} (by {})\nPage: {}{}#response-{}\n\nFiles:\n",
+            receipt.number,
+            receipt.consultation,
+            receipt
+                .received_at
+                .parse()
+                .map(human_geneva)
+                .unwrap_or_else(|_| receipt.received_at.clone()),
+            match receipt.channel {
+                Channel::Web => "the web form",
+                Channel::Api => "the API",
+                Channel::Email => "email",
+            },
+            self.public_url,
+            site_paths::page_url(&receipt.consultation, site_paths::page_of(receipt.number)),
+            receipt.number,
+        );
+        for file in &receipt.files {
+            text.push_str(&format!(
+                "  {}  ({} bytes, SHA-256 {})\n    {}{}\n",
+                file.name, file.size, file.sha256, self.public_url, file.url
+            ));
+        }
+        text.push_str(&format!(
+            "\n--\nYou receive this because you subscribed to this consultation's list.\n\
+             Unsubscribe with one click: {}\n",
+            self.link("unsubscribe", s)
+        ));
+        OutgoingMail {
+            to: s.address.to_string(),
+            subject: format!(
+                "[{}] Response {}: {}",
+                receipt.consultation, receipt.number, receipt.name
+            ),
+            text,
+            in_reply_to: None,
+            list: Some(self.list_headers(s)),
+        }
+    }
+}
