@@ -60,6 +60,46 @@ impl AwsNames {
     }
 }
 
+/// How the functions that send or receive mail reach people, from their environment.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Responses go to `{consultation}@{mail_domain}`.
+    pub mail_domain: String,
+    /// The public site, which also serves `/api/`: the base of every link in mail.
+    pub public_url: String,
+    /// The sender of receipts and list mail (an address of a verified SES identity).
+    pub from: String,
+}
+
+impl MailSettings {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    format!("set {name} (mail needs VERBATIM_MAIL_DOMAIN and VERBATIM_PUBLIC_URL)")
+                })
+        };
+        let mail_domain = var("VERBATIM_MAIL_DOMAIN")?;
+        Ok(Self {
+            from: var("VERBATIM_MAIL_FROM").unwrap_or_else(|_| format!("verbatim@{mail_domain}")),
+            public_url: var("VERBATIM_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
+            mail_domain,
+        })
+    }
+
+    /// Mail through SES, configured by the SDK's standard environment.
+    #[cfg(feature = "aws")]
+    pub async fn ses_mailer(&self) -> Arc<dyn Mailer> {
+        let config = aws_config::load_from_env().await;
+        Arc::new(crate::adapters::ses::SesMailer::new(
+            aws_sdk_sesv2::Client::new(&config),
+            &self.from,
+        ))
+    }
+}
+
 impl Backend {
     /// The embedded store in `data_dir`: `verbatim.sqlite3`, `private/` and `site/`.
     #[cfg(feature = "embedded")]

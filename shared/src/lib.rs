@@ -20,4 +20,4 @@ pub mod secretariat;
 pub mod spool;
 pub mod views;
 
-pub use backend::{AwsNames, Backend};
+pub use backend::{AwsNames, Backend, MailSettings};

@@ -1,16 +1,26 @@
-//! Lambda: submissions in, and the public read API (HTTP API -> axum router).
+//! Lambda: submissions in, the public read API, and the email list's routes
+//! (HTTP API -> axum router).
 
 use std::sync::Arc;
 
-use shared::Backend;
-use shared::http::{intake, with_security_headers};
-use shared::ports::{PublishedByStream, SystemClock};
+use shared::http::{intake, list, with_security_headers};
+use shared::ports::{Clock, PublishedByStream, SystemClock};
+use shared::{Backend, MailSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let backend = Backend::aws_from_env().await?;
+    let mail = MailSettings::from_env()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Publication follows from the table's stream, so intake needs no queue.
-    let state = backend.intake_state(Arc::new(SystemClock), Arc::new(PublishedByStream));
-    lambda_http::run(with_security_headers(intake::router(state))).await
+    let state = backend.intake_state(clock.clone(), Arc::new(PublishedByStream));
+    let email_list = backend.email_list(
+        mail.ses_mailer().await,
+        clock,
+        mail.public_url,
+        mail.mail_domain,
+    );
+    let router = intake::router(state).merge(list::router(Arc::new(email_list)));
+    lambda_http::run(with_security_headers(router)).await
 }

@@ -1,28 +1,39 @@
-//! Lambda: publishes what the table's stream reports as new (responses, consultations).
+//! Lambda: publishes what the table's stream reports as new (responses, consultations), then
+//! mails each newly published response to the consultation's email list.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::Backend;
-use shared::ports::SystemClock;
+use shared::email::list::EmailList;
+use shared::ports::{Clock, SystemClock};
 use shared::publish::Publisher;
+use shared::{Backend, MailSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let backend = Backend::aws_from_env().await?;
-    let publisher = Arc::new(backend.publisher(Arc::new(SystemClock)));
+    let mail = MailSettings::from_env()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let publisher = Arc::new(backend.publisher(clock.clone()));
+    let list = Arc::new(backend.email_list(
+        mail.ses_mailer().await,
+        clock,
+        mail.public_url,
+        mail.mail_domain,
+    ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
-        let publisher = publisher.clone();
-        async move { handle(&publisher, event.payload).await }
+        let (publisher, list) = (publisher.clone(), list.clone());
+        async move { handle(&publisher, &list, event.payload).await }
     }))
     .await
 }
 
-/// Publishes each consultation named in the batch once. An error fails the batch, which the
-/// event source mapping retries (publication is idempotent).
-async fn handle(publisher: &Publisher, event: Event) -> Result<(), Error> {
+/// Publishes each consultation named in the batch once, then mails its list. An error fails
+/// the batch, which the event source mapping retries (publication is idempotent, and the list
+/// resumes from its progress mark).
+async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
     let keys = event.records.iter().filter_map(|record| {
         let key = |name: &str| match record.change.keys.get(name) {
             Some(serde_dynamo::AttributeValue::S(value)) => Some(value.clone()),
@@ -32,6 +43,7 @@ async fn handle(publisher: &Publisher, event: Event) -> Result<(), Error> {
     });
     for id in shared::adapters::dynamodb::consultations_in(keys) {
         publisher.publish(&id).await?;
+        list.notify(&id).await?;
     }
     Ok(())
 }
@@ -41,16 +53,22 @@ async fn handle(publisher: &Publisher, event: Event) -> Result<(), Error> {
 mod moto;
 
 #[cfg(test)]
+#[path = "../../../tests/support/moto_ses.rs"]
+mod moto_ses;
+
+#[cfg(test)]
 mod tests {
     use std::path::Path;
 
     use serde_json::json;
     use shared::domain::{
-        AuditEntry, Channel, ConsultationRequest, NewResponse, ResponseId, Submitter,
+        AuditEntry, Channel, ConsultationRequest, EmailAddress, NewResponse, ResponseId, Submitter,
+        Subscription,
     };
     use shared::ports::{Clock, ObjectKey};
 
     use super::*;
+    use crate::moto_ses;
 
     /// A stream record as DynamoDB Streams delivers it to Lambda (keys only).
     fn record(pk: &str, sk: &str) -> serde_json::Value {
@@ -69,7 +87,10 @@ mod tests {
     #[tokio::test]
     async fn a_stream_batch_publishes_its_consultations() {
         let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let backend = moto::moto(&workspace).fresh_backend("publish").await;
+        let moto = moto::moto(&workspace);
+        let backend = moto.fresh_backend("publish").await;
+        let config = moto.sdk_config().await;
+        moto_ses::verify_domain(&config, "consultations.example.org").await;
         let clock = SystemClock;
         let request: ConsultationRequest = serde_json::from_value(json!({
             "id": "streamed", "title": {"en": "Streamed"},
@@ -107,8 +128,60 @@ mod tests {
             record("C#streamed", "PUBLISHED"),
         ]}))
         .unwrap();
+        // A confirmed subscriber of the consultation's list, and a pending one.
+        let subscribe = |address: &str, random: u8| {
+            Subscription::request(
+                consultation.id.clone(),
+                EmailAddress::parse(address).unwrap(),
+                [random; 32],
+                clock.now(),
+            )
+        };
+        let (ada, bob) = (
+            subscribe("ada@example.org", 1),
+            subscribe("bob@example.org", 2),
+        );
+        backend.subscriptions.request(&ada).await.unwrap();
+        backend.subscriptions.request(&bob).await.unwrap();
+        backend
+            .subscriptions
+            .confirm(&consultation.id, &ada.subscriber, clock.now())
+            .await
+            .unwrap();
+        let mailer = Arc::new(shared::adapters::ses::SesMailer::new(
+            aws_sdk_sesv2::Client::new(&config),
+            "verbatim@consultations.example.org",
+        ));
+        let list = backend.email_list(
+            mailer,
+            Arc::new(SystemClock),
+            "https://consultations.example.org",
+            "consultations.example.org",
+        );
         let publisher = backend.publisher(Arc::new(SystemClock));
-        handle(&publisher, event).await.unwrap();
+        handle(&publisher, &list, event.clone()).await.unwrap();
+        // A batch delivered again publishes and mails nothing twice.
+        handle(&publisher, &list, event).await.unwrap();
+
+        let to_ada = moto_ses::sent_to(&moto.endpoint, "ada@example.org").await;
+        assert_eq!(to_ada.len(), 1, "{to_ada:?}");
+        assert!(to_ada[0].raw.contains("[streamed] Response 1: Ada"));
+        assert!(
+            to_ada[0]
+                .raw
+                .contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        );
+        assert!(
+            to_ada[0]
+                .raw
+                .contains("List-Id: <streamed.consultations.example.org>")
+        );
+        assert!(
+            moto_ses::sent_to(&moto.endpoint, "bob@example.org")
+                .await
+                .is_empty(),
+            "pending subscribers get nothing"
+        );
 
         let manifest = ObjectKey::parse("consultations/streamed/responses.json").unwrap();
         let object = backend

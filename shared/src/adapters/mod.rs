@@ -14,3 +14,5 @@ pub mod dynamodb;
 pub mod s3;
 #[cfg(feature = "aws")]
 pub mod scheduler;
+#[cfg(feature = "aws")]
+pub mod ses;

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use async_trait::async_trait;
-use mail_builder::MessageBuilder;
-
+use crate::email::compose::render;
 use crate::ports::{Mailer, OutgoingMail, StoreError};
+use async_trait::async_trait;
 
 pub struct OutboxMailer {
     dir: PathBuf,
@@ -22,45 +21,6 @@ impl OutboxMailer {
             from: from.into(),
         })
     }
-}
-
-/// The message as sent, with the headers every Verbatim message carries.
-pub fn render(from: &str, mail: &OutgoingMail) -> Result<Vec<u8>, StoreError> {
-    use mail_builder::headers::raw::Raw;
-    let auto = if mail.list.is_some() {
-        "auto-generated"
-    } else {
-        "auto-replied"
-    };
-    let mut builder = MessageBuilder::new()
-        .from(("Verbatim", from))
-        .to(mail.to.as_str())
-        .subject(mail.subject.as_str())
-        .header("Auto-Submitted", Raw::new(auto))
-        .text_body(mail.text.as_str());
-    if let Some(list) = &mail.list {
-        builder = builder
-            .header("List-Id", Raw::new(list.id.clone()))
-            .header(
-                "List-Unsubscribe",
-                Raw::new(format!(
-                    "<{}>, <mailto:{}>",
-                    list.unsubscribe_url, list.unsubscribe_mailto
-                )),
-            )
-            .header(
-                "List-Unsubscribe-Post",
-                Raw::new("List-Unsubscribe=One-Click"),
-            )
-            .header("Precedence", Raw::new("list"));
-    }
-    if let Some(id) = &mail.in_reply_to {
-        let id = id.trim_start_matches('<').trim_end_matches('>').to_owned();
-        builder = builder.in_reply_to(id.clone()).references(id);
-    }
-    builder
-        .write_to_vec()
-        .map_err(|e| StoreError::backend("composing a message", e))
 }
 
 #[async_trait]

@@ -115,6 +115,52 @@ pub fn parse(raw: &[u8], envelope_from: Option<&str>) -> InboundMessage {
     }
 }
 
+/// The addresses a stored message (SES writes it to S3 without its envelope) was delivered to,
+/// from the evidence it carries: the `for <…>` clause of the topmost `Received:` header (the
+/// receiving server's own, which also names a Bcc recipient), `X-Original-To`, `Delivered-To`,
+/// then the `To` and `Cc` addresses. Lowercased, without duplicates, in that order.
+pub fn delivered_to(raw: &[u8]) -> Vec<String> {
+    catch_unwind(AssertUnwindSafe(|| read_delivered_to(raw))).unwrap_or_default()
+}
+
+fn read_delivered_to(raw: &[u8]) -> Vec<String> {
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |address: &str| {
+        let address = address
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches(['>', ';'])
+            .to_ascii_lowercase();
+        if address.contains('@') && !found.contains(&address) {
+            found.push(address);
+        }
+    };
+    if let Some(received) = header_values(&message, raw, "Received").next() {
+        let words: Vec<&str> = received.split_whitespace().collect();
+        for pair in words.windows(2) {
+            if pair[0].eq_ignore_ascii_case("for") {
+                add(pair[1]);
+            }
+        }
+    }
+    for name in ["X-Original-To", "Delivered-To"] {
+        for value in header_values(&message, raw, name) {
+            add(&value);
+        }
+    }
+    for list in [message.to(), message.cc()].into_iter().flatten() {
+        for address in list.iter() {
+            if let Some(a) = address.address() {
+                add(a);
+            }
+        }
+    }
+    found
+}
+
 /// Everything read from the message itself (the envelope is judged by `parse`).
 struct Read {
     from_name: Option<String>,
@@ -1470,5 +1516,35 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn delivery_addresses_come_from_the_received_header_then_the_address_headers() {
+        let raw = [
+            "Return-Path: <ada@example.org>",
+            "Received: from mail.example.org (mail.example.org [192.0.2.1])",
+            " by inbound-smtp.us-east-1.amazonaws.com with SMTP id abc123",
+            " for net-2027@consultations.example.org;",
+            " Sat, 28 Nov 2026 12:00:00 +0000 (UTC)",
+            "Received: from laptop by mail.example.org for <someone@else.example>; Sat, 28 Nov 2026",
+            "From: Ada <ada@example.org>",
+            "To: \"The Group\" <Other-2027@Consultations.Example.org>, bob@example.org",
+            "Cc: net-2027@consultations.example.org",
+            "Subject: hi",
+            "",
+            "body",
+        ]
+        .join("\r\n");
+        let raw = raw.as_bytes();
+        assert_eq!(
+            delivered_to(raw),
+            [
+                "net-2027@consultations.example.org",
+                "other-2027@consultations.example.org",
+                "bob@example.org",
+            ]
+        );
+        assert!(delivered_to(b"not a message at all").is_empty());
+        assert!(delivered_to(b"").is_empty());
     }
 }

@@ -125,6 +125,20 @@ impl EmailIntake {
         }
     }
 
+    /// Answers a message sent to an address `accepts` refused (on AWS, SES takes mail for any
+    /// address at the domain), unless it is a bounce or an auto-reply. Nothing is stored.
+    pub async fn refuse(&self, raw: &[u8], reason: &str) {
+        let message = parse(raw, None);
+        if message.kind == MessageKind::Response {
+            let subject = "Your message was not delivered".to_owned();
+            let text = format!(
+                "Your message could not be taken: {reason}.\n\nThe open consultations are listed at {}/\n",
+                self.public_url
+            );
+            self.reply(&message, (subject, text)).await;
+        }
+    }
+
     /// Takes one message for one of Verbatim's addresses: a response, or a list request.
     pub async fn deliver(
         &self,
