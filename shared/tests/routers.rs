@@ -501,6 +501,9 @@ async fn the_openapi_description_covers_every_route() {
         "/api/consultations/{id}/responses",
         "/api/admin/consultations/{id}",
         "/api/admin/consultations/{id}/audit",
+        "/api/consultations/{id}/subscriptions",
+        "/api/subscriptions/confirm",
+        "/api/subscriptions/unsubscribe",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
