@@ -13,6 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use shared::Backend;
 use shared::adapters::outbox::OutboxMailer;
+use shared::adapters::relay::SmtpRelay;
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::http::admin::AdminToken;
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
@@ -68,6 +69,10 @@ struct ServeArgs {
     /// The public site's address, for links in mail (receipts, the email lists); default: the served URL.
     #[arg(long)]
     public_url: Option<String>,
+    /// Also send every outgoing message through this SMTP relay: `smtp://host:25`,
+    /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://user:password@host:465`.
+    #[arg(long, env = "VERBATIM_SMTP_RELAY", hide_env_values = true)]
+    smtp_relay: Option<String>,
     /// The Secretariat's bearer token; generated into the data folder if unset.
     #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -108,10 +113,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let mailer: Arc<dyn Mailer> = Arc::new(OutboxMailer::open(
-        args.data.join("outbox"),
-        format!("verbatim@{}", args.mail_domain),
-    )?);
+    let sender = format!("verbatim@{}", args.mail_domain);
+    let mut outbox = OutboxMailer::open(args.data.join("outbox"), sender.clone())?;
+    if let Some(url) = &args.smtp_relay {
+        outbox = outbox.with_relay(SmtpRelay::new(url, &sender).map_err(anyhow::Error::msg)?);
+    }
+    let mailer: Arc<dyn Mailer> = Arc::new(outbox);
     let list = Arc::new(backend.email_list(
         mailer.clone(),
         clock.clone(),

@@ -472,3 +472,91 @@ async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
         .count();
     assert_eq!(to_ada_about_2, 0, "unsubscribed: nothing more");
 }
+
+/// A relay that takes every message and keeps it: (recipients, bytes as sent).
+async fn smtp_sink() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(Vec<String>, Vec<u8>)>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let mut to = Vec::new();
+                stream.get_mut().write_all(b"220 sink\r\n").await.unwrap();
+                loop {
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let command = line.to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("EHLO") {
+                        b"250 sink\r\n"
+                    } else if command.starts_with("RCPT TO:") {
+                        to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                        b"250 ok\r\n"
+                    } else if command.starts_with("DATA") {
+                        stream.get_mut().write_all(b"354 go\r\n").await.unwrap();
+                        let mut data = Vec::new();
+                        loop {
+                            let mut raw = Vec::new();
+                            stream.read_until(b'\n', &mut raw).await.unwrap();
+                            if raw == b".\r\n" {
+                                // The CRLF before the dot belongs to the terminator.
+                                data.truncate(data.len().saturating_sub(2));
+                                break;
+                            }
+                            data.extend_from_slice(raw.strip_prefix(b".").unwrap_or(&raw));
+                        }
+                        sender.send((std::mem::take(&mut to), data)).unwrap();
+                        b"250 kept\r\n"
+                    } else if command.starts_with("QUIT") {
+                        stream.get_mut().write_all(b"221 bye\r\n").await.unwrap();
+                        return;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    stream.get_mut().write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (address, receiver)
+}
+
+#[tokio::test]
+async fn the_outbox_is_sent_on_through_a_relay_byte_for_byte() {
+    let (relay, mut relayed) = smtp_sink().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &["--smtp-relay", &format!("smtp://{relay}")],
+        &[],
+    );
+    open_consultation(&server, "relayed", None).await;
+    let reply = reqwest::Client::new()
+        .post(format!(
+            "{}/api/consultations/relayed/subscriptions",
+            server.url
+        ))
+        .json(&json!({"email": "ada@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 202);
+    let (to, bytes) = tokio::time::timeout(Duration::from_secs(10), relayed.recv())
+        .await
+        .expect("relayed within 10 s")
+        .unwrap();
+    assert_eq!(to, ["ada@example.org"]);
+    let kept: Vec<_> = std::fs::read_dir(data.path().join("outbox"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(kept, [bytes], "the relay gets the outbox's exact bytes");
+}

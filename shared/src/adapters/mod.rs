@@ -10,6 +10,8 @@ pub mod sqlite;
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "relay")]
+pub mod relay;
 #[cfg(feature = "aws")]
 pub mod s3;
 #[cfg(feature = "aws")]

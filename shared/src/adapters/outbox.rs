@@ -1,5 +1,6 @@
 //! The local host's mail: every message Verbatim sends is written, as a complete RFC 5322
-//! message, to an outbox folder in the data directory, where a person (or a test) reads it.
+//! message, to an outbox folder in the data directory, where a person (or a test) reads it,
+//! and then, if a relay is configured, sent on through it byte for byte.
 
 use std::path::PathBuf;
 
@@ -10,6 +11,8 @@ use async_trait::async_trait;
 pub struct OutboxMailer {
     dir: PathBuf,
     from: String,
+    #[cfg(feature = "relay")]
+    relay: Option<crate::adapters::relay::SmtpRelay>,
 }
 
 impl OutboxMailer {
@@ -19,7 +22,16 @@ impl OutboxMailer {
         Ok(Self {
             dir,
             from: from.into(),
+            #[cfg(feature = "relay")]
+            relay: None,
         })
+    }
+
+    /// Also sends every message on through `relay`, after writing it to the outbox.
+    #[cfg(feature = "relay")]
+    pub fn with_relay(mut self, relay: crate::adapters::relay::SmtpRelay) -> Self {
+        self.relay = Some(relay);
+        self
     }
 }
 
@@ -39,6 +51,11 @@ impl Mailer for OutboxMailer {
             tokio::fs::rename(&tmp, &path).await
         }
         .await
-        .map_err(|e| StoreError::backend(format!("writing {}", path.display()), e))
+        .map_err(|e| StoreError::backend(format!("writing {}", path.display()), e))?;
+        #[cfg(feature = "relay")]
+        if let Some(relay) = &self.relay {
+            relay.relay(&mail.to, &bytes).await?;
+        }
+        Ok(())
     }
 }
