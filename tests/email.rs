@@ -438,6 +438,27 @@ async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
     };
     assert_eq!(to_bob("Confirm your subscription"), 1);
     assert_eq!(to_bob("Response 1"), 0, "pending subscribers get nothing");
+    // Bob leaves by mail; the notice goes to his address.
+    let leave = b"From: Bob <bob@example.org>\r\nTo: list-e2e+unsubscribe@consultations.localhost\r\nSubject: unsubscribe\r\n\r\n\r\n";
+    let (code, text) = smtp
+        .send(
+            "bob@example.org",
+            "list-e2e+unsubscribe@consultations.localhost",
+            leave,
+        )
+        .await;
+    assert_eq!(code, 250, "{text}");
+    mail_to(data.path(), "bob@example.org", "no longer subscribed").await;
+    let bob_confirm = link(
+        &mail_to(data.path(), "bob@example.org", "Confirm your subscription").await,
+        "/api/subscriptions/confirm?token=",
+    );
+    let reply = client.post(&bob_confirm).send().await.unwrap();
+    assert_eq!(
+        reply.status(),
+        404,
+        "a removed subscription cannot be confirmed"
+    );
 
     // One click, as a mail client does it (RFC 8058); doing it again is harmless.
     let unsubscribe = link(&news, "/api/subscriptions/unsubscribe?token=");
