@@ -196,6 +196,51 @@ impl DynamoStore {
         })
     }
 
+    /// A progress mark: the count in attribute `name` of the item at `item_key` (0 if unset).
+    async fn read_mark(
+        &self,
+        item_key: Item,
+        name: &str,
+        context: &str,
+    ) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(context, e))?;
+        out.item.map_or(Ok(0), |item| get_n(&item, name))
+    }
+
+    /// Raises a progress mark to `count`; a mark at or past `count` stays (never backwards).
+    async fn raise_mark(
+        &self,
+        item_key: Item,
+        name: &str,
+        count: u64,
+        context: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .update_expression("SET #mark = :count")
+            .condition_expression("attribute_not_exists(#mark) OR #mark < :count")
+            .expression_attribute_names("#mark", name)
+            .expression_attribute_values(":count", n(count))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(sdk_error(context, e)),
+        }
+    }
+
     /// A put of a new item, refused by DynamoDB if the key exists.
     fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
@@ -467,18 +512,12 @@ impl Responses for DynamoStore {
 #[async_trait]
 impl PublicationState for DynamoStore {
     async fn published(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(partition_key(consultation), PUBLICATION_SORT_KEY)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("reading publication state", e))?;
-        out.item
-            .as_ref()
-            .map_or(Ok(0), |item| get_n(item, "published"))
+        self.read_mark(
+            key(partition_key(consultation), PUBLICATION_SORT_KEY),
+            "published",
+            "reading publication state",
+        )
+        .await
     }
 
     async fn set_published(
@@ -486,22 +525,13 @@ impl PublicationState for DynamoStore {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(partition_key(consultation), PUBLICATION_SORT_KEY)))
-            .update_expression("SET published = :count")
-            .condition_expression("attribute_not_exists(published) OR published < :count")
-            .expression_attribute_values(":count", n(count))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Already at or past `count`: the mark never moves backwards.
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(e) => Err(sdk_error("recording publication", e)),
-        }
+        self.raise_mark(
+            key(partition_key(consultation), PUBLICATION_SORT_KEY),
+            "published",
+            count,
+            "recording publication",
+        )
+        .await
     }
 }
 
@@ -647,16 +677,12 @@ impl Subscriptions for DynamoStore {
     }
 
     async fn notified(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(list_partition(consultation), NOTIFIED)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("reading the list's progress", e))?;
-        out.item.map_or(Ok(0), |item| get_n(&item, "notified"))
+        self.read_mark(
+            key(list_partition(consultation), NOTIFIED),
+            "notified",
+            "reading the list's progress",
+        )
+        .await
     }
 
     async fn set_notified(
@@ -664,21 +690,13 @@ impl Subscriptions for DynamoStore {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(list_partition(consultation), NOTIFIED)))
-            .update_expression("SET notified = :count")
-            .condition_expression("attribute_not_exists(notified) OR notified < :count")
-            .expression_attribute_values(":count", n(count))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
-            Err(e) => Err(sdk_error("recording the list's progress", e)),
-        }
+        self.raise_mark(
+            key(list_partition(consultation), NOTIFIED),
+            "notified",
+            count,
+            "recording the list's progress",
+        )
+        .await
     }
 }
 

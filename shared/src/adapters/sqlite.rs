@@ -102,6 +102,65 @@ impl SqliteStore {
     }
 }
 
+/// The progress marks kept on a consultation's row: how far publication and its email list got.
+#[derive(Clone, Copy)]
+enum Mark {
+    Published,
+    Notified,
+}
+
+impl Mark {
+    fn column(self) -> &'static str {
+        match self {
+            Mark::Published => "published_count",
+            Mark::Notified => "notified_count",
+        }
+    }
+}
+
+impl SqliteStore {
+    /// The mark's count (0 for an unknown consultation).
+    async fn read_mark(
+        &self,
+        consultation: &ConsultationId,
+        mark: Mark,
+    ) -> Result<u64, StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            let count: Option<i64> = conn
+                .query_row(
+                    &format!("SELECT {} FROM consultations WHERE id = ?1", mark.column()),
+                    [id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(|e| db("reading a progress mark", e))?;
+            Ok(count.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    /// Raises the mark to `count`; never lowers it.
+    async fn raise_mark(
+        &self,
+        consultation: &ConsultationId,
+        mark: Mark,
+        count: u64,
+    ) -> Result<(), StoreError> {
+        let id = consultation.to_string();
+        self.with(move |conn| {
+            let column = mark.column();
+            conn.execute(
+                &format!("UPDATE consultations SET {column} = MAX({column}, ?2) WHERE id = ?1"),
+                params![id, count as i64],
+            )
+            .map_err(|e| db("recording a progress mark", e))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 fn db(context: &str, e: rusqlite::Error) -> StoreError {
     StoreError::backend(context, e)
 }
@@ -357,19 +416,7 @@ impl Responses for SqliteStore {
 #[async_trait]
 impl PublicationState for SqliteStore {
     async fn published(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
-        let id = consultation.to_string();
-        self.with(move |conn| {
-            let count: Option<i64> = conn
-                .query_row(
-                    "SELECT published_count FROM consultations WHERE id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(|e| db("reading publication state", e))?;
-            Ok(count.unwrap_or(0) as u64)
-        })
-        .await
+        self.read_mark(consultation, Mark::Published).await
     }
 
     async fn set_published(
@@ -377,16 +424,7 @@ impl PublicationState for SqliteStore {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError> {
-        let id = consultation.to_string();
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE consultations SET published_count = MAX(published_count, ?2) WHERE id = ?1",
-                params![id, count as i64],
-            )
-            .map_err(|e| db("recording publication", e))?;
-            Ok(())
-        })
-        .await
+        self.raise_mark(consultation, Mark::Published, count).await
     }
 }
 
@@ -516,19 +554,7 @@ impl Subscriptions for SqliteStore {
     }
 
     async fn notified(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
-        let id = consultation.to_string();
-        self.with(move |conn| {
-            let count: Option<i64> = conn
-                .query_row(
-                    "SELECT notified_count FROM consultations WHERE id = ?1",
-                    [id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(|e| db("reading the list's progress", e))?;
-            Ok(count.unwrap_or(0) as u64)
-        })
-        .await
+        self.read_mark(consultation, Mark::Notified).await
     }
 
     async fn set_notified(
@@ -536,15 +562,6 @@ impl Subscriptions for SqliteStore {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError> {
-        let id = consultation.to_string();
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE consultations SET notified_count = MAX(notified_count, ?2) WHERE id = ?1",
-                params![id, count as i64],
-            )
-            .map_err(|e| db("recording the list's progress", e))?;
-            Ok(())
-        })
-        .await
+        self.raise_mark(consultation, Mark::Notified, count).await
     }
 }

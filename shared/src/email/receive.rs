@@ -167,16 +167,8 @@ impl EmailIntake {
         envelope_from: Option<&str>,
     ) -> Result<Outcome, IntakeError> {
         let message = parse(raw, envelope_from);
-        match message.kind {
-            MessageKind::AutoReply => {
-                return self
-                    .keep(consultation, &message, raw, Kept::AutoReply)
-                    .await;
-            }
-            MessageKind::Bounce => {
-                return self.keep(consultation, &message, raw, Kept::Bounce).await;
-            }
-            MessageKind::Response => {}
+        if let Some(automatic) = automatic(&message) {
+            return self.keep(consultation, &message, raw, automatic).await;
         }
         let Some(address) = message.from_address.as_deref() else {
             return self.keep(consultation, &message, raw, Kept::NoSender).await;
@@ -212,16 +204,8 @@ impl EmailIntake {
         envelope_from: Option<&str>,
     ) -> Result<Outcome, IntakeError> {
         let message = parse(raw, envelope_from);
-        match message.kind {
-            MessageKind::AutoReply => {
-                return self
-                    .keep(consultation, &message, raw, Kept::AutoReply)
-                    .await;
-            }
-            MessageKind::Bounce => {
-                return self.keep(consultation, &message, raw, Kept::Bounce).await;
-            }
-            MessageKind::Response => {}
+        if let Some(automatic) = automatic(&message) {
+            return self.keep(consultation, &message, raw, automatic).await;
         }
         let (submission, skipped) = self.submission(consultation, &message, raw).await?;
         match self.intake.submit(consultation, submission).await {
@@ -332,6 +316,15 @@ impl EmailIntake {
         if let Err(e) = self.mailer.send(&mail).await {
             tracing::error!(error = %e, "sending a reply failed");
         }
+    }
+}
+
+/// Bounces and auto-replies are kept and never answered (no mail loops).
+fn automatic(message: &InboundMessage) -> Option<Kept> {
+    match message.kind {
+        MessageKind::AutoReply => Some(Kept::AutoReply),
+        MessageKind::Bounce => Some(Kept::Bounce),
+        MessageKind::Response => None,
     }
 }
 
