@@ -210,6 +210,29 @@ async fn admin_requires_the_token() {
     assert!(app.backend.consultations.list().await.unwrap().is_empty());
 }
 
+/// On AWS, `Authorization` carries the SigV4 signature API Gateway checks; the token then
+/// travels in its own header.
+#[tokio::test]
+async fn admin_takes_the_token_beside_a_sigv4_signature() {
+    let app = app();
+    let signed = |token: &str| {
+        Request::post("/api/admin/consultations")
+            .header(
+                header::AUTHORIZATION,
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=0123",
+            )
+            .header(shared::http::admin::ADMIN_TOKEN_HEADER, token)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(consultation().to_string()))
+            .unwrap()
+    };
+    let wrong = app.send(signed("wrong-token-0123456789")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(app.backend.consultations.list().await.unwrap().is_empty());
+    let reply = app.send(signed(TOKEN)).await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+}
+
 #[tokio::test]
 async fn admin_creates_a_consultation_with_the_resolution_deadline() {
     let app = app();
