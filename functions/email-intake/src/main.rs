@@ -13,6 +13,9 @@ use shared::intake::IntakeError;
 use shared::ports::{Clock, ObjectKey, ObjectStore, PublishedByStream, SystemClock};
 use shared::{Backend, MailSettings};
 
+/// The object SES stores when a receipt rule with an S3 action is created.
+const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -68,6 +71,11 @@ async fn handle(
             continue;
         };
         let key = event_key(&key);
+        // SES writes this test object when the receipt rule is created: not a message.
+        if key.ends_with(SES_SETUP_NOTIFICATION) {
+            tracing::info!(%key, "SES's setup notification; nothing to take");
+            continue;
+        }
         let store = S3ObjectStore::new(s3_client.clone(), &bucket);
         let object_key = ObjectKey::parse(key.as_str())?;
         let Some(object) = store.get(&object_key).await? else {
