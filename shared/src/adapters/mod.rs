@@ -14,3 +14,6 @@ pub mod dynamodb;
 pub mod s3;
 #[cfg(feature = "aws")]
 pub mod scheduler;
+
+#[cfg(any(feature = "embedded", feature = "aws"))]
+pub mod signing_key;
