@@ -7,6 +7,7 @@
 //! signature by the same key ([`ReceiptLog`]). This module is the pure core; [`publish`]
 //! writes a log to the site store and [`verify`] checks a published one.
 
+pub mod append;
 pub mod checkpoint;
 pub mod entry;
 pub mod key;
@@ -41,6 +42,8 @@ pub enum TransparencyError {
     BadInclusionProof { index: u64, size: u64 },
     #[error("the tree of {new_size} entries does not extend the tree of {old_size}")]
     BadConsistencyProof { old_size: u64, new_size: u64 },
+    #[error("the published entry {0} does not match the signed tree")]
+    TamperedBundle(u64),
     #[error("tree arithmetic: {0}")]
     Tree(#[from] tlog_tiles::Error),
 }

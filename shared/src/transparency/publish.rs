@@ -11,7 +11,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::checkpoint::{self, TreeHead};
-use super::{LogEntry, LogKey, MemoryTree, TransparencyError};
+use super::tree::{split_entry_bundle, tile_path};
+use super::{LogEntry, LogKey, MemoryTree, TransparencyError, append};
 use crate::domain::ConsultationId;
 use crate::ports::{Body, ObjectKey, ObjectMeta, ObjectStore, PutMode, Responses, StoreError};
 
@@ -123,14 +124,123 @@ pub struct LogPublisher {
 
 impl LogPublisher {
     /// Brings the consultation's published log to `size` entries; returns its tree head.
+    ///
+    /// Normally appends only the new responses, reading the published tree's right edge from
+    /// its tiles. Without a valid checkpoint (first publication, a crash before the first
+    /// checkpoint, damage), or if the published tiles do not match it, the whole log is
+    /// rebuilt from the stored responses and compared with whatever is on the site.
     pub async fn publish(
         &self,
         id: &ConsultationId,
         size: u64,
     ) -> Result<TreeHead, LogPublishError> {
+        let published = self.published_head(id).await?;
+        if let Some(old) = &published {
+            if old.size == size {
+                self.put_verifier_key().await?;
+                return Ok(old.clone());
+            }
+            if old.size < size {
+                match self.append(id, old, size).await {
+                    Ok(head) => return Ok(head),
+                    Err(LogPublishError::Store(e)) => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(consultation = %id, error = %e, "appending to the published log failed; rebuilding it");
+                    }
+                }
+            }
+        }
+        self.rebuild_and_publish(id, size, published).await
+    }
+
+    /// Appends responses `old.size + 1..=size` to the published log.
+    async fn append(
+        &self,
+        id: &ConsultationId,
+        old: &TreeHead,
+        size: u64,
+    ) -> Result<TreeHead, LogPublishError> {
+        let mut entries = Vec::new();
+        let mut next = old.size + 1;
+        while next <= size {
+            let last = (next + READ_BATCH - 1).min(size);
+            for response in self.responses.range(id, next..=last).await? {
+                if response.number != old.size + entries.len() as u64 + 1 {
+                    return Err(LogPublishError::MissingResponse(
+                        old.size + entries.len() as u64 + 1,
+                    ));
+                }
+                let entry = LogEntry::of_receipt(&response.receipt()).encode();
+                if entry.len() > super::entry::MAX_ENTRY_BYTES {
+                    return Err(TransparencyError::EntryTooLarge(entry.len()).into());
+                }
+                entries.push(entry);
+            }
+            if old.size + entries.len() as u64 != last {
+                return Err(LogPublishError::MissingResponse(
+                    old.size + entries.len() as u64 + 1,
+                ));
+            }
+            next = last + 1;
+        }
+        let prefix = log_prefix(id);
+        let tail = match append::tail_bundle_path(old.size) {
+            Some(path) => {
+                let bundle = self
+                    .get(&format!("{prefix}/{path}"))
+                    .await?
+                    .ok_or_else(|| LogPublishError::Fork(format!("{path} is missing")))?;
+                split_entry_bundle(&bundle)
+                    .ok_or_else(|| LogPublishError::Fork(format!("{path} is malformed")))?
+                    .into_iter()
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let mut cache = append::TileCache::default();
+        // Each round reads one more level of tiles at most: a few rounds suffice.
+        for _ in 0..16 {
+            match append::append(old, &tail, &entries, &cache)? {
+                append::AppendStep::Done(appended) => {
+                    for (path, bytes) in appended.files {
+                        self.put_tile(&format!("{prefix}/{path}"), bytes).await?;
+                    }
+                    let head = TreeHead {
+                        origin: old.origin.clone(),
+                        size: appended.size,
+                        root: appended.root,
+                    };
+                    self.put_checkpoint(id, &head).await?;
+                    return Ok(head);
+                }
+                append::AppendStep::NeedTiles(tiles) => {
+                    for tile in tiles {
+                        let path = tile_path(&tile);
+                        let bytes = self
+                            .get(&format!("{prefix}/{path}"))
+                            .await?
+                            .ok_or_else(|| LogPublishError::Fork(format!("{path} is missing")))?;
+                        cache.insert(&tile, bytes);
+                    }
+                }
+            }
+        }
+        Err(LogPublishError::Fork(
+            "the tiles never covered the tree".to_owned(),
+        ))
+    }
+
+    /// Rebuilds the whole log from the stored responses; every tile already on the site must
+    /// be the rebuilt one, and the rebuilt tree must extend the published checkpoint.
+    async fn rebuild_and_publish(
+        &self,
+        id: &ConsultationId,
+        size: u64,
+        published: Option<TreeHead>,
+    ) -> Result<TreeHead, LogPublishError> {
         let tree = rebuild(self.responses.as_ref(), id, size).await?;
         let head = head_of(&self.key, id, &tree);
-        let published = self.published_head(id).await?;
         let since = match &published {
             Some(old) if old.size <= size => {
                 let old_root =
@@ -142,7 +252,8 @@ impl LogPublisher {
                         old.root_hex()
                     )));
                 }
-                old.size
+                // Compare everything: the tiles may be what disagreed with the checkpoint.
+                0
             }
             Some(old) => {
                 return Err(LogPublishError::Fork(format!(
@@ -156,16 +267,39 @@ impl LogPublisher {
         for (path, bytes) in tree.tiles_since(since) {
             self.put_tile(&format!("{prefix}/{path}"), bytes).await?;
         }
-        let note = checkpoint::sign_checkpoint(&self.key, &head)?;
+        self.put_checkpoint(id, &head).await?;
+        Ok(head)
+    }
+
+    async fn put_checkpoint(
+        &self,
+        id: &ConsultationId,
+        head: &TreeHead,
+    ) -> Result<(), LogPublishError> {
+        let note = checkpoint::sign_checkpoint(&self.key, head)?;
         self.put(&checkpoint_key(id), note, PutMode::Overwrite)
             .await?;
+        self.put_verifier_key().await
+    }
+
+    async fn put_verifier_key(&self) -> Result<(), LogPublishError> {
         self.put(
             VERIFIER_KEY_PATH,
             format!("{}\n", self.key.verifier_key()).into_bytes(),
             PutMode::Overwrite,
         )
-        .await?;
-        Ok(head)
+        .await
+    }
+
+    async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, LogPublishError> {
+        match self.site.get(&object_key(path)?).await? {
+            Some(object) => {
+                Ok(Some(object.into_bytes().await.map_err(|e| {
+                    StoreError::backend(format!("reading {path}"), e)
+                })?))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The checkpoint on the site, if there is one signed by this key. One that does not
@@ -196,14 +330,7 @@ impl LogPublisher {
         match self.put(path, bytes.clone(), PutMode::CreateNew).await {
             Ok(()) => Ok(()),
             Err(LogPublishError::Store(StoreError::Conflict(_))) => {
-                let existing = match self.site.get(&object_key(path)?).await? {
-                    Some(object) => object
-                        .into_bytes()
-                        .await
-                        .map_err(|e| StoreError::backend("reading a tile", e))?,
-                    None => Vec::new(),
-                };
-                if existing == bytes {
+                if self.get(path).await?.as_deref() == Some(bytes.as_slice()) {
                     Ok(())
                 } else {
                     Err(LogPublishError::Fork(path.to_owned()))
