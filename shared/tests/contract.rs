@@ -645,6 +645,15 @@ async fn closing_builds_the_dossier(f: Fixture) {
     assert_eq!(index["responses"].as_array().unwrap().len(), 3);
     let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
     assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+    // The log's final checkpoint: signed, over the 3 responses, the root the page shows, and
+    // the same bytes the publisher puts on the site for that size.
+    let note = entry(&mut archive, "checkpoint");
+    let key = b.log_key.clone().unwrap();
+    let origin = shared::transparency::origin(key.name(), "closing");
+    let head =
+        shared::transparency::checkpoint::open_checkpoint(&note, &key.verifier(), &origin).unwrap();
+    assert_eq!(head.size, 3);
+    assert_eq!(info.log_root.as_deref(), Some(head.root_hex().as_str()));
 
     let summary = read(site, "consultations/closing/summary/index.html")
         .await
@@ -659,6 +668,16 @@ async fn closing_builds_the_dossier(f: Fixture) {
     )
     .unwrap();
     assert!(page.contains("dossier.zip") && page.contains(&info.sha256));
+    assert!(
+        page.contains(&head.root_hex()),
+        "the page shows the log's root"
+    );
+    assert_eq!(
+        read(site, "consultations/closing/log/checkpoint")
+            .await
+            .unwrap(),
+        note
+    );
 
     // Closing again changes nothing.
     let version = b.consultations.get(&c.id).await.unwrap().unwrap().version;
@@ -719,8 +738,8 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     closer.run(&c.id).await.unwrap();
     assert_eq!(
         dossier(b.site.as_ref(), "reopened").await.len(),
-        3,
-        "1 file + 2 indexes"
+        4,
+        "1 file + 2 indexes + the log's checkpoint"
     );
 
     let secretariat = b
