@@ -162,7 +162,25 @@ async fn the_log_proves_every_response_and_catches_tampering() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("crypto.subtle.digest"), "{page}");
+    assert!(page.contains("/verify/verify.js"), "{page}");
+    let script = client
+        .get(format!("{}/verify/verify.js", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        script
+            .text()
+            .await
+            .unwrap()
+            .contains("crypto.subtle.digest")
+    );
 
     // A receipt altered by its holder does not verify.
     let mut altered = third.clone();

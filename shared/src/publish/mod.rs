@@ -76,6 +76,7 @@ pub fn site_meta(key: &str) -> ObjectMeta {
         Some("html") => "text/html; charset=utf-8",
         Some("json") => "application/json",
         Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
         _ => "application/octet-stream",
     };
     ObjectMeta {
@@ -185,6 +186,13 @@ impl Publisher {
         self.write(
             format!("/{}", crate::transparency::render::VERIFY_PAGE_KEY),
             crate::transparency::render::verify_page(STYLESHEET_KEY).into_bytes(),
+        )
+        .await?;
+        self.write(
+            format!("/{}", crate::transparency::render::VERIFY_SCRIPT_KEY),
+            crate::transparency::render::VERIFY_SCRIPT
+                .as_bytes()
+                .to_vec(),
         )
         .await?;
         let mut records = self.consultations.list().await?;

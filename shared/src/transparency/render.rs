@@ -2,7 +2,7 @@
 //! on a closed consultation's page, and the static "verify a file" page (the browser hashes the
 //! file with WebCrypto and checks it against the log; no server is involved).
 
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use crate::domain::{ConsultationId, DossierInfo, Receipt};
 
@@ -10,6 +10,9 @@ use super::publish::{VERIFIER_KEY_PATH, checkpoint_key};
 
 /// Where the verify page is published (a folder: `/verify/`).
 pub const VERIFY_PAGE_KEY: &str = "verify/index.html";
+
+/// Its script: a file of its own, as the site's Content-Security-Policy allows no inline code.
+pub const VERIFY_SCRIPT_KEY: &str = "verify/verify.js";
 
 pub fn verify_url(consultation: &ConsultationId) -> String {
     format!("/verify/?consultation={consultation}")
@@ -111,14 +114,15 @@ pub fn verify_page(stylesheet: &str) -> String {
                         " also checks that signature and every published file."
                     }
                 }
-                script { (PreEscaped(VERIFY_SCRIPT)) }
+                script src={ "/" (VERIFY_SCRIPT_KEY) } defer {}
             }
         }
     }
     .into_string()
 }
 
-const VERIFY_SCRIPT: &str = r#"
+/// The verify page's script (served as `/verify/verify.js`).
+pub const VERIFY_SCRIPT: &str = r#"
 "use strict";
 const form = document.getElementById("verify");
 const result = document.getElementById("result");
