@@ -140,7 +140,12 @@ impl Backend {
                 )
                 .await?,
             )),
-            None => None,
+            None => {
+                tracing::warn!(
+                    "{SIGNING_KEY_PARAMETER_VAR} is not set: receipts are not signed and the transparency log cannot be published"
+                );
+                None
+            }
         };
         let records = Arc::new(dynamodb::DynamoStore::new(dynamo, &names.table));
         Ok(Self {
