@@ -3,6 +3,7 @@
 //! `--store aws`, so a user needs nothing but cargo.
 
 mod smtp;
+mod verify;
 mod worker;
 
 use std::net::SocketAddr;
@@ -33,6 +34,10 @@ struct Cli {
 enum Command {
     /// Serve the API and the public site, and publish responses as they arrive.
     Serve(ServeArgs),
+    /// Check a published consultation against its signed transparency log.
+    Verify(verify::VerifyArgs),
+    /// Print a new log signing key (for the SSM parameter named by VERBATIM_SIGNING_KEY_PARAMETER).
+    Keygen(verify::KeygenArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -88,6 +93,13 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
+        Command::Verify(args) => {
+            if !verify::verify(args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Keygen(args) => verify::keygen(args),
     }
 }
 
@@ -103,6 +115,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let token = admin_token(args.admin_token, &args.data)?;
+    if let Some(key) = &backend.log_key {
+        println!("Transparency log verifier key: {}", key.verifier_key());
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
     let listener = tokio::net::TcpListener::bind(args.addr)

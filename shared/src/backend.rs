@@ -18,6 +18,30 @@ use crate::secretariat::Secretariat;
 /// Allowance for clocks of different machines disagreeing, on top of the in-flight grace.
 const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 use crate::publish::Publisher;
+use crate::transparency::LogKey;
+
+/// The environment variable naming the SSM SecureString parameter that holds the signing key.
+pub const SIGNING_KEY_PARAMETER_VAR: &str = "VERBATIM_SIGNING_KEY_PARAMETER";
+
+/// The parameter used when none is named and resources may be created (emulators, first runs).
+pub const DEFAULT_SIGNING_KEY_PARAMETER: &str = "/verbatim/log-signing-key";
+
+/// The name a new key gets: the public site's host (`VERBATIM_PUBLIC_URL`), else the local one.
+#[cfg(feature = "aws")]
+pub fn log_key_name_from_env() -> String {
+    std::env::var("VERBATIM_PUBLIC_URL")
+        .ok()
+        .and_then(|url| {
+            let host = url
+                .split("://")
+                .nth(1)?
+                .split(['/', ':'])
+                .next()?
+                .to_owned();
+            signed_note::is_key_name_valid(&host).then_some(host)
+        })
+        .unwrap_or_else(|| crate::adapters::signing_key::LOCAL_KEY_NAME.to_owned())
+}
 
 #[cfg(any(feature = "embedded", feature = "aws"))]
 use crate::ports::StoreError;
@@ -34,6 +58,9 @@ pub struct Backend {
     pub private: Arc<dyn ObjectStore>,
     /// The public site.
     pub site: Arc<dyn ObjectStore>,
+    /// Signs the transparency logs and receipts (`None`: no key configured; receipts are then
+    /// unsigned and publishing fails until one is).
+    pub log_key: Option<Arc<LogKey>>,
 }
 
 /// Names of the AWS resources, from the environment (the same variables on Lambda and locally).
@@ -109,6 +136,10 @@ impl Backend {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
         let records = Arc::new(SqliteStore::open(&data_dir.join("verbatim.sqlite3"))?);
+        let log_key = crate::adapters::signing_key::load_or_create_file(
+            &data_dir.join("log-signing-key"),
+            crate::adapters::signing_key::LOCAL_KEY_NAME,
+        )?;
         let folder = |name: &str| {
             FsObjectStore::open(data_dir.join(name))
                 .map_err(|e| StoreError::backend(format!("creating {name}/"), e))
@@ -120,6 +151,7 @@ impl Backend {
             subscriptions: records,
             private: Arc::new(folder("private")?),
             site: Arc::new(folder("site")?),
+            log_key: Some(Arc::new(log_key)),
         })
     }
 
@@ -139,6 +171,27 @@ impl Backend {
             s3::ensure_bucket(&s3_client, &names.private_bucket).await?;
             s3::ensure_bucket(&s3_client, &names.site_bucket).await?;
         }
+        let parameter = std::env::var(SIGNING_KEY_PARAMETER_VAR)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .or_else(|| create.then(|| DEFAULT_SIGNING_KEY_PARAMETER.to_owned()));
+        let log_key = match parameter {
+            Some(parameter) => Some(Arc::new(
+                crate::adapters::signing_key::from_ssm(
+                    &aws_sdk_ssm::Client::new(config),
+                    &parameter,
+                    create,
+                    &log_key_name_from_env(),
+                )
+                .await?,
+            )),
+            None => {
+                tracing::warn!(
+                    "{SIGNING_KEY_PARAMETER_VAR} is not set: receipts are not signed and the transparency log cannot be published"
+                );
+                None
+            }
+        };
         let records = Arc::new(dynamodb::DynamoStore::new(dynamo, &names.table));
         Ok(Self {
             consultations: records.clone(),
@@ -150,6 +203,7 @@ impl Backend {
                 &names.private_bucket,
             )),
             site: Arc::new(s3::S3ObjectStore::new(s3_client, &names.site_bucket)),
+            log_key,
         })
     }
 
@@ -172,6 +226,7 @@ impl Backend {
                 clock: clock.clone(),
                 queue,
                 in_flight_grace: in_flight_grace_from_env(),
+                log_key: self.log_key.clone(),
             }),
             consultations: self.consultations.clone(),
             clock,
@@ -207,6 +262,7 @@ impl Backend {
             queue,
             clock,
             settle: in_flight_grace_from_env() + CLOCK_MARGIN,
+            log_key: self.log_key.clone(),
         }
     }
 
@@ -238,6 +294,7 @@ impl Backend {
             private: self.private.clone(),
             site: self.site.clone(),
             clock,
+            log_key: self.log_key.clone(),
         }
     }
 }

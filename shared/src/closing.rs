@@ -70,6 +70,8 @@ pub struct Closer {
     pub clock: Arc<dyn Clock>,
     /// The in-flight grace of intake plus a margin for clock differences between machines.
     pub settle: SignedDuration,
+    /// Signs the transparency log's final checkpoint, put in the dossier.
+    pub log_key: Option<Arc<crate::transparency::LogKey>>,
 }
 
 /// Counts for the Group's summary page.
@@ -172,13 +174,23 @@ impl Closer {
             responses.extend(self.responses.range(&id, page_range(page, total)).await?);
         }
 
+        let checkpoint = match &self.log_key {
+            Some(key) => Some(
+                crate::transparency::publish::checkpoint_of_responses(key, &id, &responses)
+                    .map_err(|e| CloseError::Dossier(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let log_root = checkpoint.as_ref().map(|(head, _)| head.root_hex());
+        let note = checkpoint.map(|(_, note)| note);
+
         let key = object_key(site_paths::dossier_key(&id))?;
         let mut upload = self.site.upload(&key, &site_meta(key.as_str())).await?;
         let (sender, mut receiver) = mpsc::channel::<Bytes>(4);
         let private = self.private.clone();
         let runtime = tokio::runtime::Handle::current();
         let writer = tokio::task::spawn_blocking(move || {
-            write_archive(&runtime, private.as_ref(), &responses, sender)
+            write_archive(&runtime, private.as_ref(), &responses, note, sender)
         });
         let mut failure = None;
         while let Some(chunk) = receiver.recv().await {
@@ -219,6 +231,7 @@ impl Closer {
             response_count: total,
             size,
             sha256,
+            log_root,
         })
     }
 }
@@ -233,6 +246,7 @@ fn write_archive(
     runtime: &tokio::runtime::Handle,
     private: &dyn ObjectStore,
     responses: &[Response],
+    log_checkpoint: Option<Vec<u8>>,
     sender: mpsc::Sender<Bytes>,
 ) -> Result<(u64, String, Summary), CloseError> {
     let receipts: Vec<Receipt> = responses.iter().map(Response::receipt).collect();
@@ -242,6 +256,9 @@ fn write_archive(
         size: 0,
     };
     let mut dossier = DossierWriter::new(sink);
+    if let Some(note) = log_checkpoint {
+        dossier.set_log_checkpoint(note);
+    }
     let mut summary = Summary::default();
     let mut similar = SimilarityIndex::new();
     for (response, receipt) in responses.iter().zip(&receipts) {

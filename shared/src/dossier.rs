@@ -87,7 +87,12 @@ pub struct DossierWriter<W: Write> {
     added: BTreeMap<String, String>,
     abandoned: bool,
     zip64_from: u64,
+    /// The transparency log's signed checkpoint over exactly these responses, if given.
+    log_checkpoint: Option<Vec<u8>>,
 }
+
+/// The name of the transparency log's final checkpoint inside the dossier.
+pub const CHECKPOINT_FILE: &str = "checkpoint";
 
 impl<W: Write> DossierWriter<W> {
     pub fn new(sink: W) -> Self {
@@ -105,7 +110,13 @@ impl<W: Write> DossierWriter<W> {
             added: BTreeMap::new(),
             abandoned: false,
             zip64_from,
+            log_checkpoint: None,
         }
+    }
+
+    /// Includes the log's signed checkpoint (written with the index, as `checkpoint`).
+    pub fn set_log_checkpoint(&mut self, note: Vec<u8>) {
+        self.log_checkpoint = Some(note);
     }
 
     /// Streams one published file into the archive at `{number}/{name}`, checking on the way that
@@ -251,6 +262,10 @@ impl<W: Write> DossierWriter<W> {
         write_index_csv(responses, &mut *zip)?;
         zip.start_file(INDEX_JSON, options)?;
         write_index_json(responses, &mut *zip)?;
+        if let Some(note) = &self.log_checkpoint {
+            zip.start_file(CHECKPOINT_FILE, options)?;
+            zip.write_all(note)?;
+        }
         let zip = self.zip.take().ok_or(DossierError::Abandoned)?;
         let mut sink = zip.finish()?.into_inner().inner;
         sink.flush()?;
@@ -529,6 +544,7 @@ mod tests {
             category: None,
             country: None,
             files,
+            log: None,
         }
     }
 

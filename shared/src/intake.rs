@@ -92,6 +92,8 @@ pub struct Intake {
     pub clock: Arc<dyn Clock>,
     pub queue: Arc<dyn PublishQueue>,
     pub in_flight_grace: SignedDuration,
+    /// Signs receipts with their place in the transparency log.
+    pub log_key: Option<Arc<crate::transparency::LogKey>>,
 }
 
 /// Originals are kept privately by response id (known before the number is assigned).
@@ -197,6 +199,23 @@ impl Intake {
             })
             .await?;
         self.queue.request(consultation);
-        Ok(stored.receipt())
+        Ok(self.receipt_of(&stored))
+    }
+
+    /// The receipt of a stored response, signed with its place in the transparency log.
+    /// Signing cannot fail for a stored response; if it ever did, the submitter still gets
+    /// the (unsigned) receipt: the response is stored and must not be sent again.
+    pub fn receipt_of(&self, response: &crate::domain::Response) -> Receipt {
+        let receipt = response.receipt();
+        let Some(key) = &self.log_key else {
+            return receipt;
+        };
+        match crate::transparency::sign_receipt(key, &receipt) {
+            Ok(signed) => signed,
+            Err(e) => {
+                tracing::error!(error = %e, number = receipt.number, "signing a receipt failed");
+                receipt
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod publish;
 pub mod records;
 pub mod secretariat;
 pub mod spool;
+pub mod transparency;
 pub mod views;
 
 pub use backend::{AwsNames, Backend, MailSettings};

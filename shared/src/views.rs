@@ -39,6 +39,12 @@ pub struct DossierView {
     pub size: u64,
     pub sha256: String,
     pub summary: String,
+    /// The transparency log's root hash (hex) over the `response_count` responses, and the
+    /// signed checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_root: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint: Option<String>,
 }
 
 impl ConsultationView {
@@ -67,6 +73,10 @@ impl ConsultationView {
                     size: d.size,
                     sha256: d.sha256.clone(),
                     summary: site_paths::summary_url(&c.id),
+                    log_root: d.log_root.clone(),
+                    log_checkpoint: d.log_root.as_ref().map(|_| {
+                        format!("/{}", crate::transparency::publish::checkpoint_key(&c.id))
+                    }),
                 }),
             deadline_history: c.deadline_history.clone(),
         }

@@ -645,6 +645,15 @@ async fn closing_builds_the_dossier(f: Fixture) {
     assert_eq!(index["responses"].as_array().unwrap().len(), 3);
     let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
     assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+    // The log's final checkpoint: signed, over the 3 responses, the root the page shows, and
+    // the same bytes the publisher puts on the site for that size.
+    let note = entry(&mut archive, "checkpoint");
+    let key = b.log_key.clone().unwrap();
+    let origin = shared::transparency::origin(key.name(), "closing");
+    let head =
+        shared::transparency::checkpoint::open_checkpoint(&note, &key.verifier(), &origin).unwrap();
+    assert_eq!(head.size, 3);
+    assert_eq!(info.log_root.as_deref(), Some(head.root_hex().as_str()));
 
     let summary = read(site, "consultations/closing/summary/index.html")
         .await
@@ -659,6 +668,16 @@ async fn closing_builds_the_dossier(f: Fixture) {
     )
     .unwrap();
     assert!(page.contains("dossier.zip") && page.contains(&info.sha256));
+    assert!(
+        page.contains(&head.root_hex()),
+        "the page shows the log's root"
+    );
+    assert_eq!(
+        read(site, "consultations/closing/log/checkpoint")
+            .await
+            .unwrap(),
+        note
+    );
 
     // Closing again changes nothing.
     let version = b.consultations.get(&c.id).await.unwrap().unwrap().version;
@@ -719,8 +738,8 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     closer.run(&c.id).await.unwrap();
     assert_eq!(
         dossier(b.site.as_ref(), "reopened").await.len(),
-        3,
-        "1 file + 2 indexes"
+        4,
+        "1 file + 2 indexes + the log's checkpoint"
     );
 
     let secretariat = b
@@ -775,6 +794,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
         clock: clock.clone(),
         queue: Arc::new(NoQueue),
         in_flight_grace: SignedDuration::from_secs(2),
+        log_key: b.log_key.clone(),
     });
     let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));
     closer.settle = SignedDuration::from_secs(3);
@@ -941,6 +961,100 @@ async fn email_list_subscriptions(f: Fixture) {
     assert_eq!(store.notified(&other.id).await.unwrap(), 0);
 }
 
+/// The transparency log: published with the responses, rebuilt byte for byte after a crash,
+/// and never forked when the site disagrees with the stored responses.
+async fn the_log_is_rebuilt_identically_and_never_forks(f: Fixture) {
+    use shared::transparency::{checkpoint, publish::checkpoint_key};
+    let b = &f.backend;
+    let key = b.log_key.clone().expect("every backend has a signing key");
+    let c = consultation("logged");
+    create(b, &c).await;
+    for _ in 0..3 {
+        b.responses
+            .append(response(&c, at("2026-12-05T10:00:00Z")))
+            .await
+            .unwrap();
+    }
+    let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
+    let publisher = b.publisher(clock);
+    publisher.publish(&c.id).await.unwrap();
+    let site = b.site.as_ref();
+    let base = "consultations/logged/log";
+    let note = read(site, &checkpoint_key(&c.id)).await.unwrap();
+    let origin = checkpoint::origin(key.name(), "logged");
+    let head = checkpoint::open_checkpoint(&note, &key.verifier(), &origin).unwrap();
+    assert_eq!(head.size, 3);
+    let tile = read(site, &format!("{base}/tile/0/000.p/3")).await.unwrap();
+    assert_eq!(tile.len(), 3 * 32);
+    let bundle = read(site, &format!("{base}/tile/entries/000.p/3"))
+        .await
+        .unwrap();
+    let entries = shared::transparency::tree::split_entry_bundle(&bundle).unwrap();
+    assert!(!String::from_utf8_lossy(entries[0]).contains("ada@example.org"));
+    assert_eq!(
+        read(site, shared::transparency::publish::VERIFIER_KEY_PATH)
+            .await
+            .unwrap(),
+        format!("{}\n", key.verifier_key()).into_bytes()
+    );
+
+    // A crash after the tiles but before the checkpoint: the rebuilt log is the same.
+    b.responses
+        .append(response(&c, at("2026-12-05T10:00:00Z")))
+        .await
+        .unwrap();
+    let log = shared::transparency::publish::LogPublisher {
+        responses: b.responses.clone(),
+        site: b.site.clone(),
+        key: key.clone(),
+    };
+    let four = log.publish(&c.id, 4).await.unwrap();
+    let note4 = read(site, &checkpoint_key(&c.id)).await.unwrap();
+    site.put(
+        &key_of(&checkpoint_key(&c.id)),
+        Body::Bytes(note.clone().into()),
+        &meta(),
+        PutMode::Overwrite,
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.publish(&c.id, 4).await.unwrap(), four);
+    assert_eq!(read(site, &checkpoint_key(&c.id)).await.unwrap(), note4);
+    // The same after losing the checkpoint altogether: every tile is compared, none replaced.
+    site.put(
+        &key_of(&checkpoint_key(&c.id)),
+        Body::Bytes(Bytes::from_static(b"damaged")),
+        &meta(),
+        PutMode::Overwrite,
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.publish(&c.id, 4).await.unwrap(), four);
+    assert_eq!(read(site, &checkpoint_key(&c.id)).await.unwrap(), note4);
+
+    // A tile on the site that the stored responses do not give: publishing stops.
+    b.responses
+        .append(response(&c, at("2026-12-05T10:00:00Z")))
+        .await
+        .unwrap();
+    let forged = key_of(&format!("{base}/tile/0/000.p/5"));
+    site.put(
+        &forged,
+        Body::Bytes(Bytes::from(vec![7u8; 5 * 32])),
+        &meta(),
+        PutMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    let e = log.publish(&c.id, 5).await.unwrap_err().to_string();
+    assert!(e.contains("refusing to fork"), "{e}");
+    assert_eq!(read(site, &checkpoint_key(&c.id)).await.unwrap(), note4);
+}
+
+fn key_of(k: &str) -> ObjectKey {
+    ObjectKey::parse(k).unwrap()
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -968,4 +1082,5 @@ contract!(
     reopening_leads_to_a_new_dossier,
     submissions_racing_the_closing,
     email_list_subscriptions,
+    the_log_is_rebuilt_identically_and_never_forks,
 );

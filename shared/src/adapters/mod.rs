@@ -18,3 +18,6 @@ pub mod s3;
 pub mod scheduler;
 #[cfg(feature = "aws")]
 pub mod ses;
+
+#[cfg(any(feature = "embedded", feature = "aws"))]
+pub mod signing_key;

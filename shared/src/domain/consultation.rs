@@ -199,6 +199,10 @@ pub struct DossierInfo {
     pub response_count: u64,
     pub size: u64,
     pub sha256: String,
+    /// The root hash (hex) of the transparency log's final checkpoint: `response_count`
+    /// entries. The signed checkpoint itself is in the dossier as `checkpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_root: Option<String>,
 }
 
 /// One move of the deadline: an extension, a correction, or a reopening after closing.

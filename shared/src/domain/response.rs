@@ -261,6 +261,10 @@ pub struct Receipt {
     pub category: Option<Category>,
     pub country: Option<Country>,
     pub files: Vec<PublicFile>,
+    /// Where the response sits in the consultation's transparency log, signed: present on
+    /// the receipt given to the submitter (see `crate::transparency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<crate::transparency::ReceiptLog>,
 }
 
 impl Response {
@@ -287,6 +291,7 @@ impl Response {
                     url: super::site_paths::file_url(&r.consultation, self.number, &f.name),
                 })
                 .collect(),
+            log: None,
         }
     }
 }

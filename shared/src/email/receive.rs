@@ -214,7 +214,9 @@ impl EmailIntake {
                     .await;
                 Ok(Outcome::Published(receipt))
             }
-            Err(IntakeError::AlreadyStored(existing)) => Ok(Outcome::Repeated(existing.receipt())),
+            Err(IntakeError::AlreadyStored(existing)) => {
+                Ok(Outcome::Repeated(self.intake.receipt_of(&existing)))
+            }
             Err(IntakeError::Refused(refusal)) => {
                 let kept = match refusal {
                     Refusal::Closed { .. } => Kept::Late,
@@ -361,6 +363,7 @@ fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (Str
         ));
     }
     text.push_str(&format!("\nResponse id: {}\n", receipt.id));
+    text.push_str(&crate::transparency::receipt_text(receipt));
     (
         format!(
             "Response {} received: {}",

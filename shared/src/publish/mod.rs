@@ -34,6 +34,12 @@ pub enum PublishError {
     MissingOriginal(String),
     #[error("copying an original: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the transparency log: {0}")]
+    Log(#[from] crate::transparency::publish::LogPublishError),
+    #[error(
+        "no signing key is configured for the transparency log (set VERBATIM_SIGNING_KEY_PARAMETER)"
+    )]
+    NoLogKey,
 }
 
 pub struct Publisher {
@@ -43,11 +49,16 @@ pub struct Publisher {
     pub private: Arc<dyn ObjectStore>,
     pub site: Arc<dyn ObjectStore>,
     pub clock: Arc<dyn Clock>,
+    /// Signs each consultation's transparency log.
+    pub log_key: Option<Arc<crate::transparency::LogKey>>,
 }
 
 /// The headers a site object is served with, from its key alone, so S3 metadata and the local
 /// host agree. Submitted files are always downloads, never rendered by the browser.
 pub fn site_meta(key: &str) -> ObjectMeta {
+    if crate::transparency::publish::is_log_text(key) {
+        return crate::transparency::publish::meta(key);
+    }
     if site_paths::is_dossier(key) {
         let consultation = key.split('/').nth(1).unwrap_or("consultation");
         return ObjectMeta {
@@ -66,6 +77,7 @@ pub fn site_meta(key: &str) -> ObjectMeta {
         Some("html") => "text/html; charset=utf-8",
         Some("json") => "application/json",
         Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
         _ => "application/octet-stream",
     };
     ObjectMeta {
@@ -136,6 +148,9 @@ impl Publisher {
         let head = render::manifest_head(&record, &first_page, self.clock.now());
         self.write(site_paths::manifest_url(id), head.into_bytes())
             .await?;
+        // After the pages (a reader never finds the log ahead of the manifests), before the
+        // high-water mark (a crash here is redone, and the rebuilt log must match).
+        self.publish_log(id, total).await?;
         self.publication.set_published(id, total).await?;
         self.publish_index().await
     }
@@ -148,12 +163,37 @@ impl Publisher {
         self.publish_index().await
     }
 
+    /// Appends the consultation's responses `..=total` to its transparency log.
+    async fn publish_log(&self, id: &ConsultationId, total: u64) -> Result<(), PublishError> {
+        let key = self.log_key.clone().ok_or(PublishError::NoLogKey)?;
+        crate::transparency::publish::LogPublisher {
+            responses: self.responses.clone(),
+            site: self.site.clone(),
+            key,
+        }
+        .publish(id, total)
+        .await?;
+        Ok(())
+    }
+
     /// The site's front page and stylesheet. Publishers of different consultations may run at
     /// once, so it re-reads after writing and writes again until what it wrote is current.
     pub async fn publish_index(&self) -> Result<(), PublishError> {
         self.write(
             format!("/{STYLESHEET_KEY}"),
             render::STYLESHEET.as_bytes().to_vec(),
+        )
+        .await?;
+        self.write(
+            format!("/{}", crate::transparency::render::VERIFY_PAGE_KEY),
+            crate::transparency::render::verify_page(STYLESHEET_KEY).into_bytes(),
+        )
+        .await?;
+        self.write(
+            format!("/{}", crate::transparency::render::VERIFY_SCRIPT_KEY),
+            crate::transparency::render::VERIFY_SCRIPT
+                .as_bytes()
+                .to_vec(),
         )
         .await?;
         let mut records = self.consultations.list().await?;

@@ -109,6 +109,7 @@ pub fn consultation_page(
                             " (" (dossier.size) " bytes, SHA-256 " code { (dossier.sha256) } "). "
                             a href=(site_paths::summary_url(&c.id)) { "Summary: counts and near-identical responses" } "."
                         }
+                        (crate::transparency::render::dossier_log(&c.id, dossier))
                     }
                 }
                 @if !c.deadline_history.is_empty() {
@@ -251,6 +252,7 @@ pub fn receipt_page(receipt: &Receipt) -> String {
                 }
             }
             p { "Response id: " code { (receipt.id) } }
+            (crate::transparency::render::receipt_log(receipt))
         },
     )
 }

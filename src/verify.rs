@@ -1,0 +1,151 @@
+//! `verbatim verify` and `verbatim keygen`: the transparency log from the outside. Verify
+//! reads a published site (a URL, or a folder such as `verbatim-data/site`) exactly as any
+//! reader could, and reports every way it departs from its signed log.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use shared::domain::ConsultationId;
+use shared::transparency::verify::{Checks, SiteReader, verify_consultation};
+use shared::transparency::{LogKey, LogVerifier};
+
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// The public site: its URL (https://…) or a folder holding it.
+    site: String,
+    /// The consultation's id.
+    consultation: String,
+    /// A receipt (its JSON) to prove included in the log, unchanged.
+    #[arg(long)]
+    receipt: Option<PathBuf>,
+    /// An earlier checkpoint the current one must extend (the log only grows).
+    #[arg(long)]
+    since: Option<PathBuf>,
+    /// The verifier key to trust (`<name>+<id>+<key>`); default: the one the site publishes,
+    /// which you should compare with the one the operator announces.
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct KeygenArgs {
+    /// The key's name: the public site's host, e.g. consultations.example.org.
+    #[arg(long)]
+    name: String,
+}
+
+/// Prints a new private key on stdout (to store in the SSM SecureString parameter named by
+/// VERBATIM_SIGNING_KEY_PARAMETER), and its verifier key on stderr.
+pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let key = LogKey::generate(&args.name)?;
+    println!("{}", key.private_key());
+    eprintln!("verifier key (publish it): {}", key.verifier_key());
+    Ok(())
+}
+
+/// Runs every check; returns whether the consultation verified.
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
+    let id = ConsultationId::parse(&args.consultation).map_err(anyhow::Error::msg)?;
+    let site: Box<dyn SiteReader> =
+        if args.site.starts_with("http://") || args.site.starts_with("https://") {
+            Box::new(UrlSite {
+                base: args.site.trim_end_matches('/').to_owned(),
+                client: reqwest::Client::new(),
+            })
+        } else {
+            Box::new(FolderSite(PathBuf::from(&args.site)))
+        };
+    let read =
+        |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
+    let checks = Checks {
+        key: args.key.as_deref().map(LogVerifier::parse).transpose()?,
+        receipt: args.receipt.as_ref().map(read).transpose()?,
+        since: args.since.as_ref().map(read).transpose()?,
+    };
+    let report = match verify_consultation(site.as_ref(), &id, checks).await {
+        Ok(report) => report,
+        Err(e) => {
+            println!("FAILED: {e}");
+            return Ok(false);
+        }
+    };
+    println!("verifier key: {}", report.key);
+    if let Some(head) = &report.head {
+        println!(
+            "checkpoint: {} entries, root hash {} (signature valid)",
+            head.size,
+            head.root_hex()
+        );
+    }
+    println!("published files checked: {}", report.files_checked);
+    for note in &report.notes {
+        println!("ok: {note}");
+    }
+    for problem in &report.problems {
+        println!("PROBLEM: {problem}");
+    }
+    if report.ok() {
+        println!("verified: every published response matches the signed log");
+    } else {
+        println!("FAILED: {} problem(s)", report.problems.len());
+    }
+    Ok(report.ok())
+}
+
+/// A site copied to (or served from) a folder.
+struct FolderSite(PathBuf);
+
+#[async_trait]
+impl SiteReader for FolderSite {
+    async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        if path
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == "..")
+        {
+            return Err(format!("refusing the path {path:?}"));
+        }
+        match tokio::fs::read(self.0.join(path)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A site on the web (paths percent-encoded segment by segment: file names may hold spaces).
+struct UrlSite {
+    base: String,
+    client: reqwest::Client,
+}
+
+#[async_trait]
+impl SiteReader for UrlSite {
+    async fn get(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let encoded: Vec<String> = path
+            .split('/')
+            .map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string())
+            .collect();
+        let url = format!("{}/{}", self.base, encoded.join("/"));
+        let response = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        match response.status() {
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => response
+                .bytes()
+                .await
+                .map(|b| Some(b.to_vec()))
+                .map_err(|e| e.to_string()),
+            s => Err(format!("{url}: HTTP {s}")),
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The transparency log end to end: the real binary publishes a consultation's log, and
+//! `verbatim verify` (the real binary again) checks it over a folder and over HTTP, proves a
+//! receipt's inclusion and the log's growth, and catches each kind of tampering with a clear
+//! message.
+
+#[path = "support/app.rs"]
+mod app;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use app::{TOKEN, start};
+use serde_json::{Value, json};
+use shared::transparency::checkpoint::{TreeHead, origin, sign_checkpoint};
+use shared::transparency::{LogKey, LogVerifier};
+
+const ID: &str = "log-2027";
+
+async fn create_consultation(client: &reqwest::Client, url: &str) {
+    let reply = client
+        .post(format!("{url}/api/admin/consultations"))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "id": ID,
+            "title": {"en": "Logged"},
+            "questions": [{"en": "Why?"}],
+            "meeting_date": "2099-03-31"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+}
+
+async fn submit(client: &reqwest::Client, url: &str, text: &str) -> Value {
+    let reply = client
+        .post(format!("{url}/api/consultations/{ID}/responses"))
+        .json(&json!({"name": "Ada", "email": "ada@example.org", "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    reply.json().await.unwrap()
+}
+
+/// Waits until the published checkpoint covers `size` responses.
+fn wait_for_log(site: &Path, size: u64) -> Vec<u8> {
+    let path = site.join(format!("consultations/{ID}/log/checkpoint"));
+    let started = Instant::now();
+    loop {
+        if let Ok(bytes) = std::fs::read(&path)
+            && String::from_utf8_lossy(&bytes).lines().nth(1) == Some(&size.to_string())
+        {
+            return bytes;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "log never reached {size}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `verbatim verify`; returns whether it passed and what it printed.
+fn verify(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .arg("verify")
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A tampered copy of the site: `change` edits it, then verify must fail saying `expected`.
+fn caught(site: &Path, scratch: &Path, name: &str, change: impl FnOnce(&Path), expected: &str) {
+    let copy = scratch.join(name);
+    copy_dir(site, &copy);
+    change(&copy);
+    let (ok, out) = verify(&[copy.to_str().unwrap(), ID]);
+    assert!(!ok, "{name}: tampering went unnoticed:\n{out}");
+    assert!(
+        out.contains(expected),
+        "{name}: expected {expected:?} in:\n{out}"
+    );
+    eprintln!("{name}: caught:\n{out}");
+}
+
+#[tokio::test]
+async fn the_log_proves_every_response_and_catches_tampering() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &[], &[]);
+    let client = reqwest::Client::new();
+    let site = data.path().join("site");
+    create_consultation(&client, &server.url).await;
+
+    let first = submit(&client, &server.url, "first response\r\n").await;
+    // The receipt carries the signed log position at once.
+    let log = &first["log"];
+    assert_eq!(log["leaf_index"], 0, "{first}");
+    assert_eq!(
+        log["origin"],
+        format!("verbatim.localhost/consultations/{ID}")
+    );
+    assert_eq!(log["leaf_hash"].as_str().unwrap().len(), 64);
+    let key = std::fs::read_to_string(site.join("log/verifier-key")).ok();
+    submit(&client, &server.url, "second").await;
+    let old_checkpoint = wait_for_log(&site, 2);
+    assert_eq!(
+        log["key"].as_str().unwrap(),
+        key.unwrap_or_else(|| std::fs::read_to_string(site.join("log/verifier-key")).unwrap())
+            .trim()
+    );
+    let third = submit(&client, &server.url, "third, with \u{e9}").await;
+    submit(&client, &server.url, "fourth").await;
+    wait_for_log(&site, 4);
+
+    let scratch = tempfile::tempdir().unwrap();
+    let receipt = scratch.path().join("receipt.json");
+    std::fs::write(&receipt, serde_json::to_vec(&third).unwrap()).unwrap();
+    let old = scratch.path().join("old-checkpoint");
+    std::fs::write(&old, &old_checkpoint).unwrap();
+
+    // An honest site verifies, over a folder and over HTTP, with the receipt and the growth.
+    let (ok, out) = verify(&[site.to_str().unwrap(), ID]);
+    assert!(ok, "{out}");
+    assert!(out.contains("checkpoint: 4 entries"), "{out}");
+    assert!(out.contains("published files checked: 4"), "{out}");
+    let (ok, out) = verify(&[
+        &server.url,
+        ID,
+        "--receipt",
+        receipt.to_str().unwrap(),
+        "--since",
+        old.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("receipt of response 3 (leaf 2"), "{out}");
+    assert!(out.contains("only grew from 2 to 4"), "{out}");
+
+    // The HTML page of the verify tool and the key are on the site.
+    let page = client
+        .get(format!("{}/verify/", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("/verify/verify.js"), "{page}");
+    let script = client
+        .get(format!("{}/verify/verify.js", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(
+        script
+            .text()
+            .await
+            .unwrap()
+            .contains("crypto.subtle.digest")
+    );
+
+    // A receipt altered by its holder does not verify.
+    let mut altered = third.clone();
+    altered["files"][0]["size"] = json!(999);
+    let bad_receipt = scratch.path().join("altered.json");
+    std::fs::write(&bad_receipt, serde_json::to_vec(&altered).unwrap()).unwrap();
+    let (ok, out) = verify(&[
+        site.to_str().unwrap(),
+        ID,
+        "--receipt",
+        bad_receipt.to_str().unwrap(),
+    ]);
+    assert!(
+        !ok && out.contains("not the hash of its own contents"),
+        "{out}"
+    );
+
+    let responses = |root: &Path| root.join(format!("consultations/{ID}/responses"));
+    let log_dir = |root: &Path| root.join(format!("consultations/{ID}/log"));
+    let s = scratch.path();
+
+    caught(
+        &site,
+        s,
+        "one-byte",
+        |root| {
+            let path = responses(root).join("2/response.txt");
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[0] ^= 1;
+            std::fs::write(path, bytes).unwrap();
+        },
+        "response 2: response.txt was changed after it was received",
+    );
+
+    caught(
+        &site,
+        s,
+        "dropped",
+        |root| {
+            std::fs::remove_dir_all(responses(root).join("3")).unwrap();
+            let page = root.join(format!("consultations/{ID}/manifest/1.json"));
+            let mut manifest: Value =
+                serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
+            manifest["responses"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|r| r["number"] != 3);
+            std::fs::write(page, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        },
+        "response 3 is in the log but missing from the manifest: it was dropped",
+    );
+
+    caught(
+        &site,
+        s,
+        "reordered",
+        |root| {
+            let dir = responses(root);
+            std::fs::rename(dir.join("1"), dir.join("tmp")).unwrap();
+            std::fs::rename(dir.join("2"), dir.join("1")).unwrap();
+            std::fs::rename(dir.join("tmp"), dir.join("2")).unwrap();
+        },
+        "response 1: response.txt was changed after it was received",
+    );
+
+    caught(
+        &site,
+        s,
+        "reordered-log",
+        |root| {
+            let path = log_dir(root).join("tile/entries/000.p/4");
+            let bundle = std::fs::read(&path).unwrap();
+            let entries = shared::transparency::tree::split_entry_bundle(&bundle).unwrap();
+            let mut swapped = Vec::new();
+            for entry in [entries[1], entries[0], entries[2], entries[3]] {
+                swapped.extend_from_slice(&(entry.len() as u16).to_be_bytes());
+                swapped.extend_from_slice(entry);
+            }
+            std::fs::write(path, swapped).unwrap();
+        },
+        "log entry 0 (response 1) in the entry bundles is not the entry the checkpoint signed",
+    );
+
+    caught(
+        &site,
+        s,
+        "tile",
+        |root| {
+            let path = log_dir(root).join("tile/0/000.p/4");
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[40] ^= 0xff;
+            std::fs::write(path, bytes).unwrap();
+        },
+        "the tile consultations/log-2027/log/tile/0/000.p/4 was replaced",
+    );
+
+    caught(
+        &site,
+        s,
+        "forged",
+        |root| {
+            let forger = LogKey::generate("verbatim.localhost").unwrap();
+            let head = TreeHead {
+                origin: origin("verbatim.localhost", ID),
+                size: 3,
+                root: shared::transparency::MemoryTree::new().root(),
+            };
+            std::fs::write(
+                log_dir(root).join("checkpoint"),
+                sign_checkpoint(&forger, &head).unwrap(),
+            )
+            .unwrap();
+        },
+        "the checkpoint is not signed by",
+    );
+
+    // Trusting an explicit key: a site that swapped in its own key fails too.
+    let other = LogKey::generate("verbatim.localhost").unwrap();
+    let (ok, out) = verify(&[site.to_str().unwrap(), ID, "--key", other.verifier_key()]);
+    assert!(!ok && out.contains("not signed by"), "{out}");
+    assert!(LogVerifier::parse(other.verifier_key()).is_ok());
+}
