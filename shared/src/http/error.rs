@@ -113,11 +113,31 @@ impl ApiError {
 impl ApiError {
     /// The same error as a page, for a browser that posted the form.
     pub fn into_html_response(self) -> Response {
+        self.into_html_response_in(crate::domain::Language::En, None)
+    }
+
+    /// The error as a page in the reader's language, naming the field at fault and linking
+    /// back to it on the consultation's form.
+    pub fn into_html_response_in(
+        self,
+        lang: crate::domain::Language,
+        consultation: Option<&crate::domain::ConsultationId>,
+    ) -> Response {
         let (status, _) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, source = ?cause.source(), "request failed");
         }
-        let page = crate::publish::render::error_page(status.as_u16(), &self.message());
+        let field = match &self {
+            Self::Invalid(v) => Some(v.field.as_str()),
+            _ => None,
+        };
+        let page = crate::publish::render::error_page(
+            lang,
+            status.as_u16(),
+            &self.message(),
+            field,
+            consultation,
+        );
         (status, axum::response::Html(page)).into_response()
     }
 }
