@@ -325,9 +325,15 @@ test('keyboard only: skip link first, then every form control in order', async (
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'in reading order');
   await page.focus('#name');
   await page.keyboard.type('Keyboard User');
-  await page.keyboard.press('Enter'); // submits the form from a text field
-  await page.waitForURL(/\/responses\?lang=/);
-  assert.match(await page.locator('h1').innerText(), /received/);
+  await page.focus('#text');
+  await page.keyboard.type('Typed without a mouse.');
+  for (let i = 0; i < 5; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement.type === 'submit')) break;
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.type), 'submit');
+  await Promise.all([page.waitForURL(/\/responses\?lang=/), page.keyboard.press('Enter')]);
+  assert.match(await page.locator('h1').innerText(), /received/, await page.locator('main').innerText());
   await page.context().close();
 });
 
@@ -344,6 +350,7 @@ test('with JavaScript: local time, countdown, and the filter on one page and on 
   const visible = await page.locator('ol.responses > li:visible').count();
   assert.equal(visible, 1 + 10, 'Respondent 7 and 70–79 match on page 1');
   assert.match(await page.locator('#filter-status').innerText(), /11 réponses sur 100/);
+  await accessible(page, 'the filtered page');
   await page.fill('#filter-text', '');
   await page.selectOption('#filter-category', 'government');
   await page.fill('#filter-country', 'fr');
@@ -358,8 +365,8 @@ test('with JavaScript: local time, countdown, and the filter on one page and on 
   const found = page.locator('#filter-results a');
   assert.equal(await found.getAttribute('href'), '/fr/consultations/paged-consultation/page/2/#response-101');
   await screenshot(page, 'fr-filter');
-  await accessible(page, 'the filtered page');
-  await found.click();
+  await found.focus();
+  await Promise.all([page.waitForURL(/page\/2\//), page.keyboard.press('Enter')]);
   assert.match(await page.locator('#response-101').innerText(), /Page Two Society/);
   await page.context().close();
 });

@@ -231,8 +231,12 @@ async fn read_parts(
         match name.as_str() {
             "file" => {
                 let file_name = field.file_name().unwrap_or_default().to_owned();
-                let first = field.chunk().await.map_err(malformed)?;
-                // A form's file input left empty sends a part with no name and no bytes.
+                let mut first = field.chunk().await.map_err(malformed)?;
+                while first.as_ref().is_some_and(|chunk| chunk.is_empty()) {
+                    first = field.chunk().await.map_err(malformed)?;
+                }
+                // A form's file input left empty sends a part with no name and no bytes
+                // (browsers differ on whether that part has an empty chunk).
                 if first.is_none() && file_name.is_empty() {
                     continue;
                 }

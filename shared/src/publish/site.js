@@ -18,8 +18,11 @@
       return;
     }
     const format = new Intl.DateTimeFormat(lang, {
-      dateStyle: 'long',
-      timeStyle: 'short',
+      year: 'numeric',
+      month: 'long',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
       timeZoneName: 'short',
     });
     for (const time of document.querySelectorAll('time[data-local]')) {
