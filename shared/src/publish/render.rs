@@ -783,3 +783,79 @@ pub fn manifest_page(record: &ConsultationRecord, page: u64, entries: &[Receipt]
     });
     serde_json::to_string_pretty(&body).expect("JSON values serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConsultationRequest;
+
+    fn record() -> ConsultationRecord {
+        let request: ConsultationRequest = serde_json::from_value(json!({
+            "id": "net-2031",
+            "title": {"en": "Internet <access>", "ar": "النفاذ إلى الإنترنت"},
+            "questions": [{"en": "What should be done?"}],
+            "meeting_date": "2031-03-31",
+        }))
+        .unwrap();
+        let now: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        ConsultationRecord {
+            consultation: request.into_consultation(now).unwrap(),
+            response_count: 0,
+            version: 0,
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2030-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn arabic_pages_are_right_to_left_and_say_which_texts_fall_back() {
+        let page = consultation_page(Edition::of(Language::Ar), &record(), 1, &[], now());
+        assert!(page.contains(r#"<html lang="ar" dir="rtl">"#), "{page}");
+        assert!(page.contains("النفاذ إلى الإنترنت"));
+        // The question exists only in English: shown in English, marked, and the note says so.
+        assert!(page.contains(r#"<span lang="en" dir="ltr">What should be done?</span>"#));
+        assert!(page.contains("معروض باللغة الإنكليزية"));
+        assert!(page.contains(r#"action="/api/consultations/net-2031/responses?lang=ar""#));
+    }
+
+    #[test]
+    fn every_page_links_to_itself_in_every_language() {
+        let page = consultation_page(Edition::DEFAULT, &record(), 1, &[], now());
+        assert!(page.contains(r#"<html lang="en" dir="ltr">"#));
+        for lang in Language::ALL {
+            let href = format!(r#"href="/{}/consultations/net-2031/""#, lang.code());
+            assert!(page.contains(&href), "{href}");
+        }
+        assert!(
+            page.contains("Internet &lt;access&gt;"),
+            "titles are escaped"
+        );
+        assert!(page.contains(r#"<script src="/assets/site.js" defer></script>"#));
+        assert!(!page.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn feeds_are_escaped_xml_with_stable_ids() {
+        let record = record();
+        let feed = consultation_feed(&record, &[], now());
+        assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed"));
+        assert!(feed.contains("<title>Internet &lt;access&gt;</title>"));
+        assert!(
+            feed.contains(r#"<link rel="self" href="/consultations/net-2031/feed.atom"></link>"#)
+        );
+        assert_eq!(feed, consultation_feed(&record, &[], now()));
+        let all = all_feed(std::slice::from_ref(&record), now());
+        assert!(all.contains(&consultation_urn(&record.consultation.id)));
+    }
+
+    #[test]
+    fn interpolation_escapes_text_and_keeps_markup() {
+        let out = interpolate(
+            "a <b> {link} c {unknown}",
+            &[("link", html! { a href="/x" { "x" } })],
+        );
+        assert_eq!(out.0, r#"a &lt;b&gt; <a href="/x">x</a> c {unknown}"#);
+    }
+}
