@@ -33,7 +33,7 @@ use crate::ports::{
     Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublishQueue, Responses,
     StoreError,
 };
-use crate::publish::{render, site_meta};
+use crate::publish::site_meta;
 use crate::records::{ModifyError, modify};
 
 /// How much of each response's text is read to find near-identical copies.
@@ -216,16 +216,7 @@ impl Closer {
         };
         upload.finish().await?;
 
-        let page = render::summary_page(record, &summary);
-        let summary_key = object_key(site_paths::summary_key(&record.consultation.id))?;
-        self.site
-            .put(
-                &summary_key,
-                crate::ports::Body::Bytes(page.into_bytes().into()),
-                &site_meta(summary_key.as_str()),
-                crate::ports::PutMode::Overwrite,
-            )
-            .await?;
+        crate::publish::write_summary_pages(self.site.as_ref(), record, &summary).await?;
         Ok(DossierInfo {
             built_at: self.clock.now(),
             response_count: total,

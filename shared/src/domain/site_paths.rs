@@ -3,7 +3,7 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::consultation::ConsultationId;
+use super::consultation::{ConsultationId, Language};
 
 /// Responses listed per HTML page and per manifest page: bounded, so publishing one more
 /// response rewrites a bounded amount, however large the consultation grows.
@@ -15,6 +15,54 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// One language version of the site's pages. Each language lives under `/{code}/`; English is
+/// also served unprefixed, so the paths published before the site had languages keep working.
+/// Files, manifests, feeds and dossiers are the same for every language and never prefixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edition {
+    pub lang: Language,
+    pub prefixed: bool,
+}
+
+impl Edition {
+    /// The unprefixed English edition.
+    pub const DEFAULT: Edition = Edition {
+        lang: Language::En,
+        prefixed: false,
+    };
+
+    /// The edition of `lang` under `/{code}/`.
+    pub fn of(lang: Language) -> Self {
+        Self {
+            lang,
+            prefixed: true,
+        }
+    }
+
+    /// Every edition the publisher writes: the unprefixed one and one per language.
+    pub fn all() -> impl Iterator<Item = Edition> {
+        std::iter::once(Self::DEFAULT).chain(Language::ALL.into_iter().map(Self::of))
+    }
+
+    /// `path` (an unprefixed site URL starting with `/`) in this edition.
+    pub fn url(self, path: &str) -> String {
+        if self.prefixed {
+            format!("/{}{path}", self.lang.code())
+        } else {
+            path.to_owned()
+        }
+    }
+
+    /// An unprefixed site key (no leading slash) in this edition.
+    pub fn key(self, key: &str) -> String {
+        if self.prefixed {
+            format!("{}/{key}", self.lang.code())
+        } else {
+            key.to_owned()
+        }
+    }
+}
 
 pub fn index_key() -> String {
     "index.html".to_owned()
@@ -53,6 +101,16 @@ pub fn dossier_url(c: &ConsultationId) -> String {
 
 pub fn dossier_key(c: &ConsultationId) -> String {
     dossier_url(c)[1..].to_owned()
+}
+
+/// The Atom feed of a consultation's latest responses.
+pub fn feed_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/feed.atom")
+}
+
+/// The Atom feed of every consultation.
+pub fn all_feed_url() -> String {
+    "/feed.atom".to_owned()
 }
 
 /// Counts and near-identical responses, built with the dossier.
@@ -128,6 +186,25 @@ mod tests {
         assert!(!is_response_file(
             "consultations/net-2027/page/2/index.html"
         ));
+    }
+
+    #[test]
+    fn editions_prefix_pages_with_their_language() {
+        let fr = Edition::of(Language::Fr);
+        assert_eq!(
+            fr.url(&consultation_url(&id())),
+            "/fr/consultations/net-2027/"
+        );
+        assert_eq!(
+            fr.key(&page_key(&id(), 2)),
+            "fr/consultations/net-2027/page/2/index.html"
+        );
+        assert_eq!(Edition::DEFAULT.url("/"), "/");
+        assert_eq!(Edition::DEFAULT.key(&index_key()), "index.html");
+        let all: Vec<_> = Edition::all().collect();
+        assert_eq!(all.len(), 7);
+        assert!(all.contains(&Edition::of(Language::En)));
+        assert!(!is_response_file("fr/consultations/net-2027/index.html"));
     }
 
     #[test]

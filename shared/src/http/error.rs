@@ -127,7 +127,29 @@ impl ApiError {
 impl ApiError {
     /// The same error as a page, for a browser that posted the form.
     pub fn into_html_response(self) -> Response {
-        self.into_page(crate::publish::render::error_page)
+        self.into_html_response_in(crate::domain::Language::En, None)
+    }
+
+    /// The error as a page in the reader's language, naming the field at fault and linking
+    /// back to it on the consultation's form.
+    pub fn into_html_response_in(
+        self,
+        lang: crate::domain::Language,
+        consultation: Option<&crate::domain::ConsultationId>,
+    ) -> Response {
+        let field = match &self {
+            Self::Invalid(v) => Some(v.field.clone()),
+            _ => None,
+        };
+        self.into_page(|status, message| {
+            crate::publish::render::error_page(
+                lang,
+                status,
+                message,
+                field.as_deref(),
+                consultation,
+            )
+        })
     }
 
     /// The error as the page `render` makes of its status and message.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::{consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
-use crate::domain::{Channel, ConsultationId, SubmitterFields};
+use crate::domain::{Channel, ConsultationId, Language, SubmitterFields};
 use crate::intake::{Intake, Submission};
 use crate::ports::{Clock, Consultations};
 use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
@@ -79,19 +79,36 @@ async fn show(
     Ok(Json(ConsultationView::new(&record, s.clock.now())))
 }
 
+/// The site's form says which language its reader uses, for the receipt or error page.
+#[derive(Deserialize)]
+struct PageLanguage {
+    lang: Option<String>,
+}
+
+impl PageLanguage {
+    fn language(&self) -> Language {
+        self.lang
+            .as_deref()
+            .and_then(Language::parse)
+            .unwrap_or(Language::En)
+    }
+}
+
 async fn submit(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
+    Query(page): Query<PageLanguage>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    let html = channel_of(&headers) == Channel::Web;
+    let lang = page.language();
+    let html = (channel_of(&headers) == Channel::Web).then_some(lang);
     let id = match path_id(&raw) {
         Ok(id) => id,
-        Err(e) => return refuse(e, request.into_body(), html).await,
+        Err(e) => return refuse(e, request.into_body(), html, None).await,
     };
     if let Err(e) = s.intake.check_accepting(&id).await {
-        return refuse(e.into(), request.into_body(), html).await;
+        return refuse(e.into(), request.into_body(), html, Some(&id)).await;
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -106,7 +123,7 @@ async fn submit(
         let e = ApiError::UnsupportedMediaType(
             "send the response as multipart/form-data (form fields and files) or application/json (text only)".into(),
         );
-        return refuse(e, request.into_body(), html).await;
+        return refuse(e, request.into_body(), html, Some(&id)).await;
     };
     let result = match submission {
         Ok(submission) => s
@@ -117,13 +134,13 @@ async fn submit(
         Err(e) => Err(e),
     };
     match (result, html) {
-        (Ok(receipt), false) => (StatusCode::CREATED, Json(receipt)).into_response(),
-        (Ok(receipt), true) => {
-            let page = crate::publish::render::receipt_page(&receipt);
+        (Ok(receipt), None) => (StatusCode::CREATED, Json(receipt)).into_response(),
+        (Ok(receipt), Some(lang)) => {
+            let page = crate::publish::render::receipt_page(lang, &receipt);
             (StatusCode::CREATED, Html(page)).into_response()
         }
-        (Err(e), false) => e.into_response(),
-        (Err(e), true) => e.into_html_response(),
+        (Err(e), None) => e.into_response(),
+        (Err(e), Some(lang)) => e.into_html_response_in(lang, Some(&id)),
     }
 }
 
@@ -140,8 +157,14 @@ fn channel_of(headers: &HeaderMap) -> Channel {
     }
 }
 
-/// Answers with `error` after reading and discarding (boundedly) what the client still sends.
-async fn refuse(error: ApiError, body: Body, html: bool) -> Response {
+/// Answers with `error` (as a page in `html`'s language when a browser asked) after reading and
+/// discarding (boundedly) what the client still sends.
+async fn refuse(
+    error: ApiError,
+    body: Body,
+    html: Option<Language>,
+    consultation: Option<&ConsultationId>,
+) -> Response {
     let mut stream = body.into_data_stream();
     let mut drained = 0u64;
     let _ = tokio::time::timeout(DRAIN_TIME, async {
@@ -153,10 +176,9 @@ async fn refuse(error: ApiError, body: Body, html: bool) -> Response {
         }
     })
     .await;
-    if html {
-        error.into_html_response()
-    } else {
-        error.into_response()
+    match html {
+        Some(lang) => error.into_html_response_in(lang, consultation),
+        None => error.into_response(),
     }
 }
 
@@ -209,8 +231,12 @@ async fn read_parts(
         match name.as_str() {
             "file" => {
                 let file_name = field.file_name().unwrap_or_default().to_owned();
-                let first = field.chunk().await.map_err(malformed)?;
-                // A form's file input left empty sends a part with no name and no bytes.
+                let mut first = field.chunk().await.map_err(malformed)?;
+                while first.as_ref().is_some_and(|chunk| chunk.is_empty()) {
+                    first = field.chunk().await.map_err(malformed)?;
+                }
+                // A form's file input left empty sends a part with no name and no bytes
+                // (browsers differ on whether that part has an empty chunk).
                 if first.is_none() && file_name.is_empty() {
                     continue;
                 }

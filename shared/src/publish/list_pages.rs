@@ -4,13 +4,15 @@
 
 use maud::html;
 
-use super::render::layout;
+use super::render::standalone_page;
 use crate::domain::ConsultationId;
+use crate::domain::Language;
 use crate::domain::site_paths::consultation_url;
 
 /// After the subscribe form: the same words whether or not the address was subscribed.
 pub fn check_your_inbox(consultation: &ConsultationId, title: &str) -> String {
-    layout(
+    standalone_page(
+        Language::En,
         "Check your inbox",
         html! {
             h1 { "Check your inbox" }
@@ -37,7 +39,8 @@ pub fn confirm_action(action: ListAction, token: &str) -> String {
             "Unsubscribe",
         ),
     };
-    layout(
+    standalone_page(
+        Language::En,
         heading,
         html! {
             h1 { (heading) }
@@ -55,7 +58,8 @@ pub fn done(action: ListAction, consultation: &ConsultationId, title: &str) -> S
         ListAction::Confirm => "Subscription confirmed",
         ListAction::Unsubscribe => "Unsubscribed",
     };
-    layout(
+    standalone_page(
+        Language::En,
         heading,
         html! {
             h1 { (heading) }
@@ -77,7 +81,8 @@ pub fn done(action: ListAction, consultation: &ConsultationId, title: &str) -> S
 
 /// A list request that could not be done, and what to do instead.
 pub fn list_error(status: u16, message: &str) -> String {
-    layout(
+    standalone_page(
+        Language::En,
         "Email list",
         html! {
             h1 { "That did not work" }

@@ -6,6 +6,7 @@
 //! consultation's head (bounded by the page size), so the cost of one more response does not
 //! grow with the consultation. Publishing twice writes the same bytes.
 
+pub mod i18n;
 pub mod list_pages;
 pub mod render;
 
@@ -16,7 +17,7 @@ use futures::TryStreamExt;
 
 use thiserror::Error;
 
-use crate::domain::site_paths::{self, page_of, page_range};
+use crate::domain::site_paths::{self, Edition, page_of, page_range};
 use crate::domain::{ConsultationId, Receipt, Response};
 use crate::ports::{
     Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectMeta, ObjectStore,
@@ -24,7 +25,7 @@ use crate::ports::{
 };
 use crate::spool::Spool;
 
-pub use render::STYLESHEET_KEY;
+pub use render::{SCRIPT_KEY, STYLESHEET_KEY};
 
 #[derive(Debug, Error)]
 pub enum PublishError {
@@ -78,6 +79,7 @@ pub fn site_meta(key: &str) -> ObjectMeta {
         Some("json") => "application/json",
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
+        Some("atom") => "application/atom+xml; charset=utf-8",
         _ => "application/octet-stream",
     };
     ObjectMeta {
@@ -130,15 +132,19 @@ impl Publisher {
         let done = self.publication.published(id).await?.min(total);
 
         let mut rendered = BTreeSet::new();
+        let mut latest = None;
         if done < total {
             for page in page_of(done + 1)..=page_of(total) {
                 let responses = self.responses.range(id, page_range(page, total)).await?;
                 for response in responses.iter().filter(|r| r.number > done) {
                     self.copy_files(response).await?;
                 }
-                self.write_page(&record, page, &receipts(&responses))
-                    .await?;
+                let entries = receipts(&responses);
+                self.write_page(&record, page, &entries).await?;
                 rendered.insert(page);
+                if page == page_of(total) {
+                    latest = Some(entries);
+                }
             }
         }
         let first_page = receipts(&self.responses.range(id, page_range(1, total)).await?);
@@ -147,6 +153,20 @@ impl Publisher {
         }
         let head = render::manifest_head(&record, &first_page, self.clock.now());
         self.write(site_paths::manifest_url(id), head.into_bytes())
+            .await?;
+        // The feed carries the last page's responses (at most a page): bounded, like the rest.
+        let latest = match latest {
+            Some(entries) => entries,
+            None if page_of(total) == 1 => first_page,
+            None => receipts(
+                &self
+                    .responses
+                    .range(id, page_range(page_of(total), total))
+                    .await?,
+            ),
+        };
+        let feed = render::consultation_feed(&record, &latest, self.clock.now());
+        self.write(site_paths::feed_url(id), feed.into_bytes())
             .await?;
         // After the pages (a reader never finds the log ahead of the manifests), before the
         // high-water mark (a crash here is redone, and the rebuilt log must match).
@@ -176,8 +196,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// The site's front page and stylesheet. Publishers of different consultations may run at
-    /// once, so it re-reads after writing and writes again until what it wrote is current.
+    /// The site's front page in every language, the feed of all consultations, the stylesheet
+    /// and the script. Publishers of different consultations may run at once, so it re-reads
+    /// after writing and writes again until what it wrote is current.
     pub async fn publish_index(&self) -> Result<(), PublishError> {
         self.write(
             format!("/{STYLESHEET_KEY}"),
@@ -196,10 +217,21 @@ impl Publisher {
                 .to_vec(),
         )
         .await?;
+        self.write(format!("/{SCRIPT_KEY}"), render::SCRIPT.as_bytes().to_vec())
+            .await?;
         let mut records = self.consultations.list().await?;
         for _ in 0..10 {
-            let html = render::index_page(&records, self.clock.now());
-            self.write(format!("/{}", site_paths::index_key()), html.into_bytes())
+            let now = self.clock.now();
+            for edition in Edition::all() {
+                let html = render::index_page(edition, &records, now);
+                self.write(
+                    format!("/{}", edition.key(&site_paths::index_key())),
+                    html.into_bytes(),
+                )
+                .await?;
+            }
+            let feed = render::all_feed(&records, now);
+            self.write(site_paths::all_feed_url(), feed.into_bytes())
                 .await?;
             let now = self.consultations.list().await?;
             if now == records {
@@ -217,12 +249,15 @@ impl Publisher {
         entries: &[Receipt],
     ) -> Result<(), PublishError> {
         let id = &record.consultation.id;
-        let html = render::consultation_page(record, page, entries, self.clock.now());
-        self.write(
-            format!("/{}", site_paths::page_key(id, page)),
-            html.into_bytes(),
-        )
-        .await?;
+        let now = self.clock.now();
+        for edition in Edition::all() {
+            let html = render::consultation_page(edition, record, page, entries, now);
+            self.write(
+                format!("/{}", edition.key(&site_paths::page_key(id, page))),
+                html.into_bytes(),
+            )
+            .await?;
+        }
         let json = render::manifest_page(record, page, entries);
         self.write(site_paths::manifest_page_url(id, page), json.into_bytes())
             .await
@@ -282,6 +317,26 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// The summary of a closed consultation in every language (written with the dossier).
+pub async fn write_summary_pages(
+    site: &dyn ObjectStore,
+    record: &ConsultationRecord,
+    summary: &crate::closing::Summary,
+) -> Result<(), StoreError> {
+    for edition in Edition::all() {
+        let html = render::summary_page(edition, record, summary);
+        let key = key(edition.key(&site_paths::summary_key(&record.consultation.id)))?;
+        site.put(
+            &key,
+            Body::Bytes(html.into_bytes().into()),
+            &site_meta(key.as_str()),
+            PutMode::Overwrite,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn receipts(responses: &[Response]) -> Vec<Receipt> {

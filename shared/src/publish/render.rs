@@ -1,66 +1,192 @@
-//! The public site's pages and manifests, rendered from records. Everything a submitter typed
-//! goes through maud's escaping; nothing here does I/O.
+//! The public site's pages, feeds and manifests, rendered from records in any of the six
+//! languages. Everything a submitter typed goes through maud's escaping; every interface string
+//! comes from the message catalogues (`i18n`); nothing here does I/O.
+//!
+//! Pages work without JavaScript. `assets/site.js` (same origin, no inline code, so the strict
+//! CSP holds) adds the reader's own time zone, the countdown, the response filter and form hints;
+//! the strings it needs travel as `data-` attributes rendered here.
 
 use jiff::Timestamp;
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::json;
 
-use crate::domain::site_paths::{self, page_count};
-use crate::domain::{Category, Language, Receipt, Status};
+use super::i18n::{Catalogue, messages};
+use crate::domain::site_paths::{self, Edition, page_count};
+use crate::domain::{Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status};
 use crate::ports::ConsultationRecord;
-use crate::views::{ConsultationView, human_geneva};
+use crate::views::{ConsultationView, rfc3339_geneva};
 
 pub const STYLESHEET_KEY: &str = "assets/site.css";
 pub const STYLESHEET: &str = include_str!("site.css");
+/// Progressive enhancement for every page; the presigned-upload script will sit beside it.
+pub const SCRIPT_KEY: &str = "assets/site.js";
+pub const SCRIPT: &str = include_str!("site.js");
 
-/// The interface language; catalogues for the other five come with the multilingual site.
-const LANG: Language = Language::En;
+/// Everything a page needs to know about where it is: its language edition and its own path
+/// (unprefixed), so the language switcher can point at the same page in every language.
+#[derive(Clone, Copy)]
+struct Here<'a> {
+    edition: Edition,
+    path: &'a str,
+}
 
-pub(crate) fn layout(title: &str, body: Markup) -> String {
+impl Here<'_> {
+    fn m(&self) -> &'static Catalogue {
+        messages(self.edition.lang)
+    }
+
+    fn url(&self, path: &str) -> String {
+        self.edition.url(path)
+    }
+}
+
+fn dir(lang: Language) -> &'static str {
+    if lang.is_rtl() { "rtl" } else { "ltr" }
+}
+
+/// A page outside the site's tree (answers of the API to a browser) in `lang`'s edition.
+pub(crate) fn standalone_page(lang: Language, title: &str, body: Markup) -> String {
+    let edition = if lang == Language::En {
+        Edition::DEFAULT
+    } else {
+        Edition::of(lang)
+    };
+    layout(Here { edition, path: "/" }, title, body)
+}
+
+fn layout(here: Here, title: &str, body: Markup) -> String {
+    let m = here.m();
+    let lang = here.edition.lang;
     html! {
         (DOCTYPE)
-        html lang=(LANG.code()) dir=(if LANG.is_rtl() { "rtl" } else { "ltr" }) {
+        html lang=(lang.code()) dir=(dir(lang)) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — Verbatim" }
+                title { (title) " — " (m.t("site_name")) }
                 link rel="stylesheet" href={ "/" (STYLESHEET_KEY) };
+                @for other in Language::ALL {
+                    link rel="alternate" hreflang=(other.code()) href=(Edition::of(other).url(here.path));
+                }
+                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(site_paths::all_feed_url());
+                script src={ "/" (SCRIPT_KEY) } defer {}
             }
-            body {
-                header { a href="/" { "Verbatim" } " · Open consultations of the ITU Council Working Group on international Internet-related public policy issues (CWG-Internet)" }
-                main { (body) }
-                footer { "Every response is published exactly as received, byte for byte (ITU Council Resolution 1344)." }
+            body
+                data-your-time=(m.t("your_time"))
+                data-time-left=(m.t("time_left"))
+                data-filter-shown=(m.t("filter_shown"))
+                data-filter-found=(m.t("filter_found"))
+                data-filter-loading=(m.t("filter_loading"))
+                data-filter-failed=(m.t("filter_failed"))
+            {
+                a class="skip" href="#main" { (m.t("skip_to_content")) }
+                header {
+                    p class="site" {
+                        a href=(here.url("/")) { (m.t("site_name")) }
+                        " · " (m.t("site_tagline"))
+                    }
+                    nav aria-label=(m.t("languages")) {
+                        ul class="languages" {
+                            @for other in Language::ALL {
+                                li {
+                                    @let name = messages(other).t("language_name");
+                                    @if other == lang {
+                                        a href=(Edition::of(other).url(here.path)) lang=(other.code()) hreflang=(other.code()) aria-current="page" { (name) }
+                                    } @else {
+                                        a href=(Edition::of(other).url(here.path)) lang=(other.code()) hreflang=(other.code()) { (name) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                main id="main" tabindex="-1" { (body) }
+                footer {
+                    p { (m.t("footer")) }
+                    p { a href=(site_paths::all_feed_url()) { (m.t("feed_all")) } }
+                }
             }
         }
     }
     .into_string()
 }
 
-fn status_label(status: Status) -> &'static str {
-    match status {
-        Status::Scheduled => "Not yet open",
-        Status::Open => "Open for responses",
-        Status::Closed => "Closed",
+/// A date for people in the page's language, Geneva time with its offset; the script adds the
+/// reader's own time zone from the machine-readable `datetime`.
+fn when(m: &Catalogue, at: Timestamp) -> Markup {
+    html! { time datetime=(rfc3339_geneva(at)) data-local { (m.geneva_time(at)) } }
+}
+
+/// A receipt's UTC timestamp (`…Z`) shown like any other date.
+fn when_utc(m: &Catalogue, raw: &str) -> Markup {
+    match raw.parse::<Timestamp>() {
+        Ok(at) => when(m, at),
+        Err(_) => html! { time datetime=(raw) { (raw) } },
     }
 }
 
-pub fn index_page(records: &[ConsultationRecord], now: Timestamp) -> String {
+/// A text the Secretariat gave in several languages: the reader's, or the stated fallback,
+/// marked with its own language so screen readers pronounce it right.
+fn localized(m: &Catalogue, text: &Localized) -> Markup {
+    let (lang, value) = text.get(m.lang());
+    if lang == m.lang() {
+        html! { (value) }
+    } else {
+        html! { span lang=(lang.code()) dir=(dir(lang)) { (value) } }
+    }
+}
+
+/// The note that says which language a fallback text is shown in, if any is.
+fn fallback_note<'a>(m: &Catalogue, texts: impl IntoIterator<Item = &'a Localized>) -> Markup {
+    let fallback = texts
+        .into_iter()
+        .map(|t| t.get(m.lang()).0)
+        .find(|l| *l != m.lang());
+    html! {
+        @if let Some(lang) = fallback {
+            p class="note" { (m.f("fallback_note", &[("language", &m.t(&format!("lang_{}", lang.code())))])) }
+        }
+    }
+}
+
+fn status_label(m: &Catalogue, status: Status) -> &str {
+    m.t(match status {
+        Status::Scheduled => "status_scheduled",
+        Status::Open => "status_open",
+        Status::Closed => "status_closed",
+    })
+}
+
+fn category_label(m: &Catalogue, c: Category) -> &str {
+    m.t(&format!("category_{}", c.code()))
+}
+
+pub fn index_page(edition: Edition, records: &[ConsultationRecord], now: Timestamp) -> String {
+    let here = Here { edition, path: "/" };
+    let m = here.m();
     layout(
-        "Open consultations",
+        here,
+        m.t("index_title"),
         html! {
-            h1 { "Open consultations" }
+            h1 { (m.t("index_title")) }
             @if records.is_empty() {
-                p { "There are no consultations yet." }
+                p { (m.t("index_empty")) }
             } @else {
+                (fallback_note(m, records.iter().map(|r| &r.consultation.title)))
                 table {
-                    thead { tr { th scope="col" { "Consultation" } th scope="col" { "Status" } th scope="col" { "Deadline" } th scope="col" { "Responses" } } }
+                    thead { tr {
+                        th scope="col" { (m.t("col_consultation")) }
+                        th scope="col" { (m.t("col_status")) }
+                        th scope="col" { (m.t("col_deadline")) }
+                        th scope="col" { (m.t("col_responses")) }
+                    } }
                     tbody {
                         @for record in records {
                             @let c = &record.consultation;
                             tr {
-                                td { a href=(site_paths::consultation_url(&c.id)) { (c.title.get(LANG).1) } }
-                                td { (status_label(c.status_at(now))) }
-                                td { (human_geneva(c.deadline)) }
+                                td { a href=(here.url(&site_paths::consultation_url(&c.id))) { (localized(m, &c.title)) } }
+                                td { (status_label(m, c.status_at(now))) }
+                                td { (when(m, c.deadline)) }
                                 td { (record.response_count) }
                             }
                         }
@@ -72,77 +198,96 @@ pub fn index_page(records: &[ConsultationRecord], now: Timestamp) -> String {
 }
 
 pub fn consultation_page(
+    edition: Edition,
     record: &ConsultationRecord,
     page: u64,
     entries: &[Receipt],
     now: Timestamp,
 ) -> String {
     let c = &record.consultation;
-    let title = c.title.get(LANG).1;
+    let path = site_paths::page_url(&c.id, page);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = c.title.get(m.lang()).1;
     let pages = page_count(record.response_count);
+    let status = c.status_at(now);
+    let page_title = if page == 1 {
+        title.to_owned()
+    } else {
+        format!("{title} — {}", m.f("page_n", &[("page", &page)]))
+    };
     layout(
-        title,
+        here,
+        &page_title,
         html! {
-            h1 { (title) }
+            h1 { (localized(m, &c.title)) }
+            (fallback_note(m, std::iter::once(&c.title).chain(&c.questions)))
             dl {
-                dt { "Status" } dd { (status_label(c.status_at(now))) }
-                dt { "Responses accepted from" } dd { (human_geneva(c.opens_at)) }
-                dt { "Deadline" } dd {
-                    (human_geneva(c.deadline))
-                    @if c.deadline_rule == crate::domain::DeadlineRule::Resolution1344 {
-                        " — one month before the Group's meeting"
+                dt { (m.t("label_status")) } dd { (status_label(m, status)) }
+                dt { (m.t("label_opens")) } dd { (when(m, c.opens_at)) }
+                dt { (m.t("label_deadline")) } dd {
+                    (when(m, c.deadline))
+                    @if c.deadline_rule == DeadlineRule::Resolution1344 {
+                        " — " (m.t("deadline_rule_note"))
                     }
                 }
-                dt { "Meeting of the Group" } dd { (c.meeting_date) }
-                dt { "Responses received" } dd { (record.response_count) }
+                dt { (m.t("label_meeting")) } dd { (c.meeting_date) }
+                dt { (m.t("label_count")) } dd { (record.response_count) }
                 @if let Some(closing) = &c.closing {
-                    dt { "Closed" } dd { (human_geneva(closing.closed_at)) }
+                    dt { (m.t("label_closed")) } dd { (when(m, closing.closed_at)) }
                 }
             }
+            @if status == Status::Open {
+                p id="countdown" role="timer" data-deadline=(rfc3339_geneva(c.deadline)) hidden {}
+            }
             @if page == 1 {
-                @if let Some(dossier) = c.closing.as_ref().and_then(|cl| cl.dossier.as_ref()) {
-                    section aria-labelledby="dossier" {
-                        h2 id="dossier" { "For the Group's meeting" }
-                        p {
-                            "All " (dossier.response_count) " responses, every file byte for byte, with an index: "
-                            a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
-                            " (" (dossier.size) " bytes, SHA-256 " code { (dossier.sha256) } "). "
-                            a href=(site_paths::summary_url(&c.id)) { "Summary: counts and near-identical responses" } "."
-                        }
-                        (crate::transparency::render::dossier_log(&c.id, dossier))
-                    }
-                }
+                (download_everything(here, record))
                 @if !c.deadline_history.is_empty() {
-                    h2 { "Deadline changes" }
+                    h2 { (m.t("changes_heading")) }
                     ul {
                         @for change in &c.deadline_history {
+                            @let key = if change.reopened { "change_reopened" } else { "change_moved" };
                             li {
-                                (human_geneva(change.changed_at)) ": "
-                                @if change.reopened { "reopened, " }
-                                "deadline moved from " (human_geneva(change.from)) " to " (human_geneva(change.to))
+                                (when(m, change.changed_at)) ": "
+                                (m.f(key, &[("from", &m.geneva_time(change.from)), ("to", &m.geneva_time(change.to))]))
                                 @if let Some(reason) = &change.reason { " — " (reason) }
                             }
                         }
                     }
                 }
-                h2 { "Questions" }
-                ol { @for q in &c.questions { li { (q.get(LANG).1) } } }
-                @if c.status_at(now) != Status::Closed { (how_to_respond(record)) }
-                @if c.status_at(now) == Status::Open { (response_form(record)) }
+                h2 { (m.t("questions_heading")) }
+                ol { @for q in &c.questions { li { (localized(m, q)) } } }
+                @if status != Status::Closed { (how_to_respond(m, &c.id, c.deadline)) }
+                @if status == Status::Open { (response_form(here, &c.id)) }
+                @if status != Status::Closed { (subscribe_form(here, &c.id)) }
             }
-            h2 id="responses" { "Responses" }
-            p { a href=(site_paths::manifest_url(&c.id)) { "All responses as JSON (responses.json)" } }
+            h2 id="responses" { (m.t("responses_heading")) }
+            p {
+                a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }
+                " · "
+                a href=(site_paths::feed_url(&c.id)) type="application/atom+xml" { (m.t("feed_link")) }
+            }
             @if entries.is_empty() {
-                p { "No responses yet." }
+                p { (m.t("responses_empty")) }
             } @else {
+                (filter_form(m, &c.id))
                 ol class="responses" start=(entries[0].number) {
-                    @for r in entries { li id={ "response-" (r.number) } { (response_entry(r)) } }
+                    @for r in entries { (response_entry(m, r)) }
                 }
             }
             @if pages > 1 {
-                nav aria-label="Pages of responses" {
-                    ul { @for p in 1..=pages {
-                        li { @if p == page { span aria-current="page" { (p) } } @else { a href=(site_paths::page_url(&c.id, p)) { (p) } } }
+                nav aria-label=(m.t("pages_nav")) {
+                    ul class="pages" { @for p in 1..=pages {
+                        li {
+                            @if p == page {
+                                a href=(here.url(&site_paths::page_url(&c.id, p))) aria-current="page" aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            } @else {
+                                a href=(here.url(&site_paths::page_url(&c.id, p))) aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            }
+                        }
                     } }
                 }
             }
@@ -150,22 +295,57 @@ pub fn consultation_page(
     )
 }
 
-fn response_entry(r: &Receipt) -> Markup {
+/// The dossier once the closing is final; until then the manifest, which lists every file.
+fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
+    let m = here.m();
+    let c = &record.consultation;
+    let dossier = c.closing.as_ref().and_then(|cl| cl.dossier.as_ref());
     html! {
-        article {
-            h3 { "Response " (r.number) " — " (r.name) }
-            p {
-                @if let Some(org) = &r.organization { (org) " · " }
-                @if let Some(cat) = r.category { (category_label(cat)) " · " }
-                @if let Some(country) = &r.country { (country.as_str()) " · " }
-                "received " time datetime=(r.received_at) { (r.received_at) }
+        section aria-labelledby="download-everything" {
+            h2 id="download-everything" { (m.t("download_everything")) }
+            @if let Some(dossier) = dossier {
+                p { strong { (m.t("dossier_heading")) } }
+                p {
+                    (m.f("dossier_text", &[("count", &dossier.response_count)])) " "
+                    a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
+                    " (" (m.f("bytes", &[("size", &dossier.size)])) ", " (m.t("sha256")) " "
+                    code class="sha" { (dossier.sha256) } ")"
+                }
+                p { a href=(here.url(&site_paths::summary_url(&c.id))) { (m.t("summary_link")) } }
+                (crate::transparency::render::dossier_log(&c.id, dossier))
+            } @else {
+                p {
+                    (m.t("download_open")) " "
+                    a href=(site_paths::manifest_url(&c.id)) type="application/json" { "responses.json" }
+                }
             }
-            ul class="files" {
-                @for f in &r.files {
-                    li {
-                        a href=(f.url) download { (f.name) }
-                        " (" (f.size) " bytes, " (f.media_type) ") "
-                        span class="sha" { "SHA-256 " code { (f.sha256) } }
+        }
+    }
+}
+
+fn response_entry(m: &Catalogue, r: &Receipt) -> Markup {
+    html! {
+        li id={ "response-" (r.number) }
+            data-name=(r.name)
+            data-organization=(r.organization.as_deref().unwrap_or(""))
+            data-category=(r.category.map(Category::code).unwrap_or(""))
+            data-country=(r.country.as_ref().map(|c| c.as_str()).unwrap_or(""))
+        {
+            article aria-labelledby={ "response-" (r.number) "-title" } {
+                h3 id={ "response-" (r.number) "-title" } { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
+                p {
+                    @if let Some(org) = &r.organization { (org) " · " }
+                    @if let Some(cat) = r.category { (category_label(m, cat)) " · " }
+                    @if let Some(country) = &r.country { (country.as_str()) " · " }
+                    (m.t("received")) " " (when_utc(m, &r.received_at))
+                }
+                ul class="files" {
+                    @for f in &r.files {
+                        li {
+                            a href=(f.url) download { (f.name) }
+                            " (" (m.f("bytes", &[("size", &f.size)])) ", " (f.media_type) ") "
+                            span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
+                        }
                     }
                 }
             }
@@ -173,140 +353,296 @@ fn response_entry(r: &Receipt) -> Markup {
     }
 }
 
-fn category_label(c: Category) -> &'static str {
-    match c {
-        Category::Government => "Government",
-        Category::PrivateSector => "Private sector",
-        Category::CivilSociety => "Civil society",
-        Category::Academia => "Academia",
-        Category::TechnicalCommunity => "Technical community",
-        Category::IntergovernmentalOrganization => "Intergovernmental organization",
-        Category::Individual => "Individual",
-    }
-}
-
-fn how_to_respond(record: &ConsultationRecord) -> Markup {
-    let c = &record.consultation;
-    let endpoint = format!("/api/consultations/{}/responses", c.id);
+/// Filters the responses of this page as the reader types, and can search every page through
+/// the JSON manifest. Hidden without JavaScript, which it needs.
+fn filter_form(m: &Catalogue, id: &ConsultationId) -> Markup {
     html! {
-        h2 { "How to respond" }
-        p {
-            "Anyone may respond: governments, companies, civil society, academia, the technical community, intergovernmental organizations and individuals. "
-            "Responses must arrive by " strong { (human_geneva(c.deadline)) } ". "
-        }
-        p {
-            "Use the form below, or send a " code { "POST" } " request to " code { (endpoint) }
-            " (multipart/form-data with your files, or JSON with text only; see "
-            a href="/api/openapi.json" { "the API description" } "). You get a receipt with the SHA-256 of each file at once."
-        }
-        p {
-            "Every response is published exactly as received, with your name, organization, category and country. "
-            "Your email address is never published."
-        }
-    }
-}
-
-/// A plain multipart form: works without JavaScript.
-fn response_form(record: &ConsultationRecord) -> Markup {
-    let id = &record.consultation.id;
-    html! {
-        h2 { "Respond" }
-        form method="post" enctype="multipart/form-data" action={ "/api/consultations/" (id) "/responses" } {
-            p { label for="name" { "Name (required)" } input id="name" name="name" required autocomplete="name"; }
-            p { label for="organization" { "Organization" } input id="organization" name="organization" autocomplete="organization"; }
-            p { label for="email" { "Email (never published; for your receipt)" } input id="email" name="email" type="email" autocomplete="email"; }
-            p {
-                label for="category" { "Stakeholder category" }
-                select id="category" name="category" {
-                    option value="" { "—" }
-                    @for c in Category::ALL { option value=(c.code()) { (category_label(c)) } }
+        form id="filter" class="filter" role="search" aria-labelledby="filter-heading" data-manifest=(site_paths::manifest_url(id)) hidden {
+            h3 id="filter-heading" { (m.t("filter_heading")) }
+            div class="field" {
+                label for="filter-text" { (m.t("filter_text")) }
+                input id="filter-text" name="q" type="search";
+            }
+            div class="field" {
+                label for="filter-category" { (m.t("filter_category")) }
+                select id="filter-category" name="category" {
+                    option value="" { (m.t("filter_any")) }
+                    @for c in Category::ALL { option value=(c.code()) { (category_label(m, c)) } }
                 }
             }
-            p { label for="country" { "Country (ISO code, e.g. CH)" } input id="country" name="country" maxlength="2" autocomplete="country"; }
-            p { label for="text" { "Your response" } textarea id="text" name="text" rows="12" {} }
-            p { label for="file" { "Files (PDF, DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP; up to 25 MB each)" } input id="file" name="file" type="file" multiple; }
-            p { button type="submit" { "Send response" } }
+            div class="field" {
+                label for="filter-country" { (m.t("filter_country")) }
+                input id="filter-country" name="country" maxlength="2" size="3" autocomplete="off";
+            }
+            button id="filter-all" type="button" { (m.t("filter_all_pages")) }
+            p id="filter-status" role="status" {}
+            ul id="filter-results" {}
+        }
+    }
+}
+
+fn how_to_respond(m: &Catalogue, id: &ConsultationId, deadline: Timestamp) -> Markup {
+    let endpoint = format!("/api/consultations/{id}/responses");
+    html! {
+        h2 { (m.t("how_heading")) }
+        p { (m.t("how_who")) }
+        p { strong { (m.f("how_deadline", &[("deadline", &m.geneva_time(deadline))])) } }
+        p { (interpolate(m.t("how_api"), &[
+            ("endpoint", html! { code dir="ltr" { (endpoint) } }),
+            ("api", html! { a href="/api/openapi.json" { (m.t("api_description")) } }),
+        ])) }
+        p { (m.t("how_public")) }
+    }
+}
+
+/// A catalogue text with markup (a link, a date) in place of its `{name}` placeholders; the
+/// text around them is escaped as usual.
+fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + len];
+        out.push_str(&html! { (rest[..start]) }.into_string());
+        match parts.iter().find(|(n, _)| *n == name) {
+            Some((_, markup)) => out.push_str(&markup.0),
+            None => out.push_str(&html! { (rest[start..=start + len]) }.into_string()),
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(&html! { (rest) }.into_string());
+    PreEscaped(out)
+}
+
+/// One form field with its label, an optional hint and a slot for its error, tied together
+/// with `aria-describedby` so a screen reader reads all three.
+fn field(id: &str, label: &str, hint: Option<&str>, control: Markup) -> Markup {
+    html! {
+        div class="field" {
+            label for=(id) { (label) }
+            @if let Some(hint) = hint { p class="hint" id={ (id) "-hint" } { (hint) } }
+            (control)
+            p class="error" id={ (id) "-error" } hidden {}
+        }
+    }
+}
+
+fn described_by(id: &str, hint: bool) -> String {
+    if hint {
+        format!("{id}-hint {id}-error")
+    } else {
+        format!("{id}-error")
+    }
+}
+
+/// A plain multipart form: works without JavaScript; the receipt or the error comes back as a
+/// page in the reader's language (`?lang=`). Stable ids (`response-form`, `file`) are the hook
+/// for the presigned-upload script.
+fn response_form(here: Here, id: &ConsultationId) -> Markup {
+    let m = here.m();
+    let lang = here.edition.lang.code();
+    let required = format!("{} ({})", m.t("field_name"), m.t("required"));
+    html! {
+        section aria-labelledby="respond" {
+            h2 id="respond" { (m.t("form_heading")) }
+            form id="response-form" method="post" enctype="multipart/form-data" action={ "/api/consultations/" (id) "/responses?lang=" (lang) } {
+                (field("name", &required, None, html! {
+                    input id="name" name="name" required autocomplete="name" maxlength="300" aria-describedby=(described_by("name", false));
+                }))
+                (field("organization", m.t("field_organization"), None, html! {
+                    input id="organization" name="organization" autocomplete="organization" maxlength="300" aria-describedby=(described_by("organization", false));
+                }))
+                (field("email", m.t("field_email"), Some(m.t("field_email_hint")), html! {
+                    input id="email" name="email" type="email" autocomplete="email" dir="ltr" aria-describedby=(described_by("email", true));
+                }))
+                (field("category", m.t("field_category"), None, html! {
+                    select id="category" name="category" aria-describedby=(described_by("category", false)) {
+                        option value="" { (m.t("none_selected")) }
+                        @for c in Category::ALL { option value=(c.code()) { (category_label(m, c)) } }
+                    }
+                }))
+                (field("country", m.t("field_country"), Some(m.t("field_country_hint")), html! {
+                    input id="country" name="country" maxlength="2" size="3" pattern="[A-Za-z]{2}" autocomplete="off" dir="ltr" aria-describedby=(described_by("country", true));
+                }))
+                (field("text", m.t("field_text"), None, html! {
+                    textarea id="text" name="text" rows="12" aria-describedby=(described_by("text", false)) {}
+                }))
+                (field("file", m.t("field_files"), Some(m.t("field_files_hint")), html! {
+                    input id="file" name="file" type="file" multiple aria-describedby=(described_by("file", true));
+                }))
+                p { button type="submit" { (m.t("submit")) } }
+            }
+        }
+    }
+}
+
+/// The consultation's email list: the intake function answers this post.
+fn subscribe_form(here: Here, id: &ConsultationId) -> Markup {
+    let m = here.m();
+    let lang = here.edition.lang.code();
+    html! {
+        section aria-labelledby="subscribe" {
+            h2 id="subscribe" { (m.t("subscribe_heading")) }
+            p { (m.t("subscribe_text")) }
+            form id="subscribe-form" method="post" action={ "/api/consultations/" (id) "/subscriptions?lang=" (lang) } {
+                div class="field" {
+                    label for="subscribe-email" { (m.t("subscribe_email")) }
+                    input id="subscribe-email" name="email" type="email" required autocomplete="email" dir="ltr";
+                }
+                p { button type="submit" { (m.t("subscribe_button")) } }
+            }
         }
     }
 }
 
 /// What a browser gets after posting the form (no JavaScript needed): the number, and every
 /// file with its SHA-256, so the submitter can check the published copy.
-pub fn receipt_page(receipt: &Receipt) -> String {
+pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
+    let path = site_paths::consultation_url(&receipt.consultation);
+    let here = Here {
+        edition: Edition::of(lang),
+        path: &path,
+    };
+    let m = here.m();
+    let number = &receipt.number;
     layout(
-        &format!("Response {} received", receipt.number),
+        here,
+        &m.f("receipt_title", &[("number", number)]),
         html! {
-            h1 { "Thank you: response " (receipt.number) " received" }
-            p {
-                "Received " time datetime=(receipt.received_at) { (receipt.received_at) }
-                " for the consultation "
-                a href=(site_paths::consultation_url(&receipt.consultation)) { (receipt.consultation) } ". "
-                "It is published exactly as sent; keep this page as your receipt."
-            }
+            h1 { (m.f("receipt_heading", &[("number", number)])) }
+            p { (interpolate(m.t("receipt_text"), &[
+                ("received", when_utc(m, &receipt.received_at)),
+                ("consultation", html! { a href=(here.url(&path)) { (receipt.consultation) } }),
+            ])) }
             table {
-                thead { tr { th scope="col" { "File" } th scope="col" { "Bytes" } th scope="col" { "SHA-256" } } }
+                thead { tr {
+                    th scope="col" { (m.t("col_file")) }
+                    th scope="col" { (m.t("col_bytes")) }
+                    th scope="col" { (m.t("sha256")) }
+                } }
                 tbody {
                     @for f in &receipt.files {
-                        tr { td { a href=(f.url) download { (f.name) } } td { (f.size) } td class="sha" { code { (f.sha256) } } }
+                        tr {
+                            td { a href=(f.url) download { (f.name) } }
+                            td { (f.size) }
+                            td class="sha" { code { (f.sha256) } }
+                        }
                     }
                 }
             }
-            p { "Response id: " code { (receipt.id) } }
+            p { (m.t("response_id")) " " code { (receipt.id) } }
             (crate::transparency::render::receipt_log(receipt))
+            p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
         },
     )
 }
 
-/// An error for a browser: what went wrong and the way back to the form.
-pub fn error_page(status: u16, message: &str) -> String {
+/// An error for a browser that posted the form: what went wrong, the field concerned, and the
+/// way back to that field on the form.
+pub fn error_page(
+    lang: Language,
+    status: u16,
+    message: &str,
+    field: Option<&str>,
+    consultation: Option<&ConsultationId>,
+) -> String {
+    let path = consultation.map_or_else(|| "/".to_owned(), site_paths::consultation_url);
+    let here = Here {
+        edition: Edition::of(lang),
+        path: &path,
+    };
+    let m = here.m();
+    let field_label = field.map(|f| match f {
+        "name" => m.t("field_name"),
+        "organization" => m.t("field_organization"),
+        "email" => m.t("field_email"),
+        "category" => m.t("field_category"),
+        "country" => m.t("field_country"),
+        "text" => m.t("field_text"),
+        "file" | "files" => m.t("field_files"),
+        other => other,
+    });
+    let back = match (consultation, field) {
+        (Some(_), Some(f)) => format!("{}#{f}", here.url(&path)),
+        (Some(_), None) => format!("{}#respond", here.url(&path)),
+        (None, _) => here.url("/"),
+    };
     layout(
-        "Your response was not accepted",
+        here,
+        m.t("error_title"),
         html! {
-            h1 { "Your response was not accepted" }
-            p role="alert" { (message) }
-            p { "Error " (status) ". Go back to the form, correct it and send again." }
+            h1 { (m.t("error_title")) }
+            div role="alert" {
+                @if let Some(label) = field_label { p { strong { (m.f("error_field", &[("field", &label)])) } } }
+                p lang="en" dir="ltr" { (message) }
+            }
+            p { (m.f("error_status", &[("status", &status)])) " " a href=(back) { (m.t("error_back")) } }
         },
     )
 }
 
 /// The Group's overview of a closed consultation: who responded, and which responses are
 /// identical or nearly identical (flagged for attention, never removed or altered).
-pub fn summary_page(record: &ConsultationRecord, summary: &crate::closing::Summary) -> String {
+pub fn summary_page(
+    edition: Edition,
+    record: &ConsultationRecord,
+    summary: &crate::closing::Summary,
+) -> String {
     let c = &record.consultation;
-    let title = c.title.get(LANG).1;
-    let counts = |heading: &str, label: &str, map: &std::collections::BTreeMap<String, u64>| {
+    let path = site_paths::summary_url(&c.id);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = c.title.get(m.lang()).1;
+    let counts = |heading: &str,
+                  label: &str,
+                  map: &std::collections::BTreeMap<String, u64>,
+                  name: &dyn Fn(&str) -> String| {
         html! {
             h2 { (heading) }
             table {
-                thead { tr { th scope="col" { (label) } th scope="col" { "Responses" } } }
-                tbody { @for (key, count) in map { tr { td { (key) } td { (count) } } } }
+                thead { tr { th scope="col" { (label) } th scope="col" { (m.t("col_responses")) } } }
+                tbody { @for (key, count) in map { tr { td { (name(key)) } td { (count) } } } }
             }
         }
     };
+    let category = |code: &str| {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.code() == code)
+            .map_or_else(|| code.to_owned(), |c| category_label(m, c).to_owned())
+    };
+    let same = |code: &str| code.to_owned();
     layout(
-        &format!("Summary: {title}"),
+        here,
+        &m.f("summary_title", &[("title", &title)]),
         html! {
-            h1 { "Summary: " (title) }
+            h1 { (m.f("summary_title", &[("title", &title)])) }
             p {
-                (summary.total) " responses received by " (human_geneva(c.deadline)) ". "
-                a href=(site_paths::consultation_url(&c.id)) { "All responses" } " · "
+                (m.f("summary_total", &[("total", &summary.total), ("deadline", &m.geneva_time(c.deadline))])) " "
+                a href=(here.url(&site_paths::consultation_url(&c.id))) { (m.t("all_responses")) } " · "
                 a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
             }
-            (counts("By stakeholder category", "Category", &summary.by_category))
-            (counts("By country", "Country", &summary.by_country))
-            (counts("By channel", "Channel", &summary.by_channel))
-            h2 { "Identical or nearly identical responses" }
+            (counts(m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
+            (counts(m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
+            (counts(m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+            h2 { (m.t("similar_heading")) }
             @if summary.similar.is_empty() {
-                p { "No two responses have identical or nearly identical text." }
+                p { (m.t("similar_none")) }
             } @else {
-                p { "Responses whose text is the same, or almost the same, are grouped here so that copies are visible at a glance. Every one of them is published and in the dossier, unchanged." }
+                p { (m.t("similar_intro")) }
                 ul {
                     @for group in &summary.similar {
                         li {
-                            (group.numbers.len()) @if group.identical { " identical responses: " } @else { " nearly identical responses: " }
+                            @let key = if group.identical { "similar_identical" } else { "similar_near" };
+                            (m.f(key, &[("count", &group.numbers.len())])) " "
                             @for (i, number) in group.numbers.iter().enumerate() {
                                 @if i > 0 { ", " }
-                                a href={ (site_paths::page_url(&c.id, site_paths::page_of(*number))) "#response-" (number) } { (number) }
+                                a href={ (here.url(&site_paths::page_url(&c.id, site_paths::page_of(*number)))) "#response-" (number) } { (number) }
                             }
                         }
                     }
@@ -314,6 +650,121 @@ pub fn summary_page(record: &ConsultationRecord, summary: &crate::closing::Summa
             }
         },
     )
+}
+
+/// A stable Atom id for a consultation: a UUID derived from its id, so it never changes.
+fn consultation_urn(id: &ConsultationId) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("verbatim consultation {id}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    format!("urn:uuid:{}", uuid::Uuid::new_v8(bytes))
+}
+
+const ATOM_DECLARATION: PreEscaped<&str> =
+    PreEscaped("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+
+fn atom_time(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The Atom feed of a consultation: its latest responses, newest first, each with its files.
+/// Links are relative to the feed's own URL (RFC 4287 §2), so the same file serves every host.
+pub fn consultation_feed(
+    record: &ConsultationRecord,
+    latest: &[Receipt],
+    now: Timestamp,
+) -> String {
+    let c = &record.consultation;
+    let m = messages(Language::En);
+    let updated = latest
+        .iter()
+        .filter_map(|r| r.received_at.parse::<Timestamp>().ok())
+        .max()
+        .unwrap_or(c.opens_at.min(now));
+    html! {
+        (ATOM_DECLARATION)
+        feed xmlns="http://www.w3.org/2005/Atom" {
+            id { (consultation_urn(&c.id)) }
+            title { (c.title.get(Language::En).1) }
+            subtitle { (m.t("footer")) }
+            updated { (atom_time(updated)) }
+            author { name { "ITU CWG-Internet" } }
+            link rel="self" href=(site_paths::feed_url(&c.id)) {}
+            link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
+            @for r in latest.iter().rev() {
+                entry {
+                    id { "urn:uuid:" (r.id) }
+                    title { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
+                    updated { (r.received_at) }
+                    published { (r.received_at) }
+                    author { name { (r.name) } }
+                    link rel="alternate" type="text/html" href={ (site_paths::page_url(&c.id, site_paths::page_of(r.number))) "#response-" (r.number) } {}
+                    @for f in &r.files {
+                        link rel="enclosure" type=(f.media_type) length=(f.size) title=(f.name) href=(f.url) {}
+                    }
+                    summary type="text" {
+                        @if let Some(org) = &r.organization { (org) " · " }
+                        @for (i, f) in r.files.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            (f.name) " (" (f.size) " bytes, SHA-256 " (f.sha256) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The Atom feed of every consultation: one entry each, updated when it opens, receives a
+/// response or closes.
+pub fn all_feed(records: &[ConsultationRecord], now: Timestamp) -> String {
+    let m = messages(Language::En);
+    let updated = |r: &ConsultationRecord| {
+        let c = &r.consultation;
+        let mut at = c.opens_at.min(now);
+        if let Some(closing) = &c.closing {
+            at = at.max(closing.closed_at);
+        }
+        if let Some(change) = c.deadline_history.last() {
+            at = at.max(change.changed_at);
+        }
+        at
+    };
+    let latest = records
+        .iter()
+        .map(updated)
+        .max()
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    html! {
+        (ATOM_DECLARATION)
+        feed xmlns="http://www.w3.org/2005/Atom" {
+            id { "urn:uuid:" (uuid::Uuid::new_v8(*b"verbatim-all-fee")) }
+            title { (m.t("index_title")) " — " (m.t("site_name")) }
+            subtitle { (m.t("site_tagline")) }
+            updated { (atom_time(latest)) }
+            author { name { "ITU CWG-Internet" } }
+            link rel="self" href=(site_paths::all_feed_url()) {}
+            link rel="alternate" type="text/html" href="/" {}
+            @for record in records {
+                @let c = &record.consultation;
+                entry {
+                    id { (consultation_urn(&c.id)) }
+                    title { (c.title.get(Language::En).1) }
+                    updated { (atom_time(updated(record))) }
+                    link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
+                    link rel="related" type="application/atom+xml" href=(site_paths::feed_url(&c.id)) {}
+                    summary type="text" {
+                        (status_label(m, c.status_at(now))) ". "
+                        (m.t("label_deadline")) ": " (m.geneva_time(c.deadline)) ". "
+                        (m.t("label_count")) ": " (record.response_count) "."
+                    }
+                }
+            }
+        }
+    }
+    .into_string()
 }
 
 /// The manifest's entry point: the consultation, totals, page links, and page 1.
@@ -343,4 +794,80 @@ pub fn manifest_page(record: &ConsultationRecord, page: u64, entries: &[Receipt]
         "responses": entries,
     });
     serde_json::to_string_pretty(&body).expect("JSON values serialize")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ConsultationRequest;
+
+    fn record() -> ConsultationRecord {
+        let request: ConsultationRequest = serde_json::from_value(json!({
+            "id": "net-2031",
+            "title": {"en": "Internet <access>", "ar": "النفاذ إلى الإنترنت"},
+            "questions": [{"en": "What should be done?"}],
+            "meeting_date": "2031-03-31",
+        }))
+        .unwrap();
+        let now: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        ConsultationRecord {
+            consultation: request.into_consultation(now).unwrap(),
+            response_count: 0,
+            version: 0,
+        }
+    }
+
+    fn now() -> Timestamp {
+        "2030-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn arabic_pages_are_right_to_left_and_say_which_texts_fall_back() {
+        let page = consultation_page(Edition::of(Language::Ar), &record(), 1, &[], now());
+        assert!(page.contains(r#"<html lang="ar" dir="rtl">"#), "{page}");
+        assert!(page.contains("النفاذ إلى الإنترنت"));
+        // The question exists only in English: shown in English, marked, and the note says so.
+        assert!(page.contains(r#"<span lang="en" dir="ltr">What should be done?</span>"#));
+        assert!(page.contains("معروض باللغة الإنكليزية"));
+        assert!(page.contains(r#"action="/api/consultations/net-2031/responses?lang=ar""#));
+    }
+
+    #[test]
+    fn every_page_links_to_itself_in_every_language() {
+        let page = consultation_page(Edition::DEFAULT, &record(), 1, &[], now());
+        assert!(page.contains(r#"<html lang="en" dir="ltr">"#));
+        for lang in Language::ALL {
+            let href = format!(r#"href="/{}/consultations/net-2031/""#, lang.code());
+            assert!(page.contains(&href), "{href}");
+        }
+        assert!(
+            page.contains("Internet &lt;access&gt;"),
+            "titles are escaped"
+        );
+        assert!(page.contains(r#"<script src="/assets/site.js" defer></script>"#));
+        assert!(!page.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn feeds_are_escaped_xml_with_stable_ids() {
+        let record = record();
+        let feed = consultation_feed(&record, &[], now());
+        assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed"));
+        assert!(feed.contains("<title>Internet &lt;access&gt;</title>"));
+        assert!(
+            feed.contains(r#"<link rel="self" href="/consultations/net-2031/feed.atom"></link>"#)
+        );
+        assert_eq!(feed, consultation_feed(&record, &[], now()));
+        let all = all_feed(std::slice::from_ref(&record), now());
+        assert!(all.contains(&consultation_urn(&record.consultation.id)));
+    }
+
+    #[test]
+    fn interpolation_escapes_text_and_keeps_markup() {
+        let out = interpolate(
+            "a <b> {link} c {unknown}",
+            &[("link", html! { a href="/x" { "x" } })],
+        );
+        assert_eq!(out.0, r#"a &lt;b&gt; <a href="/x">x</a> c {unknown}"#);
+    }
 }
