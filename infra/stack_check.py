@@ -19,7 +19,6 @@ Needs moto (tests/run installs it into .venv).
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import json
 import logging
@@ -535,9 +534,16 @@ BINARIES = {
     "CloseFunction": "verbatim-close",
     "EmailIntakeFunction": "verbatim-email-intake",
 }
-# The receipt signing key stored in SSM before deploying (see README, "Deploy to AWS"):
-# 32 random bytes, base64 (an Ed25519 seed).
-SIGNING_KEY_VALUE = base64.b64encode(secrets.token_bytes(32)).decode()
+# The receipt signing key stored in SSM before deploying (see README, "Deploy to AWS"),
+# made the way an operator makes it: `verbatim keygen` (a signed-note private key).
+def signing_key(bin_dir: Path) -> str:
+    out = subprocess.run(
+        [str(bin_dir / "verbatim"), "keygen", "--name", "stack-check.example.org"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.splitlines()[0].strip()
 CONSULTATION = "stack-check"
 
 
@@ -603,7 +609,7 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
         # What the operator creates before deploying (the signing key) and what the rest of
         # the template creates (schedule group, verified mail identity).
         key_parameter = parameters["SigningKeyParameterName"]
-        clients["ssm"].put_parameter(Name=key_parameter, Value=SIGNING_KEY_VALUE, Type="SecureString")
+        clients["ssm"].put_parameter(Name=key_parameter, Value=signing_key(bin_dir), Type="SecureString")
         group = resolver.ref("ClosingScheduleGroup")
         clients["scheduler"].create_schedule_group(Name=group)
         clients["ses"].verify_domain_identity(Domain=MAIL_DOMAIN)
