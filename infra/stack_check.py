@@ -734,6 +734,45 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
         published = s3.get_object(Bucket=site, Key=file_key)["Body"].read()
         check("publish: the file on the site is the exact bytes", published == text.encode(), file_key)
 
+        # Presigned upload: granted by intake, PUT straight to the staging bucket, taken by a
+        # JSON response into the private bucket.
+        large = b"%PDF-1.7\n" + bytes(range(256)) * 4096 + b"\r\n%%EOF"
+        grant = intake.invoke(
+            http_event(
+                "POST",
+                f"/api/consultations/{CONSULTATION}/uploads",
+                {"content-type": "application/json"},
+                json.dumps({"name": "annex.pdf", "size": len(large)}),
+            )
+        )
+        check("intake: grants a presigned upload (201)", grant["statusCode"] == 201, str(grant)[:500])
+        grant = json.loads(grant["body"])
+        staging = physical["StagingBucket"]
+        check(
+            "intake: the upload URL is signed for the staging bucket",
+            f"/{staging}/staging/{CONSULTATION}/" in grant["url"] or f"//{staging}." in grant["url"],
+            grant["url"][:300],
+        )
+        import urllib.request
+
+        put = urllib.request.Request(grant["url"], data=large, method="PUT", headers=grant["headers"])
+        with urllib.request.urlopen(put, timeout=30) as sent:
+            check("staging bucket: takes the presigned PUT", sent.status == 200, str(sent.status))
+        taken = intake.invoke(
+            http_event(
+                "POST",
+                f"/api/consultations/{CONSULTATION}/responses",
+                {"content-type": "application/json"},
+                json.dumps({"name": "Grace Hopper", "uploads": [grant["upload"]]}),
+            )
+        )
+        check("intake: a response takes the upload (201)", taken["statusCode"] == 201, str(taken)[:500])
+        originals = s3.list_objects_v2(Bucket=private, Prefix="originals/").get("Contents", [])
+        check(
+            "intake: the uploaded file is in the private bucket, byte for byte",
+            large in [s3.get_object(Bucket=private, Key=o["Key"])["Body"].read() for o in originals],
+        )
+
         # Email intake: a message as SES stores it, announced by the bucket's S3 event.
         email_crate = workspace / "functions/email-intake/Cargo.toml"
         if email_crate.exists():

@@ -147,6 +147,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let intake = backend.intake_state(clock, queue);
     let app = shared::http::with_security_headers(
         shared::http::intake::router(intake.clone())
+            .merge(shared::http::intake::local_uploads_router(intake.clone()))
             .merge(shared::http::list::router(list.clone()))
             .merge(shared::http::admin::router(admin))
             .merge(shared::http::site::router(backend.site.clone())),

@@ -189,6 +189,65 @@ async fn full_flow(data: &Path, args: &[&str], env: &[(&str, String)]) {
     assert_eq!(second.status(), 201);
     assert_eq!(second.json::<Value>().await.unwrap()["number"], 2);
     wait_until_published(&client, &server.url, id, 2).await;
+    presigned_upload_flow(&client, &server.url, id, 3).await;
+}
+
+/// A file larger than API Gateway's 10 MB request limit goes in through a presigned upload
+/// (S3 on the AWS store, the host itself on the embedded one) and is published byte for byte.
+async fn presigned_upload_flow(client: &reqwest::Client, url: &str, id: &str, number: u64) {
+    let mut large = b"%PDF-1.7\n".to_vec();
+    large.extend((0..12 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_246_822_519) >> 11) as u8));
+    large.extend_from_slice(b"\r\n\0%%EOF");
+    let grant: Value = client
+        .post(format!("{url}/api/consultations/{id}/uploads"))
+        .json(&json!({"name": "Annexe été.pdf", "size": large.len()}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let target = grant["url"].as_str().expect("a url");
+    let target = if target.starts_with('/') {
+        format!("{url}{target}")
+    } else {
+        target.to_owned()
+    };
+    let mut put = client.put(&target).body(large.clone());
+    for (name, value) in grant["headers"].as_object().unwrap() {
+        put = put.header(name, value.as_str().unwrap());
+    }
+    let started = Instant::now();
+    let sent = put.send().await.unwrap();
+    assert!(sent.status().is_success(), "{}", sent.text().await.unwrap());
+    eprintln!("{} bytes uploaded in {:?}", large.len(), started.elapsed());
+    let reply = client
+        .post(format!("{url}/api/consultations/{id}/responses"))
+        .json(&json!({"name": "Ada Lovelace", "uploads": [grant["upload"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let receipt: Value = reply.json().await.unwrap();
+    assert_eq!(receipt["number"], number);
+    let file = &receipt["files"][0];
+    assert_eq!(file["name"], "Annexe été.pdf");
+    assert_eq!(file["size"], large.len());
+    assert_eq!(file["sha256"], sha256(&large));
+    wait_until_published(client, url, id, number).await;
+    let (_, body) = download(client, url, file["url"].as_str().unwrap()).await;
+    assert!(
+        body == large,
+        "the published bytes differ from the uploaded ones"
+    );
+    // An upload is used once.
+    let again = client
+        .post(format!("{url}/api/consultations/{id}/responses"))
+        .json(&json!({"name": "Eve", "uploads": [grant["upload"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
 }
 
 #[tokio::test]

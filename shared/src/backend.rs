@@ -14,6 +14,7 @@ use crate::ports::{
     Responses, Subscriptions,
 };
 use crate::secretariat::Secretariat;
+use crate::uploads::{UploadStaging, Uploads};
 
 /// Allowance for clocks of different machines disagreeing, on top of the in-flight grace.
 const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
@@ -22,6 +23,9 @@ use crate::transparency::LogKey;
 
 /// The environment variable naming the SSM SecureString parameter that holds the signing key.
 pub const SIGNING_KEY_PARAMETER_VAR: &str = "VERBATIM_SIGNING_KEY_PARAMETER";
+
+/// The environment variable naming the bucket for presigned uploads (optional).
+pub const STAGING_BUCKET_VAR: &str = "VERBATIM_STAGING_BUCKET";
 
 /// The parameter used when none is named and resources may be created (emulators, first runs).
 pub const DEFAULT_SIGNING_KEY_PARAMETER: &str = "/verbatim/log-signing-key";
@@ -58,6 +62,10 @@ pub struct Backend {
     pub private: Arc<dyn ObjectStore>,
     /// The public site.
     pub site: Arc<dyn ObjectStore>,
+    /// Presigned uploads waiting for their response (never published, short-lived).
+    pub staging: Arc<dyn ObjectStore>,
+    /// Grants clients a direct PUT into `staging`.
+    pub presigner: Arc<dyn UploadStaging>,
     /// Signs the transparency logs and receipts (`None`: no key configured; receipts are then
     /// unsigned and publishing fails until one is).
     pub log_key: Option<Arc<LogKey>>,
@@ -151,6 +159,8 @@ impl Backend {
             subscriptions: records,
             private: Arc::new(folder("private")?),
             site: Arc::new(folder("site")?),
+            staging: Arc::new(folder("staging")?),
+            presigner: Arc::new(crate::uploads::LocalStaging),
             log_key: Some(Arc::new(log_key)),
         })
     }
@@ -193,6 +203,15 @@ impl Backend {
             }
         };
         let records = Arc::new(dynamodb::DynamoStore::new(dynamo, &names.table));
+        // Staged uploads go to their own bucket when one is named (it can expire them without
+        // the private bucket's object lock), else under `staging/` in the private bucket.
+        let staging_bucket = std::env::var(STAGING_BUCKET_VAR)
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| names.private_bucket.clone());
+        if create {
+            s3::ensure_bucket(&s3_client, &staging_bucket).await?;
+        }
         Ok(Self {
             consultations: records.clone(),
             responses: records.clone(),
@@ -202,7 +221,12 @@ impl Backend {
                 s3_client.clone(),
                 &names.private_bucket,
             )),
-            site: Arc::new(s3::S3ObjectStore::new(s3_client, &names.site_bucket)),
+            site: Arc::new(s3::S3ObjectStore::new(
+                s3_client.clone(),
+                &names.site_bucket,
+            )),
+            staging: Arc::new(s3::S3ObjectStore::new(s3_client.clone(), &staging_bucket)),
+            presigner: Arc::new(s3::S3Staging::new(s3_client, &staging_bucket)),
             log_key,
         })
     }
@@ -218,16 +242,23 @@ impl Backend {
     }
 
     pub fn intake_state(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> IntakeState {
+        let intake = Arc::new(Intake {
+            consultations: self.consultations.clone(),
+            responses: self.responses.clone(),
+            private: self.private.clone(),
+            clock: clock.clone(),
+            queue,
+            in_flight_grace: in_flight_grace_from_env(),
+            log_key: self.log_key.clone(),
+        });
         IntakeState {
-            intake: Arc::new(Intake {
-                consultations: self.consultations.clone(),
-                responses: self.responses.clone(),
-                private: self.private.clone(),
+            uploads: Arc::new(Uploads {
+                store: self.staging.clone(),
+                staging: self.presigner.clone(),
+                intake: intake.clone(),
                 clock: clock.clone(),
-                queue,
-                in_flight_grace: in_flight_grace_from_env(),
-                log_key: self.log_key.clone(),
             }),
+            intake,
             consultations: self.consultations.clone(),
             clock,
             limits: Limits::default(),

@@ -19,6 +19,7 @@ pub mod records;
 pub mod secretariat;
 pub mod spool;
 pub mod transparency;
+pub mod uploads;
 pub mod views;
 
 pub use backend::{AwsNames, Backend, MailSettings};

@@ -60,7 +60,8 @@ fn app_with(limits: Limits) -> App {
         AdminToken::new(TOKEN).unwrap(),
     );
     let router = shared::http::with_security_headers(
-        shared::http::intake::router(intake)
+        shared::http::intake::router(intake.clone())
+            .merge(shared::http::intake::local_uploads_router(intake))
             .merge(shared::http::admin::router(admin))
             .merge(shared::http::site::router(backend.site.clone())),
     );
@@ -144,6 +145,43 @@ impl App {
             .body(Body::from(body))
             .unwrap();
         self.send(request).await
+    }
+
+    async fn post_json(&self, uri: &str, body: Value) -> Reply {
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn put(&self, uri: &str, body: &[u8]) -> Reply {
+        let request = Request::put(uri)
+            .header(header::CONTENT_TYPE, "application/octet-stream")
+            .body(Body::from(body.to_vec()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Grants an upload of `bytes` named `name` and sends it; returns the upload id.
+    async fn upload(&self, name: &str, bytes: &[u8]) -> String {
+        let grant = self
+            .post_json(
+                "/api/consultations/net-2027/uploads",
+                json!({"name": name, "size": bytes.len()}),
+            )
+            .await;
+        assert_eq!(grant.status, StatusCode::CREATED, "{:?}", grant.json());
+        let grant = grant.json();
+        assert_eq!(grant["method"], "PUT");
+        let put = self.put(grant["url"].as_str().unwrap(), bytes).await;
+        assert_eq!(
+            put.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&put.body)
+        );
+        grant["upload"].as_str().unwrap().to_owned()
     }
 
     fn set_time(&self, at: &str) {
@@ -527,6 +565,8 @@ async fn the_openapi_description_covers_every_route() {
         "/api/consultations/{id}/subscriptions",
         "/api/subscriptions/confirm",
         "/api/subscriptions/unsubscribe",
+        "/api/consultations/{id}/uploads",
+        "/api/uploads/{id}/{upload}",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
@@ -745,4 +785,169 @@ async fn a_browser_form_gets_a_receipt_page_and_readable_errors() {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     let page = String::from_utf8(reply.body).unwrap();
     assert!(page.contains("your name is required"), "{page}");
+}
+
+#[tokio::test]
+async fn presigned_uploads_become_files_of_a_json_response_once() {
+    let app = app_with(Limits {
+        max_file_bytes: 64,
+        max_files: 3,
+        max_total_bytes: 100,
+        max_field_bytes: 1024,
+    });
+    app.open_consultation().await;
+    let respond =
+        |uploads: Value| json!({"name": "Grace", "text": "see attached", "uploads": uploads});
+    let responses = "/api/consultations/net-2027/responses";
+
+    let first = app.upload("../Report.pdf", PDF).await;
+    let notes: &[u8] = b"\xEF\xBB\xBFcaf\xe9 \xc3\x28\r\nline\r\n";
+    let second = app.upload("notes.txt", notes).await;
+    let reply = app
+        .post_json(responses, respond(json!([first, second])))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    let files = reply.json()["files"].clone();
+    let names: Vec<_> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].clone())
+        .collect();
+    assert_eq!(names, ["response.txt", "Report.pdf", "notes.txt"]);
+    use sha2::Digest;
+    assert_eq!(files[1]["sha256"], hex::encode(sha2::Sha256::digest(PDF)));
+    assert_eq!(files[1]["size"], PDF.len());
+    assert_eq!(files[2]["sha256"], hex::encode(sha2::Sha256::digest(notes)));
+
+    // Used once: a second response naming the same upload is refused and stores nothing.
+    let again = app.post_json(responses, respond(json!([first]))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{:?}", again.json());
+    assert!(
+        again.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("used")
+    );
+
+    // Unknown, malformed and foreign ids are unknown.
+    let unknown = app
+        .post_json(
+            responses,
+            respond(json!(["1800000000-0123456789abcdef0123456789abcdef"])),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let malformed = app.post_json(responses, respond(json!(["../../x"]))).await;
+    assert_eq!(malformed.status, StatusCode::NOT_FOUND);
+    let mut other = consultation();
+    other["id"] = json!("other-2027");
+    app.create(other).await;
+    let foreign = app.upload("a.pdf", PDF).await;
+    let reply = app
+        .post_json(
+            "/api/consultations/other-2027/responses",
+            json!({"name": "Eve", "uploads": [foreign]}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    // Granted but never sent: a clear conflict, and the upload stays usable once sent.
+    let grant = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "late.pdf", "size": PDF.len()}),
+        )
+        .await
+        .json();
+    let pending = grant["upload"].as_str().unwrap();
+    let early = app.post_json(responses, respond(json!([pending]))).await;
+    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert!(
+        early.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not been received")
+    );
+
+    // The PUT must carry exactly the declared size, once.
+    let url = grant["url"].as_str().unwrap();
+    let short = app.put(url, &PDF[..5]).await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let long = app.put(url, &[PDF, b"more"].concat()).await;
+    assert_eq!(long.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.put(url, PDF).await.status, StatusCode::OK);
+    assert_eq!(app.put(url, PDF).await.status, StatusCode::CONFLICT);
+    // A URL for an upload never granted receives nothing.
+    let forged = app
+        .put(
+            "/api/uploads/net-2027/1800000000-0123456789abcdef0123456789abcdef",
+            PDF,
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+
+    // Invalid fields leave the upload unused, so the corrected response can take it.
+    let nameless = app
+        .post_json(
+            responses,
+            json!({"uploads": [pending], "email": "not an address"}),
+        )
+        .await;
+    assert_eq!(
+        nameless.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        nameless.json()
+    );
+    let reply = app.post_json(responses, respond(json!([pending]))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    assert_eq!(reply.json()["number"], 2);
+
+    // Limits: one file over the limit is refused at the grant; the total when taken.
+    let big = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "big.pdf", "size": 65}),
+        )
+        .await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let forty = [b"%PDF-1.7\n".as_slice(), &[b'x'; 50]].concat();
+    let a = app.upload("a.pdf", &forty).await;
+    let b = app.upload("b.pdf", &forty).await;
+    let total = app.post_json(responses, respond(json!([a, b]))).await;
+    assert_eq!(total.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Nothing was used: each still goes through alone.
+    let reply = app.post_json(responses, respond(json!([a]))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+
+    // Content is judged like a multipart file's.
+    let exe = app
+        .upload(
+            "tool.pdf",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff",
+        )
+        .await;
+    let reply = app.post_json(responses, respond(json!([exe]))).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "{:?}",
+        reply.json()
+    );
+
+    // Expired uploads are gone; closed consultations grant nothing.
+    let stale = app.upload("stale.pdf", PDF).await;
+    app.set_time("2026-11-28T11:00:01Z");
+    let reply = app.post_json(responses, respond(json!([stale]))).await;
+    assert_eq!(reply.status, StatusCode::GONE, "{:?}", reply.json());
+    assert_eq!(reply.error_code(), "expired");
+    app.set_time("2027-03-01T00:00:00Z");
+    let closed = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "a.pdf", "size": 3}),
+        )
+        .await;
+    assert_eq!(closed.error_code(), "consultation_closed");
 }

@@ -266,3 +266,65 @@ pub async fn ensure_bucket(client: &Client, bucket: &str) -> Result<(), StoreErr
         )),
     }
 }
+
+/// Presigned PUTs straight into a bucket (the staging store on AWS): the URL is signed for one
+/// key, one content length and a limited time, with the function's own credentials.
+pub struct S3Staging {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Staging {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        // With checksums "when supported" the SDK would sign the CRC32 of an empty body into
+        // the URL (it has no body at signing time), and S3 would refuse every real upload.
+        let config = client
+            .config()
+            .to_builder()
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .build();
+        Self {
+            client: Client::from_conf(config),
+            bucket: bucket.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl crate::uploads::UploadStaging for S3Staging {
+    async fn presign_put(
+        &self,
+        _consultation: &crate::domain::ConsultationId,
+        _upload: &crate::uploads::UploadId,
+        key: &ObjectKey,
+        size: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<crate::uploads::PresignedPut, StoreError> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StoreError::backend("presigning an upload", e))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type("application/octet-stream")
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(|e| StoreError::backend("presigning an upload", e))?;
+        // Browsers set Host and Content-Length themselves (and may not set them by hand).
+        let headers = request
+            .headers()
+            .filter(|(name, _)| {
+                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("content-length")
+            })
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Ok(crate::uploads::PresignedPut {
+            url: request.uri().to_owned(),
+            headers,
+        })
+    }
+}

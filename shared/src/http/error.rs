@@ -10,6 +10,7 @@ use crate::domain::{Refusal, ValidationError};
 use crate::email::list::ListError;
 use crate::intake::IntakeError;
 use crate::ports::StoreError;
+use crate::uploads::UploadError;
 use crate::views::{human_geneva, rfc3339_geneva};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,9 @@ pub enum ApiError {
     /// 409: the consultation refuses responses now.
     #[error("the consultation does not accept responses now")]
     Refused(Refusal),
+    /// 410: a presigned upload expired before it was used.
+    #[error("{0}")]
+    Gone(String),
     /// 413: a limit was exceeded while the upload streamed in.
     #[error("{0}")]
     TooLarge(String),
@@ -70,6 +74,25 @@ impl From<IntakeError> for ApiError {
     }
 }
 
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            e @ UploadError::Unknown(_) => Self::NotFound(e.to_string()),
+            e @ UploadError::Expired(..) => Self::Gone(e.to_string()),
+            e @ (UploadError::NotReceived(_)
+            | UploadError::AlreadyReceived(_)
+            | UploadError::AlreadyUsed(_)) => Self::Conflict(e.to_string()),
+            e @ (UploadError::Repeated(_) | UploadError::Invalid(_)) => {
+                Self::Invalid(ValidationError::new("uploads", e.to_string()))
+            }
+            UploadError::TooLarge(t) => Self::TooLarge(t.0),
+            UploadError::Intake(e) => e.into(),
+            UploadError::Store(e) => Self::Internal(Box::new(e)),
+            UploadError::Io(e) => Self::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl From<ListError> for ApiError {
     fn from(e: ListError) -> Self {
         match e {
@@ -94,6 +117,7 @@ impl ApiError {
             Self::Refused(Refusal::NotOpen { .. }) => {
                 (StatusCode::CONFLICT, "consultation_not_open")
             }
+            Self::Gone(_) => (StatusCode::GONE, "expired"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

@@ -19,6 +19,7 @@ use crate::domain::{Channel, ConsultationId, Language, SubmitterFields};
 use crate::intake::{Intake, Submission};
 use crate::ports::{Clock, Consultations};
 use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
+use crate::uploads::{Grant, Uploads};
 use crate::views::ConsultationView;
 
 /// The OpenAPI description of the whole HTTP contract.
@@ -37,6 +38,8 @@ pub struct IntakeState {
     pub consultations: Arc<dyn Consultations>,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    /// Presigned uploads, taken by a JSON response's `uploads`.
+    pub uploads: Arc<Uploads>,
 }
 
 pub fn router(state: IntakeState) -> Router {
@@ -48,8 +51,62 @@ pub fn router(state: IntakeState) -> Router {
             // Limits are enforced while streaming (see `Budget`), not by buffering the body.
             post(submit).layer(DefaultBodyLimit::disable()),
         )
+        .route("/api/consultations/{id}/uploads", post(grant_upload))
         .route("/api/openapi.json", get(openapi))
         .with_state(state)
+}
+
+/// Where the local host receives presigned uploads (on AWS the client PUTs to S3 instead).
+pub fn local_uploads_router(state: IntakeState) -> Router {
+    Router::new()
+        .route(
+            "/api/uploads/{id}/{upload}",
+            // The declared size is enforced while streaming.
+            axum::routing::put(receive_upload).layer(DefaultBodyLimit::disable()),
+        )
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadRequest {
+    name: String,
+    size: u64,
+}
+
+async fn grant_upload(
+    State(s): State<IntakeState>,
+    Path(raw): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Grant>), ApiError> {
+    let id = path_id(&raw)?;
+    let request: UploadRequest = json_body(&body)?;
+    let grant = s
+        .uploads
+        .grant(&id, &request.name, request.size, s.limits)
+        .await?;
+    Ok((StatusCode::CREATED, Json(grant)))
+}
+
+async fn receive_upload(
+    State(s): State<IntakeState>,
+    Path((raw, upload)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let id = match path_id(&raw) {
+        Ok(id) => id,
+        Err(e) => return refuse(e, request.into_body(), None, None).await,
+    };
+    let mut body: crate::ports::ByteStream = Box::pin(
+        request
+            .into_body()
+            .into_data_stream()
+            .map(|chunk| chunk.map_err(std::io::Error::other)),
+    );
+    match s.uploads.receive(&id, &upload, &mut body).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => refuse(ApiError::from(e), Body::from_stream(body), None, Some(&id)).await,
+    }
 }
 
 /// A consultation id from a path: one that cannot exist is simply not found.
@@ -118,7 +175,7 @@ async fn submit(
     let submission = if content_type.starts_with("multipart/form-data") {
         read_multipart(request, s.limits, channel_of(&headers)).await
     } else if content_type.starts_with("application/json") {
-        read_json(request, s.limits).await
+        read_json(request, &s, &id).await
     } else {
         let e = ApiError::UnsupportedMediaType(
             "send the response as multipart/form-data (form fields and files) or application/json (text only)".into(),
@@ -346,9 +403,17 @@ struct JsonSubmission {
     category: Option<String>,
     country: Option<String>,
     text: Option<String>,
+    /// Ids of presigned uploads received for this consultation, attached in this order.
+    #[serde(default)]
+    uploads: Vec<String>,
 }
 
-async fn read_json(request: Request, limits: Limits) -> Result<Submission, ApiError> {
+async fn read_json(
+    request: Request,
+    s: &IntakeState,
+    consultation: &ConsultationId,
+) -> Result<Submission, ApiError> {
+    let limits = s.limits;
     let max = usize::try_from(limits.max_file_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
@@ -364,17 +429,27 @@ async fn read_json(request: Request, limits: Limits) -> Result<Submission, ApiEr
         Some(t) => Some(spool_bytes("the text", t.as_bytes(), &mut budget).await?),
         None => None,
     };
+    let fields = SubmitterFields {
+        name: body.name,
+        organization: body.organization,
+        email: body.email,
+        category: body.category,
+        country: body.country,
+    };
+    let files = s
+        .uploads
+        .take(consultation, &body.uploads, &mut budget)
+        .await?;
+    if !body.uploads.is_empty() {
+        // A response that would be refused for its fields must not use up its uploads.
+        fields.clone().parse()?;
+        s.uploads.claim(consultation, &body.uploads).await?;
+    }
     Ok(Submission {
         id: None,
         channel: Channel::Api,
-        fields: SubmitterFields {
-            name: body.name,
-            organization: body.organization,
-            email: body.email,
-            category: body.category,
-            country: body.country,
-        },
+        fields,
         text,
-        files: Vec::new(),
+        files,
     })
 }

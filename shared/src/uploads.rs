@@ -1,0 +1,434 @@
+//! Presigned uploads: a browser sends each file straight to storage (S3 on AWS, the local host's
+//! own `PUT /api/uploads/…` locally), then finalises the response by naming the uploads. This is
+//! how files larger than API Gateway's 10 MB request limit get in.
+//!
+//! Everything about an upload lives in the staging store under `staging/{consultation}/{id}/`:
+//! `ticket` (the declared name and size, written when the upload is granted), `file` (the bytes,
+//! written by the client) and `used` (written once, when a response takes the file). The id
+//! carries its expiry and 122 random bits, so it cannot be guessed, and it is only ever looked up
+//! under its own consultation, so an id from another consultation is simply unknown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::ConsultationId;
+use crate::domain::limits::{Budget, Limits, TooLarge};
+use crate::intake::{Intake, IntakeError};
+use crate::ports::{
+    Body, ByteStream, Clock, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError,
+};
+use crate::spool::{Spool, SpoolError, SpooledFile};
+
+/// How long a granted upload may be sent and then used by a response.
+pub const UPLOAD_LIFETIME: SignedDuration = SignedDuration::from_secs(60 * 60);
+
+/// The longest file name accepted in a grant request (in bytes).
+const MAX_NAME_BYTES: usize = 255;
+
+/// An upload's id: `{expiry as Unix seconds}-{32 hex digits of a UUID v4}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadId {
+    expires_at: i64,
+    nonce: String,
+}
+
+impl UploadId {
+    fn new(expires_at: Timestamp) -> Self {
+        Self {
+            expires_at: expires_at.as_second(),
+            nonce: uuid::Uuid::new_v4().simple().to_string(),
+        }
+    }
+
+    /// `None` for anything not shaped like an id this module made.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (expiry, nonce) = raw.split_once('-')?;
+        let well_formed = !expiry.is_empty()
+            && expiry.len() <= 12
+            && expiry.bytes().all(|b| b.is_ascii_digit())
+            && nonce.len() == 32
+            && nonce
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !well_formed {
+            return None;
+        }
+        Some(Self {
+            expires_at: expiry.parse().ok()?,
+            nonce: nonce.to_owned(),
+        })
+    }
+
+    pub fn expires_at(&self) -> Timestamp {
+        Timestamp::from_second(self.expires_at).unwrap_or(Timestamp::MIN)
+    }
+}
+
+impl std::fmt::Display for UploadId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.expires_at, self.nonce)
+    }
+}
+
+/// Where and how the client sends the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    /// Headers the client must send with the PUT.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// Grants a client the right to PUT one object of a given size before a given time.
+#[async_trait]
+pub trait UploadStaging: Send + Sync {
+    async fn presign_put(
+        &self,
+        consultation: &ConsultationId,
+        upload: &UploadId,
+        key: &ObjectKey,
+        size: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedPut, StoreError>;
+}
+
+/// The local host receives uploads itself at `PUT /api/uploads/{consultation}/{id}`, which
+/// checks the ticket (so nothing but a granted upload is accepted) and the declared size.
+pub struct LocalStaging;
+
+#[async_trait]
+impl UploadStaging for LocalStaging {
+    async fn presign_put(
+        &self,
+        consultation: &ConsultationId,
+        upload: &UploadId,
+        _key: &ObjectKey,
+        _size: u64,
+        _expires_in: std::time::Duration,
+    ) -> Result<PresignedPut, StoreError> {
+        Ok(PresignedPut {
+            url: format!("/api/uploads/{consultation}/{upload}"),
+            headers: BTreeMap::from([(
+                "Content-Type".to_owned(),
+                "application/octet-stream".to_owned(),
+            )]),
+        })
+    }
+}
+
+/// What a client is told when an upload is granted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub upload: String,
+    pub url: String,
+    pub method: &'static str,
+    pub headers: BTreeMap<String, String>,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Ticket {
+    name: String,
+    size: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum UploadError {
+    #[error("there is no upload {0} for this consultation")]
+    Unknown(String),
+    #[error("upload {0} expired at {1}; upload the file again")]
+    Expired(String, Timestamp),
+    #[error("upload {0} has not been received yet: send the file to its url first")]
+    NotReceived(String),
+    #[error("upload {0} was received already")]
+    AlreadyReceived(String),
+    #[error("upload {0} was used by a response already")]
+    AlreadyUsed(String),
+    #[error("upload {0} is named twice")]
+    Repeated(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("receiving an upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<SpoolError> for UploadError {
+    fn from(e: SpoolError) -> Self {
+        match e {
+            SpoolError::TooLarge(t) => Self::TooLarge(t),
+            SpoolError::Io(io) => Self::Io(io),
+        }
+    }
+}
+
+/// Grants, receives (locally) and hands over staged uploads.
+pub struct Uploads {
+    /// Where staged files and their tickets are kept (never published).
+    pub store: Arc<dyn ObjectStore>,
+    pub staging: Arc<dyn UploadStaging>,
+    pub intake: Arc<Intake>,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn key(consultation: &ConsultationId, id: &UploadId, part: &str) -> Result<ObjectKey, StoreError> {
+    ObjectKey::parse(format!("staging/{consultation}/{id}/{part}"))
+        .map_err(|e| StoreError::backend("naming a staged upload", e))
+}
+
+/// The object key a client's PUT writes (what the S3 presigned URL is signed for).
+pub fn file_key(consultation: &ConsultationId, id: &UploadId) -> Result<ObjectKey, StoreError> {
+    key(consultation, id, "file")
+}
+
+const OCTETS: &str = "application/octet-stream";
+
+fn meta() -> ObjectMeta {
+    ObjectMeta {
+        content_type: OCTETS.to_owned(),
+        content_disposition: None,
+    }
+}
+
+impl Uploads {
+    /// Grants an upload of `size` bytes named `name`, if the consultation is open and the file
+    /// is within the limits for one file.
+    pub async fn grant(
+        &self,
+        consultation: &ConsultationId,
+        name: &str,
+        size: u64,
+        limits: Limits,
+    ) -> Result<Grant, UploadError> {
+        self.intake.check_accepting(consultation).await?;
+        if name.trim().is_empty()
+            || name.len() > MAX_NAME_BYTES
+            || name.chars().any(char::is_control)
+        {
+            return Err(UploadError::Invalid(format!(
+                "name must be a file name of 1 to {MAX_NAME_BYTES} bytes"
+            )));
+        }
+        if size == 0 {
+            return Err(UploadError::Invalid(format!("{name} is empty")));
+        }
+        if size > limits.max_file_bytes {
+            return Err(TooLarge(format!(
+                "{name} is larger than {} MB, the limit for one file",
+                limits.max_file_bytes / (1024 * 1024)
+            ))
+            .into());
+        }
+        let expires_at = self.clock.now() + UPLOAD_LIFETIME;
+        let id = UploadId::new(expires_at);
+        let ticket = serde_json::to_vec(&Ticket {
+            name: name.to_owned(),
+            size,
+        })
+        .expect("a ticket serializes");
+        self.store
+            .put(
+                &key(consultation, &id, "ticket")?,
+                Body::Bytes(ticket.into()),
+                &meta(),
+                PutMode::CreateNew,
+            )
+            .await?;
+        let presigned = self
+            .staging
+            .presign_put(
+                consultation,
+                &id,
+                &file_key(consultation, &id)?,
+                size,
+                UPLOAD_LIFETIME.unsigned_abs(),
+            )
+            .await?;
+        Ok(Grant {
+            upload: id.to_string(),
+            url: presigned.url,
+            method: "PUT",
+            headers: presigned.headers,
+            expires_at: id.expires_at(),
+        })
+    }
+
+    /// A granted upload's ticket, if it exists and has not expired.
+    async fn ticket(
+        &self,
+        consultation: &ConsultationId,
+        raw: &str,
+    ) -> Result<(UploadId, Ticket), UploadError> {
+        let id = UploadId::parse(raw).ok_or_else(|| UploadError::Unknown(raw.to_owned()))?;
+        let object = self
+            .store
+            .get(&key(consultation, &id, "ticket")?)
+            .await?
+            .ok_or_else(|| UploadError::Unknown(raw.to_owned()))?;
+        if self.clock.now() > id.expires_at() {
+            return Err(UploadError::Expired(raw.to_owned(), id.expires_at()));
+        }
+        let bytes = object.into_bytes().await?;
+        let ticket: Ticket = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::backend("reading an upload ticket", e))?;
+        Ok((id, ticket))
+    }
+
+    /// The local host's end of a presigned PUT: the body must be exactly the declared size.
+    pub async fn receive(
+        &self,
+        consultation: &ConsultationId,
+        raw: &str,
+        body: &mut ByteStream,
+    ) -> Result<(), UploadError> {
+        let (id, ticket) = self.ticket(consultation, raw).await?;
+        let target = file_key(consultation, &id)?;
+        if self.store.get(&target).await?.is_some() {
+            return Err(UploadError::AlreadyReceived(raw.to_owned()));
+        }
+        let declared = Limits {
+            max_file_bytes: ticket.size,
+            max_files: 1,
+            max_total_bytes: ticket.size,
+            max_field_bytes: 0,
+        };
+        let mut budget = Budget::new(declared);
+        let mut spool = Spool::create(ticket.name.clone())?;
+        while let Some(chunk) = body.try_next().await? {
+            match spool.write_within(&chunk, &mut budget).await {
+                Err(SpoolError::TooLarge(_)) => {
+                    return Err(TooLarge(format!(
+                        "{} is larger than the {} bytes announced",
+                        ticket.name, ticket.size
+                    ))
+                    .into());
+                }
+                other => other?,
+            }
+        }
+        let file = spool.finish(ticket.name.clone()).await?;
+        if file.size != ticket.size {
+            return Err(UploadError::Invalid(format!(
+                "{} was announced as {} bytes but {} arrived; send it whole",
+                ticket.name, ticket.size, file.size
+            )));
+        }
+        match self
+            .store
+            .put(
+                &target,
+                Body::File(file.path.to_path_buf()),
+                &meta(),
+                PutMode::CreateNew,
+            )
+            .await
+        {
+            Err(StoreError::Conflict(_)) => Err(UploadError::AlreadyReceived(raw.to_owned())),
+            other => Ok(other?),
+        }
+    }
+
+    /// Reads the named uploads into spooled files, within the response's `budget` (which may
+    /// already count its text). Nothing is marked used: see [`Uploads::claim`].
+    pub async fn take(
+        &self,
+        consultation: &ConsultationId,
+        ids: &[String],
+        budget: &mut Budget,
+    ) -> Result<Vec<SpooledFile>, UploadError> {
+        let mut files = Vec::with_capacity(ids.len());
+        for (n, raw) in ids.iter().enumerate() {
+            if ids[..n].contains(raw) {
+                return Err(UploadError::Repeated(raw.clone()));
+            }
+            let (id, ticket) = self.ticket(consultation, raw).await?;
+            if self
+                .store
+                .get(&key(consultation, &id, "used")?)
+                .await?
+                .is_some()
+            {
+                return Err(UploadError::AlreadyUsed(raw.clone()));
+            }
+            let object = self
+                .store
+                .get(&file_key(consultation, &id)?)
+                .await?
+                .ok_or_else(|| UploadError::NotReceived(raw.clone()))?;
+            budget.start_file()?;
+            let mut spool = Spool::create(ticket.name.clone())?;
+            let mut body = object.body;
+            while let Some(chunk) = body.try_next().await? {
+                spool.write_within(&chunk, budget).await?;
+            }
+            files.push(spool.finish(ticket.name).await?);
+        }
+        Ok(files)
+    }
+
+    /// Marks the uploads used, so no other response can take them. Called once the response
+    /// is otherwise valid, just before it is stored.
+    pub async fn claim(
+        &self,
+        consultation: &ConsultationId,
+        ids: &[String],
+    ) -> Result<(), UploadError> {
+        for raw in ids {
+            let id = UploadId::parse(raw).ok_or_else(|| UploadError::Unknown(raw.clone()))?;
+            match self
+                .store
+                .put(
+                    &key(consultation, &id, "used")?,
+                    Body::Bytes(Bytes::new()),
+                    &meta(),
+                    PutMode::CreateNew,
+                )
+                .await
+            {
+                Err(StoreError::Conflict(_)) => return Err(UploadError::AlreadyUsed(raw.clone())),
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_anything_else() {
+        let id = UploadId::new(Timestamp::from_second(1_800_000_000).unwrap());
+        let parsed = UploadId::parse(&id.to_string()).unwrap();
+        assert_eq!(parsed, id);
+        assert_eq!(parsed.expires_at().as_second(), 1_800_000_000);
+        assert_ne!(
+            UploadId::new(Timestamp::UNIX_EPOCH),
+            UploadId::new(Timestamp::UNIX_EPOCH)
+        );
+        for bad in [
+            "",
+            "-",
+            "1800000000",
+            "1800000000-",
+            "x-0123456789abcdef0123456789abcdef",
+            "1800000000-0123456789ABCDEF0123456789ABCDEF",
+            "1800000000-0123456789abcdef0123456789abcde",
+            "1800000000-0123456789abcdef0123456789abcdef/../x",
+        ] {
+            assert!(UploadId::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+}
