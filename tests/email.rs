@@ -272,6 +272,20 @@ async fn oversized_and_late_mail() {
     );
 }
 
+/// Sends a text response through the web API.
+async fn respond(server: &Server, id: &str, name: &str, text: &str) {
+    let form = reqwest::multipart::Form::new()
+        .text("name", name.to_owned())
+        .text("text", text.to_owned());
+    let reply = reqwest::Client::new()
+        .post(format!("{}/api/consultations/{id}/responses", server.url))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+}
+
 /// Every message in the outbox so far, oldest first: its header section as sent, then its
 /// decoded text body (the transfer encoding may wrap long links).
 fn outbox(data: &std::path::Path) -> Vec<String> {
@@ -397,19 +411,7 @@ async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
     );
 
     // A published response goes to Ada (confirmed), not to Bob (pending).
-    let form = reqwest::multipart::Form::new()
-        .text("name", "Grace Hopper")
-        .text("text", "Publish everything.");
-    let reply = client
-        .post(format!(
-            "{}/api/consultations/list-e2e/responses",
-            server.url
-        ))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 201);
+    respond(&server, "list-e2e", "Grace Hopper", "Publish everything.").await;
     let news = mail_to(
         data.path(),
         "ada@example.org",
@@ -472,19 +474,7 @@ async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
             .unwrap();
         assert_eq!(reply.status(), 200);
     }
-    let form = reqwest::multipart::Form::new()
-        .text("name", "Alan Turing")
-        .text("text", "Second.");
-    let reply = client
-        .post(format!(
-            "{}/api/consultations/list-e2e/responses",
-            server.url
-        ))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 201);
+    respond(&server, "list-e2e", "Alan Turing", "Second.").await;
     manifest(&server, "list-e2e", 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let to_ada_about_2 = outbox(data.path())
