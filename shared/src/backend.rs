@@ -124,12 +124,11 @@ impl MailSettings {
         })
     }
 
-    /// Mail through SES, configured by the SDK's standard environment.
+    /// Mail through SES, with the function's SDK settings (loaded once, shared with its store).
     #[cfg(feature = "aws")]
-    pub async fn ses_mailer(&self) -> Arc<dyn Mailer> {
-        let config = aws_config::load_from_env().await;
+    pub fn ses_mailer(&self, config: &aws_config::SdkConfig) -> Arc<dyn Mailer> {
         Arc::new(crate::adapters::ses::SesMailer::new(
-            aws_sdk_sesv2::Client::new(&config),
+            aws_sdk_sesv2::Client::new(config),
             &self.from,
         ))
     }

@@ -11,7 +11,7 @@ use shared::email::message::delivered_to;
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES, recipient};
 use shared::intake::IntakeError;
 use shared::ports::{Clock, ObjectKey, ObjectStore, PublishedByStream, SystemClock};
-use shared::{Backend, MailSettings};
+use shared::{AwsNames, Backend, MailSettings};
 
 /// The object SES stores when a receipt rule with an S3 action is created.
 const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
@@ -19,10 +19,10 @@ const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let backend = Backend::aws_from_env().await?;
-    let mail = MailSettings::from_env()?;
     let config = aws_config::load_from_env().await;
-    let email = Arc::new(email_intake(&backend, &mail, mail.ses_mailer().await));
+    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
+    let mail = MailSettings::from_env()?;
+    let email = Arc::new(email_intake(&backend, &mail, mail.ses_mailer(&config)));
     let s3_client = s3::client(&config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
         let (email, s3_client) = (email.clone(), s3_client.clone());

@@ -5,18 +5,19 @@ use std::sync::Arc;
 
 use shared::http::{intake, list, with_security_headers};
 use shared::ports::{Clock, PublishedByStream, SystemClock};
-use shared::{Backend, MailSettings};
+use shared::{AwsNames, Backend, MailSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let backend = Backend::aws_from_env().await?;
+    let config = aws_config::load_from_env().await;
+    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
     let mail = MailSettings::from_env()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Publication follows from the table's stream, so intake needs no queue.
     let state = backend.intake_state(clock.clone(), Arc::new(PublishedByStream));
     let email_list = backend.email_list(
-        mail.ses_mailer().await,
+        mail.ses_mailer(&config),
         clock,
         mail.public_url,
         mail.mail_domain,

@@ -8,17 +8,18 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::email::list::EmailList;
 use shared::ports::{Clock, SystemClock};
 use shared::publish::Publisher;
-use shared::{Backend, MailSettings};
+use shared::{AwsNames, Backend, MailSettings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let backend = Backend::aws_from_env().await?;
+    let config = aws_config::load_from_env().await;
+    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
     let mail = MailSettings::from_env()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = Arc::new(backend.publisher(clock.clone()));
     let list = Arc::new(backend.email_list(
-        mail.ses_mailer().await,
+        mail.ses_mailer(&config),
         clock,
         mail.public_url,
         mail.mail_domain,

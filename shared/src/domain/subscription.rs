@@ -70,13 +70,17 @@ impl SubscriberId {
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        (raw.len() == 32 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-            .then(|| Self(raw.to_owned()))
+        is_lower_hex(raw, 32).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `raw` is exactly `len` lowercase hex digits, as `hex::encode` writes them.
+fn is_lower_hex(raw: &str, len: usize) -> bool {
+    raw.len() == len && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// A subscription to one consultation's list.
@@ -147,14 +151,10 @@ impl SubscriptionToken {
         else {
             return None;
         };
-        let secret_ok = secret.len() == 64
-            && secret
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         Some(Self {
             consultation: ConsultationId::parse(consultation).ok()?,
             subscriber: SubscriberId::parse(subscriber)?,
-            secret: secret_ok.then(|| secret.to_owned())?,
+            secret: is_lower_hex(secret, 64).then(|| secret.to_owned())?,
         })
     }
 }

@@ -13,8 +13,8 @@ use thiserror::Error;
 
 use crate::domain::site_paths;
 use crate::domain::{
-    Channel, ConsultationId, EmailAddress, Language, Receipt, Subscription, SubscriptionToken,
-    ValidationError,
+    Channel, ConsultationId, EmailAddress, Language, Receipt, Status, Subscription,
+    SubscriptionToken, ValidationError,
 };
 use crate::ports::{
     Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
@@ -68,9 +68,13 @@ impl EmailList {
         &self,
         consultation: &ConsultationId,
         address: &str,
-    ) -> Result<(), ListError> {
+    ) -> Result<ListChange, ListError> {
         let address = EmailAddress::parse(address)?;
-        let title = self.open_title(consultation).await?;
+        let (title, status) = self.title_and_status(consultation).await?;
+        // A closed consultation's list sends nothing more: no new subscribers.
+        if status == Status::Closed {
+            return Err(ListError::Closed(consultation.clone()));
+        }
         let request = Subscription::request(
             consultation.clone(),
             address,
@@ -84,7 +88,10 @@ impl EmailList {
             self.confirmation_mail(&stored, &title)
         };
         self.mailer.send(&mail).await?;
-        Ok(())
+        Ok(ListChange {
+            consultation: consultation.clone(),
+            title,
+        })
     }
 
     /// Confirms the subscription a confirmation link names.
@@ -215,25 +222,24 @@ impl EmailList {
     }
 
     async fn title(&self, consultation: &ConsultationId) -> Result<String, ListError> {
-        let record = self
-            .consultations
-            .get(consultation)
-            .await?
-            .ok_or_else(|| ListError::NoSuchConsultation(consultation.clone()))?;
-        Ok(record.consultation.title.get(Language::En).1.to_owned())
+        Ok(self.title_and_status(consultation).await?.0)
     }
 
-    /// The title of a consultation that can still take subscribers (not closed).
-    async fn open_title(&self, consultation: &ConsultationId) -> Result<String, ListError> {
+    /// The consultation's title (in English, for mail) and where it stands now.
+    async fn title_and_status(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<(String, Status), ListError> {
         let record = self
             .consultations
             .get(consultation)
             .await?
             .ok_or_else(|| ListError::NoSuchConsultation(consultation.clone()))?;
-        if record.consultation.status_at(self.clock.now()) == crate::domain::Status::Closed {
-            return Err(ListError::Closed(consultation.clone()));
-        }
-        Ok(record.consultation.title.get(Language::En).1.to_owned())
+        let c = &record.consultation;
+        Ok((
+            c.title.get(Language::En).1.to_owned(),
+            c.status_at(self.clock.now()),
+        ))
     }
 
     fn address(&self, consultation: &ConsultationId, suffix: &str) -> String {

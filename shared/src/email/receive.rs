@@ -175,7 +175,7 @@ impl EmailIntake {
         };
         let subscribing = matches!(to, Recipient::Subscribe(_));
         let result = if subscribing {
-            self.list.subscribe(consultation, address).await
+            self.list.subscribe(consultation, address).await.map(|_| ())
         } else {
             self.list.unsubscribe_address(consultation, address).await
         };

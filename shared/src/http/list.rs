@@ -78,26 +78,16 @@ async fn subscribe(
         } else {
             json_body(&body)?
         };
-        list.subscribe(&id, &request.email).await?;
-        let title = list
-            .consultations
-            .get(&id)
-            .await?
-            .map(|r| {
-                r.consultation
-                    .title
-                    .get(crate::domain::Language::En)
-                    .1
-                    .to_owned()
-            })
-            .unwrap_or_default();
-        Ok::<_, ApiError>((id, title))
+        Ok::<_, ApiError>(list.subscribe(&id, &request.email).await?)
     }
     .await;
     match (result, form) {
-        (Ok((id, title)), true) => (
+        (Ok(change), true) => (
             StatusCode::ACCEPTED,
-            Html(list_pages::check_your_inbox(&id, &title)),
+            Html(list_pages::check_your_inbox(
+                &change.consultation,
+                &change.title,
+            )),
         )
             .into_response(),
         (Ok(_), false) => (
