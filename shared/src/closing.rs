@@ -4,7 +4,8 @@
 //! Two steps, each idempotent, each resumable after a crash:
 //! 1. As soon as the deadline has passed, the closing is recorded and the page republished.
 //! 2. Once no response received in time can still be being stored (the deadline plus the
-//!    in-flight grace, see [`crate::intake`]), the set of responses is final: the dossier
+//!    in-flight grace, see [`crate::intake`]), the closing is sealed in the record, which every
+//!    append checks where it commits, so the set of responses is final: the dossier
 //!    (`dossier.zip`, every published file with its exact bytes plus `index.csv` and
 //!    `index.json`) and the summary page are built, streamed so memory stays flat. The files
 //!    are read from the private originals (the published copies are the same bytes, checked by
@@ -125,6 +126,11 @@ impl Closer {
             return Ok(Some(final_at));
         }
         let deadline = c.deadline;
+        let record = self.seal(id, deadline).await?;
+        if record.consultation.deadline != deadline {
+            // Reopened meanwhile: nothing to build.
+            return Ok(None);
+        }
         let info = self.build_dossier(&record).await?;
         modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
             let Some(closing) = c.closing.as_mut() else {
@@ -146,6 +152,33 @@ impl Closer {
         tracing::info!(consultation = %id, responses = info.response_count, bytes = info.size, "dossier built");
         self.queue.request(id);
         Ok(None)
+    }
+
+    /// Seals the closing, so no append can commit any more, then reads the record again: its
+    /// response count is the final one (an append that committed between the last read and
+    /// the seal is counted; none can commit after it).
+    async fn seal(
+        &self,
+        id: &ConsultationId,
+        deadline: Timestamp,
+    ) -> Result<ConsultationRecord, CloseError> {
+        let now = self.clock.now();
+        modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
+            if c.deadline != deadline || !c.seal(now) {
+                return Ok(None);
+            }
+            Ok(Some(AuditEntry {
+                at: now,
+                consultation: id.clone(),
+                actor: Actor::System,
+                action: Action::Sealed,
+                details: json!({ "deadline": c.deadline }),
+            }))
+        })
+        .await?;
+        self.consultations.get(id).await?.ok_or_else(|| {
+            CloseError::Store(StoreError::backend("sealing", format!("{id} vanished")))
+        })
     }
 
     /// Runs every consultation's due step (the periodic sweep). Returns the earliest time a

@@ -79,6 +79,12 @@ impl From<AppendError> for IntakeError {
         match e {
             AppendError::NoSuchConsultation(id) => Self::NotFound(id),
             AppendError::Refused(refusal) => Self::Refused(refusal),
+            // Received in time but not stored before the set of responses became final: to the
+            // sender that is a closed consultation, and nothing was kept.
+            AppendError::Sealed { deadline } => {
+                tracing::warn!(%deadline, "a response received in time was still being stored at the seal; refused");
+                Self::Refused(Refusal::Closed { deadline })
+            }
             AppendError::AlreadyStored(existing) => Self::AlreadyStored(existing),
             AppendError::Store(e) => Self::Store(e),
         }

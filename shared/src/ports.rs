@@ -91,6 +91,10 @@ pub enum AppendError {
     NoSuchConsultation(ConsultationId),
     #[error("the consultation does not accept responses at this time")]
     Refused(Refusal),
+    /// The closing is sealed (its set of responses is final and may be in the dossier
+    /// already): a response received in time but not stored by then is not stored at all.
+    #[error("the consultation closed at {deadline} and its set of responses is final")]
+    Sealed { deadline: jiff::Timestamp },
     /// A response with this id is stored already (a message delivered twice): here it is.
     #[error("response {} is stored already", .0.response.id)]
     AlreadyStored(Box<Response>),
@@ -101,7 +105,8 @@ pub enum AppendError {
 #[async_trait]
 pub trait Responses: Send + Sync {
     /// Gives the response its consultation's next number and stores it, in one atomic step that
-    /// also checks that the consultation accepts responses at `received_at`. Concurrent appends
+    /// also checks that the consultation accepts responses at `received_at` and is not sealed
+    /// (an append never commits after the seal, whatever the order of the calls). Concurrent appends
     /// get distinct consecutive numbers: no gaps, no duplicates. A failed append stores nothing.
     /// Response ids are unique: appending an id again fails with `AlreadyStored`.
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError>;

@@ -12,6 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use shared::Backend;
 use shared::domain::*;
 use shared::ports::*;
+use shared::records::modify;
 
 /// A backend and whatever keeps it alive (a temporary folder).
 struct Fixture {
@@ -696,7 +697,12 @@ async fn closing_builds_the_dossier(f: Fixture) {
         .collect();
     assert_eq!(
         actions,
-        [Action::Created, Action::Closed, Action::DossierBuilt]
+        [
+            Action::Created,
+            Action::Closed,
+            Action::Sealed,
+            Action::DossierBuilt
+        ]
     );
 
     // A late response is refused and changes nothing.
@@ -881,6 +887,73 @@ async fn submissions_racing_the_closing(f: Fixture) {
     in_dossier.sort();
     ids.sort();
     assert_eq!(in_dossier, ids);
+}
+
+/// The seal is checked where the append commits: whatever the order of the calls, nothing is
+/// stored into a sealed consultation, and a reopening unseals it.
+async fn nothing_is_appended_once_sealed(f: Fixture) {
+    let b = &f.backend;
+    let c = closing_soon("sealed-2027", "2026-12-01T00:00:00Z");
+    create(b, &c).await;
+    let in_time = c.deadline - SignedDuration::from_secs(1);
+    let first = b.responses.append(response(&c, in_time)).await.unwrap();
+    assert_eq!(first.number, 1);
+
+    let after = c.deadline + SignedDuration::from_secs(40);
+    let sealed = modify::<std::convert::Infallible>(b.consultations.as_ref(), &c.id, |c| {
+        assert!(c.record_closing(after) && c.seal(after));
+        Ok(Some(AuditEntry {
+            at: after,
+            consultation: c.id.clone(),
+            actor: Actor::System,
+            action: Action::Sealed,
+            details: serde_json::json!({}),
+        }))
+    })
+    .await
+    .unwrap();
+    assert!(sealed.consultation.is_sealed());
+
+    // Received in time, committing after the seal: refused, nothing stored.
+    let late_commit = b.responses.append(response(&c, in_time)).await;
+    assert!(
+        matches!(late_commit, Err(AppendError::Sealed { deadline }) if deadline == c.deadline),
+        "{late_commit:?}"
+    );
+    // A repeated delivery of the stored response is still recognised as that response.
+    let mut again = response(&c, in_time);
+    again.id = first.response.id.clone();
+    assert!(matches!(
+        b.responses.append(again).await,
+        Err(AppendError::AlreadyStored(existing)) if existing.number == 1
+    ));
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 1);
+    assert_eq!(b.responses.range(&c.id, 1..=5).await.unwrap().len(), 1);
+
+    // Reopening clears the closing and its seal: responses are stored again.
+    let reopened_at = after + SignedDuration::from_secs(1);
+    let reopened = modify::<std::convert::Infallible>(b.consultations.as_ref(), &c.id, |c| {
+        let change = c
+            .change_deadline(
+                serde_json::from_value(serde_json::json!({"deadline": "2027-01-15T00:00:00Z"}))
+                    .unwrap(),
+                reopened_at,
+            )
+            .unwrap();
+        Ok(Some(AuditEntry {
+            at: reopened_at,
+            consultation: c.id.clone(),
+            actor: Actor::Secretariat,
+            action: Action::Reopened,
+            details: serde_json::to_value(&change).unwrap(),
+        }))
+    })
+    .await
+    .unwrap();
+    assert!(!reopened.consultation.is_sealed());
+    let second = b.responses.append(response(&c, reopened_at)).await.unwrap();
+    assert_eq!(second.number, 2);
 }
 
 fn subscription(c: &Consultation, address: &str, random: u8) -> Subscription {
@@ -1124,6 +1197,7 @@ contract!(
     closing_builds_the_dossier,
     reopening_leads_to_a_new_dossier,
     submissions_racing_the_closing,
+    nothing_is_appended_once_sealed,
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
 );

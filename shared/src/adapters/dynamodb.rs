@@ -274,16 +274,33 @@ impl DynamoStore {
             return Err(AppendError::NoSuchConsultation(id.clone()));
         };
         let record = Self::record(&item)?;
-        if let Some(refusal) = record.consultation.refuses_at(response.received_at) {
-            return Err(AppendError::Refused(refusal));
+        let consultation = &record.consultation;
+        let refused = if consultation.is_sealed() {
+            Some(AppendError::Sealed {
+                deadline: consultation.deadline,
+            })
+        } else {
+            consultation
+                .refuses_at(response.received_at)
+                .map(AppendError::Refused)
+        };
+        if let Some(refused) = refused {
+            // A repeated delivery of a stored response is that response, not a refusal.
+            return Err(match self.find(id, &response.id).await? {
+                Some(existing) => AppendError::AlreadyStored(Box::new(existing)),
+                None => refused,
+            });
         }
         let number = record.response_count + 1;
+        // The seal is checked in the condition too: a seal written after the read above
+        // cancels this transaction, so nothing commits into a final set of responses.
         let bump = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(partition_key(id), META)))
             .update_expression("SET response_count = :next")
             .condition_expression(
-                "response_count = :count AND opens_ms <= :at AND deadline_ms >= :at",
+                "response_count = :count AND opens_ms <= :at AND deadline_ms >= :at \
+                 AND attribute_not_exists(sealed_ms)",
             )
             .expression_attribute_values(":next", n(number))
             .expression_attribute_values(":count", n(record.response_count))
@@ -367,12 +384,16 @@ impl Consultations for DynamoStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let id = &consultation.id;
+        // Mirrored as an attribute so the append's condition can see it.
+        let sealed_at = consultation.closing.as_ref().and_then(|c| c.sealed_at);
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(partition_key(id), META)))
-            .update_expression(
-                "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next",
-            )
+            .update_expression(match sealed_at {
+                Some(_) => "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next, sealed_ms = :sealed",
+                None => "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next REMOVE sealed_ms",
+            })
+            .set_expression_attribute_values(sealed_at.map(|at| [(":sealed".to_owned(), n(millis(at)))].into()))
             .condition_expression("version = :version")
             .expression_attribute_names("#data", "data")
             .expression_attribute_values(":data", s(to_json(consultation)?))

@@ -350,6 +350,13 @@ impl Responses for SqliteStore {
             if let Some(existing) = find_by_id(&tx, &id, &response.id)? {
                 return Ok(Err(AppendError::AlreadyStored(Box::new(existing))));
             }
+            // Inside the IMMEDIATE transaction: the seal cannot land between this check and
+            // the commit.
+            if consultation.is_sealed() {
+                return Ok(Err(AppendError::Sealed {
+                    deadline: consultation.deadline,
+                }));
+            }
             if let Some(refusal) = consultation.refuses_at(response.received_at) {
                 return Ok(Err(AppendError::Refused(refusal)));
             }

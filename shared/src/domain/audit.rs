@@ -23,6 +23,8 @@ pub enum Action {
     DeadlineChanged,
     Reopened,
     Closed,
+    /// The set of responses became final: nothing more is stored.
+    Sealed,
     DossierBuilt,
 }
 

@@ -189,6 +189,10 @@ pub struct Consultation {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Closing {
     pub closed_at: Timestamp,
+    /// When the set of responses became final (the deadline plus the in-flight grace had
+    /// passed): from then on no append commits, so the dossier holds every stored response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at: Option<Timestamp>,
     pub dossier: Option<DossierInfo>,
 }
 
@@ -267,9 +271,27 @@ impl Consultation {
         }
         self.closing = Some(Closing {
             closed_at: now,
+            sealed_at: None,
             dossier: None,
         });
         true
+    }
+
+    /// Seals the recorded closing: the set of responses is final. A response received in time
+    /// whose storing has not committed by now is refused rather than left out of the dossier.
+    pub fn seal(&mut self, now: Timestamp) -> bool {
+        match self.closing.as_mut() {
+            Some(closing) if closing.sealed_at.is_none() => {
+                closing.sealed_at = Some(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// No response can be stored any more (until a reopening clears the closing).
+    pub fn is_sealed(&self) -> bool {
+        self.closing.as_ref().is_some_and(|c| c.sealed_at.is_some())
     }
 
     /// Moves the deadline (extension or correction while open), or reopens a closed
@@ -526,6 +548,28 @@ mod tests {
         );
         // A response that arrived in time is not refused by the recorded closing.
         assert_eq!(c.refuses_at(c.deadline), None);
+    }
+
+    #[test]
+    fn only_a_recorded_closing_is_sealed_once_and_a_reopening_unseals() {
+        let mut c = request(valid()).into_consultation(now()).unwrap();
+        assert!(!c.seal(now()), "nothing to seal while open");
+        assert!(!c.is_sealed());
+        let after = c.deadline + jiff::SignedDuration::from_secs(1);
+        assert!(c.record_closing(after));
+        assert!(!c.is_sealed(), "recording the closing does not seal");
+        let final_at = after + jiff::SignedDuration::from_secs(35);
+        assert!(c.seal(final_at));
+        assert!(!c.seal(final_at + jiff::SignedDuration::from_secs(1)));
+        assert_eq!(c.closing.as_ref().unwrap().sealed_at, Some(final_at));
+        assert!(c.is_sealed());
+        let reopen = DeadlineRequest {
+            meeting_date: Some("2027-06-30".into()),
+            deadline: None,
+            reason: None,
+        };
+        c.change_deadline(reopen, final_at).unwrap();
+        assert!(!c.is_sealed());
     }
 
     #[test]
