@@ -840,7 +840,12 @@ async fn submissions_racing_the_closing(f: Fixture) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(receipt) => accepted.push(receipt),
-            Err(shared::intake::IntakeError::Refused(Refusal::Closed { .. })) => {}
+            // Refused as late, or (on a loaded machine) not stored within the grace: either
+            // way nothing was kept, which the counts below check.
+            Err(
+                shared::intake::IntakeError::Refused(Refusal::Closed { .. })
+                | shared::intake::IntakeError::TooSlow(_),
+            ) => {}
             Err(e) => panic!("unexpected refusal: {e}"),
         }
     }
