@@ -236,6 +236,23 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   await page.goto(`${base}/consultations/open-consultation/`);
   await fillTheForm(page, { name: 'Ada Lovelace', organization: 'Analytical Society', text: 'Line one\r\nLine two' });
   await page.setInputFiles('#file', [bigPath, smallPath]);
+  // Uploads throttled to 8 MiB/s (Chromium's own network emulation), so the 12 MiB file takes
+  // long enough for its bar to be seen part-way; every value each bar takes is recorded.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * 1024 * 1024,
+  });
+  await page.evaluate(() => {
+    window.barValues = {};
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        const bar = change.target;
+        if (bar.tagName !== 'PROGRESS') continue;
+        (window.barValues[bar.labels[0].textContent] ||= []).push(bar.value);
+      }
+    }).observe(document.getElementById('response-form'), { subtree: true, attributeFilter: ['value'] });
+  });
   await page.click('#response-form button[type=submit]');
 
   // The files are in storage before the response is sent; each has its labelled bar, full.
@@ -255,6 +272,14 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
     assert.equal(await bar.evaluate((e) => e.value), bytes.length, `${name}: its bar is full`);
   }
   assert.equal(await page.locator('#response-form progress').count(), 2);
+  const values = await page.evaluate(() => window.barValues);
+  assert.ok(
+    values['position paper.pdf'].some((v) => v > 0 && v < big.length),
+    `the bar moved with the upload: ${values['position paper.pdf']}`
+  );
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
   assert.match(await page.locator('#upload-status').innerText(), /recording your response/);
   await screenshot(page, 'en-upload-progress');
   await accessible(page, 'the form with its progress bars');

@@ -180,6 +180,8 @@
       const named = failure.field === 'uploads' || failure.field === 'files' ? 'file' : failure.field;
       if (named && document.getElementById(named + '-error')) field = named;
       else if ([410, 413, 415].includes(failure.status)) field = 'file';
+      // Closed or not yet open: no field is to blame.
+      if (/^consultation_/.test(failure.code || '')) field = null;
     }
     const slot = field ? document.getElementById(field + '-error') : formError;
     const parts = [];
