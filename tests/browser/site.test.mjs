@@ -167,10 +167,10 @@ after(async () => {
 });
 
 /** A PDF (judged by content) with bytes that would not survive any re-encoding. */
-function pdfBytes() {
+function pdfBytes(size = 4096 + 27) {
   return Buffer.concat([
     Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\r\n', 'latin1'),
-    randomBytes(4096),
+    randomBytes(size - 27),
     Buffer.from('\r\n\0\x01\xff%%EOF\n', 'latin1'),
   ]);
 }
@@ -187,23 +187,115 @@ async function respondThroughTheForm(page, lang, person, file) {
   await Promise.all([page.waitForURL(/\/responses\?lang=/), page.click('#response-form button[type=submit]')]);
 }
 
-test('a stakeholder responds through the form, gets a receipt, and downloads the exact bytes', async () => {
-  const bytes = pdfBytes();
-  const path = join(data, 'position paper.pdf');
-  writeFileSync(path, bytes);
-  const page = await newPage();
-  await respondThroughTheForm(page, 'en', {
-    name: 'Ada Lovelace', organization: 'Analytical Society', text: 'Line one\r\nLine two',
-  }, path);
+/** Fills every field of the response form on `page` (already open), files aside. */
+async function fillTheForm(page, person) {
+  await page.fill('#name', person.name);
+  await page.fill('#organization', person.organization);
+  await page.fill('#email', 'never-published@example.org');
+  await page.selectOption('#category', 'civil-society');
+  await page.fill('#country', 'ch');
+  await page.fill('#text', person.text);
+}
 
-  const heading = await page.locator('h1').innerText();
-  const number = Number(heading.match(/response (\d+) received/)[1]);
-  assert.ok(number >= 1, heading);
-  const receiptText = await page.locator('main').innerText();
-  assert.ok(receiptText.includes(sha256(bytes)), 'the receipt shows the SHA-256 of the file');
-  assert.ok(receiptText.includes(sha256(Buffer.from('Line one\r\nLine two'))), 'and of the text');
-  await screenshot(page, 'en-receipt');
-  await accessible(page, 'the receipt');
+/** Holds the form's final JSON post (the response with its upload ids) until `release()`, so
+ * the page can be checked while it shows the finished progress bars. */
+async function holdTheResponse(page) {
+  let release;
+  const released = new Promise((r) => {
+    release = r;
+  });
+  let held;
+  const arrived = new Promise((r) => {
+    held = r;
+  });
+  await page.route(
+    (url) => url.pathname.endsWith('/responses'),
+    async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      held(route.request());
+      await released;
+      return route.continue();
+    }
+  );
+  return { arrived, release };
+}
+
+test('with JavaScript, files larger than 10 MiB go through presigned uploads with a progress bar each, and come back byte for byte', async () => {
+  const big = pdfBytes(12 * 1024 * 1024);
+  const small = pdfBytes();
+  const bigPath = join(data, 'position paper.pdf');
+  const smallPath = join(data, 'annex.pdf');
+  writeFileSync(bigPath, big);
+  writeFileSync(smallPath, small);
+  const page = await newPage();
+  const puts = [];
+  page.on('request', (request) => {
+    if (request.method() === 'PUT') puts.push(new URL(request.url()).pathname);
+  });
+  const hold = await holdTheResponse(page);
+  await page.goto(`${base}/consultations/open-consultation/`);
+  await fillTheForm(page, { name: 'Ada Lovelace', organization: 'Analytical Society', text: 'Line one\r\nLine two' });
+  await page.setInputFiles('#file', [bigPath, smallPath]);
+  // Uploads throttled to 8 MiB/s (Chromium's own network emulation), so the 12 MiB file takes
+  // long enough for its bar to be seen part-way; every value each bar takes is recorded.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * 1024 * 1024,
+  });
+  await page.evaluate(() => {
+    window.barValues = {};
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        const bar = change.target;
+        if (bar.tagName !== 'PROGRESS') continue;
+        (window.barValues[bar.labels[0].textContent] ||= []).push(bar.value);
+      }
+    }).observe(document.getElementById('response-form'), { subtree: true, attributeFilter: ['value'] });
+  });
+  await page.click('#response-form button[type=submit]');
+
+  // The files are in storage before the response is sent; each has its labelled bar, full.
+  const request = await hold.arrived;
+  const sent = request.postDataJSON();
+  assert.equal(sent.uploads.length, 2, JSON.stringify(sent));
+  assert.equal(sent.text, 'Line one\r\nLine two', 'line breaks as a form sends them');
+  assert.deepEqual(
+    puts,
+    sent.uploads.map((id) => `/api/uploads/open-consultation/${id}`),
+    'one PUT per file, to the granted URL'
+  );
+  for (const [name, bytes] of [['position paper.pdf', big], ['annex.pdf', small]]) {
+    const bar = page.getByLabel(name, { exact: true });
+    assert.equal(await bar.evaluate((e) => e.tagName), 'PROGRESS');
+    assert.equal(await bar.evaluate((e) => e.max), bytes.length);
+    assert.equal(await bar.evaluate((e) => e.value), bytes.length, `${name}: its bar is full`);
+  }
+  assert.equal(await page.locator('#response-form progress').count(), 2);
+  const values = await page.evaluate(() => window.barValues);
+  assert.ok(
+    values['position paper.pdf'].some((v) => v > 0 && v < big.length),
+    `the bar moved with the upload: ${values['position paper.pdf']}`
+  );
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1,
+  });
+  assert.match(await page.locator('#upload-status').innerText(), /recording your response/);
+  await screenshot(page, 'en-upload-progress');
+  await accessible(page, 'the form with its progress bars');
+  hold.release();
+
+  // The receipt, in the page: number, and the SHA-256 of the text and of each file.
+  const heading = page.locator('h2#respond');
+  await until('the receipt', async () => /response \d+ received/.test(await heading.innerText()));
+  const number = Number((await heading.innerText()).match(/response (\d+) received/)[1]);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'respond', 'focus moves to the receipt');
+  const receiptText = await page.locator('section[aria-labelledby=respond]').innerText();
+  for (const bytes of [big, small, Buffer.from('Line one\r\nLine two')]) {
+    assert.ok(receiptText.includes(sha256(bytes)), `the receipt shows ${sha256(bytes)}`);
+  }
+  await screenshot(page, 'en-upload-receipt');
+  await accessible(page, 'the receipt shown in the page');
 
   await published('open-consultation', number);
   await page.goto(`${base}/consultations/open-consultation/`);
@@ -211,11 +303,67 @@ test('a stakeholder responds through the form, gets a receipt, and downloads the
   assert.match(await entry.innerText(), /Ada Lovelace/);
   assert.match(await entry.innerText(), /Analytical Society/);
   assert.ok(!(await page.content()).includes('never-published@example.org'), 'email never published');
-  const link = entry.getByRole('link', { name: 'position paper.pdf' });
-  const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
-  const saved = readFileSync(await download.path());
-  assert.equal(Buffer.compare(saved, bytes), 0, 'the downloaded file is byte for byte the one sent');
-  assert.equal(download.suggestedFilename(), 'position paper.pdf');
+  for (const [name, bytes] of [['position paper.pdf', big], ['annex.pdf', small]]) {
+    const link = entry.getByRole('link', { name });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const saved = readFileSync(await download.path());
+    assert.equal(Buffer.compare(saved, bytes), 0, `${name} is downloaded byte for byte as sent`);
+    assert.equal(download.suggestedFilename(), name);
+  }
+  await page.context().close();
+});
+
+test('with JavaScript, a file over the limit is refused before it is sent, next to the file field, in the page\'s language', async () => {
+  const path = join(data, 'trop gros.pdf');
+  writeFileSync(path, pdfBytes(25 * 1024 * 1024 + 1));
+  const page = await newPage();
+  const granted = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/uploads')) granted.push(request.url());
+  });
+  await page.goto(`${base}/fr/consultations/open-consultation/`);
+  await fillTheForm(page, { name: 'Trop Gros', organization: 'Organisation', text: 'Un texte.' });
+  await page.setInputFiles('#file', path);
+  const error = page.locator('#file-error');
+  assert.ok(await error.isVisible(), 'shown as soon as the file is chosen');
+  assert.match(await error.innerText(), /trop gros\.pdf dépasse 25 Mo/);
+  await page.click('#response-form button[type=submit]');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'file', 'the browser keeps the form');
+  assert.equal(await page.getAttribute('#file', 'aria-invalid'), 'true');
+  assert.deepEqual(granted, [], 'nothing was sent');
+  assert.ok(page.url().endsWith('/fr/consultations/open-consultation/'));
+  await screenshot(page, 'fr-upload-too-large');
+  await accessible(page, 'the form refusing a file over the limit');
+  await page.context().close();
+});
+
+test('with JavaScript, a refused file type shows the server\'s refusal next to the file field, and the response goes through once fixed', async () => {
+  const program = join(data, 'programme.exe');
+  writeFileSync(program, Buffer.concat([Buffer.from('MZ\x90\0\x03', 'latin1'), randomBytes(2048)]));
+  const fixed = join(data, 'documento.pdf');
+  const bytes = pdfBytes();
+  writeFileSync(fixed, bytes);
+  const page = await newPage();
+  await page.goto(`${base}/es/consultations/open-consultation/`);
+  await fillTheForm(page, { name: 'Sofía Kovalevskaya', organization: 'Sociedad', text: 'Una respuesta.' });
+  await page.setInputFiles('#file', program);
+  await page.click('#response-form button[type=submit]');
+  const error = page.locator('#file-error');
+  await until('the refusal', () => error.isVisible());
+  assert.match(await error.innerText(), /No aceptada \(error 415\)/);
+  assert.match(await error.innerText(), /programme\.exe/, 'the server names the file');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'file', 'focus on the field concerned');
+  assert.equal(await page.inputValue('#name'), 'Sofía Kovalevskaya', 'what was typed is kept');
+  assert.equal(await page.inputValue('#text'), 'Una respuesta.');
+  await screenshot(page, 'es-upload-refused');
+  await accessible(page, 'the form showing a refused file');
+
+  await page.setInputFiles('#file', fixed);
+  assert.ok(!(await error.isVisible()), 'a new choice clears the error');
+  await page.click('#response-form button[type=submit]');
+  const heading = page.locator('h2#respond');
+  await until('the receipt', async () => /respuesta \d+/.test(await heading.innerText()));
+  assert.ok((await page.locator('main').innerText()).includes(sha256(bytes)));
   await page.context().close();
 });
 

@@ -25,7 +25,7 @@ use crate::ports::{
 };
 use crate::spool::Spool;
 
-pub use render::{SCRIPT_KEY, STYLESHEET_KEY};
+pub use render::{SCRIPT_KEY, STYLESHEET_KEY, UPLOAD_SCRIPT_KEY};
 
 #[derive(Debug, Error)]
 pub enum PublishError {
@@ -219,6 +219,11 @@ impl Publisher {
         .await?;
         self.write(format!("/{SCRIPT_KEY}"), render::SCRIPT.as_bytes().to_vec())
             .await?;
+        self.write(
+            format!("/{UPLOAD_SCRIPT_KEY}"),
+            render::UPLOAD_SCRIPT.as_bytes().to_vec(),
+        )
+        .await?;
         let mut records = self.consultations.list().await?;
         for _ in 0..10 {
             let now = self.clock.now();

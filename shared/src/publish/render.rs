@@ -11,6 +11,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 use serde_json::json;
 
 use super::i18n::{Catalogue, messages};
+use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
 use crate::domain::{Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status};
 use crate::ports::ConsultationRecord;
@@ -18,9 +19,32 @@ use crate::views::{ConsultationView, rfc3339_geneva};
 
 pub const STYLESHEET_KEY: &str = "assets/site.css";
 pub const STYLESHEET: &str = include_str!("site.css");
-/// Progressive enhancement for every page; the presigned-upload script will sit beside it.
+/// Progressive enhancement for every page.
 pub const SCRIPT_KEY: &str = "assets/site.js";
 pub const SCRIPT: &str = include_str!("site.js");
+/// The response form's presigned uploads with a progress bar per file; loaded by that form only.
+pub const UPLOAD_SCRIPT_KEY: &str = "assets/upload.js";
+pub const UPLOAD_SCRIPT: &str = include_str!("upload.js");
+/// The catalogue texts `upload.js` shows, handed to it as one JSON `data-messages` attribute.
+const UPLOAD_MESSAGES: [&str; 17] = [
+    "upload_files_label",
+    "upload_sending",
+    "upload_sent",
+    "upload_failed",
+    "upload_finishing",
+    "upload_too_large",
+    "upload_too_many",
+    "upload_total_too_large",
+    "upload_empty",
+    "upload_refused",
+    "upload_network",
+    "receipt_heading",
+    "receipt_text",
+    "col_file",
+    "col_bytes",
+    "sha256",
+    "response_id",
+];
 
 /// Everything a page needs to know about where it is: its language edition and its own path
 /// (unprefixed), so the language switcher can point at the same page in every language.
@@ -438,16 +462,29 @@ fn described_by(id: &str, hint: bool) -> String {
 }
 
 /// A plain multipart form: works without JavaScript; the receipt or the error comes back as a
-/// page in the reader's language (`?lang=`). Stable ids (`response-form`, `file`) are the hook
-/// for the presigned-upload script.
+/// page in the reader's language (`?lang=`). With JavaScript, `upload.js` sends the chosen files
+/// through presigned uploads instead (past API Gateway's 10 MB request limit), checked first
+/// against the limits and with the words it shows in `data-` attributes.
 fn response_form(here: Here, id: &ConsultationId) -> Markup {
     let m = here.m();
     let lang = here.edition.lang.code();
     let required = format!("{} ({})", m.t("field_name"), m.t("required"));
+    let limits = Limits::default();
+    let words: serde_json::Map<String, serde_json::Value> = UPLOAD_MESSAGES
+        .iter()
+        .map(|key| ((*key).to_owned(), m.t(key).into()))
+        .collect();
     html! {
         section aria-labelledby="respond" {
             h2 id="respond" { (m.t("form_heading")) }
-            form id="response-form" method="post" enctype="multipart/form-data" action={ "/api/consultations/" (id) "/responses?lang=" (lang) } {
+            form id="response-form" method="post" enctype="multipart/form-data" action={ "/api/consultations/" (id) "/responses?lang=" (lang) }
+                data-uploads={ "/api/consultations/" (id) "/uploads?lang=" (lang) }
+                data-consultation=(here.url(&site_paths::consultation_url(id)))
+                data-max-file-bytes=(limits.max_file_bytes)
+                data-max-files=(limits.max_files)
+                data-max-total-bytes=(limits.max_total_bytes)
+                data-messages=(serde_json::Value::Object(words))
+            {
                 (field("name", &required, None, html! {
                     input id="name" name="name" required autocomplete="name" maxlength="300" aria-describedby=(described_by("name", false));
                 }))
@@ -474,6 +511,7 @@ fn response_form(here: Here, id: &ConsultationId) -> Markup {
                 }))
                 p { button type="submit" { (m.t("submit")) } }
             }
+            script src={ "/" (UPLOAD_SCRIPT_KEY) } defer {}
         }
     }
 }
@@ -846,6 +884,55 @@ mod tests {
         );
         assert!(page.contains(r#"<script src="/assets/site.js" defer></script>"#));
         assert!(!page.contains("<script>"), "no inline script");
+    }
+
+    #[test]
+    fn the_open_form_loads_the_upload_script_with_its_limits_and_words() {
+        let attribute = |page: &str, name: &str| -> String {
+            let start = page.find(&format!(" {name}=\"")).expect(name) + name.len() + 3;
+            let end = start + page[start..].find('"').unwrap();
+            page[start..end]
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        };
+        let page = consultation_page(Edition::of(Language::Fr), &record(), 1, &[], now());
+        assert!(page.contains(r#"<script src="/assets/upload.js" defer></script>"#));
+        assert_eq!(
+            attribute(&page, "data-uploads"),
+            "/api/consultations/net-2031/uploads?lang=fr"
+        );
+        assert_eq!(
+            attribute(&page, "data-consultation"),
+            "/fr/consultations/net-2031/"
+        );
+        let limits = Limits::default();
+        assert_eq!(
+            attribute(&page, "data-max-file-bytes"),
+            limits.max_file_bytes.to_string()
+        );
+        assert_eq!(
+            attribute(&page, "data-max-files"),
+            limits.max_files.to_string()
+        );
+        assert_eq!(
+            attribute(&page, "data-max-total-bytes"),
+            limits.max_total_bytes.to_string()
+        );
+        let words: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&attribute(&page, "data-messages")).unwrap();
+        let fr = messages(Language::Fr);
+        for key in UPLOAD_MESSAGES {
+            assert_eq!(words[key], fr.t(key), "{key}");
+        }
+        assert_eq!(words["upload_sending"], "Envoi de {name}…");
+
+        // Only a form that takes responses loads it.
+        let mut closed = record();
+        closed.consultation.deadline = "2030-02-01T00:00:00Z".parse().unwrap();
+        let page = consultation_page(Edition::DEFAULT, &closed, 1, &[], now());
+        assert!(!page.contains("upload.js"), "{page}");
     }
 
     #[test]
