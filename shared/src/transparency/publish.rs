@@ -277,9 +277,10 @@ impl LogPublisher {
         head: &TreeHead,
     ) -> Result<(), LogPublishError> {
         let note = checkpoint::sign_checkpoint(&self.key, head)?;
+        // The key first: whoever sees a checkpoint can fetch the key that verifies it.
+        self.put_verifier_key().await?;
         self.put(&checkpoint_key(id), note, PutMode::Overwrite)
-            .await?;
-        self.put_verifier_key().await
+            .await
     }
 
     async fn put_verifier_key(&self) -> Result<(), LogPublishError> {
