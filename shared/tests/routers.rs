@@ -788,6 +788,104 @@ async fn a_browser_form_gets_a_receipt_page_and_readable_errors() {
 }
 
 #[tokio::test]
+async fn errors_speak_the_language_the_request_asks_for() {
+    let app = app();
+    app.open_consultation().await;
+    // The no-JavaScript form of the French edition: the page, its message and the field.
+    let (content_type, no_name) = multipart(&[Part::File("a.pdf", PDF)]);
+    let reply = app
+        .send(
+            Request::post("/api/consultations/net-2027/responses?lang=fr")
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::ACCEPT, "text/html,*/*;q=0.8")
+                .body(Body::from(no_name))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = String::from_utf8(reply.body).unwrap();
+    assert!(page.contains(r#"<html lang="fr" dir="ltr">"#), "{page}");
+    assert!(page.contains("Champ concerné : Nom."), "{page}");
+    assert!(
+        page.contains(r#"<p lang="fr" dir="ltr">votre nom est obligatoire</p>"#),
+        "{page}"
+    );
+    assert!(!page.contains("your name is required"), "{page}");
+
+    // JSON: same code and field, the message in the language asked for.
+    let json_to = |uri: &str, accept_language: Option<&str>| {
+        let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        if let Some(value) = accept_language {
+            request = request.header(header::ACCEPT_LANGUAGE, value);
+        }
+        request
+            .body(Body::from(
+                json!({"name": "Ada", "text": "x", "country": "XX"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let english = app
+        .send(json_to("/api/consultations/net-2027/responses", None))
+        .await;
+    assert_eq!(english.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        english.json()["error"]["message"],
+        "country: must be an ISO 3166-1 alpha-2 country code, e.g. CH"
+    );
+    let french = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses?lang=fr",
+            None,
+        ))
+        .await;
+    assert_eq!(french.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(french.headers[header::CONTENT_LANGUAGE], "fr");
+    let error = &french.json()["error"];
+    assert_eq!(error["code"], "invalid");
+    assert_eq!(error["field"], "country");
+    assert_eq!(
+        error["message"],
+        "Pays : doit être un code de pays ISO 3166-1 alpha-2, par exemple CH"
+    );
+    let russian = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses",
+            Some("ru-RU,ru;q=0.9,en;q=0.5"),
+        ))
+        .await;
+    assert_eq!(
+        russian.json()["error"]["message"],
+        "Страна: должно быть кодом страны ISO 3166-1 alpha-2, например CH"
+    );
+
+    // A refusal with a deadline: Geneva time in the reader's words, the code unchanged.
+    app.set_time("2027-02-28T23:00:00Z");
+    let late = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses?lang=zh",
+            None,
+        ))
+        .await;
+    assert_eq!(late.error_code(), "consultation_closed");
+    let message = late.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("2027年2月28日 23:59（日内瓦时间，UTC+01:00）"),
+        "{message}"
+    );
+    let unknown = app
+        .send(json_to(
+            "/api/consultations/nothing-here/responses?lang=es",
+            None,
+        ))
+        .await;
+    assert_eq!(unknown.error_code(), "not_found");
+    assert_eq!(
+        unknown.json()["error"]["message"],
+        "no existe la consulta nothing-here"
+    );
+}
+
+#[tokio::test]
 async fn presigned_uploads_become_files_of_a_json_response_once() {
     let app = app_with(Limits {
         max_file_bytes: 64,

@@ -39,9 +39,9 @@ impl EmailAddress {
         if plausible {
             Ok(Self(address.to_owned()))
         } else {
-            Err(ValidationError::new(
+            Err(ValidationError::text(
                 "email",
-                "is not an email address (name@example.org)",
+                super::Text::key("err_email"),
             ))
         }
     }

@@ -29,6 +29,7 @@ pub fn router(list: Arc<EmailList>) -> Router {
             "/api/subscriptions/unsubscribe",
             get(show_unsubscribe).post(unsubscribe),
         )
+        .layer(axum::middleware::from_fn(super::error::localize))
         .with_state(list)
 }
 
@@ -73,7 +74,7 @@ async fn subscribe(
         let id = path_id(&raw)?;
         let request: SubscribeRequest = if form {
             serde_urlencoded::from_bytes(&body).map_err(|_| {
-                ApiError::Malformed("the form must have an `email` field".to_owned())
+                ApiError::Malformed(crate::domain::Text::key("err_subscribe_no_email"))
             })?
         } else {
             json_body(&body)?
@@ -104,9 +105,10 @@ async fn subscribe(
 }
 
 fn token(query: TokenQuery) -> Result<String, ApiError> {
-    query.token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::Malformed("the link has no token: copy the whole link from the message".into())
-    })
+    query
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Malformed(crate::domain::Text::key("err_list_no_token")))
 }
 
 async fn show_confirm(query: Query<TokenQuery>) -> Response {

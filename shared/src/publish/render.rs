@@ -12,7 +12,9 @@ use serde_json::json;
 
 use super::i18n::{Catalogue, messages};
 use crate::domain::site_paths::{self, Edition, page_count};
-use crate::domain::{Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status};
+use crate::domain::{
+    Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status, Text,
+};
 use crate::ports::ConsultationRecord;
 use crate::views::{ConsultationView, rfc3339_geneva};
 
@@ -74,8 +76,8 @@ fn layout(here: Here, title: &str, body: Markup) -> String {
             body
                 data-your-time=(m.t("your_time"))
                 data-time-left=(m.t("time_left"))
-                data-filter-shown=(m.t("filter_shown"))
-                data-filter-found=(m.t("filter_found"))
+                data-filter-shown=(m.plural_variants("filter_shown"))
+                data-filter-found=(m.plural_variants("filter_found"))
                 data-filter-loading=(m.t("filter_loading"))
                 data-filter-failed=(m.t("filter_failed"))
             {
@@ -306,9 +308,9 @@ fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
             @if let Some(dossier) = dossier {
                 p { strong { (m.t("dossier_heading")) } }
                 p {
-                    (m.f("dossier_text", &[("count", &dossier.response_count)])) " "
+                    (m.p("dossier_text", dossier.response_count, &[])) " "
                     a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
-                    " (" (m.f("bytes", &[("size", &dossier.size)])) ", " (m.t("sha256")) " "
+                    " (" (m.p("bytes", dossier.size, &[])) ", " (m.t("sha256")) " "
                     code class="sha" { (dossier.sha256) } ")"
                 }
                 p { a href=(here.url(&site_paths::summary_url(&c.id))) { (m.t("summary_link")) } }
@@ -343,7 +345,7 @@ fn response_entry(m: &Catalogue, r: &Receipt) -> Markup {
                     @for f in &r.files {
                         li {
                             a href=(f.url) download { (f.name) }
-                            " (" (m.f("bytes", &[("size", &f.size)])) ", " (f.media_type) ") "
+                            " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
                             span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
                         }
                     }
@@ -544,7 +546,7 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
 pub fn error_page(
     lang: Language,
     status: u16,
-    message: &str,
+    message: &Text,
     field: Option<&str>,
     consultation: Option<&ConsultationId>,
 ) -> String {
@@ -554,16 +556,12 @@ pub fn error_page(
         path: &path,
     };
     let m = here.m();
-    let field_label = field.map(|f| match f {
-        "name" => m.t("field_name"),
-        "organization" => m.t("field_organization"),
-        "email" => m.t("field_email"),
-        "category" => m.t("field_category"),
-        "country" => m.t("field_country"),
-        "text" => m.t("field_text"),
-        "file" | "files" => m.t("field_files"),
-        other => other,
-    });
+    let field_label = field.map(|f| m.field_label(f));
+    // A message the catalogues lack (a library's words) is English, and marked so.
+    let message_lang = match message {
+        Text::English(_) => Language::En,
+        Text::Message { .. } => lang,
+    };
     let back = match (consultation, field) {
         (Some(_), Some(f)) => format!("{}#{f}", here.url(&path)),
         (Some(_), None) => format!("{}#respond", here.url(&path)),
@@ -576,7 +574,7 @@ pub fn error_page(
             h1 { (m.t("error_title")) }
             div role="alert" {
                 @if let Some(label) = field_label { p { strong { (m.f("error_field", &[("field", &label)])) } } }
-                p lang="en" dir="ltr" { (message) }
+                p lang=(message_lang.code()) dir=(dir(message_lang)) { (m.render(message)) }
             }
             p { (m.f("error_status", &[("status", &status)])) " " a href=(back) { (m.t("error_back")) } }
         },
@@ -623,7 +621,7 @@ pub fn summary_page(
         html! {
             h1 { (m.f("summary_title", &[("title", &title)])) }
             p {
-                (m.f("summary_total", &[("total", &summary.total), ("deadline", &m.geneva_time(c.deadline))])) " "
+                (m.p("summary_total", summary.total, &[("deadline", &m.geneva_time(c.deadline))])) " "
                 a href=(here.url(&site_paths::consultation_url(&c.id))) { (m.t("all_responses")) } " · "
                 a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
             }
@@ -639,7 +637,7 @@ pub fn summary_page(
                     @for group in &summary.similar {
                         li {
                             @let key = if group.identical { "similar_identical" } else { "similar_near" };
-                            (m.f(key, &[("count", &group.numbers.len())])) " "
+                            (m.p(key, group.numbers.len() as u64, &[])) " "
                             @for (i, number) in group.numbers.iter().enumerate() {
                                 @if i > 0 { ", " }
                                 a href={ (here.url(&site_paths::page_url(&c.id, site_paths::page_of(*number)))) "#response-" (number) } { (number) }
