@@ -70,7 +70,7 @@ fn layout(here: Here, title: &str, body: Markup) -> String {
                 @for other in Language::ALL {
                     link rel="alternate" hreflang=(other.code()) href=(Edition::of(other).url(here.path));
                 }
-                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(site_paths::all_feed_url());
+                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(here.url(&site_paths::all_feed_url()));
                 script src={ "/" (SCRIPT_KEY) } defer {}
             }
             body
@@ -105,7 +105,7 @@ fn layout(here: Here, title: &str, body: Markup) -> String {
                 main id="main" tabindex="-1" { (body) }
                 footer {
                     p { (m.t("footer")) }
-                    p { a href=(site_paths::all_feed_url()) { (m.t("feed_all")) } }
+                    p { a href=(here.url(&site_paths::all_feed_url())) { (m.t("feed_all")) } }
                 }
             }
         }
@@ -270,7 +270,7 @@ pub fn consultation_page(
             p {
                 a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }
                 " · "
-                a href=(site_paths::feed_url(&c.id)) type="application/atom+xml" { (m.t("feed_link")) }
+                a href=(here.url(&site_paths::feed_url(&c.id))) type="application/atom+xml" hreflang=(m.lang().code()) { (m.t("feed_link")) }
             }
             @if entries.is_empty() {
                 p { (m.t("responses_empty")) }
@@ -650,13 +650,40 @@ pub fn summary_page(
     )
 }
 
-/// A stable Atom id for a consultation: a UUID derived from its id, so it never changes.
-fn consultation_urn(id: &ConsultationId) -> String {
+/// A stable Atom id, derived from what it names and the feed's language, so it never changes.
+/// English keeps the ids its feeds had before there were other languages; each language's
+/// feeds have their own (a translated entry is another document, RFC 4287 §4.2.6).
+fn atom_id(lang: Language, what: &str) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("verbatim consultation {id}").as_bytes());
+    let seed = match lang {
+        Language::En => what.to_owned(),
+        other => format!("{what} {}", other.code()),
+    };
+    let digest = sha2::Sha256::digest(seed.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     format!("urn:uuid:{}", uuid::Uuid::new_v8(bytes))
+}
+
+/// The Atom id of a consultation, in the feeds of `lang`.
+fn consultation_urn(lang: Language, id: &ConsultationId) -> String {
+    atom_id(lang, &format!("verbatim consultation {id}"))
+}
+
+/// The Atom id of a response: its own id in English, a derived one in other languages.
+fn response_urn(lang: Language, r: &Receipt) -> String {
+    match lang {
+        Language::En => format!("urn:uuid:{}", r.id),
+        other => atom_id(other, &format!("verbatim response {}", r.id)),
+    }
+}
+
+/// The id of the feed of every consultation: the one it always had in English.
+fn all_feed_urn(lang: Language) -> String {
+    match lang {
+        Language::En => format!("urn:uuid:{}", uuid::Uuid::new_v8(*b"verbatim-all-fee")),
+        other => atom_id(other, "verbatim all consultations"),
+    }
 }
 
 const ATOM_DECLARATION: PreEscaped<&str> =
@@ -666,15 +693,19 @@ fn atom_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// The Atom feed of a consultation: its latest responses, newest first, each with its files.
-/// Links are relative to the feed's own URL (RFC 4287 §2), so the same file serves every host.
+/// The Atom feed of a consultation in one language edition (`xml:lang`, the catalogue's
+/// words, links to that edition's pages): its latest responses, newest first, each with its
+/// files. Links are relative to the feed's own URL (RFC 4287 §2), so one file serves every host.
 pub fn consultation_feed(
+    edition: Edition,
     record: &ConsultationRecord,
     latest: &[Receipt],
     now: Timestamp,
 ) -> String {
     let c = &record.consultation;
-    let m = messages(Language::En);
+    let lang = edition.lang;
+    let m = messages(lang);
+    let (title_lang, title) = c.title.get(lang);
     let updated = latest
         .iter()
         .filter_map(|r| r.received_at.parse::<Timestamp>().ok())
@@ -682,22 +713,22 @@ pub fn consultation_feed(
         .unwrap_or(c.opens_at.min(now));
     html! {
         (ATOM_DECLARATION)
-        feed xmlns="http://www.w3.org/2005/Atom" {
-            id { (consultation_urn(&c.id)) }
-            title { (c.title.get(Language::En).1) }
+        feed xmlns="http://www.w3.org/2005/Atom" xml:lang=(lang.code()) {
+            id { (consultation_urn(lang, &c.id)) }
+            title xml:lang=(title_lang.code()) { (title) }
             subtitle { (m.t("footer")) }
             updated { (atom_time(updated)) }
             author { name { "ITU CWG-Internet" } }
-            link rel="self" href=(site_paths::feed_url(&c.id)) {}
-            link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
+            link rel="self" href=(edition.url(&site_paths::feed_url(&c.id))) {}
+            link rel="alternate" type="text/html" href=(edition.url(&site_paths::consultation_url(&c.id))) {}
             @for r in latest.iter().rev() {
                 entry {
-                    id { "urn:uuid:" (r.id) }
+                    id { (response_urn(lang, r)) }
                     title { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
                     updated { (r.received_at) }
                     published { (r.received_at) }
                     author { name { (r.name) } }
-                    link rel="alternate" type="text/html" href={ (site_paths::page_url(&c.id, site_paths::page_of(r.number))) "#response-" (r.number) } {}
+                    link rel="alternate" type="text/html" href={ (edition.url(&site_paths::page_url(&c.id, site_paths::page_of(r.number)))) "#response-" (r.number) } {}
                     @for f in &r.files {
                         link rel="enclosure" type=(f.media_type) length=(f.size) title=(f.name) href=(f.url) {}
                     }
@@ -705,7 +736,7 @@ pub fn consultation_feed(
                         @if let Some(org) = &r.organization { (org) " · " }
                         @for (i, f) in r.files.iter().enumerate() {
                             @if i > 0 { ", " }
-                            (f.name) " (" (f.size) " bytes, SHA-256 " (f.sha256) ")"
+                            (f.name) " (" (m.p("bytes", f.size, &[])) ", " (m.t("sha256")) " " (f.sha256) ")"
                         }
                     }
                 }
@@ -715,10 +746,11 @@ pub fn consultation_feed(
     .into_string()
 }
 
-/// The Atom feed of every consultation: one entry each, updated when it opens, receives a
-/// response or closes.
-pub fn all_feed(records: &[ConsultationRecord], now: Timestamp) -> String {
-    let m = messages(Language::En);
+/// The Atom feed of every consultation in one language edition: one entry each, updated when
+/// it opens, receives a response or closes.
+pub fn all_feed(edition: Edition, records: &[ConsultationRecord], now: Timestamp) -> String {
+    let lang = edition.lang;
+    let m = messages(lang);
     let updated = |r: &ConsultationRecord| {
         let c = &r.consultation;
         let mut at = c.opens_at.min(now);
@@ -737,22 +769,23 @@ pub fn all_feed(records: &[ConsultationRecord], now: Timestamp) -> String {
         .unwrap_or(Timestamp::UNIX_EPOCH);
     html! {
         (ATOM_DECLARATION)
-        feed xmlns="http://www.w3.org/2005/Atom" {
-            id { "urn:uuid:" (uuid::Uuid::new_v8(*b"verbatim-all-fee")) }
+        feed xmlns="http://www.w3.org/2005/Atom" xml:lang=(lang.code()) {
+            id { (all_feed_urn(lang)) }
             title { (m.t("index_title")) " — " (m.t("site_name")) }
             subtitle { (m.t("site_tagline")) }
             updated { (atom_time(latest)) }
             author { name { "ITU CWG-Internet" } }
-            link rel="self" href=(site_paths::all_feed_url()) {}
-            link rel="alternate" type="text/html" href="/" {}
+            link rel="self" href=(edition.url(&site_paths::all_feed_url())) {}
+            link rel="alternate" type="text/html" href=(edition.url("/")) {}
             @for record in records {
                 @let c = &record.consultation;
+                @let (title_lang, title) = c.title.get(lang);
                 entry {
-                    id { (consultation_urn(&c.id)) }
-                    title { (c.title.get(Language::En).1) }
+                    id { (consultation_urn(lang, &c.id)) }
+                    title xml:lang=(title_lang.code()) { (title) }
                     updated { (atom_time(updated(record))) }
-                    link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
-                    link rel="related" type="application/atom+xml" href=(site_paths::feed_url(&c.id)) {}
+                    link rel="alternate" type="text/html" href=(edition.url(&site_paths::consultation_url(&c.id))) {}
+                    link rel="related" type="application/atom+xml" href=(edition.url(&site_paths::feed_url(&c.id))) {}
                     summary type="text" {
                         (status_label(m, c.status_at(now))) ". "
                         (m.t("label_deadline")) ": " (m.geneva_time(c.deadline)) ". "
@@ -849,15 +882,82 @@ mod tests {
     #[test]
     fn feeds_are_escaped_xml_with_stable_ids() {
         let record = record();
-        let feed = consultation_feed(&record, &[], now());
-        assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed"));
-        assert!(feed.contains("<title>Internet &lt;access&gt;</title>"));
+        let feed = consultation_feed(Edition::DEFAULT, &record, &[], now());
+        assert!(feed.starts_with(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">"
+        ));
+        assert!(feed.contains(r#"<title xml:lang="en">Internet &lt;access&gt;</title>"#));
         assert!(
             feed.contains(r#"<link rel="self" href="/consultations/net-2031/feed.atom"></link>"#)
         );
-        assert_eq!(feed, consultation_feed(&record, &[], now()));
-        let all = all_feed(std::slice::from_ref(&record), now());
-        assert!(all.contains(&consultation_urn(&record.consultation.id)));
+        assert_eq!(
+            feed,
+            consultation_feed(Edition::DEFAULT, &record, &[], now())
+        );
+        let all = all_feed(Edition::DEFAULT, std::slice::from_ref(&record), now());
+        assert!(all.contains(&consultation_urn(Language::En, &record.consultation.id)));
+        // The ids English feeds always had.
+        assert!(all.contains(&format!(
+            "<id>urn:uuid:{}</id>",
+            uuid::Uuid::new_v8(*b"verbatim-all-fee")
+        )));
+    }
+
+    #[test]
+    fn each_language_has_its_own_feeds() {
+        let record = record();
+        let receipt: Receipt = serde_json::from_value(serde_json::json!({
+            "consultation": "net-2031", "number": 1, "id": "0190c2a4-6e2b-7c1d-9f3e-5a6b7c8d9e0f",
+            "received_at": "2026-11-28T10:00:00.000Z", "name": "Ada", "organization": null,
+            "category": null, "country": null, "channel": "web",
+            "files": [{"name": "a.pdf", "size": 1, "sha256": "00", "media_type": "application/pdf",
+                       "url": "/consultations/net-2031/responses/1/a.pdf"}]
+        }))
+        .expect("a receipt");
+        let fr = consultation_feed(
+            Edition::of(Language::Fr),
+            &record,
+            std::slice::from_ref(&receipt),
+            now(),
+        );
+        assert!(
+            fr.contains(r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">"#),
+            "{fr}"
+        );
+        assert!(fr.contains(r#"<link rel="self" href="/fr/consultations/net-2031/feed.atom">"#));
+        assert!(
+            fr.contains(r#"href="/fr/consultations/net-2031/#response-1""#),
+            "{fr}"
+        );
+        assert!(fr.contains("<title>Réponse 1 : Ada</title>"), "{fr}");
+        assert!(fr.contains("a.pdf (1 octet, SHA-256 00)"), "{fr}");
+        // Files are the same bytes for every language: their links are not prefixed.
+        assert!(fr.contains(r#"href="/consultations/net-2031/responses/1/a.pdf""#));
+        let en = consultation_feed(
+            Edition::DEFAULT,
+            &record,
+            std::slice::from_ref(&receipt),
+            now(),
+        );
+        assert!(en.contains(&format!("<id>urn:uuid:{}</id>", receipt.id)));
+        assert!(!fr.contains(&format!("<id>urn:uuid:{}</id>", receipt.id)));
+        let all_ar = all_feed(
+            Edition::of(Language::Ar),
+            std::slice::from_ref(&record),
+            now(),
+        );
+        assert!(all_ar.contains(r#"xml:lang="ar""#));
+        assert!(all_ar.contains(r#"<link rel="self" href="/ar/feed.atom">"#));
+        assert!(all_ar.contains(&format!(
+            "<title>{} — ",
+            messages(Language::Ar).t("index_title")
+        )));
+        let page = consultation_page(Edition::of(Language::Ru), &record, 1, &[], now());
+        assert!(
+            page.contains(r#"href="/ru/consultations/net-2031/feed.atom""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"href="/ru/feed.atom""#), "{page}");
     }
 
     #[test]
