@@ -175,7 +175,12 @@ impl EmailIntake {
         };
         let subscribing = matches!(to, Recipient::Subscribe(_));
         let result = if subscribing {
-            self.list.subscribe(consultation, address).await.map(|_| ())
+            // A mail names no language: the list writes in English until the subscriber
+            // subscribes again from a page in another.
+            self.list
+                .subscribe(consultation, address, crate::domain::Language::En)
+                .await
+                .map(|_| ())
         } else {
             self.list.unsubscribe_address(consultation, address).await
         };

@@ -399,7 +399,7 @@ fn how_to_respond(m: &Catalogue, id: &ConsultationId, deadline: Timestamp) -> Ma
 
 /// A catalogue text with markup (a link, a date) in place of its `{name}` placeholders; the
 /// text around them is escaped as usual.
-fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
+pub(crate) fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
