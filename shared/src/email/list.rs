@@ -41,6 +41,26 @@ pub enum ListError {
     Store(#[from] StoreError),
 }
 
+impl ListError {
+    /// What the person is told, in any language; `None` for a storage failure (retried).
+    pub fn text(&self) -> Option<(Option<&str>, crate::domain::Text)> {
+        use crate::domain::{Arg, Text};
+        Some(match self {
+            Self::NoSuchConsultation(id) => (
+                None,
+                Text::with("err_no_consultation", [("consultation", Arg::plain(id))]),
+            ),
+            Self::Invalid(v) => (Some(v.field.as_str()), v.message.clone()),
+            Self::Closed(id) => (
+                None,
+                Text::with("err_list_closed", [("consultation", Arg::plain(id))]),
+            ),
+            Self::UnknownToken => (None, Text::key("err_list_unknown_token")),
+            Self::Store(_) => return None,
+        })
+    }
+}
+
 /// What a confirmation or unsubscribe link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListChange {

@@ -194,8 +194,15 @@ impl EmailIntake {
             Err(ListError::Store(e)) => return Err(e.into()),
             Err(refusal) => {
                 let subject = format!("Your request to the list of {consultation}");
-                self.reply(&message, (subject, format!("{refusal}\n")))
-                    .await;
+                let text = with_other_languages(format!("{refusal}\n"), |m| match refusal.text() {
+                    Some((Some(field), rule)) => m.f(
+                        "err_field_rule",
+                        &[("field", &m.field_label(field)), ("rule", &m.render(&rule))],
+                    ),
+                    Some((None, text)) => m.render(&text),
+                    None => String::new(),
+                });
+                self.reply(&message, (subject, text)).await;
             }
         }
         Ok(if subscribing {
@@ -486,6 +493,25 @@ mod tests {
         assert_eq!(recipient("net-2027@elsewhere.org", d), None);
         assert_eq!(recipient("no_such id@consultations.example.org", d), None);
         assert_eq!(recipient("not an address", d), None);
+    }
+
+    #[test]
+    fn list_refusals_have_words_in_every_language() {
+        let id = ConsultationId::parse("net-2027").unwrap();
+        let closed = ListError::Closed(id);
+        let (field, text) = closed.text().unwrap();
+        assert_eq!(field, None);
+        assert_eq!(
+            messages(Language::Fr).render(&text),
+            "la consultation net-2027 est close : sa liste n'enverra plus rien, elle n'accepte donc plus d'abonnés"
+        );
+        let invalid = ListError::Invalid(crate::domain::EmailAddress::parse("nope").unwrap_err());
+        let (field, text) = invalid.text().unwrap();
+        assert_eq!(field, Some("email"));
+        assert_eq!(
+            messages(Language::Es).render(&text),
+            "no es una dirección de correo electrónico (nombre@example.org)"
+        );
     }
 
     #[test]
