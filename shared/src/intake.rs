@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use crate::domain::limits::TooLarge;
 use crate::domain::media::{Unsupported, classify};
+use crate::domain::{Arg, Text};
 use crate::domain::{
     Channel, ConsultationId, NewResponse, Receipt, Refusal, ResponseId, StoredFile,
     SubmitterFields, ValidationError, sanitize_file_name, unique_file_name,
@@ -133,11 +134,7 @@ impl Intake {
         let submitter = submission.fields.parse()?;
         let text = submission.text.filter(|t| t.size > 0);
         if text.is_none() && submission.files.is_empty() {
-            return Err(ValidationError::new(
-                "text",
-                "write your response in the text field or attach at least one file",
-            )
-            .into());
+            return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
         }
 
         let mut named: Vec<(SpooledFile, String, &'static str)> = Vec::new();
@@ -149,7 +146,11 @@ impl Intake {
         for file in submission.files {
             let name = unique_file_name(&sanitize_file_name(&file.raw_name), &taken);
             if file.size == 0 {
-                return Err(ValidationError::new("file", format!("{name} is empty")).into());
+                return Err(ValidationError::text(
+                    "file",
+                    Text::with("err_file_empty", [("file", Arg::plain(&name))]),
+                )
+                .into());
             }
             let media_type = match file.media_type {
                 Some(known) => known,

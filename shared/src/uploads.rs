@@ -18,8 +18,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::ConsultationId;
-use crate::domain::limits::{Budget, Limits, TooLarge};
+use crate::domain::limits::{Budget, Limits, TooLarge, file_too_large};
+use crate::domain::{Arg, ConsultationId, Text};
 use crate::intake::{Intake, IntakeError};
 use crate::ports::{
     Body, ByteStream, Clock, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError,
@@ -153,7 +153,7 @@ pub enum UploadError {
     #[error("upload {0} is named twice")]
     Repeated(String),
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Text),
     #[error(transparent)]
     TooLarge(#[from] TooLarge),
     #[error(transparent)]
@@ -216,19 +216,19 @@ impl Uploads {
             || name.len() > MAX_NAME_BYTES
             || name.chars().any(char::is_control)
         {
-            return Err(UploadError::Invalid(format!(
-                "name must be a file name of 1 to {MAX_NAME_BYTES} bytes"
+            return Err(UploadError::Invalid(Text::with(
+                "err_upload_name",
+                [("count", Arg::count(MAX_NAME_BYTES))],
             )));
         }
         if size == 0 {
-            return Err(UploadError::Invalid(format!("{name} is empty")));
+            return Err(UploadError::Invalid(Text::with(
+                "err_file_empty",
+                [("file", Arg::plain(name))],
+            )));
         }
         if size > limits.max_file_bytes {
-            return Err(TooLarge(format!(
-                "{name} is larger than {} MB, the limit for one file",
-                limits.max_file_bytes / (1024 * 1024)
-            ))
-            .into());
+            return Err(file_too_large(name, limits.max_file_bytes).into());
         }
         let expires_at = self.clock.now() + UPLOAD_LIFETIME;
         let id = UploadId::new(expires_at);
@@ -308,9 +308,12 @@ impl Uploads {
         while let Some(chunk) = body.try_next().await? {
             match spool.write_within(&chunk, &mut budget).await {
                 Err(SpoolError::TooLarge(_)) => {
-                    return Err(TooLarge(format!(
-                        "{} is larger than the {} bytes announced",
-                        ticket.name, ticket.size
+                    return Err(TooLarge(Text::with(
+                        "err_upload_larger_than_announced",
+                        [
+                            ("file", Arg::Plain(ticket.name.clone())),
+                            ("count", Arg::Count(ticket.size)),
+                        ],
                     ))
                     .into());
                 }
@@ -319,9 +322,13 @@ impl Uploads {
         }
         let file = spool.finish(ticket.name.clone()).await?;
         if file.size != ticket.size {
-            return Err(UploadError::Invalid(format!(
-                "{} was announced as {} bytes but {} arrived; send it whole",
-                ticket.name, ticket.size, file.size
+            return Err(UploadError::Invalid(Text::with(
+                "err_upload_incomplete",
+                [
+                    ("file", Arg::Plain(ticket.name.clone())),
+                    ("count", Arg::Count(ticket.size)),
+                    ("arrived", Arg::plain(file.size)),
+                ],
             )));
         }
         match self

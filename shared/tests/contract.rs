@@ -981,7 +981,8 @@ async fn email_list_subscriptions(f: Fixture) {
     // Asking again (even with another case and secret) keeps the first request and its link.
     let again = subscription(&c, "ADA@example.org", 2);
     assert_eq!(store.request(&again).await.unwrap(), ada);
-    let bob = subscription(&c, "bob@example.org", 3);
+    // The language the list writes in is kept with the subscription.
+    let bob = subscription(&c, "bob@example.org", 3).in_language(shared::domain::Language::Fr);
     store.request(&bob).await.unwrap();
     store
         .request(&subscription(&other, "eve@example.org", 4))
@@ -1024,12 +1025,19 @@ async fn email_list_subscriptions(f: Fixture) {
         "removed stays removed"
     );
     assert!(store.confirmed(&c.id).await.unwrap().is_empty());
-    assert!(
+    assert_eq!(
         store
             .subscription(&c.id, &bob.subscriber)
             .await
             .unwrap()
-            .is_some()
+            .map(|s| s.language),
+        Some(shared::domain::Language::Fr)
+    );
+    assert!(store.confirm(&c.id, &bob.subscriber, first).await.unwrap());
+    assert_eq!(
+        store.confirmed(&c.id).await.unwrap()[0].language,
+        shared::domain::Language::Fr,
+        "confirming keeps the language"
     );
 
     assert_eq!(store.notified(&c.id).await.unwrap(), 0);

@@ -788,6 +788,235 @@ async fn a_browser_form_gets_a_receipt_page_and_readable_errors() {
 }
 
 #[tokio::test]
+async fn errors_speak_the_language_the_request_asks_for() {
+    let app = app();
+    app.open_consultation().await;
+    // The no-JavaScript form of the French edition: the page, its message and the field.
+    let (content_type, no_name) = multipart(&[Part::File("a.pdf", PDF)]);
+    let reply = app
+        .send(
+            Request::post("/api/consultations/net-2027/responses?lang=fr")
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::ACCEPT, "text/html,*/*;q=0.8")
+                .body(Body::from(no_name))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = String::from_utf8(reply.body).unwrap();
+    assert!(page.contains(r#"<html lang="fr" dir="ltr">"#), "{page}");
+    assert!(page.contains("Champ concerné : Nom."), "{page}");
+    assert!(
+        page.contains(r#"<p lang="fr" dir="ltr">votre nom est obligatoire</p>"#),
+        "{page}"
+    );
+    assert!(!page.contains("your name is required"), "{page}");
+
+    // JSON: same code and field, the message in the language asked for.
+    let json_to = |uri: &str, accept_language: Option<&str>| {
+        let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/json");
+        if let Some(value) = accept_language {
+            request = request.header(header::ACCEPT_LANGUAGE, value);
+        }
+        request
+            .body(Body::from(
+                json!({"name": "Ada", "text": "x", "country": "XX"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let english = app
+        .send(json_to("/api/consultations/net-2027/responses", None))
+        .await;
+    assert_eq!(english.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        english.json()["error"]["message"],
+        "country: must be an ISO 3166-1 alpha-2 country code, e.g. CH"
+    );
+    let french = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses?lang=fr",
+            None,
+        ))
+        .await;
+    assert_eq!(french.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(french.headers[header::CONTENT_LANGUAGE], "fr");
+    let error = &french.json()["error"];
+    assert_eq!(error["code"], "invalid");
+    assert_eq!(error["field"], "country");
+    assert_eq!(
+        error["message"],
+        "Pays : doit être un code de pays ISO 3166-1 alpha-2, par exemple CH"
+    );
+    let russian = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses",
+            Some("ru-RU,ru;q=0.9,en;q=0.5"),
+        ))
+        .await;
+    assert_eq!(
+        russian.json()["error"]["message"],
+        "Страна: должно быть кодом страны ISO 3166-1 alpha-2, например CH"
+    );
+
+    // A refusal with a deadline: Geneva time in the reader's words, the code unchanged.
+    app.set_time("2027-02-28T23:00:00Z");
+    let late = app
+        .send(json_to(
+            "/api/consultations/net-2027/responses?lang=zh",
+            None,
+        ))
+        .await;
+    assert_eq!(late.error_code(), "consultation_closed");
+    let message = late.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("2027年2月28日 23:59（日内瓦时间，UTC+01:00）"),
+        "{message}"
+    );
+    let unknown = app
+        .send(json_to(
+            "/api/consultations/nothing-here/responses?lang=es",
+            None,
+        ))
+        .await;
+    assert_eq!(unknown.error_code(), "not_found");
+    assert_eq!(
+        unknown.json()["error"]["message"],
+        "no existe la consulta nothing-here"
+    );
+}
+
+/// Keeps every message the list sends.
+#[derive(Default)]
+struct Sent(Mutex<Vec<shared::ports::OutgoingMail>>);
+
+#[async_trait::async_trait]
+impl shared::ports::Mailer for Sent {
+    async fn send(
+        &self,
+        mail: &shared::ports::OutgoingMail,
+    ) -> Result<(), shared::ports::StoreError> {
+        self.0.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_email_list_speaks_the_subscribers_language() {
+    let app = app();
+    app.open_consultation().await;
+    let sent = Arc::new(Sent::default());
+    let list = Arc::new(app.backend.email_list(
+        sent.clone(),
+        app.clock.clone(),
+        "https://consultations.example.org",
+        "consultations.example.org",
+    ));
+    let router = app
+        .router
+        .clone()
+        .merge(shared::http::list::router(list.clone()));
+    let send = |request: Request<Body>| {
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+
+    // The French page's subscribe form.
+    let (status, page) = send(
+        Request::post("/api/consultations/net-2027/subscriptions?lang=fr")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from("email=ada%40example.org"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(page.contains(r#"<html lang="fr" dir="ltr">"#), "{page}");
+    assert!(page.contains("Consultez votre messagerie"), "{page}");
+    assert!(
+        page.contains(r#"<a href="/fr/consultations/net-2027/" lang="fr">Accès à l'Internet</a>"#),
+        "{page}"
+    );
+
+    // The confirmation mail is French, and its link keeps the language.
+    let mail = sent.0.lock().unwrap().pop().expect("a confirmation mail");
+    assert_eq!(
+        mail.subject,
+        "Confirmez votre abonnement : Accès à l'Internet"
+    );
+    assert!(
+        mail.text.contains("appuyez sur « Confirmer »"),
+        "{}",
+        mail.text
+    );
+    let start = mail.text.find("https://").unwrap();
+    let link = mail.text[start..].lines().next().unwrap();
+    assert!(link.ends_with("&lang=fr"), "{link}");
+    let path = link.trim_start_matches("https://consultations.example.org");
+    let (status, page) = send(Request::get(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<html lang="fr" dir="ltr">"#), "{page}");
+    assert!(
+        page.contains("<button type=\"submit\">Confirmer</button>"),
+        "{page}"
+    );
+    let (status, page) = send(Request::post(path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Abonnement confirmé"), "{page}");
+    let id = ConsultationId::parse("net-2027").unwrap();
+    let confirmed = app.backend.subscriptions.confirmed(&id).await.unwrap();
+    assert_eq!(confirmed[0].language, shared::domain::Language::Fr);
+
+    // A published response reaches her in French, with links to the French pages.
+    let ok = app
+        .post_json(
+            "/api/consultations/net-2027/responses",
+            json!({"name": "Grace", "text": "Publish everything."}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    app.backend
+        .publisher(app.clock.clone())
+        .publish(&id)
+        .await
+        .unwrap();
+    assert_eq!(list.notify(&id).await.unwrap(), 1);
+    let news = sent.0.lock().unwrap().pop().expect("the response by mail");
+    assert_eq!(news.subject, "[net-2027] Réponse 1 : Grace");
+    assert!(
+        news.text
+            .contains("La réponse 1 à la consultation « Accès à l'Internet »"),
+        "{}",
+        news.text
+    );
+    assert!(
+        news.text
+            .contains("https://consultations.example.org/fr/consultations/net-2027/#response-1"),
+        "{}",
+        news.text
+    );
+    assert!(news.text.contains("(19 octets, SHA-256 "), "{}", news.text);
+    assert!(
+        news.text.contains("Se désabonner en un clic : https://"),
+        "{}",
+        news.text
+    );
+
+    // An error on the list's pages is in the page's language too.
+    let (status, page) = send(
+        Request::get("/api/subscriptions/confirm?lang=es")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("el enlace no tiene token"), "{page}");
+}
+
+#[tokio::test]
 async fn presigned_uploads_become_files_of_a_json_response_once() {
     let app = app_with(Limits {
         max_file_bytes: 64,

@@ -508,8 +508,12 @@ test('with JavaScript: local time, countdown, and the filter on one page and on 
   await page.fill('#filter-country', '');
   await page.fill('#filter-text', 'page two');
   assert.equal(await page.locator('ol.responses > li:visible').count(), 0);
+  // French counts 0 and 1 in the singular (CLDR "one"), picked by Intl.PluralRules.
+  assert.match(await page.locator('#filter-status').innerText(), /^0 réponse sur 100 correspond /);
   await page.click('#filter-all');
   await until('results from every page', async () => (await page.locator('#filter-results li').count()) === 1);
+  await until('the count of all pages', async () =>
+    /^1 réponse sur 101 correspond /.test(await page.locator('#filter-status').innerText()));
   const found = page.locator('#filter-results a');
   assert.equal(await found.getAttribute('href'), '/fr/consultations/paged-consultation/page/2/#response-101');
   await screenshot(page, 'fr-filter');
@@ -526,14 +530,23 @@ test('the Atom feeds list the consultations and the latest responses', async () 
   assert.equal(all.status, 200);
   assert.match(all.headers.get('content-type'), /application\/atom\+xml/);
   const allText = await all.text();
-  assert.ok(allText.includes('<feed xmlns="http://www.w3.org/2005/Atom">'));
+  assert.ok(allText.includes('<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">'));
   assert.ok(allText.includes('/consultations/paged-consultation/feed.atom'));
   const feed = await (await fetch(`${base}/consultations/paged-consultation/feed.atom`)).text();
   assert.ok(feed.includes('Respondent 101'), 'the newest response is in the feed');
+  // One feed per language edition, in its words, linking that edition's pages.
+  const arabic = await fetch(`${base}/ar/consultations/paged-consultation/feed.atom`);
+  assert.match(arabic.headers.get('content-type'), /application\/atom\+xml/);
+  const arabicText = await arabic.text();
+  assert.ok(arabicText.includes('xml:lang="ar"'), arabicText.slice(0, 300));
+  assert.ok(arabicText.includes('href="/ar/consultations/paged-consultation/page/2/#response-101"'));
+  const frenchAll = await (await fetch(`${base}/fr/feed.atom`)).text();
+  assert.ok(frenchAll.includes('<title>Consultations — '), frenchAll.slice(0, 400));
+  assert.ok(frenchAll.includes('/fr/consultations/paged-consultation/feed.atom'));
   const page = await newPage();
   await page.goto(`${base}/`);
   // Chromium's XML parser: a malformed feed yields a parsererror element.
-  for (const text of [allText, feed]) {
+  for (const text of [allText, feed, arabicText, frenchAll]) {
     const errors = await page.evaluate(
       (xml) => new DOMParser().parseFromString(xml, 'application/xml').getElementsByTagName('parsererror').length,
       text

@@ -3,6 +3,8 @@
 
 use thiserror::Error;
 
+use super::{Arg, Text};
+
 /// A response's size limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -28,7 +30,18 @@ impl Default for Limits {
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{0}")]
-pub struct TooLarge(pub String);
+pub struct TooLarge(pub Text);
+
+/// `{file} is larger than {mb} MB, the limit for one file`.
+pub fn file_too_large(file_name: &str, max_file_bytes: u64) -> TooLarge {
+    TooLarge(Text::with(
+        "err_file_too_large",
+        [
+            ("file", Arg::plain(file_name)),
+            ("mb", Arg::plain(max_file_bytes / MIB)),
+        ],
+    ))
+}
 
 /// Counts what a response has carried so far against its [`Limits`].
 #[derive(Debug)]
@@ -55,9 +68,9 @@ impl Budget {
     pub fn start_file(&mut self) -> Result<(), TooLarge> {
         self.files += 1;
         if self.files > self.limits.max_files {
-            return Err(TooLarge(format!(
-                "a response may carry at most {} files",
-                self.limits.max_files
+            return Err(TooLarge(Text::with(
+                "err_too_many_files",
+                [("count", Arg::count(self.limits.max_files))],
             )));
         }
         Ok(())
@@ -72,15 +85,12 @@ impl Budget {
     ) -> Result<(), TooLarge> {
         self.total += len as u64;
         if file_so_far > self.limits.max_file_bytes {
-            return Err(TooLarge(format!(
-                "{file_name} is larger than {} MB, the limit for one file",
-                self.limits.max_file_bytes / MIB
-            )));
+            return Err(file_too_large(file_name, self.limits.max_file_bytes));
         }
         if self.total > self.limits.max_total_bytes {
-            return Err(TooLarge(format!(
-                "the response is larger than {} MB in all, the limit for one response",
-                self.limits.max_total_bytes / MIB
+            return Err(TooLarge(Text::with(
+                "err_total_too_large",
+                [("mb", Arg::plain(self.limits.max_total_bytes / MIB))],
             )));
         }
         Ok(())
@@ -105,7 +115,7 @@ mod tests {
         assert!(
             b.add_chunk("a", 1, 11)
                 .unwrap_err()
-                .0
+                .to_string()
                 .contains("a is larger than")
         );
 
@@ -114,7 +124,17 @@ mod tests {
         b.add_chunk("a", 8, 8).unwrap();
         b.start_file().unwrap();
         b.add_chunk("b", 7, 7).unwrap();
-        assert!(b.add_chunk("b", 1, 8).unwrap_err().0.contains("in all"));
-        assert!(b.start_file().unwrap_err().0.contains("at most 2 files"));
+        assert!(
+            b.add_chunk("b", 1, 8)
+                .unwrap_err()
+                .to_string()
+                .contains("in all")
+        );
+        assert!(
+            b.start_file()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 2 files")
+        );
     }
 }

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use super::{Arg, Text};
+
 /// How many leading bytes of a file are kept to judge its type.
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
@@ -25,12 +27,23 @@ const ALLOWED: [&str; 14] = [
 
 /// A file whose content is not of an allowed type.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "{name}: {reason}. Allowed: PDF, DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP"
-)]
+#[error("{}", self.text())]
 pub struct Unsupported {
     pub name: String,
-    pub reason: String,
+    pub reason: Text,
+}
+
+impl Unsupported {
+    /// `{file}: {reason}. Allowed: PDF, …`, in any language.
+    pub fn text(&self) -> Text {
+        Text::with(
+            "err_unsupported_file",
+            [
+                ("file", Arg::Plain(self.name.clone())),
+                ("reason", Arg::Nested(Box::new(self.reason.clone()))),
+            ],
+        )
+    }
 }
 
 /// The media type of a file from its first bytes (up to [`SNIFF_BYTES`]).
@@ -38,7 +51,7 @@ pub fn classify(name: &str, head: &[u8]) -> Result<&'static str, Unsupported> {
     if head.is_empty() {
         return Err(Unsupported {
             name: name.to_owned(),
-            reason: "the file is empty".to_owned(),
+            reason: Text::key("err_content_empty"),
         });
     }
     if let Some(kind) = infer::get(head) {
@@ -48,7 +61,13 @@ pub fn classify(name: &str, head: &[u8]) -> Result<&'static str, Unsupported> {
             .copied()
             .ok_or_else(|| Unsupported {
                 name: name.to_owned(),
-                reason: format!("its content is {} ({})", kind.mime_type(), kind.extension()),
+                reason: Text::with(
+                    "err_content_type",
+                    [
+                        ("type", Arg::plain(kind.mime_type())),
+                        ("extension", Arg::plain(kind.extension())),
+                    ],
+                ),
             });
     }
     if looks_like_text(head) {
@@ -56,7 +75,7 @@ pub fn classify(name: &str, head: &[u8]) -> Result<&'static str, Unsupported> {
     } else {
         Err(Unsupported {
             name: name.to_owned(),
-            reason: "its content is binary data of an unrecognised type".to_owned(),
+            reason: Text::key("err_content_unknown"),
         })
     }
 }
@@ -126,6 +145,6 @@ mod tests {
             "GIF is not on the list"
         );
         assert!(kind(b"binary\0with\0nuls\0").is_err());
-        assert!(kind(b"").unwrap_err().reason.contains("empty"));
+        assert!(kind(b"").unwrap_err().to_string().contains("empty"));
     }
 }

@@ -11,25 +11,36 @@ pub mod response;
 pub mod similarity;
 pub mod site_paths;
 pub mod subscription;
+pub mod text;
 
 pub use audit::{Action, Actor, AuditEntry};
 pub use consultation::*;
 pub use response::*;
 pub use subscription::{EmailAddress, SubscriberId, Subscription, SubscriptionToken};
+pub use text::{Arg, Text};
 
-/// A field a person sent that breaks a rule; the message says how to fix it.
+/// A field a person sent that breaks a rule; the message says how to fix it, in any language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ValidationError {
     pub field: String,
-    pub message: String,
+    pub message: Text,
 }
 
 impl ValidationError {
+    /// A rule whose message exists in English only (the Secretariat's API).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
-            message: message.into(),
+            message: Text::English(message.into()),
+        }
+    }
+
+    /// A rule a stakeholder may break, with its message from the catalogues.
+    pub fn text(field: impl Into<String>, message: Text) -> Self {
+        Self {
+            field: field.into(),
+            message,
         }
     }
 }

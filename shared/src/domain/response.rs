@@ -5,10 +5,10 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::ValidationError;
 use super::consultation::ConsultationId;
 use super::country::is_iso_3166_alpha2;
 use super::subscription::EmailAddress;
+use super::{Arg, Text, ValidationError};
 
 /// A response's unique id (a UUID v7, so ids sort by arrival).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,7 +105,10 @@ impl Category {
             .find(|c| c.code() == raw)
             .ok_or_else(|| {
                 let codes: Vec<_> = Self::ALL.iter().map(|c| c.code()).collect();
-                ValidationError::new("category", format!("must be one of {}", codes.join(", ")))
+                ValidationError::text(
+                    "category",
+                    Text::with("err_category", [("codes", Arg::Plain(codes.join(", ")))]),
+                )
             })
     }
 }
@@ -121,10 +124,7 @@ impl Country {
         if is_iso_3166_alpha2(&code) {
             Ok(Self(code))
         } else {
-            Err(ValidationError::new(
-                "country",
-                "must be an ISO 3166-1 alpha-2 country code, e.g. CH",
-            ))
+            Err(ValidationError::text("country", Text::key("err_country")))
         }
     }
 
@@ -158,7 +158,7 @@ pub struct SubmitterFields {
 impl SubmitterFields {
     pub fn parse(self) -> Result<Submitter, ValidationError> {
         let name = non_empty(self.name)
-            .ok_or_else(|| ValidationError::new("name", "your name is required"))?;
+            .ok_or_else(|| ValidationError::text("name", Text::key("err_name_required")))?;
         check_length("name", &name, MAX_NAME_CHARS)?;
         let organization = non_empty(self.organization);
         if let Some(org) = &organization {
@@ -189,15 +189,12 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 fn check_length(field: &str, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ValidationError::text(field, Text::key("err_control_chars")));
     }
     if value.chars().count() > max {
-        return Err(ValidationError::new(
+        return Err(ValidationError::text(
             field,
-            format!("is longer than {max} characters"),
+            Text::with("err_too_many_chars", [("count", Arg::count(max))]),
         ));
     }
     Ok(())

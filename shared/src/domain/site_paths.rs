@@ -18,7 +18,8 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// One language version of the site's pages. Each language lives under `/{code}/`; English is
 /// also served unprefixed, so the paths published before the site had languages keep working.
-/// Files, manifests, feeds and dossiers are the same for every language and never prefixed.
+/// Files, manifests and dossiers are the same for every language and never prefixed; pages
+/// and Atom feeds are written once per edition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edition {
     pub lang: Language,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{ConsultationId, ValidationError};
+use super::{ConsultationId, Language, ValidationError};
 
 const MAX_EMAIL_BYTES: usize = 254;
 
@@ -39,9 +39,9 @@ impl EmailAddress {
         if plausible {
             Ok(Self(address.to_owned()))
         } else {
-            Err(ValidationError::new(
+            Err(ValidationError::text(
                 "email",
-                "is not an email address (name@example.org)",
+                super::Text::key("err_email"),
             ))
         }
     }
@@ -94,6 +94,14 @@ pub struct Subscription {
     pub requested_at: Timestamp,
     /// Set by the confirmation; until then the list sends nothing but the confirmation request.
     pub confirmed_at: Option<Timestamp>,
+    /// The language of the page the subscriber subscribed from: the list writes to them in
+    /// it. Stored inside the record in both stores; records from before it read as English.
+    #[serde(default = "english")]
+    pub language: Language,
+}
+
+fn english() -> Language {
+    Language::En
 }
 
 impl Subscription {
@@ -111,7 +119,13 @@ impl Subscription {
             secret: hex::encode(random),
             requested_at: now,
             confirmed_at: None,
+            language: Language::En,
         }
+    }
+
+    /// The same subscription, written to in `language`.
+    pub fn in_language(self, language: Language) -> Self {
+        Self { language, ..self }
     }
 
     pub fn is_confirmed(&self) -> bool {
@@ -174,6 +188,18 @@ impl fmt::Display for SubscriptionToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_from_before_languages_read_as_english() {
+        let french = subscription("ada@example.org").in_language(Language::Fr);
+        let mut stored = serde_json::to_value(&french).unwrap();
+        assert_eq!(stored["language"], "fr");
+        let back: Subscription = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(back.language, Language::Fr);
+        stored.as_object_mut().unwrap().remove("language");
+        let old: Subscription = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.language, Language::En);
+    }
 
     fn subscription(address: &str) -> Subscription {
         Subscription::request(

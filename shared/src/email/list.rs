@@ -11,16 +11,16 @@ use std::sync::Arc;
 use rand::Rng;
 use thiserror::Error;
 
-use crate::domain::site_paths;
+use crate::domain::site_paths::{self, Edition};
 use crate::domain::{
-    Channel, ConsultationId, EmailAddress, Language, Receipt, Status, Subscription,
+    Channel, ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
     SubscriptionToken, ValidationError,
 };
 use crate::ports::{
     Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
     StoreError, Subscriptions,
 };
-use crate::views::human_geneva;
+use crate::publish::i18n::{Catalogue, messages};
 
 /// Responses read from the store per batch while mailing the list.
 const BATCH: u64 = 100;
@@ -41,12 +41,33 @@ pub enum ListError {
     Store(#[from] StoreError),
 }
 
+impl ListError {
+    /// What the person is told, in any language; `None` for a storage failure (retried).
+    pub fn text(&self) -> Option<(Option<&str>, crate::domain::Text)> {
+        use crate::domain::{Arg, Text};
+        Some(match self {
+            Self::NoSuchConsultation(id) => (
+                None,
+                Text::with("err_no_consultation", [("consultation", Arg::plain(id))]),
+            ),
+            Self::Invalid(v) => (Some(v.field.as_str()), v.message.clone()),
+            Self::Closed(id) => (
+                None,
+                Text::with("err_list_closed", [("consultation", Arg::plain(id))]),
+            ),
+            Self::UnknownToken => (None, Text::key("err_list_unknown_token")),
+            Self::Store(_) => return None,
+        })
+    }
+}
+
 /// What a confirmation or unsubscribe link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListChange {
     pub consultation: ConsultationId,
-    /// The consultation's title, for the page that says what happened.
-    pub title: String,
+    /// The consultation's title in every language given, for the page that says what
+    /// happened (in the reader's language).
+    pub title: Localized,
 }
 
 pub struct EmailList {
@@ -64,10 +85,13 @@ pub struct EmailList {
 impl EmailList {
     /// Asks `address` to confirm a subscription. The answer is the same whether or not the
     /// address is subscribed already (that stays private); the mail says which.
+    /// The list writes to the subscriber in `language` (the subscribe form's), from the
+    /// confirmation request on.
     pub async fn subscribe(
         &self,
         consultation: &ConsultationId,
         address: &str,
+        language: Language,
     ) -> Result<ListChange, ListError> {
         let address = EmailAddress::parse(address)?;
         let (title, status) = self.title_and_status(consultation).await?;
@@ -80,12 +104,14 @@ impl EmailList {
             address,
             rand::rng().random(),
             self.clock.now(),
-        );
+        )
+        .in_language(language);
         let stored = self.subscriptions.request(&request).await?;
+        // The reply is in the language just used, even if an earlier request chose another.
         let mail = if stored.is_confirmed() {
-            self.already_subscribed_mail(&stored, &title)
+            self.already_subscribed_mail(&stored, &title, language)
         } else {
-            self.confirmation_mail(&stored, &title)
+            self.confirmation_mail(&stored, &title, language)
         };
         self.mailer.send(&mail).await?;
         Ok(ListChange {
@@ -147,16 +173,25 @@ impl EmailList {
         let address = EmailAddress::parse(address)?;
         let title = self.title(consultation).await?;
         let subscriber = crate::domain::SubscriberId::of(&address);
+        let language = self
+            .subscriptions
+            .subscription(consultation, &subscriber)
+            .await?
+            .map_or(Language::En, |s| s.language);
         if self.subscriptions.remove(consultation, &subscriber).await? {
+            let m = messages(language);
+            let title = title.get(language).1;
             let mail = OutgoingMail {
                 to: address.to_string(),
-                subject: format!("Unsubscribed: {title}"),
-                text: format!(
-                    "This address is no longer subscribed to the email list of the consultation \
-                     \"{title}\" ({consultation}), as asked by a message to {}.\n\n\
-                     To subscribe again: {}\n",
-                    self.address(consultation, "+unsubscribe"),
-                    self.consultation_page(consultation),
+                subject: m.f("mail_unsubscribed_subject", &[("title", &title)]),
+                text: m.f(
+                    "mail_unsubscribed_text",
+                    &[
+                        ("title", &title),
+                        ("consultation", consultation),
+                        ("address", &self.address(consultation, "+unsubscribe")),
+                        ("page", &self.consultation_page(consultation, language)),
+                    ],
                 ),
                 in_reply_to: None,
                 list: None,
@@ -209,7 +244,7 @@ impl EmailList {
         Ok(sent)
     }
 
-    async fn by_token(&self, token: &str) -> Result<(Subscription, String), ListError> {
+    async fn by_token(&self, token: &str) -> Result<(Subscription, Localized), ListError> {
         let token = SubscriptionToken::parse(token).ok_or(ListError::UnknownToken)?;
         let subscription = self
             .subscriptions
@@ -221,7 +256,7 @@ impl EmailList {
         Ok((subscription, title))
     }
 
-    async fn title(&self, consultation: &ConsultationId) -> Result<String, ListError> {
+    async fn title(&self, consultation: &ConsultationId) -> Result<Localized, ListError> {
         Ok(self.title_and_status(consultation).await?.0)
     }
 
@@ -229,36 +264,40 @@ impl EmailList {
     async fn title_and_status(
         &self,
         consultation: &ConsultationId,
-    ) -> Result<(String, Status), ListError> {
+    ) -> Result<(Localized, Status), ListError> {
         let record = self
             .consultations
             .get(consultation)
             .await?
             .ok_or_else(|| ListError::NoSuchConsultation(consultation.clone()))?;
         let c = &record.consultation;
-        Ok((
-            c.title.get(Language::En).1.to_owned(),
-            c.status_at(self.clock.now()),
-        ))
+        Ok((c.title.clone(), c.status_at(self.clock.now())))
     }
 
     fn address(&self, consultation: &ConsultationId, suffix: &str) -> String {
         format!("{consultation}{suffix}@{}", self.mail_domain)
     }
 
-    fn consultation_page(&self, consultation: &ConsultationId) -> String {
-        format!(
-            "{}{}",
-            self.public_url,
-            site_paths::consultation_url(consultation)
-        )
+    /// A page of the site in `language`'s edition (English unprefixed, as it always was).
+    fn page(&self, path: &str, language: Language) -> String {
+        let edition = match language {
+            Language::En => Edition::DEFAULT,
+            other => Edition::of(other),
+        };
+        format!("{}{}", self.public_url, edition.url(path))
     }
 
+    fn consultation_page(&self, consultation: &ConsultationId, language: Language) -> String {
+        self.page(&site_paths::consultation_url(consultation), language)
+    }
+
+    /// A confirmation or unsubscribe link; its page answers in the subscriber's language.
     fn link(&self, action: &str, subscription: &Subscription) -> String {
         format!(
-            "{}/api/subscriptions/{action}?token={}",
+            "{}/api/subscriptions/{action}?token={}&lang={}",
             self.public_url,
-            subscription.token()
+            subscription.token(),
+            subscription.language.code()
         )
     }
 
@@ -270,39 +309,65 @@ impl EmailList {
         }
     }
 
-    fn confirmation_mail(&self, s: &Subscription, title: &str) -> OutgoingMail {
+    fn confirmation_mail(
+        &self,
+        s: &Subscription,
+        title: &Localized,
+        language: Language,
+    ) -> OutgoingMail {
+        let m = messages(language);
+        let title = title.get(language).1;
+        let link = self.link("confirm", &s.clone().in_language(language));
         OutgoingMail {
             to: s.address.to_string(),
-            subject: format!("Confirm your subscription: {title}"),
-            text: format!(
-                "Someone, probably you, asked for this address to receive every response \
-                 published in the open consultation \"{title}\" ({}).\n\n\
-                 To confirm, open this link and press \"Confirm\":\n{}\n\n\
-                 If you did not ask for this, ignore this message: nothing will be sent to you.\n",
-                s.consultation,
-                self.link("confirm", s),
+            subject: m.f("mail_confirm_subject", &[("title", &title)]),
+            text: m.f(
+                "mail_confirm_text",
+                &[
+                    ("title", &title),
+                    ("consultation", &s.consultation),
+                    ("link", &link),
+                    ("button", &m.t("list_confirm_button")),
+                ],
             ),
             in_reply_to: None,
             list: None,
         }
     }
 
-    fn already_subscribed_mail(&self, s: &Subscription, title: &str) -> OutgoingMail {
+    fn already_subscribed_mail(
+        &self,
+        s: &Subscription,
+        title: &Localized,
+        language: Language,
+    ) -> OutgoingMail {
+        let m = messages(language);
+        let title = title.get(language).1;
         OutgoingMail {
             to: s.address.to_string(),
-            subject: format!("Already subscribed: {title}"),
-            text: format!(
-                "This address already receives the responses published in the consultation \
-                 \"{title}\" ({}); nothing has changed.\n\nTo stop: {}\n",
-                s.consultation,
-                self.link("unsubscribe", s),
+            subject: m.f("mail_already_subject", &[("title", &title)]),
+            text: m.f(
+                "mail_already_text",
+                &[
+                    ("title", &title),
+                    ("consultation", &s.consultation),
+                    ("link", &self.link("unsubscribe", s)),
+                ],
             ),
             in_reply_to: None,
             list: Some(self.list_headers(s)),
         }
     }
 
-    fn response_mail(&self, s: &Subscription, title: &str, receipt: &Receipt) -> OutgoingMail {
+    /// A published response, for one subscriber, in their language.
+    fn response_mail(
+        &self,
+        s: &Subscription,
+        title: &Localized,
+        receipt: &Receipt,
+    ) -> OutgoingMail {
+        let language = s.language;
+        let m = messages(language);
         let from = [
             Some(receipt.name.as_str()),
             receipt.organization.as_deref(),
@@ -312,45 +377,71 @@ impl EmailList {
         .flatten()
         .collect::<Vec<_>>()
         .join(", ");
-        let mut text = format!(
-            "Response {} to the consultation \"{title}\" ({}) is published, unedited.\n\n\
-             From: {from}\nReceived: {} (by {})\nPage: {}{}#response-{}\n\nFiles:\n",
-            receipt.number,
-            receipt.consultation,
-            receipt
-                .received_at
-                .parse()
-                .map(human_geneva)
-                .unwrap_or_else(|_| receipt.received_at.clone()),
-            match receipt.channel {
-                Channel::Web => "the web form",
-                Channel::Api => "the API",
-                Channel::Email => "email",
-            },
-            self.public_url,
-            site_paths::page_url(&receipt.consultation, site_paths::page_of(receipt.number)),
-            receipt.number,
+        let page = format!(
+            "{}#response-{}",
+            self.page(
+                &site_paths::page_url(&receipt.consultation, site_paths::page_of(receipt.number)),
+                language
+            ),
+            receipt.number
         );
+        let received = receipt
+            .received_at
+            .parse()
+            .map(|at| m.geneva_time(at))
+            .unwrap_or_else(|_| receipt.received_at.clone());
+        let mut text = m.f(
+            "mail_response_text",
+            &[
+                ("number", &receipt.number),
+                ("title", &title.get(language).1),
+                ("consultation", &receipt.consultation),
+                ("from", &from),
+                ("received", &received),
+                ("channel", &channel_name(m, receipt.channel)),
+                ("page", &page),
+            ],
+        );
+        text.push('\n');
         for file in &receipt.files {
             text.push_str(&format!(
-                "  {}  ({} bytes, SHA-256 {})\n    {}{}\n",
-                file.name, file.size, file.sha256, self.public_url, file.url
+                "  {}  ({}, {} {})\n    {}{}\n",
+                file.name,
+                m.p("bytes", file.size, &[]),
+                m.t("sha256"),
+                file.sha256,
+                self.public_url,
+                file.url
             ));
         }
-        text.push_str(&format!(
-            "\n--\nYou receive this because you subscribed to this consultation's list.\n\
-             Unsubscribe with one click: {}\n",
-            self.link("unsubscribe", s)
+        text.push_str("\n--\n");
+        text.push_str(&m.f(
+            "mail_list_footer",
+            &[("link", &self.link("unsubscribe", s))],
         ));
+        text.push('\n');
         OutgoingMail {
             to: s.address.to_string(),
-            subject: format!(
-                "[{}] Response {}: {}",
-                receipt.consultation, receipt.number, receipt.name
+            subject: m.f(
+                "mail_response_subject",
+                &[
+                    ("consultation", &receipt.consultation),
+                    ("number", &receipt.number),
+                    ("name", &receipt.name),
+                ],
             ),
             text,
             in_reply_to: None,
             list: Some(self.list_headers(s)),
         }
     }
+}
+
+/// How a response came in, in the reader's words.
+fn channel_name(m: &Catalogue, channel: Channel) -> &str {
+    m.t(match channel {
+        Channel::Web => "mail_channel_web",
+        Channel::Api => "mail_channel_api",
+        Channel::Email => "mail_channel_email",
+    })
 }

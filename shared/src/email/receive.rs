@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::domain::media::classify;
 use crate::domain::{
-    Channel, ConsultationId, Receipt, Refusal, ResponseId, SubmitterFields, sanitize_file_name,
+    Channel, ConsultationId, Language, Receipt, Refusal, ResponseId, SubmitterFields,
+    sanitize_file_name,
 };
 use crate::email::list::{EmailList, ListError};
 use crate::email::message::{InboundMessage, MessageKind, parse};
@@ -16,6 +17,7 @@ use crate::ports::{
     Body, Consultations, Mailer, ObjectKey, ObjectMeta, ObjectStore, OutgoingMail, PutMode,
     StoreError,
 };
+use crate::publish::i18n::{Catalogue, messages};
 use crate::spool::{Spool, SpooledFile};
 use crate::views::human_geneva;
 
@@ -131,9 +133,12 @@ impl EmailIntake {
         let message = parse(raw, None);
         if message.kind == MessageKind::Response {
             let subject = "Your message was not delivered".to_owned();
-            let text = format!(
-                "Your message could not be taken: {reason}.\n\nThe open consultations are listed at {}/\n",
-                self.public_url
+            let url = format!("{}/", self.public_url);
+            let text = with_other_languages(
+                format!(
+                    "Your message could not be taken: {reason}.\n\nThe open consultations are listed at {url}\n"
+                ),
+                |m| m.f("mail_undelivered_summary", &[("url", &url)]),
             );
             self.reply(&message, (subject, text)).await;
         }
@@ -175,7 +180,12 @@ impl EmailIntake {
         };
         let subscribing = matches!(to, Recipient::Subscribe(_));
         let result = if subscribing {
-            self.list.subscribe(consultation, address).await.map(|_| ())
+            // A mail names no language: the list writes in English until the subscriber
+            // subscribes again from a page in another.
+            self.list
+                .subscribe(consultation, address, crate::domain::Language::En)
+                .await
+                .map(|_| ())
         } else {
             self.list.unsubscribe_address(consultation, address).await
         };
@@ -184,8 +194,15 @@ impl EmailIntake {
             Err(ListError::Store(e)) => return Err(e.into()),
             Err(refusal) => {
                 let subject = format!("Your request to the list of {consultation}");
-                self.reply(&message, (subject, format!("{refusal}\n")))
-                    .await;
+                let text = with_other_languages(format!("{refusal}\n"), |m| match refusal.text() {
+                    Some((Some(field), rule)) => m.f(
+                        "err_field_rule",
+                        &[("field", &m.field_label(field)), ("rule", &m.render(&rule))],
+                    ),
+                    Some((None, text)) => m.render(&text),
+                    None => String::new(),
+                });
+                self.reply(&message, (subject, text)).await;
             }
         }
         Ok(if subscribing {
@@ -343,6 +360,19 @@ async fn spool(
     Ok(file)
 }
 
+/// Mail says nothing of its sender's language: the reply is the English text (which carries
+/// the details: file names, SHA-256, the log's proof, the same in any language), then its gist
+/// in each of the other five, headed by the language's own name, so every sender finds a
+/// sentence they read without the details being repeated six times.
+fn with_other_languages(mut english: String, gist: impl Fn(&Catalogue) -> String) -> String {
+    english.push_str("\n--\n");
+    for lang in Language::ALL.into_iter().filter(|l| *l != Language::En) {
+        let m = messages(lang);
+        english.push_str(&format!("{}: {}\n", m.t("language_name"), gist(m)));
+    }
+    english
+}
+
 fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (String, String) {
     let mut text = format!(
         "Your response to the consultation {} was received at {} and is number {}.\n\
@@ -364,6 +394,20 @@ fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (Str
     }
     text.push_str(&format!("\nResponse id: {}\n", receipt.id));
     text.push_str(&crate::transparency::receipt_text(receipt));
+    let received = receipt.received_at.parse::<jiff::Timestamp>().ok();
+    let text = with_other_languages(text, |m| {
+        m.f(
+            "mail_receipt_summary",
+            &[
+                ("number", &receipt.number),
+                ("consultation", &receipt.consultation),
+                (
+                    "received",
+                    &received.map_or_else(|| receipt.received_at.clone(), |at| m.geneva_time(at)),
+                ),
+            ],
+        )
+    });
     (
         format!(
             "Response {} received: {}",
@@ -377,20 +421,42 @@ fn refusal_mail(consultation: &ConsultationId, refusal: Refusal) -> (String, Str
     match refusal {
         Refusal::Closed { deadline } => (
             format!("Consultation {consultation} is closed"),
-            format!(
-                "The consultation {consultation} closed at {} ({} UTC). Your message arrived after \
-                 the deadline, so it is not published; it has been kept by the Secretariat.\n",
-                human_geneva(deadline),
-                deadline.strftime("%Y-%m-%d %H:%M:%S")
+            with_other_languages(
+                format!(
+                    "The consultation {consultation} closed at {} ({} UTC). Your message arrived after \
+                     the deadline, so it is not published; it has been kept by the Secretariat.\n",
+                    human_geneva(deadline),
+                    deadline.strftime("%Y-%m-%d %H:%M:%S")
+                ),
+                |m| {
+                    m.f(
+                        "mail_late_summary",
+                        &[
+                            ("consultation", consultation),
+                            ("deadline", &m.geneva_time(deadline)),
+                        ],
+                    )
+                },
             ),
         ),
         Refusal::NotOpen { opens_at } => (
             format!("Consultation {consultation} is not open yet"),
-            format!(
-                "The consultation {consultation} opens at {}. Your message arrived before that, so \
-                 it is not published; it has been kept by the Secretariat. Please send your \
-                 response again once the consultation is open.\n",
-                human_geneva(opens_at)
+            with_other_languages(
+                format!(
+                    "The consultation {consultation} opens at {}. Your message arrived before that, so \
+                     it is not published; it has been kept by the Secretariat. Please send your \
+                     response again once the consultation is open.\n",
+                    human_geneva(opens_at)
+                ),
+                |m| {
+                    m.f(
+                        "mail_early_summary",
+                        &[
+                            ("consultation", consultation),
+                            ("opens", &m.geneva_time(opens_at)),
+                        ],
+                    )
+                },
             ),
         ),
     }
@@ -427,5 +493,45 @@ mod tests {
         assert_eq!(recipient("net-2027@elsewhere.org", d), None);
         assert_eq!(recipient("no_such id@consultations.example.org", d), None);
         assert_eq!(recipient("not an address", d), None);
+    }
+
+    #[test]
+    fn list_refusals_have_words_in_every_language() {
+        let id = ConsultationId::parse("net-2027").unwrap();
+        let closed = ListError::Closed(id);
+        let (field, text) = closed.text().unwrap();
+        assert_eq!(field, None);
+        assert_eq!(
+            messages(Language::Fr).render(&text),
+            "la consultation net-2027 est close : sa liste n'enverra plus rien, elle n'accepte donc plus d'abonnés"
+        );
+        let invalid = ListError::Invalid(crate::domain::EmailAddress::parse("nope").unwrap_err());
+        let (field, text) = invalid.text().unwrap();
+        assert_eq!(field, Some("email"));
+        assert_eq!(
+            messages(Language::Es).render(&text),
+            "no es una dirección de correo electrónico (nombre@example.org)"
+        );
+    }
+
+    #[test]
+    fn replies_to_mail_keep_the_english_details_and_add_every_other_language() {
+        let id = ConsultationId::parse("net-2027").unwrap();
+        let deadline: jiff::Timestamp = "2027-02-28T22:59:59.999Z".parse().unwrap();
+        let (subject, text) = refusal_mail(&id, Refusal::Closed { deadline });
+        assert_eq!(subject, "Consultation net-2027 is closed");
+        assert!(text.starts_with("The consultation net-2027 closed at 28 February 2027"));
+        let (english, others) = text.split_once("\n--\n").unwrap();
+        assert!(english.contains("2027-02-28 22:59:59 UTC"));
+        let lines: Vec<&str> = others.lines().collect();
+        assert_eq!(lines.len(), 5, "{others}");
+        assert!(lines[0].starts_with("العربية: "));
+        assert!(lines[2].starts_with("Français: "));
+        assert!(
+            others.contains("Français: Votre message à la consultation net-2027 est arrivé après la date limite (28 février 2027, 23:59, heure de Genève (UTC+01:00))"),
+            "{others}"
+        );
+        assert!(others.contains("中文: "), "{others}");
+        assert!(others.contains("Русский: Ваше письмо в консультацию net-2027 пришло после"));
     }
 }

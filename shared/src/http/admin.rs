@@ -91,7 +91,7 @@ async fn authorize(
 impl From<AdminError> for ApiError {
     fn from(e: AdminError) -> Self {
         match e {
-            AdminError::NotFound(id) => Self::NotFound(format!("there is no consultation {id}")),
+            AdminError::NotFound(id) => Self::no_consultation(id),
             AdminError::Invalid(v) => Self::Invalid(v),
             AdminError::Store(s) => s.into(),
         }

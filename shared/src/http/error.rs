@@ -1,50 +1,57 @@
 //! The one place where failures become HTTP responses: `{"error":{"code","message"}}`, with a
 //! message a person can act on. Internal causes are logged, never sent.
+//!
+//! Each error carries its message as a [`Text`] (a catalogue key and typed arguments), so the
+//! same error reads in the reader's language: on the form's error page always, and in JSON
+//! when the request asks for a language (`?lang=`, `Accept-Language`; see [`localize`]).
+//! Without one the JSON message is English and `code` never changes: programs rely on both.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::{Refusal, ValidationError};
+use crate::domain::{Arg, Language, Refusal, Text, ValidationError};
 use crate::email::list::ListError;
 use crate::intake::IntakeError;
 use crate::ports::StoreError;
+use crate::publish::i18n::{messages, requested_language};
 use crate::uploads::UploadError;
-use crate::views::{human_geneva, rfc3339_geneva};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request cannot be read (broken JSON or multipart).
     #[error("{0}")]
-    Malformed(String),
+    Malformed(Text),
     /// 401: no valid admin token.
     #[error("a valid admin token is required: send it as `Authorization: Bearer <token>`")]
     Unauthorized,
     /// 404.
     #[error("{0}")]
-    NotFound(String),
+    NotFound(Text),
     /// 409: the id is taken.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Text),
     /// 409: the consultation refuses responses now.
     #[error("the consultation does not accept responses now")]
     Refused(Refusal),
     /// 410: a presigned upload expired before it was used.
     #[error("{0}")]
-    Gone(String),
+    Gone(Text),
     /// 413: a limit was exceeded while the upload streamed in.
     #[error("{0}")]
-    TooLarge(String),
+    TooLarge(Text),
     /// 415: the body or a file is of a type not accepted.
     #[error("{0}")]
-    UnsupportedMediaType(String),
+    UnsupportedMediaType(Text),
     /// 422: a field breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     /// 503: nothing was kept; sending again is the remedy.
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Text),
     /// 500: logged with its cause; the client learns only that it may retry.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -53,7 +60,9 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => Self::Conflict(format!("{what}: choose another id")),
+            StoreError::Conflict(what) => {
+                Self::Conflict(format!("{what}: choose another id").into())
+            }
             e => Self::Internal(Box::new(e)),
         }
     }
@@ -62,14 +71,16 @@ impl From<StoreError> for ApiError {
 impl From<IntakeError> for ApiError {
     fn from(e: IntakeError) -> Self {
         match e {
-            IntakeError::NotFound(id) => Self::NotFound(format!("there is no consultation {id}")),
+            IntakeError::NotFound(id) => Self::no_consultation(id),
             IntakeError::Refused(refusal) => Self::Refused(refusal),
             IntakeError::Invalid(v) => Self::Invalid(v),
-            IntakeError::Unsupported(u) => Self::UnsupportedMediaType(u.to_string()),
+            IntakeError::Unsupported(u) => Self::UnsupportedMediaType(u.text()),
             IntakeError::TooLarge(t) => Self::TooLarge(t.0),
-            e @ IntakeError::TooSlow(_) => Self::Unavailable(e.to_string()),
+            IntakeError::TooSlow(limit) => {
+                Self::Unavailable(Text::with("err_too_slow", [("limit", Arg::plain(limit))]))
+            }
             IntakeError::Store(e) => Self::Internal(Box::new(e)),
-            e @ IntakeError::AlreadyStored(_) => Self::Conflict(e.to_string()),
+            e @ IntakeError::AlreadyStored(_) => Self::Conflict(e.to_string().into()),
         }
     }
 }
@@ -77,14 +88,25 @@ impl From<IntakeError> for ApiError {
 impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
         match e {
-            e @ UploadError::Unknown(_) => Self::NotFound(e.to_string()),
-            e @ UploadError::Expired(..) => Self::Gone(e.to_string()),
-            e @ (UploadError::NotReceived(_)
-            | UploadError::AlreadyReceived(_)
-            | UploadError::AlreadyUsed(_)) => Self::Conflict(e.to_string()),
-            e @ (UploadError::Repeated(_) | UploadError::Invalid(_)) => {
-                Self::Invalid(ValidationError::new("uploads", e.to_string()))
+            UploadError::Unknown(id) => Self::NotFound(upload_text("err_upload_unknown", id)),
+            UploadError::Expired(id, at) => Self::Gone(Text::with(
+                "err_upload_expired",
+                [("upload", Arg::Plain(id)), ("at", Arg::Geneva(at))],
+            )),
+            UploadError::NotReceived(id) => {
+                Self::Conflict(upload_text("err_upload_not_received", id))
             }
+            UploadError::AlreadyReceived(id) => {
+                Self::Conflict(upload_text("err_upload_already_received", id))
+            }
+            UploadError::AlreadyUsed(id) => {
+                Self::Conflict(upload_text("err_upload_already_used", id))
+            }
+            UploadError::Repeated(id) => Self::Invalid(ValidationError::text(
+                "uploads",
+                upload_text("err_upload_repeated", id),
+            )),
+            UploadError::Invalid(text) => Self::Invalid(ValidationError::text("uploads", text)),
             UploadError::TooLarge(t) => Self::TooLarge(t.0),
             UploadError::Intake(e) => e.into(),
             UploadError::Store(e) => Self::Internal(Box::new(e)),
@@ -96,11 +118,13 @@ impl From<UploadError> for ApiError {
 impl From<ListError> for ApiError {
     fn from(e: ListError) -> Self {
         match e {
-            e @ (ListError::NoSuchConsultation(_) | ListError::UnknownToken) => {
-                Self::NotFound(e.to_string())
-            }
+            ListError::NoSuchConsultation(id) => Self::no_consultation(&id),
+            ListError::UnknownToken => Self::NotFound(Text::key("err_list_unknown_token")),
             ListError::Invalid(v) => Self::Invalid(v),
-            e @ ListError::Closed(_) => Self::Conflict(e.to_string()),
+            ListError::Closed(id) => Self::Conflict(Text::with(
+                "err_list_closed",
+                [("consultation", Arg::plain(id))],
+            )),
             ListError::Store(e) => Self::Internal(Box::new(e)),
         }
     }
@@ -128,24 +152,71 @@ impl ApiError {
         }
     }
 
-    pub(crate) fn message(&self) -> String {
+    /// 404 for a consultation id that names none.
+    pub fn no_consultation(id: impl std::fmt::Display) -> Self {
+        Self::NotFound(Text::with(
+            "err_no_consultation",
+            [("consultation", Arg::plain(id))],
+        ))
+    }
+
+    /// What the person is told, as a catalogue message.
+    pub fn text(&self) -> Text {
         match self {
-            Self::Refused(Refusal::Closed { deadline }) => format!(
-                "the consultation closed at {} ({} UTC); responses are no longer accepted",
-                human_geneva(*deadline),
-                deadline.strftime("%Y-%m-%d %H:%M:%S")
+            Self::Refused(Refusal::Closed { deadline }) => Text::with(
+                "err_closed",
+                [
+                    ("deadline", Arg::Geneva(*deadline)),
+                    ("utc", Arg::Utc(*deadline)),
+                ],
             ),
-            Self::Refused(Refusal::NotOpen { opens_at }) => format!(
-                "the consultation is not open yet; it opens at {} ({})",
-                human_geneva(*opens_at),
-                rfc3339_geneva(*opens_at)
+            Self::Refused(Refusal::NotOpen { opens_at }) => Text::with(
+                "err_not_open",
+                [
+                    ("opens", Arg::Geneva(*opens_at)),
+                    ("rfc3339", Arg::Rfc3339(*opens_at)),
+                ],
             ),
-            Self::Internal(_) => {
-                "something went wrong on our side; nothing was lost, please try again".to_owned()
-            }
-            other => other.to_string(),
+            Self::Unauthorized => Text::key("err_unauthorized"),
+            Self::Internal(_) => Text::key("err_internal"),
+            Self::Malformed(text)
+            | Self::NotFound(text)
+            | Self::Conflict(text)
+            | Self::Gone(text)
+            | Self::TooLarge(text)
+            | Self::UnsupportedMediaType(text)
+            | Self::Unavailable(text) => text.clone(),
+            Self::Invalid(v) => v.message.clone(),
         }
     }
+
+    /// The message in `lang`. A field's rule is prefixed by the field's label, as in English
+    /// (`country: must be…`), so a program's user still sees which field it is.
+    pub fn message_in(&self, lang: Language) -> String {
+        let m = messages(lang);
+        let text = m.render(&self.text());
+        match self {
+            Self::Invalid(v) => m.f(
+                "err_field_rule",
+                &[("field", &m.field_label(&v.field)), ("rule", &text)],
+            ),
+            _ => text,
+        }
+    }
+
+    /// The English message, for programs (and logs).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            // The field's code, not its label: programs match on it.
+            Self::Invalid(v) => v.to_string(),
+            _ => self.message_in(Language::En),
+        }
+    }
+}
+
+/// An upload's refusal, naming the upload.
+fn upload_text(key: &'static str, upload: String) -> Text {
+    Text::with(key, [("upload", Arg::Plain(upload))])
 }
 
 impl ApiError {
@@ -158,25 +229,20 @@ impl ApiError {
     /// back to it on the consultation's form.
     pub fn into_html_response_in(
         self,
-        lang: crate::domain::Language,
+        lang: Language,
         consultation: Option<&crate::domain::ConsultationId>,
     ) -> Response {
         let field = match &self {
             Self::Invalid(v) => Some(v.field.clone()),
             _ => None,
         };
-        self.into_page(|status, message| {
-            crate::publish::render::error_page(
-                lang,
-                status,
-                message,
-                field.as_deref(),
-                consultation,
-            )
+        let text = self.text();
+        self.into_page(|status, _| {
+            crate::publish::render::error_page(lang, status, &text, field.as_deref(), consultation)
         })
     }
 
-    /// The error as the page `render` makes of its status and message.
+    /// The error as the page `render` makes of its status and English message.
     pub(crate) fn into_page(self, render: impl FnOnce(u16, &str) -> String) -> Response {
         let (status, _) = self.status_and_code();
         if let Self::Internal(cause) = &self {
@@ -187,16 +253,72 @@ impl ApiError {
     }
 }
 
+/// What [`localize`] needs to say an error again in another language, kept with the response.
+#[derive(Clone)]
+struct Untranslated {
+    code: &'static str,
+    field: Option<String>,
+    messages: std::sync::Arc<dyn Fn(Language) -> String + Send + Sync>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, source = ?cause.source(), "request failed");
         }
-        let mut body = json!({ "error": { "code": code, "message": self.message() } });
-        if let Self::Invalid(v) = &self {
-            body["error"]["field"] = json!(v.field);
-        }
-        (status, Json(body)).into_response()
+        let field = match &self {
+            Self::Invalid(v) => Some(v.field.clone()),
+            _ => None,
+        };
+        let body = error_body(code, field.as_deref(), self.message());
+        let mut response = (status, Json(body)).into_response();
+        let error = std::sync::Arc::new(self);
+        response.extensions_mut().insert(Untranslated {
+            code,
+            field,
+            messages: std::sync::Arc::new(move |lang| error.message_in(lang)),
+        });
+        response
     }
+}
+
+fn error_body(code: &str, field: Option<&str>, message: String) -> serde_json::Value {
+    let mut body = json!({ "error": { "code": code, "message": message } });
+    if let Some(field) = field {
+        body["error"]["field"] = json!(field);
+    }
+    body
+}
+
+/// Middleware: a JSON error answers in the language the request asks for (`?lang=xx`, else
+/// `Accept-Language`), with the same status, `code` and `field`. Without either it stays
+/// English, as programs expect.
+pub async fn localize(request: Request, next: Next) -> Response {
+    let query_lang = request.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()?
+            .into_iter()
+            .find_map(|(k, v)| (k == "lang").then_some(v))
+    });
+    let accept = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let lang = requested_language(query_lang.as_deref(), accept.as_deref());
+    let mut response = next.run(request).await;
+    let Some(lang) = lang.filter(|l| *l != Language::En) else {
+        return response;
+    };
+    let Some(error) = response.extensions_mut().remove::<Untranslated>() else {
+        return response;
+    };
+    let body = error_body(error.code, error.field.as_deref(), (error.messages)(lang));
+    let mut localized = (response.status(), Json(body)).into_response();
+    localized.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        lang.code().parse().expect("a header value"),
+    );
+    localized
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::{consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
-use crate::domain::{Channel, ConsultationId, Language, SubmitterFields};
+use crate::domain::{Arg, Channel, ConsultationId, Language, SubmitterFields, Text};
 use crate::intake::{Intake, Submission};
 use crate::ports::{Clock, Consultations};
 use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
@@ -53,6 +53,7 @@ pub fn router(state: IntakeState) -> Router {
         )
         .route("/api/consultations/{id}/uploads", post(grant_upload))
         .route("/api/openapi.json", get(openapi))
+        .layer(axum::middleware::from_fn(super::error::localize))
         .with_state(state)
 }
 
@@ -64,6 +65,7 @@ pub fn local_uploads_router(state: IntakeState) -> Router {
             // The declared size is enforced while streaming.
             axum::routing::put(receive_upload).layer(DefaultBodyLimit::disable()),
         )
+        .layer(axum::middleware::from_fn(super::error::localize))
         .with_state(state)
 }
 
@@ -111,8 +113,7 @@ async fn receive_upload(
 
 /// A consultation id from a path: one that cannot exist is simply not found.
 pub fn path_id(raw: &str) -> Result<ConsultationId, ApiError> {
-    ConsultationId::parse(raw)
-        .map_err(|_| ApiError::NotFound(format!("there is no consultation {raw}")))
+    ConsultationId::parse(raw).map_err(|_| ApiError::no_consultation(raw))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -132,7 +133,7 @@ async fn show(
         .consultations
         .get(&id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("there is no consultation {id}")))?;
+        .ok_or_else(|| ApiError::no_consultation(&id))?;
     Ok(Json(ConsultationView::new(&record, s.clock.now())))
 }
 
@@ -177,9 +178,7 @@ async fn submit(
     } else if content_type.starts_with("application/json") {
         read_json(request, &s, &id).await
     } else {
-        let e = ApiError::UnsupportedMediaType(
-            "send the response as multipart/form-data (form fields and files) or application/json (text only)".into(),
-        );
+        let e = ApiError::UnsupportedMediaType(Text::key("err_body_type"));
         return refuse(e, request.into_body(), html, Some(&id)).await;
     };
     let result = match submission {
@@ -239,8 +238,12 @@ async fn refuse(
     }
 }
 
+fn field_twice(name: &str) -> ApiError {
+    ApiError::Malformed(Text::with("err_field_twice", [("field", Arg::field(name))]))
+}
+
 fn malformed(e: impl std::fmt::Display) -> ApiError {
-    ApiError::Malformed(format!("the multipart body could not be read: {e}"))
+    ApiError::Malformed(Text::with("err_multipart", [("detail", Arg::plain(e))]))
 }
 
 impl From<SpoolError> for ApiError {
@@ -259,7 +262,7 @@ async fn read_multipart(
 ) -> Result<Submission, ApiError> {
     let mut multipart = Multipart::from_request(request, &())
         .await
-        .map_err(|e| ApiError::Malformed(e.body_text()))?;
+        .map_err(|e| malformed(e.body_text()))?;
     let result = read_parts(&mut multipart, limits, channel).await;
     if result.is_err() {
         drain_multipart(&mut multipart).await;
@@ -280,8 +283,9 @@ async fn read_parts(
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         parts += 1;
         if parts > MAX_PARTS + limits.max_files {
-            return Err(ApiError::TooLarge(format!(
-                "a response may have at most {MAX_PARTS} form fields besides its files"
+            return Err(ApiError::TooLarge(Text::with(
+                "err_too_many_parts",
+                [("count", Arg::count(MAX_PARTS))],
             )));
         }
         let name = field.name().unwrap_or_default().to_owned();
@@ -315,7 +319,7 @@ async fn read_parts(
             }
             "text" => {
                 if text.is_some() {
-                    return Err(ApiError::Malformed("the text field is given twice".into()));
+                    return Err(field_twice("text"));
                 }
                 let mut spool = Spool::create("the text").map_err(SpoolError::from)?;
                 while let Some(chunk) = field.chunk().await.map_err(malformed)? {
@@ -339,9 +343,7 @@ async fn read_parts(
                     _ => continue, // e.g. a submit button's name: harmless, ignored
                 };
                 if slot.is_some() {
-                    return Err(ApiError::Malformed(format!(
-                        "the field {name} is given twice"
-                    )));
+                    return Err(field_twice(&name));
                 }
                 *slot = Some(value);
             }
@@ -365,16 +367,17 @@ async fn read_small(
     let mut value = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(malformed)? {
         if value.len() + chunk.len() > max {
-            return Err(ApiError::TooLarge(format!(
-                "the field {name} is longer than {max} bytes"
+            return Err(ApiError::TooLarge(Text::with(
+                "err_field_too_long",
+                [("field", Arg::field(name)), ("count", Arg::count(max))],
             )));
         }
         value.extend_from_slice(&chunk);
     }
     String::from_utf8(value).map_err(|_| {
-        ApiError::Invalid(crate::domain::ValidationError::new(
+        ApiError::Invalid(crate::domain::ValidationError::text(
             name,
-            "must be UTF-8 text",
+            Text::key("err_not_utf8"),
         ))
     })
 }
@@ -417,12 +420,14 @@ async fn read_json(
     let max = usize::try_from(limits.max_file_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
-    let bytes = axum::body::to_bytes(request.into_body(), max).await.map_err(|_| {
-        ApiError::TooLarge(format!(
-            "a JSON response may be at most {} MB; send larger responses as files with multipart/form-data",
-            limits.max_file_bytes / (1024 * 1024)
-        ))
-    })?;
+    let bytes = axum::body::to_bytes(request.into_body(), max)
+        .await
+        .map_err(|_| {
+            ApiError::TooLarge(Text::with(
+                "err_json_too_large",
+                [("mb", Arg::plain(limits.max_file_bytes / (1024 * 1024)))],
+            ))
+        })?;
     let body: JsonSubmission = json_body(&bytes)?;
     let mut budget = Budget::new(limits);
     let text = match body.text {

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::intake::path_id;
 use super::json_body;
+use crate::domain::Language;
 use crate::email::list::{EmailList, ListChange};
 use crate::publish::list_pages::{self, ListAction};
 
@@ -29,6 +30,7 @@ pub fn router(list: Arc<EmailList>) -> Router {
             "/api/subscriptions/unsubscribe",
             get(show_unsubscribe).post(unsubscribe),
         )
+        .layer(axum::middleware::from_fn(super::error::localize))
         .with_state(list)
 }
 
@@ -40,6 +42,18 @@ struct SubscribeRequest {
 #[derive(Debug, Deserialize)]
 struct TokenQuery {
     token: Option<String>,
+    /// The language of the page that links here (the subscriber's, in the list's mails).
+    lang: Option<String>,
+}
+
+/// `?lang=` of the form or link: the language of the page, and of the list's mails.
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+fn language(lang: Option<&str>) -> Language {
+    lang.and_then(Language::parse).unwrap_or(Language::En)
 }
 
 /// Browsers post forms and read pages; programs post JSON and read JSON.
@@ -58,33 +72,38 @@ fn wants_json(headers: &HeaderMap) -> bool {
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
-fn page_error(e: impl Into<ApiError>) -> Response {
-    e.into().into_page(list_pages::list_error)
+fn page_error(lang: Language, e: impl Into<ApiError>) -> Response {
+    let e = e.into();
+    let message = e.message_in(lang);
+    e.into_page(|status, _| list_pages::list_error(lang, status, &message))
 }
 
 async fn subscribe(
     State(list): State<Arc<EmailList>>,
     Path(raw): Path<String>,
+    Query(query): Query<LangQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form = is_form(&headers);
+    let lang = language(query.lang.as_deref());
     let result = async {
         let id = path_id(&raw)?;
         let request: SubscribeRequest = if form {
             serde_urlencoded::from_bytes(&body).map_err(|_| {
-                ApiError::Malformed("the form must have an `email` field".to_owned())
+                ApiError::Malformed(crate::domain::Text::key("err_subscribe_no_email"))
             })?
         } else {
             json_body(&body)?
         };
-        Ok::<_, ApiError>(list.subscribe(&id, &request.email).await?)
+        Ok::<_, ApiError>(list.subscribe(&id, &request.email, lang).await?)
     }
     .await;
     match (result, form) {
         (Ok(change), true) => (
             StatusCode::ACCEPTED,
             Html(list_pages::check_your_inbox(
+                lang,
                 &change.consultation,
                 &change.title,
             )),
@@ -98,15 +117,17 @@ async fn subscribe(
             })),
         )
             .into_response(),
-        (Err(e), true) => page_error(e),
+        (Err(e), true) => page_error(lang, e),
         (Err(e), false) => e.into_response(),
     }
 }
 
-fn token(query: TokenQuery) -> Result<String, ApiError> {
-    query.token.filter(|t| !t.is_empty()).ok_or_else(|| {
-        ApiError::Malformed("the link has no token: copy the whole link from the message".into())
-    })
+fn token(query: &TokenQuery) -> Result<String, ApiError> {
+    query
+        .token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Malformed(crate::domain::Text::key("err_list_no_token")))
 }
 
 async fn show_confirm(query: Query<TokenQuery>) -> Response {
@@ -118,9 +139,10 @@ async fn show_unsubscribe(query: Query<TokenQuery>) -> Response {
 }
 
 fn show(action: ListAction, query: TokenQuery) -> Response {
-    match token(query) {
-        Ok(token) => Html(list_pages::confirm_action(action, &token)).into_response(),
-        Err(e) => page_error(e),
+    let lang = language(query.lang.as_deref());
+    match token(&query) {
+        Ok(token) => Html(list_pages::confirm_action(lang, action, &token)).into_response(),
+        Err(e) => page_error(lang, e),
     }
 }
 
@@ -129,8 +151,8 @@ async fn confirm(
     headers: HeaderMap,
     query: Query<TokenQuery>,
 ) -> Response {
-    let result = async { Ok::<_, ApiError>(list.confirm(&token(query.0)?).await?) }.await;
-    done(ListAction::Confirm, result, &headers)
+    let result = async { Ok::<_, ApiError>(list.confirm(&token(&query.0)?).await?) }.await;
+    done(ListAction::Confirm, result, &headers, &query.0)
 }
 
 /// The page's button, or a mail client's one-click POST (RFC 8058, body
@@ -140,13 +162,20 @@ async fn unsubscribe(
     headers: HeaderMap,
     query: Query<TokenQuery>,
 ) -> Response {
-    let result = async { Ok::<_, ApiError>(list.unsubscribe(&token(query.0)?).await?) }.await;
-    done(ListAction::Unsubscribe, result, &headers)
+    let result = async { Ok::<_, ApiError>(list.unsubscribe(&token(&query.0)?).await?) }.await;
+    done(ListAction::Unsubscribe, result, &headers, &query.0)
 }
 
-fn done(action: ListAction, result: Result<ListChange, ApiError>, headers: &HeaderMap) -> Response {
+fn done(
+    action: ListAction,
+    result: Result<ListChange, ApiError>,
+    headers: &HeaderMap,
+    query: &TokenQuery,
+) -> Response {
+    let lang = language(query.lang.as_deref());
     match (result, wants_json(headers)) {
         (Ok(change), false) => Html(list_pages::done(
+            lang,
             action,
             &change.consultation,
             &change.title,
@@ -160,7 +189,7 @@ fn done(action: ListAction, result: Result<ListChange, ApiError>, headers: &Head
             "consultation": change.consultation,
         }))
         .into_response(),
-        (Err(e), false) => page_error(e),
+        (Err(e), false) => page_error(lang, e),
         (Err(e), true) => e.into_response(),
     }
 }

@@ -19,8 +19,12 @@ use error::ApiError;
 
 /// A JSON request body, or a 400 that says what is wrong with it.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::Malformed(format!("the JSON body could not be read: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::Malformed(crate::domain::Text::with(
+            "err_json_body",
+            [("detail", crate::domain::Arg::plain(e))],
+        ))
+    })
 }
 
 /// Every consultation as the API shows it at `now` (the public and the admin listing).

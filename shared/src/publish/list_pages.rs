@@ -4,90 +4,106 @@
 
 use maud::html;
 
-use super::render::standalone_page;
-use crate::domain::ConsultationId;
-use crate::domain::Language;
-use crate::domain::site_paths::consultation_url;
+use super::i18n::messages;
+use super::render::{interpolate, standalone_page};
+use crate::domain::site_paths::{Edition, consultation_url};
+use crate::domain::{ConsultationId, Language, Localized};
+
+/// The consultation page in `lang`'s edition, linked by its title in that language.
+fn consultation_link(
+    lang: Language,
+    consultation: &ConsultationId,
+    title: &Localized,
+) -> maud::Markup {
+    let (title_lang, title) = title.get(lang);
+    let edition = match lang {
+        Language::En => Edition::DEFAULT,
+        other => Edition::of(other),
+    };
+    html! {
+        a href=(edition.url(&consultation_url(consultation))) lang=(title_lang.code()) { (title) }
+    }
+}
 
 /// After the subscribe form: the same words whether or not the address was subscribed.
-pub fn check_your_inbox(consultation: &ConsultationId, title: &str) -> String {
+pub fn check_your_inbox(
+    lang: Language,
+    consultation: &ConsultationId,
+    title: &Localized,
+) -> String {
+    let m = messages(lang);
     standalone_page(
-        Language::En,
-        "Check your inbox",
+        lang,
+        m.t("list_inbox_title"),
         html! {
-            h1 { "Check your inbox" }
-            p {
-                "We sent a message to the address you gave. Open the link in it to confirm that you want to receive every response published in "
-                a href=(consultation_url(consultation)) { (title) } "."
-            }
-            p { "Nothing is sent to you until you confirm. Your address is never published." }
+            h1 { (m.t("list_inbox_title")) }
+            p { (interpolate(m.t("list_inbox_text"), &[("consultation", consultation_link(lang, consultation, title))])) }
+            p { (m.t("list_inbox_note")) }
         },
     )
 }
 
-/// A confirmation or unsubscribe link, opened: one button that does it.
-pub fn confirm_action(action: ListAction, token: &str) -> String {
+/// A confirmation or unsubscribe link, opened: one button that does it (in the language the
+/// link names, carried on to the button's POST).
+pub fn confirm_action(lang: Language, action: ListAction, token: &str) -> String {
+    let m = messages(lang);
     let (heading, explanation, button) = match action {
         ListAction::Confirm => (
-            "Confirm your subscription",
-            "Press the button to start receiving the responses published in this consultation.",
-            "Confirm",
+            "list_confirm_heading",
+            "list_confirm_text",
+            "list_confirm_button",
         ),
         ListAction::Unsubscribe => (
-            "Unsubscribe",
-            "Press the button to stop receiving the responses published in this consultation. Your address will be deleted.",
-            "Unsubscribe",
+            "list_unsubscribe_heading",
+            "list_unsubscribe_text",
+            "list_unsubscribe_button",
         ),
     };
     standalone_page(
-        Language::En,
-        heading,
+        lang,
+        m.t(heading),
         html! {
-            h1 { (heading) }
-            p { (explanation) }
-            form method="post" action={ "/api/subscriptions/" (action.path()) "?token=" (token) } {
-                button type="submit" { (button) }
+            h1 { (m.t(heading)) }
+            p { (m.t(explanation)) }
+            form method="post" action={ "/api/subscriptions/" (action.path()) "?token=" (token) "&lang=" (lang.code()) } {
+                button type="submit" { (m.t(button)) }
             }
         },
     )
 }
 
 /// What the button did.
-pub fn done(action: ListAction, consultation: &ConsultationId, title: &str) -> String {
-    let heading = match action {
-        ListAction::Confirm => "Subscription confirmed",
-        ListAction::Unsubscribe => "Unsubscribed",
+pub fn done(
+    lang: Language,
+    action: ListAction,
+    consultation: &ConsultationId,
+    title: &Localized,
+) -> String {
+    let m = messages(lang);
+    let (heading, text) = match action {
+        ListAction::Confirm => ("list_confirmed_heading", "list_confirmed_text"),
+        ListAction::Unsubscribe => ("list_unsubscribed_heading", "list_unsubscribed_text"),
     };
     standalone_page(
-        Language::En,
-        heading,
+        lang,
+        m.t(heading),
         html! {
-            h1 { (heading) }
-            @match action {
-                ListAction::Confirm => p {
-                    "You will receive every response published in "
-                    a href=(consultation_url(consultation)) { (title) }
-                    ", with a link to stop in each message."
-                },
-                ListAction::Unsubscribe => p {
-                    "You will receive nothing more from "
-                    a href=(consultation_url(consultation)) { (title) }
-                    ", and your address has been deleted."
-                },
-            }
+            h1 { (m.t(heading)) }
+            p { (interpolate(m.t(text), &[("consultation", consultation_link(lang, consultation, title))])) }
         },
     )
 }
 
-/// A list request that could not be done, and what to do instead.
-pub fn list_error(status: u16, message: &str) -> String {
+/// A list request that could not be done, and what to do instead, in the reader's language.
+pub fn list_error(lang: Language, status: u16, message: &str) -> String {
+    let m = messages(lang);
     standalone_page(
-        Language::En,
-        "Email list",
+        lang,
+        m.t("list_error_title"),
         html! {
-            h1 { "That did not work" }
+            h1 { (m.t("list_error_heading")) }
             p role="alert" { (message) }
-            p { "Error " (status) "." }
+            p { (m.f("error_status", &[("status", &status)])) }
         },
     )
 }

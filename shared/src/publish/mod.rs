@@ -165,9 +165,11 @@ impl Publisher {
                     .await?,
             ),
         };
-        let feed = render::consultation_feed(&record, &latest, self.clock.now());
-        self.write(site_paths::feed_url(id), feed.into_bytes())
-            .await?;
+        for edition in Edition::all() {
+            let feed = render::consultation_feed(edition, &record, &latest, self.clock.now());
+            self.write(edition.url(&site_paths::feed_url(id)), feed.into_bytes())
+                .await?;
+        }
         // After the pages (a reader never finds the log ahead of the manifests), before the
         // high-water mark (a crash here is redone, and the rebuilt log must match).
         self.publish_log(id, total).await?;
@@ -235,9 +237,11 @@ impl Publisher {
                 )
                 .await?;
             }
-            let feed = render::all_feed(&records, now);
-            self.write(site_paths::all_feed_url(), feed.into_bytes())
-                .await?;
+            for edition in Edition::all() {
+                let feed = render::all_feed(edition, &records, now);
+                self.write(edition.url(&site_paths::all_feed_url()), feed.into_bytes())
+                    .await?;
+            }
             let now = self.consultations.list().await?;
             if now == records {
                 break;

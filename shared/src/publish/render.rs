@@ -13,7 +13,9 @@ use serde_json::json;
 use super::i18n::{Catalogue, messages};
 use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
-use crate::domain::{Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status};
+use crate::domain::{
+    Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status, Text,
+};
 use crate::ports::ConsultationRecord;
 use crate::views::{ConsultationView, rfc3339_geneva};
 
@@ -92,14 +94,14 @@ fn layout(here: Here, title: &str, body: Markup) -> String {
                 @for other in Language::ALL {
                     link rel="alternate" hreflang=(other.code()) href=(Edition::of(other).url(here.path));
                 }
-                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(site_paths::all_feed_url());
+                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(here.url(&site_paths::all_feed_url()));
                 script src={ "/" (SCRIPT_KEY) } defer {}
             }
             body
                 data-your-time=(m.t("your_time"))
                 data-time-left=(m.t("time_left"))
-                data-filter-shown=(m.t("filter_shown"))
-                data-filter-found=(m.t("filter_found"))
+                data-filter-shown=(m.plural_variants("filter_shown"))
+                data-filter-found=(m.plural_variants("filter_found"))
                 data-filter-loading=(m.t("filter_loading"))
                 data-filter-failed=(m.t("filter_failed"))
             {
@@ -127,7 +129,7 @@ fn layout(here: Here, title: &str, body: Markup) -> String {
                 main id="main" tabindex="-1" { (body) }
                 footer {
                     p { (m.t("footer")) }
-                    p { a href=(site_paths::all_feed_url()) { (m.t("feed_all")) } }
+                    p { a href=(here.url(&site_paths::all_feed_url())) { (m.t("feed_all")) } }
                 }
             }
         }
@@ -292,7 +294,7 @@ pub fn consultation_page(
             p {
                 a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }
                 " · "
-                a href=(site_paths::feed_url(&c.id)) type="application/atom+xml" { (m.t("feed_link")) }
+                a href=(here.url(&site_paths::feed_url(&c.id))) type="application/atom+xml" hreflang=(m.lang().code()) { (m.t("feed_link")) }
             }
             @if entries.is_empty() {
                 p { (m.t("responses_empty")) }
@@ -330,9 +332,9 @@ fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
             @if let Some(dossier) = dossier {
                 p { strong { (m.t("dossier_heading")) } }
                 p {
-                    (m.f("dossier_text", &[("count", &dossier.response_count)])) " "
+                    (m.p("dossier_text", dossier.response_count, &[])) " "
                     a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
-                    " (" (m.f("bytes", &[("size", &dossier.size)])) ", " (m.t("sha256")) " "
+                    " (" (m.p("bytes", dossier.size, &[])) ", " (m.t("sha256")) " "
                     code class="sha" { (dossier.sha256) } ")"
                 }
                 p { a href=(here.url(&site_paths::summary_url(&c.id))) { (m.t("summary_link")) } }
@@ -367,7 +369,7 @@ fn response_entry(m: &Catalogue, r: &Receipt) -> Markup {
                     @for f in &r.files {
                         li {
                             a href=(f.url) download { (f.name) }
-                            " (" (m.f("bytes", &[("size", &f.size)])) ", " (f.media_type) ") "
+                            " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
                             span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
                         }
                     }
@@ -421,7 +423,7 @@ fn how_to_respond(m: &Catalogue, id: &ConsultationId, deadline: Timestamp) -> Ma
 
 /// A catalogue text with markup (a link, a date) in place of its `{name}` placeholders; the
 /// text around them is escaped as usual.
-fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
+pub(crate) fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -582,7 +584,7 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
 pub fn error_page(
     lang: Language,
     status: u16,
-    message: &str,
+    message: &Text,
     field: Option<&str>,
     consultation: Option<&ConsultationId>,
 ) -> String {
@@ -592,16 +594,12 @@ pub fn error_page(
         path: &path,
     };
     let m = here.m();
-    let field_label = field.map(|f| match f {
-        "name" => m.t("field_name"),
-        "organization" => m.t("field_organization"),
-        "email" => m.t("field_email"),
-        "category" => m.t("field_category"),
-        "country" => m.t("field_country"),
-        "text" => m.t("field_text"),
-        "file" | "files" => m.t("field_files"),
-        other => other,
-    });
+    let field_label = field.map(|f| m.field_label(f));
+    // A message the catalogues lack (a library's words) is English, and marked so.
+    let message_lang = match message {
+        Text::English(_) => Language::En,
+        Text::Message { .. } => lang,
+    };
     let back = match (consultation, field) {
         (Some(_), Some(f)) => format!("{}#{f}", here.url(&path)),
         (Some(_), None) => format!("{}#respond", here.url(&path)),
@@ -614,7 +612,7 @@ pub fn error_page(
             h1 { (m.t("error_title")) }
             div role="alert" {
                 @if let Some(label) = field_label { p { strong { (m.f("error_field", &[("field", &label)])) } } }
-                p lang="en" dir="ltr" { (message) }
+                p lang=(message_lang.code()) dir=(dir(message_lang)) { (m.render(message)) }
             }
             p { (m.f("error_status", &[("status", &status)])) " " a href=(back) { (m.t("error_back")) } }
         },
@@ -661,7 +659,7 @@ pub fn summary_page(
         html! {
             h1 { (m.f("summary_title", &[("title", &title)])) }
             p {
-                (m.f("summary_total", &[("total", &summary.total), ("deadline", &m.geneva_time(c.deadline))])) " "
+                (m.p("summary_total", summary.total, &[("deadline", &m.geneva_time(c.deadline))])) " "
                 a href=(here.url(&site_paths::consultation_url(&c.id))) { (m.t("all_responses")) } " · "
                 a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
             }
@@ -677,7 +675,7 @@ pub fn summary_page(
                     @for group in &summary.similar {
                         li {
                             @let key = if group.identical { "similar_identical" } else { "similar_near" };
-                            (m.f(key, &[("count", &group.numbers.len())])) " "
+                            (m.p(key, group.numbers.len() as u64, &[])) " "
                             @for (i, number) in group.numbers.iter().enumerate() {
                                 @if i > 0 { ", " }
                                 a href={ (here.url(&site_paths::page_url(&c.id, site_paths::page_of(*number)))) "#response-" (number) } { (number) }
@@ -690,13 +688,40 @@ pub fn summary_page(
     )
 }
 
-/// A stable Atom id for a consultation: a UUID derived from its id, so it never changes.
-fn consultation_urn(id: &ConsultationId) -> String {
+/// A stable Atom id, derived from what it names and the feed's language, so it never changes.
+/// English keeps the ids its feeds had before there were other languages; each language's
+/// feeds have their own (a translated entry is another document, RFC 4287 §4.2.6).
+fn atom_id(lang: Language, what: &str) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("verbatim consultation {id}").as_bytes());
+    let seed = match lang {
+        Language::En => what.to_owned(),
+        other => format!("{what} {}", other.code()),
+    };
+    let digest = sha2::Sha256::digest(seed.as_bytes());
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     format!("urn:uuid:{}", uuid::Uuid::new_v8(bytes))
+}
+
+/// The Atom id of a consultation, in the feeds of `lang`.
+fn consultation_urn(lang: Language, id: &ConsultationId) -> String {
+    atom_id(lang, &format!("verbatim consultation {id}"))
+}
+
+/// The Atom id of a response: its own id in English, a derived one in other languages.
+fn response_urn(lang: Language, r: &Receipt) -> String {
+    match lang {
+        Language::En => format!("urn:uuid:{}", r.id),
+        other => atom_id(other, &format!("verbatim response {}", r.id)),
+    }
+}
+
+/// The id of the feed of every consultation: the one it always had in English.
+fn all_feed_urn(lang: Language) -> String {
+    match lang {
+        Language::En => format!("urn:uuid:{}", uuid::Uuid::new_v8(*b"verbatim-all-fee")),
+        other => atom_id(other, "verbatim all consultations"),
+    }
 }
 
 const ATOM_DECLARATION: PreEscaped<&str> =
@@ -706,15 +731,19 @@ fn atom_time(at: Timestamp) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// The Atom feed of a consultation: its latest responses, newest first, each with its files.
-/// Links are relative to the feed's own URL (RFC 4287 §2), so the same file serves every host.
+/// The Atom feed of a consultation in one language edition (`xml:lang`, the catalogue's
+/// words, links to that edition's pages): its latest responses, newest first, each with its
+/// files. Links are relative to the feed's own URL (RFC 4287 §2), so one file serves every host.
 pub fn consultation_feed(
+    edition: Edition,
     record: &ConsultationRecord,
     latest: &[Receipt],
     now: Timestamp,
 ) -> String {
     let c = &record.consultation;
-    let m = messages(Language::En);
+    let lang = edition.lang;
+    let m = messages(lang);
+    let (title_lang, title) = c.title.get(lang);
     let updated = latest
         .iter()
         .filter_map(|r| r.received_at.parse::<Timestamp>().ok())
@@ -722,22 +751,22 @@ pub fn consultation_feed(
         .unwrap_or(c.opens_at.min(now));
     html! {
         (ATOM_DECLARATION)
-        feed xmlns="http://www.w3.org/2005/Atom" {
-            id { (consultation_urn(&c.id)) }
-            title { (c.title.get(Language::En).1) }
+        feed xmlns="http://www.w3.org/2005/Atom" xml:lang=(lang.code()) {
+            id { (consultation_urn(lang, &c.id)) }
+            title xml:lang=(title_lang.code()) { (title) }
             subtitle { (m.t("footer")) }
             updated { (atom_time(updated)) }
             author { name { "ITU CWG-Internet" } }
-            link rel="self" href=(site_paths::feed_url(&c.id)) {}
-            link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
+            link rel="self" href=(edition.url(&site_paths::feed_url(&c.id))) {}
+            link rel="alternate" type="text/html" href=(edition.url(&site_paths::consultation_url(&c.id))) {}
             @for r in latest.iter().rev() {
                 entry {
-                    id { "urn:uuid:" (r.id) }
+                    id { (response_urn(lang, r)) }
                     title { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
                     updated { (r.received_at) }
                     published { (r.received_at) }
                     author { name { (r.name) } }
-                    link rel="alternate" type="text/html" href={ (site_paths::page_url(&c.id, site_paths::page_of(r.number))) "#response-" (r.number) } {}
+                    link rel="alternate" type="text/html" href={ (edition.url(&site_paths::page_url(&c.id, site_paths::page_of(r.number)))) "#response-" (r.number) } {}
                     @for f in &r.files {
                         link rel="enclosure" type=(f.media_type) length=(f.size) title=(f.name) href=(f.url) {}
                     }
@@ -745,7 +774,7 @@ pub fn consultation_feed(
                         @if let Some(org) = &r.organization { (org) " · " }
                         @for (i, f) in r.files.iter().enumerate() {
                             @if i > 0 { ", " }
-                            (f.name) " (" (f.size) " bytes, SHA-256 " (f.sha256) ")"
+                            (f.name) " (" (m.p("bytes", f.size, &[])) ", " (m.t("sha256")) " " (f.sha256) ")"
                         }
                     }
                 }
@@ -755,10 +784,11 @@ pub fn consultation_feed(
     .into_string()
 }
 
-/// The Atom feed of every consultation: one entry each, updated when it opens, receives a
-/// response or closes.
-pub fn all_feed(records: &[ConsultationRecord], now: Timestamp) -> String {
-    let m = messages(Language::En);
+/// The Atom feed of every consultation in one language edition: one entry each, updated when
+/// it opens, receives a response or closes.
+pub fn all_feed(edition: Edition, records: &[ConsultationRecord], now: Timestamp) -> String {
+    let lang = edition.lang;
+    let m = messages(lang);
     let updated = |r: &ConsultationRecord| {
         let c = &r.consultation;
         let mut at = c.opens_at.min(now);
@@ -777,22 +807,23 @@ pub fn all_feed(records: &[ConsultationRecord], now: Timestamp) -> String {
         .unwrap_or(Timestamp::UNIX_EPOCH);
     html! {
         (ATOM_DECLARATION)
-        feed xmlns="http://www.w3.org/2005/Atom" {
-            id { "urn:uuid:" (uuid::Uuid::new_v8(*b"verbatim-all-fee")) }
+        feed xmlns="http://www.w3.org/2005/Atom" xml:lang=(lang.code()) {
+            id { (all_feed_urn(lang)) }
             title { (m.t("index_title")) " — " (m.t("site_name")) }
             subtitle { (m.t("site_tagline")) }
             updated { (atom_time(latest)) }
             author { name { "ITU CWG-Internet" } }
-            link rel="self" href=(site_paths::all_feed_url()) {}
-            link rel="alternate" type="text/html" href="/" {}
+            link rel="self" href=(edition.url(&site_paths::all_feed_url())) {}
+            link rel="alternate" type="text/html" href=(edition.url("/")) {}
             @for record in records {
                 @let c = &record.consultation;
+                @let (title_lang, title) = c.title.get(lang);
                 entry {
-                    id { (consultation_urn(&c.id)) }
-                    title { (c.title.get(Language::En).1) }
+                    id { (consultation_urn(lang, &c.id)) }
+                    title xml:lang=(title_lang.code()) { (title) }
                     updated { (atom_time(updated(record))) }
-                    link rel="alternate" type="text/html" href=(site_paths::consultation_url(&c.id)) {}
-                    link rel="related" type="application/atom+xml" href=(site_paths::feed_url(&c.id)) {}
+                    link rel="alternate" type="text/html" href=(edition.url(&site_paths::consultation_url(&c.id))) {}
+                    link rel="related" type="application/atom+xml" href=(edition.url(&site_paths::feed_url(&c.id))) {}
                     summary type="text" {
                         (status_label(m, c.status_at(now))) ". "
                         (m.t("label_deadline")) ": " (m.geneva_time(c.deadline)) ". "
@@ -938,15 +969,82 @@ mod tests {
     #[test]
     fn feeds_are_escaped_xml_with_stable_ids() {
         let record = record();
-        let feed = consultation_feed(&record, &[], now());
-        assert!(feed.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed"));
-        assert!(feed.contains("<title>Internet &lt;access&gt;</title>"));
+        let feed = consultation_feed(Edition::DEFAULT, &record, &[], now());
+        assert!(feed.starts_with(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">"
+        ));
+        assert!(feed.contains(r#"<title xml:lang="en">Internet &lt;access&gt;</title>"#));
         assert!(
             feed.contains(r#"<link rel="self" href="/consultations/net-2031/feed.atom"></link>"#)
         );
-        assert_eq!(feed, consultation_feed(&record, &[], now()));
-        let all = all_feed(std::slice::from_ref(&record), now());
-        assert!(all.contains(&consultation_urn(&record.consultation.id)));
+        assert_eq!(
+            feed,
+            consultation_feed(Edition::DEFAULT, &record, &[], now())
+        );
+        let all = all_feed(Edition::DEFAULT, std::slice::from_ref(&record), now());
+        assert!(all.contains(&consultation_urn(Language::En, &record.consultation.id)));
+        // The ids English feeds always had.
+        assert!(all.contains(&format!(
+            "<id>urn:uuid:{}</id>",
+            uuid::Uuid::new_v8(*b"verbatim-all-fee")
+        )));
+    }
+
+    #[test]
+    fn each_language_has_its_own_feeds() {
+        let record = record();
+        let receipt: Receipt = serde_json::from_value(serde_json::json!({
+            "consultation": "net-2031", "number": 1, "id": "0190c2a4-6e2b-7c1d-9f3e-5a6b7c8d9e0f",
+            "received_at": "2026-11-28T10:00:00.000Z", "name": "Ada", "organization": null,
+            "category": null, "country": null, "channel": "web",
+            "files": [{"name": "a.pdf", "size": 1, "sha256": "00", "media_type": "application/pdf",
+                       "url": "/consultations/net-2031/responses/1/a.pdf"}]
+        }))
+        .expect("a receipt");
+        let fr = consultation_feed(
+            Edition::of(Language::Fr),
+            &record,
+            std::slice::from_ref(&receipt),
+            now(),
+        );
+        assert!(
+            fr.contains(r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="fr">"#),
+            "{fr}"
+        );
+        assert!(fr.contains(r#"<link rel="self" href="/fr/consultations/net-2031/feed.atom">"#));
+        assert!(
+            fr.contains(r#"href="/fr/consultations/net-2031/#response-1""#),
+            "{fr}"
+        );
+        assert!(fr.contains("<title>Réponse 1 : Ada</title>"), "{fr}");
+        assert!(fr.contains("a.pdf (1 octet, SHA-256 00)"), "{fr}");
+        // Files are the same bytes for every language: their links are not prefixed.
+        assert!(fr.contains(r#"href="/consultations/net-2031/responses/1/a.pdf""#));
+        let en = consultation_feed(
+            Edition::DEFAULT,
+            &record,
+            std::slice::from_ref(&receipt),
+            now(),
+        );
+        assert!(en.contains(&format!("<id>urn:uuid:{}</id>", receipt.id)));
+        assert!(!fr.contains(&format!("<id>urn:uuid:{}</id>", receipt.id)));
+        let all_ar = all_feed(
+            Edition::of(Language::Ar),
+            std::slice::from_ref(&record),
+            now(),
+        );
+        assert!(all_ar.contains(r#"xml:lang="ar""#));
+        assert!(all_ar.contains(r#"<link rel="self" href="/ar/feed.atom">"#));
+        assert!(all_ar.contains(&format!(
+            "<title>{} — ",
+            messages(Language::Ar).t("index_title")
+        )));
+        let page = consultation_page(Edition::of(Language::Ru), &record, 1, &[], now());
+        assert!(
+            page.contains(r#"href="/ru/consultations/net-2031/feed.atom""#),
+            "{page}"
+        );
+        assert!(page.contains(r#"href="/ru/feed.atom""#), "{page}");
     }
 
     #[test]

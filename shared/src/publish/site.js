@@ -8,6 +8,13 @@
   const lang = document.documentElement.lang || 'en';
   const fill = (template, values) =>
     template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  // A counted message: the page gives one variant per CLDR plural category of its language
+  // (JSON), and the browser's own rules pick the one for `count`; "other" is always there.
+  const plurals = new Intl.PluralRules(lang);
+  const plural = (variants, count, values) => {
+    const forms = JSON.parse(variants);
+    return fill(forms[plurals.select(count)] || forms.other, Object.assign({ count: count }, values));
+  };
 
   // Dates: Geneva time is in the page; add the reader's own time zone beside it.
   function localTimes() {
@@ -95,7 +102,7 @@
         if (hit) shown += 1;
       }
       results.replaceChildren();
-      status.textContent = fill(body.dataset.filterShown, { shown: shown, total: entries.length });
+      status.textContent = plural(body.dataset.filterShown, shown, { shown: shown, total: entries.length });
     }
 
     // The page that lists response `number`, in this page's language edition.
@@ -126,7 +133,7 @@
             return li;
           })
         );
-        status.textContent = fill(body.dataset.filterFound, { shown: found.length, total: head.total });
+        status.textContent = plural(body.dataset.filterFound, found.length, { shown: found.length, total: head.total });
       } catch (e) {
         status.textContent = body.dataset.filterFailed;
       }
