@@ -409,6 +409,18 @@ async fn json_responses_are_text_only() {
         ))
         .unwrap();
     assert_eq!(app.send(request).await.error_code(), "malformed");
+
+    // The site's form script declares itself; email cannot be declared.
+    let uri = "/api/consultations/net-2027/responses";
+    let web = app
+        .post_json(uri, json!({"name": "Ada", "text": "x", "channel": "web"}))
+        .await;
+    assert_eq!(web.status, StatusCode::CREATED);
+    assert_eq!(web.json()["channel"], "web");
+    let email = app
+        .post_json(uri, json!({"name": "Ada", "text": "x", "channel": "email"}))
+        .await;
+    assert_eq!(email.error_code(), "malformed");
 }
 
 #[tokio::test]

@@ -298,6 +298,9 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   await accessible(page, 'the receipt shown in the page');
 
   await published('open-consultation', number);
+  const manifest = await (await fetch(`${base}/consultations/open-consultation/responses.json`)).json();
+  const listed = manifest.responses.find((r) => r.number === number);
+  assert.equal(listed.channel, 'web', 'a response made on the site counts as the web channel');
   await page.goto(`${base}/consultations/open-consultation/`);
   const entry = page.locator(`#response-${number}`);
   assert.match(await entry.innerText(), /Ada Lovelace/);

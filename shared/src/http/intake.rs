@@ -409,6 +409,19 @@ struct JsonSubmission {
     /// Ids of presigned uploads received for this consultation, attached in this order.
     #[serde(default)]
     uploads: Vec<String>,
+    /// How the response was sent, as the client says: the site's own form script says `web`,
+    /// so the Group's counts by channel see every response made on the site as one.
+    #[serde(default)]
+    channel: JsonChannel,
+}
+
+/// The channels a JSON submission may declare (email is never sent as JSON).
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum JsonChannel {
+    Web,
+    #[default]
+    Api,
 }
 
 async fn read_json(
@@ -452,7 +465,10 @@ async fn read_json(
     }
     Ok(Submission {
         id: None,
-        channel: Channel::Api,
+        channel: match body.channel {
+            JsonChannel::Web => Channel::Web,
+            JsonChannel::Api => Channel::Api,
+        },
         fields,
         text,
         files,

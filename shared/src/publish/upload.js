@@ -310,7 +310,8 @@
       }
       current = null;
       status.textContent = say('upload_finishing');
-      const response = { uploads };
+      // Sent from the site's form: counted with the other web responses, not as the API's.
+      const response = { uploads, channel: 'web' };
       for (const field of FIELDS) {
         const value = field === 'text' ? textValue() : form.elements[field].value;
         if (value.trim() !== '') response[field] = value;
