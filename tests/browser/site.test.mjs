@@ -177,12 +177,7 @@ function pdfBytes(size = 4096 + 27) {
 
 async function respondThroughTheForm(page, lang, person, file) {
   await page.goto(`${base}/${lang}/consultations/open-consultation/`);
-  await page.fill('#name', person.name);
-  await page.fill('#organization', person.organization);
-  await page.fill('#email', 'never-published@example.org');
-  await page.selectOption('#category', 'civil-society');
-  await page.fill('#country', 'ch');
-  await page.fill('#text', person.text);
+  await fillTheForm(page, person);
   await page.setInputFiles('#file', file);
   await Promise.all([page.waitForURL(/\/responses\?lang=/), page.click('#response-form button[type=submit]')]);
 }
