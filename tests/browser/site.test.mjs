@@ -414,6 +414,7 @@ test('every page type has no axe violation in any language, with a working langu
     scheduled: '/consultations/scheduled-consultation/',
     closed: '/consultations/closing-consultation/',
     summary: '/consultations/closing-consultation/summary/',
+    verify: '/verify/',
   };
   const page = await newPage();
   for (const prefix of ['', ...LANGUAGES.map((l) => `/${l}`)]) {
@@ -552,6 +553,37 @@ test('the Atom feeds list the consultations and the latest responses', async () 
     );
     assert.equal(errors, 0, text.slice(0, 300));
   }
+  await page.context().close();
+});
+
+test('the verify page checks a downloaded file against the signed log, in the reader\'s language', async () => {
+  await until('the dossier', async () => {
+    const reply = await fetch(`${base}/api/consultations/closing-consultation`);
+    return reply.ok && (await reply.json()).dossier;
+  }, 60000);
+  const page = await newPage();
+  // The closed page links the verify page of its own edition, with the consultation filled in.
+  await page.goto(`${base}/fr/consultations/closing-consultation/`);
+  await Promise.all([page.waitForURL(/\/fr\/verify\//), page.getByRole('link', { name: 'Vérifier un fichier téléchargé' }).click()]);
+  assert.equal(await page.inputValue('#consultation'), 'closing-consultation');
+  const result = page.locator('#result');
+
+  const sent = join(data, 'response.txt');
+  writeFileSync(sent, 'The same text, sent twice.');
+  await page.setInputFiles('#file', sent);
+  await page.click('#verify button[type=submit]');
+  await until('the verdict', async () => /figure dans le journal/.test(await result.innerText()));
+  const verdict = await result.innerText();
+  assert.ok(verdict.includes(sha256(Buffer.from('The same text, sent twice.'))), verdict);
+  assert.match(verdict, /réponse 1, response\.txt; réponse 2, response\.txt/);
+  await screenshot(page, 'fr-verify');
+  await accessible(page, 'the verify page with its verdict');
+
+  // One byte more, and no published file has these bytes.
+  writeFileSync(sent, 'The same text, sent twice!');
+  await page.setInputFiles('#file', sent);
+  await page.click('#verify button[type=submit]');
+  await until('the verdict', async () => /aucun fichier du journal/.test(await result.innerText()));
   await page.context().close();
 });
 

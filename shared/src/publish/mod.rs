@@ -207,11 +207,16 @@ impl Publisher {
             render::STYLESHEET.as_bytes().to_vec(),
         )
         .await?;
-        self.write(
-            format!("/{}", crate::transparency::render::VERIFY_PAGE_KEY),
-            crate::transparency::render::verify_page(STYLESHEET_KEY).into_bytes(),
-        )
-        .await?;
+        for edition in Edition::all() {
+            self.write(
+                format!(
+                    "/{}",
+                    edition.key(crate::transparency::render::VERIFY_PAGE_KEY)
+                ),
+                crate::transparency::render::verify_page(edition).into_bytes(),
+            )
+            .await?;
+        }
         self.write(
             format!("/{}", crate::transparency::render::VERIFY_SCRIPT_KEY),
             crate::transparency::render::VERIFY_SCRIPT

@@ -80,6 +80,12 @@ pub(crate) fn standalone_page(lang: Language, title: &str, body: Markup) -> Stri
     layout(Here { edition, path: "/" }, title, body)
 }
 
+/// A page of the site's tree at `path` (unprefixed) in `edition`, for pages rendered outside
+/// this module (the transparency log's verify page).
+pub(crate) fn edition_page(edition: Edition, path: &str, title: &str, body: Markup) -> String {
+    layout(Here { edition, path }, title, body)
+}
+
 fn layout(here: Here, title: &str, body: Markup) -> String {
     let m = here.m();
     let lang = here.edition.lang;
@@ -338,7 +344,7 @@ fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
                     code class="sha" { (dossier.sha256) } ")"
                 }
                 p { a href=(here.url(&site_paths::summary_url(&c.id))) { (m.t("summary_link")) } }
-                (crate::transparency::render::dossier_log(&c.id, dossier))
+                (crate::transparency::render::dossier_log(here.edition, &c.id, dossier))
             } @else {
                 p {
                     (m.t("download_open")) " "
@@ -573,7 +579,7 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
                 }
             }
             p { (m.t("response_id")) " " code { (receipt.id) } }
-            (crate::transparency::render::receipt_log(receipt))
+            (crate::transparency::render::receipt_log(m, receipt))
             p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
         },
     )

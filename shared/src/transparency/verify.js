@@ -1,0 +1,97 @@
+// The "verify a file" page: the browser hashes the chosen file with WebCrypto and checks it
+// against the consultation's transparency log (RFC 6962 over the published entry bundles,
+// compared with the signed checkpoint's root). Nothing is uploaded. The words come from the
+// form's data- attributes, rendered in the page's language.
+'use strict';
+
+(function () {
+  const form = document.getElementById('verify');
+  const result = document.getElementById('result');
+  if (!form || !result) return;
+  const words = form.dataset;
+  const fill = (template, values) =>
+    template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+  const say = (text, ok) => {
+    result.textContent = text;
+    result.className = ok ? 'ok' : 'problem';
+  };
+
+  const params = new URLSearchParams(location.search);
+  if (params.get('consultation')) document.getElementById('consultation').value = params.get('consultation');
+
+  const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, '0')).join('');
+  const sha = (bytes) => crypto.subtle.digest('SHA-256', bytes);
+  const concat = (...parts) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  };
+  // RFC 6962 Merkle tree hash: split at the largest power of two below the size.
+  async function root(leaves) {
+    if (leaves.length === 1) return leaves[0];
+    let k = 1;
+    while (k * 2 < leaves.length) k *= 2;
+    const left = await root(leaves.slice(0, k));
+    const right = await root(leaves.slice(k));
+    return new Uint8Array(await sha(concat(Uint8Array.of(1), left, right)));
+  }
+  // A tile index as the tlog-tiles path (`x001/234`).
+  function path(n) {
+    let s = String(n % 1000).padStart(3, '0');
+    while (n >= 1000) {
+      n = Math.floor(n / 1000);
+      s = 'x' + String(n % 1000).padStart(3, '0') + '/' + s;
+    }
+    return s;
+  }
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const id = document.getElementById('consultation').value.trim();
+    const file = document.getElementById('file').files[0];
+    if (!id || !file) return;
+    say(fill(words.computing, { name: file.name }), true);
+    try {
+      const digest = hex(await sha(await file.arrayBuffer()));
+      const base = '/consultations/' + encodeURIComponent(id) + '/log/';
+      const checkpoint = await fetch(base + 'checkpoint');
+      if (!checkpoint.ok) throw new Error(base + 'checkpoint: ' + checkpoint.status);
+      const lines = (await checkpoint.text()).split('\n');
+      const size = Number(lines[1]);
+      const signedRoot = lines[2];
+      const leaves = [];
+      const found = [];
+      for (let n = 0; n * 256 < size; n++) {
+        const width = Math.min(256, size - n * 256);
+        const url = base + 'tile/entries/' + path(n) + (width < 256 ? '.p/' + width : '');
+        const reply = await fetch(url);
+        if (!reply.ok) throw new Error(url + ': ' + reply.status);
+        const bundle = new Uint8Array(await reply.arrayBuffer());
+        for (let o = 0; o < bundle.length; ) {
+          const length = (bundle[o] << 8) | bundle[o + 1];
+          const entry = bundle.slice(o + 2, o + 2 + length);
+          o += 2 + length;
+          leaves.push(new Uint8Array(await sha(concat(Uint8Array.of(0), entry))));
+          const record = JSON.parse(new TextDecoder().decode(entry));
+          for (const f of record.files) if (f.sha256 === digest) found.push({ number: record.number, name: f.name });
+        }
+      }
+      if (leaves.length !== size) throw new Error(`${leaves.length} / ${size}`);
+      const computed = btoa(String.fromCharCode(...(await root(leaves))));
+      if (computed !== signedRoot) {
+        say(fill(words.altered, { root: signedRoot }), false);
+      } else if (found.length === 0) {
+        say(fill(words.absent, { digest }), false);
+      } else {
+        const files = found.map((f) => fill(words.foundFile, f)).join('; ');
+        say(fill(words.found, { digest, root: signedRoot, files }), true);
+      }
+    } catch (error) {
+      say(fill(words.failed, { error: error.message }), false);
+    }
+  });
+})();
