@@ -362,7 +362,9 @@ test('with JavaScript, a refused file type shows the server\'s refusal next to t
   await page.click('#response-form button[type=submit]');
   const heading = page.locator('h2#respond');
   await until('the receipt', async () => /respuesta \d+/.test(await heading.innerText()));
-  assert.ok((await page.locator('main').innerText()).includes(sha256(bytes)));
+  const receipt = await page.locator('main').innerText();
+  assert.ok(receipt.includes(sha256(bytes)));
+  assert.match(receipt, /Su respuesta es la entrada \d+ del registro público de transparencia/, 'the signed entry in Spanish');
   await page.context().close();
 });
 

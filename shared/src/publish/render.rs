@@ -28,7 +28,7 @@ pub const SCRIPT: &str = include_str!("site.js");
 pub const UPLOAD_SCRIPT_KEY: &str = "assets/upload.js";
 pub const UPLOAD_SCRIPT: &str = include_str!("upload.js");
 /// The catalogue texts `upload.js` shows, handed to it as one JSON `data-messages` attribute.
-const UPLOAD_MESSAGES: [&str; 17] = [
+const UPLOAD_MESSAGES: [&str; 18] = [
     "upload_files_label",
     "upload_sending",
     "upload_sent",
@@ -46,6 +46,7 @@ const UPLOAD_MESSAGES: [&str; 17] = [
     "col_bytes",
     "sha256",
     "response_id",
+    "log_receipt_text",
 ];
 
 /// Everything a page needs to know about where it is: its language edition and its own path

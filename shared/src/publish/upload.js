@@ -263,18 +263,16 @@
     id.append(element('code', receipt.id));
     const shown = [heading, text, table, id];
     if (receipt.log) {
-      // The signed entry, as the receipt page shows it (in English there too).
-      const log = element('p', undefined, { lang: 'en', dir: 'ltr' });
+      // The signed entry, as the receipt page shows it.
+      const log = element('p');
       log.append(
-        'Your response is entry ' + receipt.log.leaf_index + " of the consultation's public transparency log ",
-        element('code', receipt.log.origin),
-        '. Its leaf hash is ',
-        element('code', receipt.log.leaf_hash, { class: 'sha' }),
-        ', signed by the log\'s key ',
-        element('code', receipt.log.key),
-        ': ',
-        element('code', receipt.log.signature, { class: 'sha' }),
-        '.'
+        ...withParts(say('log_receipt_text'), {
+          index: String(receipt.log.leaf_index),
+          origin: element('code', receipt.log.origin),
+          leaf_hash: element('code', receipt.log.leaf_hash, { class: 'sha' }),
+          key: element('code', receipt.log.key),
+          signature: element('code', receipt.log.signature, { class: 'sha' }),
+        })
       );
       shown.push(log);
     }
