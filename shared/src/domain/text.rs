@@ -82,10 +82,3 @@ impl Arg {
         Self::Field(name.into())
     }
 }
-
-/// English, for logs and for `Display` of the errors that carry a [`Text`].
-impl std::fmt::Display for Text {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&crate::publish::i18n::messages(super::Language::En).render(self))
-    }
-}

@@ -98,6 +98,14 @@ pub fn requested_language(query_lang: Option<&str>, accept: Option<&str>) -> Opt
     ranked.first().map(|(_, lang)| *lang)
 }
 
+/// English, for logs and for `Display` of the errors that carry a [`Text`]. Here rather than
+/// beside `Text`: the domain core names sentences, the catalogues word them.
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&messages(Language::En).render(self))
+    }
+}
+
 /// The catalogue of `lang`.
 pub fn messages(lang: Language) -> &'static Catalogue {
     &CATALOGUES[&lang]
