@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use mailin::{Action, Handler, Response, SessionBuilder};
+use shared::email::message::parse;
 use shared::email::receive::{EmailIntake, Outcome, Recipient};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -206,14 +207,12 @@ fn rcpt_address(line: &[u8]) -> Option<String> {
 }
 
 async fn deliver(email: &EmailIntake, delivery: Delivery) -> Response {
-    let envelope_from = Some(delivery.from.as_str());
+    // Read once, however many consultations it was sent to.
+    let message = parse(&delivery.data, Some(delivery.from.as_str()));
     let mut numbers = Vec::new();
     for recipient in &delivery.to {
         let consultation = recipient.consultation();
-        match email
-            .deliver(recipient, &delivery.data, envelope_from)
-            .await
-        {
+        match email.deliver(recipient, &delivery.data, &message).await {
             Ok(Outcome::Published(receipt) | Outcome::Repeated(receipt)) => {
                 numbers.push(format!("{consultation} response {}", receipt.number));
             }

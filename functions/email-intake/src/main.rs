@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::s3::{self, S3ObjectStore};
-use shared::email::message::delivered_to;
+use shared::email::message::{delivered_to, parse};
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES, recipient};
 use shared::intake::IntakeError;
 use shared::ports::{Clock, ObjectKey, ObjectStore, PublishedByStream, SystemClock};
@@ -100,17 +100,20 @@ async fn take(email: &EmailIntake, key: &str, raw: &[u8]) -> Result<(), Error> {
         .collect();
     if addresses.is_empty() {
         tracing::warn!(%key, "no address of this service in the message; left in place");
+        return Ok(());
     }
+    // Read once, however many consultations it was sent to. SES gives no envelope sender.
+    let message = parse(raw, None);
     for address in addresses {
         let to = match email.accepts(&address).await {
             Ok(to) => to,
             Err(reason) => {
                 tracing::info!(%key, %address, %reason, "refused");
-                email.refuse(raw, &reason).await;
+                email.refuse(&message, &reason).await;
                 continue;
             }
         };
-        match email.deliver(&to, raw, None).await {
+        match email.deliver(&to, raw, &message).await {
             Ok(outcome) => tracing::info!(%key, %address, ?outcome, "message taken"),
             Err(IntakeError::Store(e)) => return Err(e.into()),
             // The original stays under `inbound/` in the private bucket: nothing is lost.

@@ -11,7 +11,7 @@ use crate::domain::{
     sanitize_file_name,
 };
 use crate::email::list::{EmailList, ListError};
-use crate::email::message::{InboundMessage, MessageKind, parse};
+use crate::email::message::{InboundMessage, MessageKind};
 use crate::intake::{Intake, IntakeError, Submission};
 use crate::ports::{
     Body, Consultations, Mailer, ObjectKey, ObjectMeta, ObjectStore, OutgoingMail, PutMode,
@@ -129,8 +129,7 @@ impl EmailIntake {
 
     /// Answers a message sent to an address `accepts` refused (on AWS, SES takes mail for any
     /// address at the domain), unless it is a bounce or an auto-reply. Nothing is stored.
-    pub async fn refuse(&self, raw: &[u8], reason: &str) {
-        let message = parse(raw, None);
+    pub async fn refuse(&self, message: &InboundMessage, reason: &str) {
         if message.kind == MessageKind::Response {
             let subject = "Your message was not delivered".to_owned();
             let url = format!("{}/", self.public_url);
@@ -140,24 +139,22 @@ impl EmailIntake {
                 ),
                 |m| m.f("mail_undelivered_summary", &[("url", &url)]),
             );
-            self.reply(&message, (subject, text)).await;
+            self.reply(message, (subject, text)).await;
         }
     }
 
     /// Takes one message for one of Verbatim's addresses: a response, or a list request.
+    /// `message` is `raw` as [`crate::email::message::parse`] read it, once for all the addresses it was sent to.
     pub async fn deliver(
         &self,
         to: &Recipient,
         raw: &[u8],
-        envelope_from: Option<&str>,
+        message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
         match to {
-            Recipient::Respond(consultation) => {
-                self.receive(consultation, raw, envelope_from).await
-            }
+            Recipient::Respond(consultation) => self.receive(consultation, raw, message).await,
             Recipient::Subscribe(consultation) | Recipient::Unsubscribe(consultation) => {
-                self.list_request(to, consultation, raw, envelope_from)
-                    .await
+                self.list_request(to, consultation, raw, message).await
             }
         }
     }
@@ -169,14 +166,13 @@ impl EmailIntake {
         to: &Recipient,
         consultation: &ConsultationId,
         raw: &[u8],
-        envelope_from: Option<&str>,
+        message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
-        let message = parse(raw, envelope_from);
-        if let Some(automatic) = automatic(&message) {
-            return self.keep(consultation, &message, raw, automatic).await;
+        if let Some(automatic) = automatic(message) {
+            return self.keep(consultation, message, raw, automatic).await;
         }
         let Some(address) = message.from_address.as_deref() else {
-            return self.keep(consultation, &message, raw, Kept::NoSender).await;
+            return self.keep(consultation, message, raw, Kept::NoSender).await;
         };
         let subscribing = matches!(to, Recipient::Subscribe(_));
         let result = if subscribing {
@@ -202,7 +198,7 @@ impl EmailIntake {
                     Some((None, text)) => m.render(&text),
                     None => String::new(),
                 });
-                self.reply(&message, (subject, text)).await;
+                self.reply(message, (subject, text)).await;
             }
         }
         Ok(if subscribing {
@@ -214,20 +210,19 @@ impl EmailIntake {
 
     /// Takes one message for one consultation. Errors are temporary (storage): the sender's
     /// mail server, or the S3 event, delivers again, and the derived id makes that harmless.
-    pub async fn receive(
+    async fn receive(
         &self,
         consultation: &ConsultationId,
         raw: &[u8],
-        envelope_from: Option<&str>,
+        message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
-        let message = parse(raw, envelope_from);
-        if let Some(automatic) = automatic(&message) {
-            return self.keep(consultation, &message, raw, automatic).await;
+        if let Some(automatic) = automatic(message) {
+            return self.keep(consultation, message, raw, automatic).await;
         }
-        let (submission, skipped) = self.submission(consultation, &message, raw).await?;
+        let (submission, skipped) = self.submission(consultation, message, raw).await?;
         match self.intake.submit(consultation, submission).await {
             Ok(receipt) => {
-                self.reply(&message, receipt_mail(&receipt, &skipped, &self.public_url))
+                self.reply(message, receipt_mail(&receipt, &skipped, &self.public_url))
                     .await;
                 Ok(Outcome::Published(receipt))
             }
@@ -239,8 +234,8 @@ impl EmailIntake {
                     Refusal::Closed { .. } => Kept::Late,
                     Refusal::NotOpen { .. } => Kept::NotOpenYet,
                 };
-                let outcome = self.keep(consultation, &message, raw, kept).await?;
-                self.reply(&message, refusal_mail(consultation, refusal))
+                let outcome = self.keep(consultation, message, raw, kept).await?;
+                self.reply(message, refusal_mail(consultation, refusal))
                     .await;
                 Ok(outcome)
             }
