@@ -278,6 +278,13 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   assert.match(await page.locator('#upload-status').innerText(), /recording your response/);
   await screenshot(page, 'en-upload-progress');
   await accessible(page, 'the form with its progress bars');
+  const leaving = () =>
+    page.evaluate(() => {
+      const event = new Event('beforeunload', { cancelable: true });
+      window.dispatchEvent(event);
+      return event.defaultPrevented;
+    });
+  assert.equal(await leaving(), true, 'leaving while the response is being sent asks first');
   hold.release();
 
   // The receipt, in the page: number, and the SHA-256 of the text and of each file.
@@ -291,6 +298,7 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   }
   await screenshot(page, 'en-upload-receipt');
   await accessible(page, 'the receipt shown in the page');
+  assert.equal(await leaving(), false, 'once the receipt is shown, leaving is free');
 
   await published('open-consultation', number);
   const head = await (await fetch(`${base}/consultations/open-consultation/responses.json`)).json();

@@ -331,6 +331,13 @@
     }
   }
 
+  // Leaving the page while files are being sent would lose the response: the browser asks first.
+  window.addEventListener('beforeunload', (event) => {
+    if (!busy) return;
+    event.preventDefault();
+    event.returnValue = '';
+  });
+
   form.addEventListener('submit', (event) => {
     const files = Array.from(input.files);
     if (busy) {
