@@ -151,6 +151,10 @@ impl EmailIntake {
         raw: &[u8],
         message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
+        // Bounces and auto-replies are kept, never taken as a response or a list request.
+        if let Some(automatic) = automatic(message) {
+            return self.keep(to.consultation(), message, raw, automatic).await;
+        }
         match to {
             Recipient::Respond(consultation) => self.receive(consultation, raw, message).await,
             Recipient::Subscribe(consultation) | Recipient::Unsubscribe(consultation) => {
@@ -168,9 +172,6 @@ impl EmailIntake {
         raw: &[u8],
         message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
-        if let Some(automatic) = automatic(message) {
-            return self.keep(consultation, message, raw, automatic).await;
-        }
         let Some(address) = message.from_address.as_deref() else {
             return self.keep(consultation, message, raw, Kept::NoSender).await;
         };
@@ -191,10 +192,7 @@ impl EmailIntake {
             Err(refusal) => {
                 let subject = format!("Your request to the list of {consultation}");
                 let text = with_other_languages(format!("{refusal}\n"), |m| match refusal.text() {
-                    Some((Some(field), rule)) => m.f(
-                        "err_field_rule",
-                        &[("field", &m.field_label(field)), ("rule", &m.render(&rule))],
-                    ),
+                    Some((Some(field), rule)) => m.field_rule(field, &rule),
                     Some((None, text)) => m.render(&text),
                     None => String::new(),
                 });
@@ -216,9 +214,6 @@ impl EmailIntake {
         raw: &[u8],
         message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
-        if let Some(automatic) = automatic(message) {
-            return self.keep(consultation, message, raw, automatic).await;
-        }
         let (submission, skipped) = self.submission(consultation, message, raw).await?;
         match self.intake.submit(consultation, submission).await {
             Ok(receipt) => {

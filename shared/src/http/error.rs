@@ -194,13 +194,9 @@ impl ApiError {
     /// (`country: must be…`), so a program's user still sees which field it is.
     pub fn message_in(&self, lang: Language) -> String {
         let m = messages(lang);
-        let text = m.render(&self.text());
         match self {
-            Self::Invalid(v) => m.f(
-                "err_field_rule",
-                &[("field", &m.field_label(&v.field)), ("rule", &text)],
-            ),
-            _ => text,
+            Self::Invalid(v) => m.field_rule(&v.field, &v.message),
+            _ => m.render(&self.text()),
         }
     }
 

@@ -207,6 +207,18 @@ impl Catalogue {
     }
 
     /// The label of a form field as the form shows it; an unknown field by its name.
+    /// A field's broken rule, led by the field's label (`Country: must be…`), so the reader
+    /// sees which field it is wherever the message is shown.
+    pub fn field_rule(&self, field: &str, rule: &Text) -> String {
+        self.f(
+            "err_field_rule",
+            &[
+                ("field", &self.field_label(field)),
+                ("rule", &self.render(rule)),
+            ],
+        )
+    }
+
     pub fn field_label<'a>(&'a self, field: &'a str) -> &'a str {
         match field {
             "name" => self.t("field_name"),
