@@ -102,6 +102,20 @@ pub enum AppendError {
     Store(#[from] StoreError),
 }
 
+impl AppendError {
+    /// Why `consultation` takes no response received at `received_at` now, if it does not:
+    /// sealed first (its set of responses is final whatever the receipt time), then the
+    /// time window. Every store checks this inside the step that commits the append.
+    pub fn refusal(consultation: &Consultation, received_at: jiff::Timestamp) -> Option<Self> {
+        if consultation.is_sealed() {
+            return Some(Self::Sealed {
+                deadline: consultation.deadline,
+            });
+        }
+        consultation.refuses_at(received_at).map(Self::Refused)
+    }
+}
+
 #[async_trait]
 pub trait Responses: Send + Sync {
     /// Gives the response its consultation's next number and stores it, in one atomic step that

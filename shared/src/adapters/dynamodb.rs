@@ -274,17 +274,7 @@ impl DynamoStore {
             return Err(AppendError::NoSuchConsultation(id.clone()));
         };
         let record = Self::record(&item)?;
-        let consultation = &record.consultation;
-        let refused = if consultation.is_sealed() {
-            Some(AppendError::Sealed {
-                deadline: consultation.deadline,
-            })
-        } else {
-            consultation
-                .refuses_at(response.received_at)
-                .map(AppendError::Refused)
-        };
-        if let Some(refused) = refused {
+        if let Some(refused) = AppendError::refusal(&record.consultation, response.received_at) {
             // A repeated delivery of a stored response is that response, not a refusal.
             return Err(match self.find(id, &response.id).await? {
                 Some(existing) => AppendError::AlreadyStored(Box::new(existing)),
@@ -389,11 +379,16 @@ impl Consultations for DynamoStore {
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(partition_key(id), META)))
-            .update_expression(match sealed_at {
-                Some(_) => "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next, sealed_ms = :sealed",
-                None => "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next REMOVE sealed_ms",
-            })
-            .set_expression_attribute_values(sealed_at.map(|at| [(":sealed".to_owned(), n(millis(at)))].into()))
+            .update_expression(format!(
+                "SET #data = :data, opens_ms = :opens, deadline_ms = :deadline, version = :next{}",
+                match sealed_at {
+                    Some(_) => ", sealed_ms = :sealed",
+                    None => " REMOVE sealed_ms",
+                }
+            ))
+            .set_expression_attribute_values(
+                sealed_at.map(|at| [(":sealed".to_owned(), n(millis(at)))].into()),
+            )
             .condition_expression("version = :version")
             .expression_attribute_names("#data", "data")
             .expression_attribute_values(":data", s(to_json(consultation)?))

@@ -352,13 +352,8 @@ impl Responses for SqliteStore {
             }
             // Inside the IMMEDIATE transaction: the seal cannot land between this check and
             // the commit.
-            if consultation.is_sealed() {
-                return Ok(Err(AppendError::Sealed {
-                    deadline: consultation.deadline,
-                }));
-            }
-            if let Some(refusal) = consultation.refuses_at(response.received_at) {
-                return Ok(Err(AppendError::Refused(refusal)));
+            if let Some(refused) = AppendError::refusal(&consultation, response.received_at) {
+                return Ok(Err(refused));
             }
             let number = count as u64 + 1;
             tx.execute(
