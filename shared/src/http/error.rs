@@ -233,18 +233,19 @@ impl ApiError {
             _ => None,
         };
         let text = self.text();
-        self.into_page(|status, _| {
+        self.into_page(|status| {
             crate::publish::render::error_page(lang, status, &text, field.as_deref(), consultation)
         })
     }
 
-    /// The error as the page `render` makes of its status and English message.
-    pub(crate) fn into_page(self, render: impl FnOnce(u16, &str) -> String) -> Response {
+    /// The error as the page `render` makes of its status (each caller words the message in
+    /// its reader's language).
+    pub(crate) fn into_page(self, render: impl FnOnce(u16) -> String) -> Response {
         let (status, _) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = %cause, source = ?cause.source(), "request failed");
         }
-        let page = render(status.as_u16(), &self.message());
+        let page = render(status.as_u16());
         (status, axum::response::Html(page)).into_response()
     }
 }

@@ -75,7 +75,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 fn page_error(lang: Language, e: impl Into<ApiError>) -> Response {
     let e = e.into();
     let message = e.message_in(lang);
-    e.into_page(|status, _| list_pages::list_error(lang, status, &message))
+    e.into_page(|status| list_pages::list_error(lang, status, &message))
 }
 
 async fn subscribe(
