@@ -13,7 +13,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{consultation_views, json_body};
+use super::{PageLanguage, consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{Arg, Channel, ConsultationId, Language, SubmitterFields, Text};
 use crate::intake::{Intake, Submission};
@@ -137,21 +137,6 @@ async fn show(
     Ok(Json(ConsultationView::new(&record, s.clock.now())))
 }
 
-/// The site's form says which language its reader uses, for the receipt or error page.
-#[derive(Deserialize)]
-struct PageLanguage {
-    lang: Option<String>,
-}
-
-impl PageLanguage {
-    fn language(&self) -> Language {
-        self.lang
-            .as_deref()
-            .and_then(Language::parse)
-            .unwrap_or(Language::En)
-    }
-}
-
 async fn submit(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
@@ -159,8 +144,8 @@ async fn submit(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    let lang = page.language();
-    let html = (channel_of(&headers) == Channel::Web).then_some(lang);
+    let channel = channel_of(&headers);
+    let html = (channel == Channel::Web).then_some(page.language());
     let id = match path_id(&raw) {
         Ok(id) => id,
         Err(e) => return refuse(e, request.into_body(), html, None).await,
@@ -174,7 +159,7 @@ async fn submit(
         .unwrap_or("")
         .to_ascii_lowercase();
     let submission = if content_type.starts_with("multipart/form-data") {
-        read_multipart(request, s.limits, channel_of(&headers)).await
+        read_multipart(request, s.limits, channel).await
     } else if content_type.starts_with("application/json") {
         read_json(request, &s, &id).await
     } else {

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::intake::path_id;
-use super::json_body;
+use super::{PageLanguage, json_body, page_language};
 use crate::domain::Language;
 use crate::email::list::{EmailList, ListChange};
 use crate::publish::list_pages::{self, ListAction};
@@ -46,16 +46,6 @@ struct TokenQuery {
     lang: Option<String>,
 }
 
-/// `?lang=` of the form or link: the language of the page, and of the list's mails.
-#[derive(Debug, Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-fn language(lang: Option<&str>) -> Language {
-    lang.and_then(Language::parse).unwrap_or(Language::En)
-}
-
 /// Browsers post forms and read pages; programs post JSON and read JSON.
 fn is_form(headers: &HeaderMap) -> bool {
     headers
@@ -81,12 +71,12 @@ fn page_error(lang: Language, e: impl Into<ApiError>) -> Response {
 async fn subscribe(
     State(list): State<Arc<EmailList>>,
     Path(raw): Path<String>,
-    Query(query): Query<LangQuery>,
+    Query(query): Query<PageLanguage>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form = is_form(&headers);
-    let lang = language(query.lang.as_deref());
+    let lang = query.language();
     let result = async {
         let id = path_id(&raw)?;
         let request: SubscribeRequest = if form {
@@ -139,7 +129,7 @@ async fn show_unsubscribe(query: Query<TokenQuery>) -> Response {
 }
 
 fn show(action: ListAction, query: TokenQuery) -> Response {
-    let lang = language(query.lang.as_deref());
+    let lang = page_language(query.lang.as_deref());
     match token(&query) {
         Ok(token) => Html(list_pages::confirm_action(lang, action, &token)).into_response(),
         Err(e) => page_error(lang, e),
@@ -172,7 +162,7 @@ fn done(
     headers: &HeaderMap,
     query: &TokenQuery,
 ) -> Response {
-    let lang = language(query.lang.as_deref());
+    let lang = page_language(query.lang.as_deref());
     match (result, wants_json(headers)) {
         (Ok(change), false) => Html(list_pages::done(
             lang,

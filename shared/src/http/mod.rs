@@ -17,6 +17,24 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use error::ApiError;
 
+/// `?lang=` of the site's form or of a link in a mail: the language of the page to answer
+/// with (English when absent or unknown).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct PageLanguage {
+    lang: Option<String>,
+}
+
+impl PageLanguage {
+    pub(crate) fn language(&self) -> crate::domain::Language {
+        page_language(self.lang.as_deref())
+    }
+}
+
+pub(crate) fn page_language(lang: Option<&str>) -> crate::domain::Language {
+    lang.and_then(crate::domain::Language::parse)
+        .unwrap_or(crate::domain::Language::En)
+}
+
 /// A JSON request body, or a 400 that says what is wrong with it.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
