@@ -571,3 +571,116 @@ async fn the_outbox_is_sent_on_through_a_relay_byte_for_byte() {
         .collect();
     assert_eq!(kept, [bytes], "the relay gets the outbox's exact bytes");
 }
+
+/// A message with 300 attachments (long names) once produced a log entry larger than an entry
+/// bundle can hold, and stopped its consultation's log for good. Now a response carries at most
+/// as many files as the web form allows, the rest staying inside `message.eml`, and the log
+/// goes on.
+#[tokio::test]
+async fn hundreds_of_attachments_cannot_stop_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--smtp", "127.0.0.1:0"], &[]);
+    let id = "many-annexes";
+    open_consultation(&server, id, None).await;
+    let mut message = String::from(
+        "From: Many Annexes <annexes@example.org>\r\nSubject: annexes\r\n\
+         Message-ID: <annexes-1@example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOur annexes.\r\n",
+    );
+    for i in 1..=300 {
+        message.push_str(&format!(
+            "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; \
+             filename=\"Annex {i:03} - a rather long and descriptive title of this document.pdf\"\r\n\r\n\
+             %PDF-1.4\r\n% annex {i}\r\n%%EOF\r\n"
+        ));
+    }
+    message.push_str("--b--\r\n");
+    let mut smtp = Smtp::connect(server.smtp.as_deref().unwrap()).await;
+    let reply = smtp
+        .send(
+            "annexes@example.org",
+            &format!("{id}@consultations.localhost"),
+            message.as_bytes(),
+        )
+        .await;
+    assert_eq!(reply.0, 250, "{reply:?}");
+
+    let published = manifest(&server, id, 1).await;
+    let files = published["responses"][0]["files"].as_array().unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    // message.eml and 19 annexes: 20 files, as many as the web form takes; plus the text.
+    assert_eq!(names.len(), 21, "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.starts_with("Annex")).count(), 19);
+    assert!(names.contains(&"message.eml") && names.contains(&"response.txt"));
+    let receipt = mail_to(data.path(), "annexes@example.org", "Response 1").await;
+    assert!(
+        receipt.contains("these 281 attachments"),
+        "the receipt says which annexes stay inside message.eml: {receipt}"
+    );
+
+    // The log took it, and goes on with the next response.
+    checkpoint_size(&server, id, 1).await;
+    respond(&server, id, "After", "Still published.").await;
+    manifest(&server, id, 2).await;
+    checkpoint_size(&server, id, 2).await;
+    let health: Value = reqwest::get(format!("{}/api/health", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+}
+
+/// Mailing-list software marks what people write `Precedence: bulk`: it is published, and
+/// never answered.
+#[tokio::test]
+async fn precedence_bulk_is_published_without_a_reply() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--smtp", "127.0.0.1:0"], &[]);
+    let id = "bulk-mail";
+    open_consultation(&server, id, None).await;
+    let message = b"From: A Campaign <campaign@example.org>\r\nSubject: our view\r\n\
+        Precedence: bulk\r\nMessage-ID: <bulk-1@example.org>\r\n\r\nWe support option B.\r\n";
+    let mut smtp = Smtp::connect(server.smtp.as_deref().unwrap()).await;
+    let reply = smtp
+        .send(
+            "campaign@example.org",
+            &format!("{id}@consultations.localhost"),
+            message,
+        )
+        .await;
+    assert_eq!(reply.0, 250, "{reply:?}");
+    let manifest = manifest(&server, id, 1).await;
+    assert_eq!(manifest["responses"][0]["name"], "A Campaign");
+    // Publication comes before any receipt would be written: give one a moment to appear.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !outbox(data.path())
+            .iter()
+            .any(|m| m.contains("campaign@example.org")),
+        "no automatic reply to a Precedence: bulk message"
+    );
+}
+
+/// Waits until the consultation's signed checkpoint covers `size` responses.
+async fn checkpoint_size(server: &Server, id: &str, size: u64) {
+    let started = Instant::now();
+    loop {
+        let reply = reqwest::get(format!("{}/consultations/{id}/log/checkpoint", server.url))
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            let text = reply.text().await.unwrap();
+            if text.lines().nth(1).and_then(|l| l.parse::<u64>().ok()) >= Some(size) {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the log did not reach size {size} in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

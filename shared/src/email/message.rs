@@ -24,7 +24,8 @@ use sha2::{Digest, Sha256};
 pub enum MessageKind {
     /// A response to publish.
     Response,
-    /// Auto-Submitted other than "no", X-Autoreply / X-Autorespond, Precedence auto_reply/bulk/junk/list: kept, never answered.
+    /// Auto-Submitted other than "no" (RFC 3834), X-Autoreply / X-Autorespond, Precedence
+    /// auto_reply (vacation programs), any report other than a DSN: kept, never answered.
     AutoReply,
     /// A delivery failure report (multipart/report; report-type=delivery-status, or an empty envelope/Return-Path sender "<>", or MAILER-DAEMON): kept, never answered.
     Bounce,
@@ -69,6 +70,10 @@ pub struct InboundMessage {
     pub attachments: Vec<Attachment>,
     /// Whether this is a response, an automatic reply or a bounce.
     pub kind: MessageKind,
+    /// `Precedence: bulk`, `list` or `junk`: mailing-list software and CRM tools add it to
+    /// messages people wrote. It only means "do not answer": such a message is published
+    /// like any other, with no automatic reply (RFC 3834 section 2).
+    pub no_reply: bool,
 }
 
 impl InboundMessage {
@@ -112,6 +117,7 @@ pub fn parse(raw: &[u8], envelope_from: Option<&str>) -> InboundMessage {
         } else {
             read.kind
         },
+        no_reply: read.no_reply,
     }
 }
 
@@ -170,6 +176,7 @@ struct Read {
     text: Option<Vec<u8>>,
     attachments: Vec<Attachment>,
     kind: MessageKind,
+    no_reply: bool,
 }
 
 impl Default for Read {
@@ -182,6 +189,7 @@ impl Default for Read {
             text: None,
             attachments: Vec::new(),
             kind: MessageKind::Response,
+            no_reply: false,
         }
     }
 }
@@ -223,6 +231,12 @@ fn read(raw: &[u8]) -> Read {
     }
     .filter(|id| !id.trim().is_empty());
     let kind = kind(&message, raw, from_address.as_deref());
+    let no_reply = header_values(&message, raw, "Precedence").any(|value| {
+        matches!(
+            value.to_ascii_lowercase().as_str(),
+            "bulk" | "junk" | "list"
+        )
+    });
 
     let text = non_blank(join(body_segments(&message, 0, 0)));
 
@@ -253,6 +267,7 @@ fn read(raw: &[u8]) -> Read {
         text,
         attachments,
         kind,
+        no_reply,
     }
 }
 
@@ -296,12 +311,10 @@ fn kind(message: &Message<'_>, raw: &[u8], from_address: Option<&str>) -> Messag
     let autoreply_flag = ["X-Autoreply", "X-Autorespond"].iter().any(|name| {
         header_values(message, raw, name).any(|value| !value.eq_ignore_ascii_case("no"))
     });
-    let precedence = header_values(message, raw, "Precedence").any(|value| {
-        matches!(
-            value.to_ascii_lowercase().as_str(),
-            "auto_reply" | "bulk" | "junk" | "list"
-        )
-    });
+    // Vacation programs say `Precedence: auto_reply`; bulk, list and junk are not automatic
+    // replies (see `InboundMessage::no_reply`).
+    let precedence = header_values(message, raw, "Precedence")
+        .any(|value| value.eq_ignore_ascii_case("auto_reply"));
     if other_report || auto_submitted || autoreply_flag || precedence {
         MessageKind::AutoReply
     } else {
@@ -1249,9 +1262,6 @@ mod tests {
             "auto-submitted: Auto-Notified; owner-email=\"x@example.org\"\r\n",
             "X-Autoreply: yes\r\n",
             "X-Autorespond: Out of office\r\n",
-            "Precedence: bulk\r\n",
-            "Precedence: JUNK\r\n",
-            "Precedence: list\r\n",
             "Precedence: auto_reply\r\n",
             "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\r\n",
         ] {
@@ -1270,11 +1280,25 @@ mod tests {
             "Return-Path: <a.b@example.org>\r\n",
             "List-Id: <residents.example.org>\r\n",
         ] {
-            assert_eq!(
-                parse(&with_headers(extra), None).kind,
-                MessageKind::Response,
-                "{extra}"
-            );
+            let message = parse(&with_headers(extra), None);
+            assert_eq!(message.kind, MessageKind::Response, "{extra}");
+            assert!(!message.no_reply, "{extra}");
+        }
+    }
+
+    /// Mailing-list software and CRM tools mark what people write `Precedence: bulk`: such a
+    /// message is a response to publish, only never answered.
+    #[test]
+    fn precedence_bulk_list_or_junk_is_a_response_not_to_answer() {
+        for extra in [
+            "Precedence: bulk\r\n",
+            "Precedence: JUNK\r\n",
+            "Precedence: list\r\n",
+            "precedence:  Bulk \r\n",
+        ] {
+            let message = parse(&with_headers(extra), None);
+            assert_eq!(message.kind, MessageKind::Response, "{extra}");
+            assert!(message.no_reply, "{extra}");
         }
     }
 
@@ -1351,6 +1375,7 @@ mod tests {
                 text: None,
                 attachments: Vec::new(),
                 kind: MessageKind::Response,
+                no_reply: false,
             }
         );
         assert_eq!(empty.submitter_name(), "Unknown sender");

@@ -243,9 +243,12 @@ impl EmailIntake {
         consultation: &ConsultationId,
         message: &InboundMessage,
         raw: &[u8],
-    ) -> Result<(Submission, Vec<String>), IntakeError> {
+    ) -> Result<(Submission, LeftInside), IntakeError> {
         let mut files = vec![spool("message.eml", raw, Some("message/rfc822")).await?];
-        let mut skipped = Vec::new();
+        let mut skipped = LeftInside {
+            max_files: self.intake.limits.max_files,
+            ..LeftInside::default()
+        };
         for (index, attachment) in message.attachments.iter().enumerate() {
             let name = attachment
                 .name
@@ -253,7 +256,13 @@ impl EmailIntake {
                 .unwrap_or_else(|| format!("attachment-{}", index + 1));
             // Files the web form would refuse stay inside message.eml, not published alone.
             if classify(&sanitize_file_name(&name), &attachment.bytes).is_err() {
-                skipped.push(name);
+                skipped.of_type.push(name);
+                continue;
+            }
+            // A response carries as many files as the web form allows (message.eml is one):
+            // the rest stay inside message.eml, which is published whole.
+            if files.len() >= self.intake.limits.max_files {
+                skipped.over_limit.push(name);
                 continue;
             }
             files.push(spool(&name, &attachment.bytes, None).await?);
@@ -310,9 +319,10 @@ impl EmailIntake {
         Ok(Outcome::Kept(why))
     }
 
-    /// Answers the sender; a failure to send is logged, never a reason to lose the response.
+    /// Answers the sender, unless the message asks not to be answered (`Precedence: bulk`…);
+    /// a failure to send is logged, never a reason to lose the response.
     async fn reply(&self, message: &InboundMessage, (subject, text): (String, String)) {
-        let Some(to) = &message.from_address else {
+        let Some(to) = message.from_address.as_ref().filter(|_| !message.no_reply) else {
             return;
         };
         let mail = OutgoingMail {
@@ -363,7 +373,18 @@ fn with_other_languages(mut english: String, gist: impl Fn(&Catalogue) -> String
     english
 }
 
-fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (String, String) {
+/// Attachments not published as files of their own: they stay, unchanged, inside
+/// `message.eml`.
+#[derive(Debug, Default)]
+struct LeftInside {
+    /// Of a type the consultation does not publish as a separate file.
+    of_type: Vec<String>,
+    /// Past `max_files`, the number of files one response may carry.
+    over_limit: Vec<String>,
+    max_files: usize,
+}
+
+fn receipt_mail(receipt: &Receipt, skipped: &LeftInside, public_url: &str) -> (String, String) {
     let mut text = format!(
         "Your response to the consultation {} was received at {} and is number {}.\n\
          It is published unedited; each file is listed with the SHA-256 of its exact bytes:\n\n",
@@ -375,11 +396,20 @@ fn receipt_mail(receipt: &Receipt, skipped: &[String], public_url: &str) -> (Str
             file.name, file.size, file.sha256, public_url, file.url
         ));
     }
-    if !skipped.is_empty() {
+    if !skipped.of_type.is_empty() {
         text.push_str(&format!(
             "\nThese attachments are of a type the consultation does not publish as separate files; \
              they remain, unchanged, inside message.eml: {}\n",
-            skipped.join(", ")
+            skipped.of_type.join(", ")
+        ));
+    }
+    if !skipped.over_limit.is_empty() {
+        text.push_str(&format!(
+            "\nA response carries at most {} files, message.eml included; these {} attachments \
+             remain, unchanged, inside message.eml: {}\n",
+            skipped.max_files,
+            skipped.over_limit.len(),
+            skipped.over_limit.join(", ")
         ));
     }
     text.push_str(&format!("\nResponse id: {}\n", receipt.id));

@@ -93,6 +93,17 @@ impl LogEntry {
     }
 }
 
+/// Whether the entry of `response` fits in an entry bundle (at most [`MAX_ENTRY_BYTES`])
+/// whatever number it is given: intake refuses a response that does not, so that no response,
+/// once stored, can stop its consultation's log. Checked with the longest possible number.
+pub fn fits(response: &crate::domain::NewResponse) -> bool {
+    let widest = crate::domain::Response {
+        number: u64::MAX,
+        response: response.clone(),
+    };
+    LogEntry::of_receipt(&widest.receipt()).encode().len() <= MAX_ENTRY_BYTES
+}
+
 /// RFC 6962 leaf hash: `SHA-256(0x00 || entry)`.
 pub fn leaf_hash(entry: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
@@ -170,5 +181,38 @@ mod tests {
         r.files[0].name = "a\u{1}b\u{1f}c/\u{7f}é".to_owned();
         let text = String::from_utf8(LogEntry::of_receipt(&r).encode()).unwrap();
         assert!(text.contains("\"a\\u0001b\\u001fc/\u{7f}é\""), "{text}");
+    }
+
+    /// The longest names a file may get (150 bytes, then a " (n)" to make it unique) on the
+    /// most files the limits let a response carry (the text, message.eml and the rest): well
+    /// inside a bundle entry. Hundreds of such files are not, and are refused.
+    #[test]
+    fn the_limits_keep_every_entry_inside_a_bundle() {
+        use crate::domain::limits::Limits;
+        use crate::domain::{NewResponse, StoredFile, Submitter, sanitize_file_name};
+        let response = |files: usize| NewResponse {
+            id: ResponseId::new(),
+            consultation: ConsultationId::parse(&"c".repeat(64)).unwrap(),
+            received_at: jiff::Timestamp::MAX,
+            channel: Channel::Email,
+            submitter: Submitter {
+                name: "A".into(),
+                organization: None,
+                category: None,
+                country: None,
+                email: None,
+            },
+            files: (0..files)
+                .map(|i| StoredFile {
+                    name: format!("{} ({i})", sanitize_file_name(&"é".repeat(200))),
+                    media_type: "application/pdf".into(),
+                    size: u64::MAX,
+                    sha256: "0".repeat(64),
+                    original_key: String::new(),
+                })
+                .collect(),
+        };
+        assert!(fits(&response(Limits::default().max_files + 1)));
+        assert!(!fits(&response(300)));
     }
 }
