@@ -141,7 +141,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.mail_domain.clone(),
     ));
 
-    let queue = worker::start(Arc::new(backend.publisher(clock.clone())), list.clone());
+    let health = Arc::new(shared::publish::health::PublicationHealth::default());
+    let queue = worker::start(
+        Arc::new(backend.publisher(clock.clone())),
+        list.clone(),
+        health.clone(),
+    );
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let intake = backend.intake_state(clock, queue);
@@ -150,6 +155,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .merge(shared::http::intake::local_uploads_router(intake.clone()))
             .merge(shared::http::list::router(list.clone()))
             .merge(shared::http::admin::router(admin))
+            .merge(shared::http::health::router(health))
             .merge(shared::http::site::router(backend.site.clone())),
     );
 

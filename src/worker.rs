@@ -7,16 +7,17 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use jiff::Timestamp;
 use shared::closing::Closer;
 use shared::domain::ConsultationId;
 use shared::email::list::EmailList;
 use shared::ports::PublishQueue;
 use shared::publish::Publisher;
+use shared::publish::health::PublicationHealth;
 use tokio::sync::mpsc;
 
-const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
@@ -31,16 +32,29 @@ impl PublishQueue for LocalQueue {
 }
 
 /// Starts the worker; it first finishes whatever a previous run left unpublished or unsent.
-/// Each published response then goes to the consultation's email list.
-pub fn start(publisher: Arc<Publisher>, list: Arc<EmailList>) -> Arc<dyn PublishQueue> {
+/// Each published response then goes to the consultation's email list. A consultation whose
+/// publication fails is retried after a pause that grows with each failure (see
+/// [`PublicationHealth`]); the others go on meanwhile.
+pub fn start(
+    publisher: Arc<Publisher>,
+    list: Arc<EmailList>,
+    health: Arc<PublicationHealth>,
+) -> Arc<dyn PublishQueue> {
     let (sender, mut receiver) = mpsc::unbounded_channel::<ConsultationId>();
     let retry = sender.clone();
     tokio::spawn(async move {
-        if let Err(e) = publisher.publish_all().await {
-            tracing::error!(error = %e, "catching up on publication at start-up");
+        // At start-up each consultation is caught up on its own, so one that cannot be
+        // published is retried alone and does not stop the others.
+        if let Err(e) = publisher.publish_index().await {
+            tracing::error!(error = %e, "publishing the front page at start-up");
         }
-        if let Err(e) = list.notify_all().await {
-            tracing::error!(error = %e, "catching up on the email lists at start-up");
+        match publisher.consultations.list().await {
+            Ok(records) => {
+                for record in records {
+                    let _ = retry.send(record.consultation.id);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "listing consultations at start-up"),
         }
         while let Some(first) = receiver.recv().await {
             let mut pending = BTreeSet::from([first]);
@@ -48,6 +62,10 @@ pub fn start(publisher: Arc<Publisher>, list: Arc<EmailList>) -> Arc<dyn Publish
                 pending.insert(more);
             }
             for id in pending {
+                // Pausing after failures: the retry already planned will come.
+                if health.is_pausing(&id, Instant::now()) {
+                    continue;
+                }
                 let result = match publisher.publish(&id).await {
                     Ok(_) => list
                         .notify(&id)
@@ -56,13 +74,16 @@ pub fn start(publisher: Arc<Publisher>, list: Arc<EmailList>) -> Arc<dyn Publish
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
-                if let Err(e) = result {
-                    tracing::error!(consultation = %id, error = %e, "publication failed; retrying");
-                    let retry = retry.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(RETRY_AFTER).await;
-                        let _ = retry.send(id);
-                    });
+                match result {
+                    Ok(()) => health.succeeded(&id),
+                    Err(e) => {
+                        let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
+                        let retry = retry.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(pause).await;
+                            let _ = retry.send(id);
+                        });
+                    }
                 }
             }
         }

@@ -248,6 +248,7 @@ impl Backend {
             clock: clock.clone(),
             queue,
             in_flight_grace: in_flight_grace_from_env(),
+            limits: Limits::default(),
             log_key: self.log_key.clone(),
         });
         IntakeState {

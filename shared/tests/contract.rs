@@ -800,6 +800,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
         clock: clock.clone(),
         queue: Arc::new(NoQueue),
         in_flight_grace: SignedDuration::from_secs(2),
+        limits: shared::domain::limits::Limits::default(),
         log_key: b.log_key.clone(),
     });
     let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));

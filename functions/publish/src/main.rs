@@ -31,9 +31,10 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// Publishes each consultation named in the batch once, then mails its list. An error fails
-/// the batch, which the event source mapping retries (publication is idempotent, and the list
-/// resumes from its progress mark).
+/// Publishes each consultation named in the batch once, then mails its list. A consultation
+/// that fails is logged and does not stop the others in the batch; the batch then fails, so the
+/// event source mapping retries it (publication is idempotent, the list resumes from its
+/// progress mark, and the mapping's retries are bounded, with a failure queue after them).
 async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
     let keys = event.records.iter().filter_map(|record| {
         let key = |name: &str| match record.change.keys.get(name) {
@@ -42,11 +43,22 @@ async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result
         };
         Some((key("pk")?, key("sk")?))
     });
+    let mut failed = Vec::new();
     for id in shared::adapters::dynamodb::consultations_in(keys) {
-        publisher.publish(&id).await?;
-        list.notify(&id).await?;
+        let result = match publisher.publish(&id).await {
+            Ok(()) => list.notify(&id).await.map(|_| ()).map_err(Error::from),
+            Err(e) => Err(Error::from(e)),
+        };
+        if let Err(e) = result {
+            lambda_runtime::tracing::error!(consultation = %id, error = %e, "publication failed");
+            failed.push(id.to_string());
+        }
     }
-    Ok(())
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("publication failed for {}", failed.join(", ")).into())
+    }
 }
 
 #[cfg(test)]

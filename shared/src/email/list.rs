@@ -235,15 +235,6 @@ impl EmailList {
         Ok(sent)
     }
 
-    /// Catches every list up with publication (at start-up, after a crash).
-    pub async fn notify_all(&self) -> Result<u64, ListError> {
-        let mut sent = 0;
-        for record in self.consultations.list().await? {
-            sent += self.notify(&record.consultation.id).await?;
-        }
-        Ok(sent)
-    }
-
     async fn by_token(&self, token: &str) -> Result<(Subscription, Localized), ListError> {
         let token = SubscriptionToken::parse(token).ok_or(ListError::UnknownToken)?;
         let subscription = self

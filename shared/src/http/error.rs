@@ -52,6 +52,10 @@ pub enum ApiError {
     /// 503: nothing was kept; sending again is the remedy.
     #[error("{0}")]
     Unavailable(Text),
+    /// 503: a store failed or is contended (logged with its cause); nothing acknowledged was
+    /// lost, and the request may be sent again after `Retry-After`.
+    #[error("a store is failing or busy")]
+    Busy(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// 500: logged with its cause; the client learns only that it may retry.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -63,7 +67,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => {
                 Self::Conflict(format!("{what}: choose another id").into())
             }
-            e => Self::Internal(Box::new(e)),
+            e @ StoreError::Backend { .. } => Self::Busy(Box::new(e)),
         }
     }
 }
@@ -79,7 +83,7 @@ impl From<IntakeError> for ApiError {
             IntakeError::TooSlow(limit) => {
                 Self::Unavailable(Text::with("err_too_slow", [("limit", Arg::plain(limit))]))
             }
-            IntakeError::Store(e) => Self::Internal(Box::new(e)),
+            IntakeError::Store(e) => e.into(),
             e @ IntakeError::AlreadyStored(_) => Self::Conflict(e.to_string().into()),
         }
     }
@@ -109,7 +113,7 @@ impl From<UploadError> for ApiError {
             UploadError::Invalid(text) => Self::Invalid(ValidationError::text("uploads", text)),
             UploadError::TooLarge(t) => Self::TooLarge(t.0),
             UploadError::Intake(e) => e.into(),
-            UploadError::Store(e) => Self::Internal(Box::new(e)),
+            UploadError::Store(e) => e.into(),
             UploadError::Io(e) => Self::Internal(Box::new(e)),
         }
     }
@@ -125,7 +129,7 @@ impl From<ListError> for ApiError {
                 "err_list_closed",
                 [("consultation", Arg::plain(id))],
             )),
-            ListError::Store(e) => Self::Internal(Box::new(e)),
+            ListError::Store(e) => e.into(),
         }
     }
 }
@@ -147,7 +151,9 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Unavailable(_) | Self::Busy(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -179,6 +185,7 @@ impl ApiError {
             ),
             Self::Unauthorized => Text::key("err_unauthorized"),
             Self::Internal(_) => Text::key("err_internal"),
+            Self::Busy(_) => Text::key("err_busy"),
             Self::Malformed(text)
             | Self::NotFound(text)
             | Self::Conflict(text)
@@ -242,13 +249,39 @@ impl ApiError {
     /// its reader's language).
     pub(crate) fn into_page(self, render: impl FnOnce(u16) -> String) -> Response {
         let (status, _) = self.status_and_code();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = %cause, source = ?cause.source(), "request failed");
-        }
+        self.log();
         let page = render(status.as_u16());
-        (status, axum::response::Html(page)).into_response()
+        let mut response = (status, axum::response::Html(page)).into_response();
+        self.add_retry_after(&mut response);
+        response
+    }
+
+    /// Internal causes go to the log, never to the client.
+    fn log(&self) {
+        match self {
+            Self::Internal(cause) => {
+                tracing::error!(error = %cause, source = ?cause.source(), "request failed");
+            }
+            Self::Busy(cause) => {
+                tracing::warn!(error = %cause, source = ?cause.source(), "a store failed; answered 503");
+            }
+            _ => {}
+        }
+    }
+
+    /// A 503 says when to try again: soon, since a failing or contended store usually recovers
+    /// within seconds.
+    fn add_retry_after(&self, response: &mut Response) {
+        if self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+        }
     }
 }
+
+/// `Retry-After` of a 503, in seconds.
+pub const RETRY_AFTER_SECONDS: u32 = 2;
 
 /// What [`localize`] needs to say an error again in another language, kept with the response.
 #[derive(Clone)]
@@ -261,15 +294,14 @@ struct Untranslated {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(error = %cause, source = ?cause.source(), "request failed");
-        }
+        self.log();
         let field = match &self {
             Self::Invalid(v) => Some(v.field.clone()),
             _ => None,
         };
         let body = error_body(code, field.as_deref(), self.message());
         let mut response = (status, Json(body)).into_response();
+        self.add_retry_after(&mut response);
         let error = std::sync::Arc::new(self);
         response.extensions_mut().insert(Untranslated {
             code,
@@ -317,5 +349,10 @@ pub async fn localize(request: Request, next: Next) -> Response {
         header::CONTENT_LANGUAGE,
         lang.code().parse().expect("a header value"),
     );
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        localized
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
     localized
 }

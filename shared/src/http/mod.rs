@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod health;
 pub mod intake;
 pub mod list;
 pub mod site;

@@ -6,6 +6,7 @@
 //! consultation's head (bounded by the page size), so the cost of one more response does not
 //! grow with the consultation. Publishing twice writes the same bytes.
 
+pub mod health;
 pub mod i18n;
 pub mod list_pages;
 pub mod render;
@@ -174,14 +175,6 @@ impl Publisher {
         // high-water mark (a crash here is redone, and the rebuilt log must match).
         self.publish_log(id, total).await?;
         self.publication.set_published(id, total).await?;
-        self.publish_index().await
-    }
-
-    /// Publishes every consultation: used at start-up to finish what a crash interrupted.
-    pub async fn publish_all(&self) -> Result<(), PublishError> {
-        for record in self.consultations.list().await? {
-            self.publish(&record.consultation.id).await?;
-        }
         self.publish_index().await
     }
 
