@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use thiserror::Error;
 
-use crate::domain::limits::TooLarge;
+use crate::domain::limits::{Limits, TooLarge};
 use crate::domain::media::{Unsupported, classify};
 use crate::domain::{Arg, Text};
 use crate::domain::{
@@ -99,6 +99,10 @@ pub struct Intake {
     pub clock: Arc<dyn Clock>,
     pub queue: Arc<dyn PublishQueue>,
     pub in_flight_grace: SignedDuration,
+    /// What one response may carry. The channels enforce it while reading (HTTP) or by
+    /// leaving extra parts inside the message (email); `submit` checks it again, so that no
+    /// channel can store a response whose log entry would not fit (see [`crate::transparency::entry::fits`]).
+    pub limits: Limits,
     /// Signs receipts with their place in the transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
 }
@@ -136,6 +140,14 @@ impl Intake {
         if text.is_none() && submission.files.is_empty() {
             return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
         }
+        // Every channel caps the files it takes while reading; this checks it again for all.
+        if submission.files.len() > self.limits.max_files {
+            return Err(TooLarge(Text::with(
+                "err_too_many_files",
+                [("count", Arg::count(self.limits.max_files))],
+            ))
+            .into());
+        }
 
         let mut named: Vec<(SpooledFile, String, &'static str)> = Vec::new();
         let mut taken: Vec<String> = Vec::new();
@@ -162,49 +174,61 @@ impl Intake {
 
         let derived = submission.id.is_some();
         let id = submission.id.unwrap_or_default();
+        let response = NewResponse {
+            files: named
+                .iter()
+                .enumerate()
+                .map(|(index, (spooled, name, media_type))| StoredFile {
+                    name: name.clone(),
+                    media_type: (*media_type).to_owned(),
+                    size: spooled.size,
+                    sha256: spooled.sha256.clone(),
+                    original_key: original_key(consultation, &id, index),
+                })
+                .collect(),
+            id,
+            consultation: consultation.clone(),
+            received_at,
+            channel: submission.channel,
+            submitter,
+        };
+        // The last guard before anything is stored: a response whose log entry could not be
+        // written would stop its consultation's log for good.
+        if !crate::transparency::entry::fits(&response) {
+            return Err(TooLarge(Text::key("err_record_too_large")).into());
+        }
+
         let meta = ObjectMeta {
             content_type: "application/octet-stream".to_owned(),
             content_disposition: None,
         };
-        let mut files = Vec::with_capacity(named.len());
-        for (index, (spooled, name, media_type)) in named.iter().enumerate() {
-            let key = original_key(consultation, &id, index);
-            let object_key = ObjectKey::parse(key.clone())
+        for ((spooled, _, _), file) in named.iter().zip(&response.files) {
+            let object_key = ObjectKey::parse(file.original_key.clone())
                 .map_err(|e| StoreError::backend("naming an original", e))?;
             let body = Body::File(spooled.path.to_path_buf());
-            match self
-                .private
-                .put(&object_key, body, &meta, PutMode::CreateNew)
-                .await
-            {
+            let stored = if derived {
+                // A repeated delivery finds the first one's original there (`Conflict`), and
+                // trusts it: so it must have been durable from the start.
+                self.private
+                    .put(&object_key, body, &meta, PutMode::CreateNew)
+                    .await
+            } else {
+                self.private.put_deferred(&object_key, body, &meta).await
+            };
+            match stored {
                 Ok(()) => {}
                 // A repeated delivery: the same id, so the same content is there already.
                 Err(StoreError::Conflict(_)) if derived => {}
                 Err(e) => return Err(e.into()),
             }
-            files.push(StoredFile {
-                name: name.clone(),
-                media_type: (*media_type).to_owned(),
-                size: spooled.size,
-                sha256: spooled.sha256.clone(),
-                original_key: key,
-            });
         }
+        // One flush for the originals of every response being stored at this moment.
+        self.private.sync().await?;
 
         if self.clock.now() > received_at + self.in_flight_grace {
             return Err(IntakeError::TooSlow(self.in_flight_grace));
         }
-        let stored = self
-            .responses
-            .append(NewResponse {
-                id,
-                consultation: consultation.clone(),
-                received_at,
-                channel: submission.channel,
-                submitter,
-                files,
-            })
-            .await?;
+        let stored = self.responses.append(response).await?;
         self.queue.request(consultation);
         Ok(self.receipt_of(&stored))
     }

@@ -237,6 +237,26 @@ pub trait ObjectStore: Send + Sync {
         mode: PutMode,
     ) -> Result<(), StoreError>;
 
+    /// Stores `body` at `key` like `put` with `CreateNew`, except that it need only be durable
+    /// once a later `sync` has returned: writers that make many objects durable together (the
+    /// intake's group commit) pay for one flush, not one per object. Until then a crash may
+    /// lose it or leave it partial, so a caller acknowledges nothing before `sync`, and uses it
+    /// only for keys nothing writes again after a crash (never for a derived id).
+    async fn put_deferred(
+        &self,
+        key: &ObjectKey,
+        body: Body,
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.put(key, body, meta, PutMode::CreateNew).await
+    }
+
+    /// Makes every object put so far durable. Concurrent calls may share one flush. Stores
+    /// whose every put is durable at once (S3) have nothing to do.
+    async fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The object at `key`, or `None` if there is none.
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
 

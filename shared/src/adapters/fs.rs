@@ -1,10 +1,15 @@
 //! Objects as files under a folder, each written atomically: a temporary file in the same
 //! folder, flushed to disk, then linked (create-new) or renamed (overwrite) into place, and the
 //! folder flushed too, so a crash never leaves a partial or lost object.
+//!
+//! Deferred puts (the intake's originals) skip those flushes: one `sync` then flushes the
+//! whole file system once (`syncfs`) for every response stored meanwhile. Concurrent `sync`
+//! calls share a flush, so a rush costs one flush per batch, not one per file.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use tokio_util::io::ReaderStream;
@@ -13,13 +18,17 @@ use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, St
 
 pub struct FsObjectStore {
     root: PathBuf,
+    flushes: GroupFlush,
 }
 
 impl FsObjectStore {
     pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(&root)?;
-        Ok(Self { root })
+        Ok(Self {
+            flushes: GroupFlush::default(),
+            root,
+        })
     }
 
     fn path(&self, key: &ObjectKey) -> PathBuf {
@@ -46,6 +55,30 @@ impl ObjectStore for FsObjectStore {
                 io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
                 _ => StoreError::backend(format!("writing {key_name}"), e),
             })
+    }
+
+    async fn put_deferred(
+        &self,
+        key: &ObjectKey,
+        body: Body,
+        _meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let key_name = key.as_str().to_owned();
+        tokio::task::spawn_blocking(move || write_deferred(&path, body))
+            .await
+            .map_err(|e| StoreError::backend("file store task", e))?
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
+                _ => StoreError::backend(format!("writing {key_name}"), e),
+            })
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
+        self.flushes
+            .flush(&self.root)
+            .await
+            .map_err(|e| StoreError::backend("flushing the file store", e))
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError> {
@@ -175,4 +208,81 @@ fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
     // After a link the temporary name is redundant; after a failure it is garbage.
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// A create-new put without flushes. A spooled file is linked into place when it is on the
+/// same file system (no copy at all), else copied to a temporary name and linked.
+fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
+    let dir = path.parent().expect("an object path has a parent folder");
+    fs::create_dir_all(dir)?;
+    if let Body::File(source) = &body {
+        match fs::hard_link(source, path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            // Another file system (EXDEV) or no hard links: copy instead.
+            Err(_) => {}
+        }
+    }
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
+    let result = (|| {
+        match body {
+            Body::Bytes(bytes) => File::create_new(&tmp)?.write_all(&bytes)?,
+            Body::File(source) => {
+                fs::copy(&source, &tmp)?;
+            }
+        }
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Flushes shared by concurrent callers: a caller whose writes were already covered by a flush
+/// that started after them returns without flushing again.
+#[derive(Debug, Default)]
+struct GroupFlush {
+    /// Tickets handed out: each caller takes one after its writes.
+    requested: AtomicU64,
+    /// Every ticket up to this one is flushed.
+    completed: AtomicU64,
+    running: tokio::sync::Mutex<()>,
+}
+
+impl GroupFlush {
+    async fn flush(&self, root: &Path) -> io::Result<()> {
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _one_at_a_time = self.running.lock().await;
+        if self.completed.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Every ticket taken by now belongs to writes that are finished: this flush covers them.
+        let covers = self.requested.load(Ordering::SeqCst);
+        let root = root.to_owned();
+        tokio::task::spawn_blocking(move || flush_file_system(&root))
+            .await
+            .map_err(io::Error::other)??;
+        self.completed.fetch_max(covers, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Flushes the file system holding `root`: file data, new names and folders, in one journal
+/// commit (Linux `syncfs`; elsewhere `sync`).
+fn flush_file_system(root: &Path) -> io::Result<()> {
+    let folder = File::open(root)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the descriptor is open for the duration of the call.
+        if unsafe { libc::syncfs(folder.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        drop(folder);
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    Ok(())
 }

@@ -2,6 +2,11 @@
 //!
 //! Appends run in `BEGIN IMMEDIATE` transactions, so numbering and the deadline check are one
 //! atomic step even with several processes on the same file.
+//!
+//! Appends are committed in groups: one committer thread takes every append waiting, numbers
+//! them in one transaction (in order of receipt) and commits once, so a rush costs one durable
+//! write of the database per batch, not one per response. Appends that arrive while a batch
+//! commits join the next one.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -71,7 +76,18 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// To the group committer of appends (see the module's documentation).
+    appends: std::sync::mpsc::Sender<AppendJob>,
 }
+
+/// An append waiting for its batch, and where its outcome goes.
+struct AppendJob {
+    response: NewResponse,
+    outcome: tokio::sync::oneshot::Sender<Result<Response, AppendError>>,
+}
+
+/// The most appends one transaction takes: a bound on the time one batch holds the write lock.
+const MAX_BATCH: usize = 1024;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -82,9 +98,14 @@ impl SqliteStore {
             .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
             .and_then(|_| migrate(&mut conn))
             .map_err(|e| db("preparing the database", e))?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let conn = Arc::new(Mutex::new(conn));
+        let (appends, waiting) = std::sync::mpsc::channel();
+        let committer = conn.clone();
+        std::thread::Builder::new()
+            .name("sqlite-appends".into())
+            .spawn(move || commit_appends(&committer, &waiting))
+            .map_err(|e| StoreError::backend("starting the append committer", e))?;
+        Ok(Self { conn, appends })
     }
 
     /// Runs `f` on the connection off the async threads (SQLite calls block).
@@ -206,6 +227,111 @@ fn find_by_id(
         })
     })
     .transpose()
+}
+
+/// The group committer: until every sender is gone, takes the appends waiting (at least one,
+/// at most [`MAX_BATCH`]) and commits them together.
+fn commit_appends(conn: &Mutex<Connection>, waiting: &std::sync::mpsc::Receiver<AppendJob>) {
+    while let Ok(first) = waiting.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match waiting.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        // In order of receipt: a batch numbers its responses as they were received.
+        batch.sort_by_key(|job| job.response.received_at);
+        let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match append_batch(&mut conn, batch.iter().map(|job| &job.response)) {
+            Ok(outcomes) => {
+                for (job, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = job.outcome.send(outcome);
+                }
+            }
+            // Nothing of the batch was committed: each append fails, and may be retried.
+            Err(e) => {
+                let reason = e.to_string();
+                for job in batch {
+                    let _ = job.outcome.send(Err(StoreError::backend(
+                        "appending a response",
+                        reason.clone(),
+                    )
+                    .into()));
+                }
+            }
+        }
+    }
+}
+
+/// Numbers and stores `responses` in one transaction: each is stored, or refused on its own
+/// (unknown consultation, repeated id, closed, sealed) with nothing stored for it.
+fn append_batch<'a>(
+    conn: &mut Connection,
+    responses: impl Iterator<Item = &'a NewResponse>,
+) -> Result<Vec<Result<Response, AppendError>>, StoreError> {
+    let tx = immediate(conn)?;
+    // Each consultation's record and count, read once per batch.
+    let mut counts: std::collections::BTreeMap<String, Option<(Consultation, u64)>> =
+        std::collections::BTreeMap::new();
+    let mut outcomes = Vec::new();
+    for response in responses {
+        let id = response.consultation.to_string();
+        if !counts.contains_key(&id) {
+            let found: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT data, response_count FROM consultations WHERE id = ?1",
+                    [&id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()
+                .map_err(|e| db("reading a consultation", e))?;
+            let record = match found {
+                Some((data, count)) => Some((from_json::<Consultation>(&data)?, count as u64)),
+                None => None,
+            };
+            counts.insert(id.clone(), record);
+        }
+        let Some(Some((consultation, count))) = counts.get_mut(&id) else {
+            outcomes.push(Err(AppendError::NoSuchConsultation(
+                response.consultation.clone(),
+            )));
+            continue;
+        };
+        // Sees this batch's own inserts too: an id twice in one batch is stored once.
+        if let Some(existing) = find_by_id(&tx, &id, &response.id)? {
+            outcomes.push(Err(AppendError::AlreadyStored(Box::new(existing))));
+            continue;
+        }
+        // Inside the IMMEDIATE transaction: the seal cannot land between this check and the
+        // commit.
+        if let Some(refused) = AppendError::refusal(consultation, response.received_at) {
+            outcomes.push(Err(refused));
+            continue;
+        }
+        let number = *count + 1;
+        tx.execute(
+            "INSERT INTO responses (consultation, number, id, data) VALUES (?1, ?2, ?3, ?4)",
+            params![id, number as i64, response.id.as_str(), to_json(response)?],
+        )
+        .map_err(|e| db("storing a response", e))?;
+        *count = number;
+        outcomes.push(Ok(Response {
+            number,
+            response: response.clone(),
+        }));
+    }
+    for (id, record) in &counts {
+        if let Some((_, count)) = record {
+            tx.execute(
+                "UPDATE consultations SET response_count = ?2 WHERE id = ?1",
+                params![id, *count as i64],
+            )
+            .map_err(|e| db("counting responses", e))?;
+        }
+    }
+    tx.commit().map_err(|e| db("committing responses", e))?;
+    Ok(outcomes)
 }
 
 /// A transaction that takes the write lock at once, so its reads and writes are one step.
@@ -330,46 +456,13 @@ impl Consultations for SqliteStore {
 #[async_trait]
 impl Responses for SqliteStore {
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
-        self.with(move |conn| {
-            let tx = immediate(conn)?;
-            let id = response.consultation.to_string();
-            let found: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT data, response_count FROM consultations WHERE id = ?1",
-                    [&id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
-                .map_err(|e| db("reading a consultation", e))?;
-            let Some((data, count)) = found else {
-                return Ok(Err(AppendError::NoSuchConsultation(
-                    response.consultation.clone(),
-                )));
-            };
-            let consultation: Consultation = from_json(&data)?;
-            if let Some(existing) = find_by_id(&tx, &id, &response.id)? {
-                return Ok(Err(AppendError::AlreadyStored(Box::new(existing))));
-            }
-            // Inside the IMMEDIATE transaction: the seal cannot land between this check and
-            // the commit.
-            if let Some(refused) = AppendError::refusal(&consultation, response.received_at) {
-                return Ok(Err(refused));
-            }
-            let number = count as u64 + 1;
-            tx.execute(
-                "INSERT INTO responses (consultation, number, id, data) VALUES (?1, ?2, ?3, ?4)",
-                params![id, number as i64, response.id.as_str(), to_json(&response)?],
-            )
-            .map_err(|e| db("storing a response", e))?;
-            tx.execute(
-                "UPDATE consultations SET response_count = ?2 WHERE id = ?1",
-                params![id, number as i64],
-            )
-            .map_err(|e| db("counting a response", e))?;
-            tx.commit().map_err(|e| db("committing a response", e))?;
-            Ok(Ok(Response { number, response }))
-        })
-        .await?
+        let (outcome, answer) = tokio::sync::oneshot::channel();
+        self.appends
+            .send(AppendJob { response, outcome })
+            .map_err(|_| StoreError::backend("appending a response", "the committer stopped"))?;
+        answer
+            .await
+            .map_err(|_| StoreError::backend("appending a response", "the committer stopped"))?
     }
 
     async fn find(
