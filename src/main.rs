@@ -107,7 +107,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating the data folder {}", args.data.display()))?;
     let backend = match args.store {
-        StoreKind::Embedded => Backend::embedded(&args.data)?,
+        StoreKind::Embedded => {
+            // Uploads are spooled beside the store, on its file system, so that storing one is
+            // a hard link, not a copy (a /tmp on tmpfs would need both a copy and a flush).
+            let spool = args.data.join("tmp");
+            std::fs::create_dir_all(&spool)
+                .with_context(|| format!("creating {}", spool.display()))?;
+            let _ = tempfile::env::override_temp_dir(&spool);
+            Backend::embedded(&args.data)?
+        }
         StoreKind::Aws => {
             let names = shared::AwsNames::from_env().map_err(anyhow::Error::msg)?;
             let config = aws_config::load_from_env().await;

@@ -198,6 +198,15 @@ pub enum Body {
     File(PathBuf),
 }
 
+/// Where an object lives, as a store that can copy from there understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file on this machine (the file store).
+    File(PathBuf),
+    /// An S3 object.
+    Bucket { bucket: String, key: String },
+}
+
 /// The HTTP headers an object is served with (kept by S3, recomputed by the local host).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -239,9 +248,9 @@ pub trait ObjectStore: Send + Sync {
 
     /// Stores `body` at `key` like `put` with `CreateNew`, except that it need only be durable
     /// once a later `sync` has returned: writers that make many objects durable together (the
-    /// intake's group commit) pay for one flush, not one per object. Until then a crash may
-    /// lose it or leave it partial, so a caller acknowledges nothing before `sync`, and uses it
-    /// only for keys nothing writes again after a crash (never for a derived id).
+    /// intake's group commit, a batch of publication) pay for one flush, not one per object.
+    /// Until then a crash may lose the object, never leave it partial; a caller acknowledges
+    /// nothing before `sync`.
     async fn put_deferred(
         &self,
         key: &ObjectKey,
@@ -249,6 +258,24 @@ pub trait ObjectStore: Send + Sync {
         meta: &ObjectMeta,
     ) -> Result<(), StoreError> {
         self.put(key, body, meta, PutMode::CreateNew).await
+    }
+
+    /// Where the object at `key` lives, for a copy that need not pass through this process.
+    fn location(&self, _key: &ObjectKey) -> Option<Location> {
+        None
+    }
+
+    /// Copies the object at `from` (another store's [`Location`]) to `key`, create-new, without
+    /// its bytes passing through this process: a hard link on disk, a server-side copy on S3.
+    /// Durable like `put_deferred`. `Ok(false)`: this store cannot copy from there (the caller
+    /// streams the bytes instead); `Conflict` if `key` exists, which is left untouched.
+    async fn copy_from(
+        &self,
+        _from: &Location,
+        _key: &ObjectKey,
+        _meta: &ObjectMeta,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     /// Makes every object put so far durable. Concurrent calls may share one flush. Stores

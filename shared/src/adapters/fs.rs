@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use tokio_util::io::ReaderStream;
 
-use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload};
+use crate::ports::{
+    Body, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload,
+};
 
 pub struct FsObjectStore {
     root: PathBuf,
@@ -72,6 +74,24 @@ impl ObjectStore for FsObjectStore {
                 io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
                 _ => StoreError::backend(format!("writing {key_name}"), e),
             })
+    }
+
+    fn location(&self, key: &ObjectKey) -> Option<Location> {
+        Some(Location::File(self.path(key)))
+    }
+
+    async fn copy_from(
+        &self,
+        from: &Location,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> Result<bool, StoreError> {
+        let Location::File(source) = from else {
+            return Ok(false);
+        };
+        self.put_deferred(key, Body::File(source.clone()), meta)
+            .await
+            .map(|()| true)
     }
 
     async fn sync(&self) -> Result<(), StoreError> {
@@ -210,8 +230,10 @@ fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
     result
 }
 
-/// A create-new put without flushes. A spooled file is linked into place when it is on the
-/// same file system (no copy at all), else copied to a temporary name and linked.
+/// A create-new put without a flush of the folder. A file is linked into place when it is on
+/// the same file system (no copy: a spooled upload, or an original published on the site);
+/// else its bytes are written to a temporary name, flushed, and linked, so that a crash before
+/// the next `sync` can lose the new name but never leave it with partial content.
 fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
     let dir = path.parent().expect("an object path has a parent folder");
     fs::create_dir_all(dir)?;
@@ -231,6 +253,7 @@ fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
                 fs::copy(&source, &tmp)?;
             }
         }
+        File::open(&tmp)?.sync_all()?;
         fs::hard_link(&tmp, path)
     })();
     let _ = fs::remove_file(&tmp);

@@ -7,7 +7,17 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream as S3Bytes;
 use tokio_util::io::ReaderStream;
 
-use crate::ports::{Body, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload};
+use crate::ports::{
+    Body, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload,
+};
+
+/// `x-amz-copy-source` is a URL path: every byte but the unreserved ones and `/` is escaped.
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
 
 /// Parts of a multipart upload are buffered to this size (S3's minimum is 5 MiB): memory per
 /// upload stays at one part, whatever the object's size (up to 10,000 parts: 80 GiB).
@@ -102,6 +112,70 @@ impl ObjectStore for S3ObjectStore {
                 aws_sdk_s3::Error::from(e),
             )),
         }
+    }
+
+    fn location(&self, key: &ObjectKey) -> Option<Location> {
+        Some(Location::Bucket {
+            bucket: self.bucket.clone(),
+            key: key.as_str().to_owned(),
+        })
+    }
+
+    /// A server-side copy (objects here are at most 25 MiB, well under CopyObject's 5 GB), so a
+    /// published file never passes through the function. Create-new: a key already there is
+    /// `Conflict` (the publisher of a consultation is its only writer of that key).
+    async fn copy_from(
+        &self,
+        from: &Location,
+        key: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> Result<bool, StoreError> {
+        let Location::Bucket {
+            bucket: source_bucket,
+            key: source_key,
+        } = from
+        else {
+            return Ok(false);
+        };
+        let target = format!("s3://{}/{}", self.bucket, key.as_str());
+        let existing = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await;
+        match existing {
+            Ok(_) => return Err(StoreError::Conflict(key.as_str().to_owned())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+            Err(e) => {
+                return Err(StoreError::backend(
+                    format!("checking {target}"),
+                    aws_sdk_s3::Error::from(e),
+                ));
+            }
+        }
+        let source = format!(
+            "{source_bucket}/{}",
+            percent_encoding::utf8_percent_encode(source_key, COPY_SOURCE)
+        );
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .copy_source(source)
+            .metadata_directive(aws_sdk_s3::types::MetadataDirective::Replace)
+            .content_type(&meta.content_type)
+            .set_content_disposition(meta.content_disposition.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::backend(
+                    format!("copying s3://{source_bucket}/{source_key} to {target}"),
+                    aws_sdk_s3::Error::from(e),
+                )
+            })?;
+        Ok(true)
     }
 
     async fn upload(

@@ -174,6 +174,8 @@ impl Publisher {
         // After the pages (a reader never finds the log ahead of the manifests), before the
         // high-water mark (a crash here is redone, and the rebuilt log must match).
         self.publish_log(id, total).await?;
+        // The batch's copies are durable before the mark says they are published.
+        self.site.sync().await?;
         self.publication.set_published(id, total).await?;
         self.publish_index().await
     }
@@ -281,7 +283,9 @@ impl Publisher {
     }
 
     /// Copies a response's originals to the site, byte for byte. Published files are never
-    /// replaced: a second copy finds the file there (`Conflict`) and leaves it.
+    /// replaced: a second copy finds the file there (`Conflict`) and leaves it. Where the site
+    /// can copy from the private store itself (a hard link on disk, a server-side copy on S3)
+    /// the bytes do not pass through here; the batch's `sync` makes them durable.
     async fn copy_files(&self, response: &Response) -> Result<(), PublishError> {
         let r = &response.response;
         for file in &r.files {
@@ -291,6 +295,14 @@ impl Publisher {
                 response.number,
                 &file.name,
             ))?;
+            let meta = site_meta(target.as_str());
+            if let Some(location) = self.private.location(&source) {
+                match self.site.copy_from(&location, &target, &meta).await {
+                    Ok(true) | Err(StoreError::Conflict(_)) => continue,
+                    Ok(false) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
             let Some(object) = self.private.get(&source).await? else {
                 return Err(PublishError::MissingOriginal(file.original_key.clone()));
             };
@@ -307,7 +319,6 @@ impl Publisher {
                     file.original_key
                 ))));
             }
-            let meta = site_meta(target.as_str());
             match self
                 .site
                 .put(
