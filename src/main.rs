@@ -78,6 +78,10 @@ struct ServeArgs {
     /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://user:password@host:465`.
     #[arg(long, env = "VERBATIM_SMTP_RELAY", hide_env_values = true)]
     smtp_relay: Option<String>,
+    /// How long a response waits for its number before the answer is `202 Accepted` with a
+    /// pending receipt (`2s`, `500ms`); the embedded store numbers as it commits.
+    #[arg(long, default_value = "2s", value_parser = shared::intake::parse_wait)]
+    receipt_wait: std::time::Duration,
     /// The Secretariat's bearer token; generated into the data folder if unset.
     #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -122,6 +126,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Backend::aws(&config, &names, args.create_resources).await?
         }
     };
+    let mut backend = backend;
+    backend.receipt_wait = args.receipt_wait;
     let token = admin_token(args.admin_token, &args.data)?;
     if let Some(key) = &backend.log_key {
         println!("Transparency log verifier key: {}", key.verifier_key());

@@ -216,6 +216,10 @@ async fn deliver(email: &EmailIntake, delivery: Delivery) -> Response {
             Ok(Outcome::Published(receipt) | Outcome::Repeated(receipt)) => {
                 numbers.push(format!("{consultation} response {}", receipt.number));
             }
+            Ok(Outcome::Pending(pending)) => numbers.push(format!(
+                "{consultation} response {} stored, its number pending",
+                pending.id
+            )),
             Ok(Outcome::Kept(why)) => numbers.push(format!("{consultation} kept ({why:?})")),
             Ok(Outcome::Subscribed) => {
                 numbers.push(format!("{consultation} list: confirmation link sent"))

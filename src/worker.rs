@@ -16,23 +16,43 @@ use shared::email::list::EmailList;
 use shared::ports::PublishQueue;
 use shared::publish::Publisher;
 use shared::publish::health::PublicationHealth;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+/// Publication runs at most this often; responses that arrive meanwhile form the next batch.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+/// A sequencing run that failed (a store error) is tried again after this.
+const SEQUENCE_RETRY: Duration = Duration::from_secs(1);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
-struct LocalQueue(mpsc::UnboundedSender<ConsultationId>);
+struct LocalQueue {
+    requests: mpsc::UnboundedSender<ConsultationId>,
+    /// Bumped after each sequencing run, so intake looks at a pending response when it may
+    /// have been numbered rather than polling the store.
+    sequenced: watch::Receiver<u64>,
+}
 
+#[async_trait::async_trait]
 impl PublishQueue for LocalQueue {
     fn request(&self, consultation: &ConsultationId) {
         // Only fails once the worker is gone, i.e. while shutting down; the next start
         // publishes whatever is pending.
-        let _ = self.0.send(consultation.clone());
+        let _ = self.requests.send(consultation.clone());
+    }
+
+    async fn sequenced(&self, _consultation: &ConsultationId, at_most: Duration) {
+        let mut sequenced = self.sequenced.clone();
+        sequenced.mark_unchanged();
+        let _ = tokio::time::timeout(at_most, sequenced.changed()).await;
     }
 }
 
 /// Starts the worker; it first finishes whatever a previous run left unpublished or unsent.
-/// Each published response then goes to the consultation's email list. A consultation whose
+///
+/// Two loops, each taking the requests that piled up while it worked (coalesced per
+/// consultation, so a rush costs one run per batch, not one per response): the sequencer
+/// numbers what is pending and tells intake at once; publication then writes the pages and
+/// mails the list, so a waiting submitter never waits for the pages. A consultation whose
 /// publication fails is retried after a pause that grows with each failure (see
 /// [`PublicationHealth`]); the others go on meanwhile.
 pub fn start(
@@ -40,55 +60,130 @@ pub fn start(
     list: Arc<EmailList>,
     health: Arc<PublicationHealth>,
 ) -> Arc<dyn PublishQueue> {
-    let (sender, mut receiver) = mpsc::unbounded_channel::<ConsultationId>();
-    let retry = sender.clone();
+    let (sender, requests) = mpsc::unbounded_channel::<ConsultationId>();
+    let (to_publish, publish_requests) = mpsc::unbounded_channel::<ConsultationId>();
+    let (bump, sequenced) = watch::channel(0u64);
+    tokio::spawn(sequence(
+        publisher.clone(),
+        requests,
+        sender.clone(),
+        bump,
+        to_publish.clone(),
+    ));
+    let catch_up = sender.clone();
     tokio::spawn(async move {
-        // At start-up each consultation is caught up on its own, so one that cannot be
-        // published is retried alone and does not stop the others.
+        // At start-up each consultation is caught up on its own (whatever a previous run left
+        // pending or unpublished), so one that cannot be published is retried alone and does
+        // not stop the others.
+        if let Err(e) = publisher.publish_assets().await {
+            tracing::error!(error = %e, "publishing the site's assets at start-up");
+        }
         if let Err(e) = publisher.publish_index().await {
             tracing::error!(error = %e, "publishing the front page at start-up");
         }
         match publisher.consultations.list().await {
             Ok(records) => {
                 for record in records {
-                    let _ = retry.send(record.consultation.id);
+                    let _ = catch_up.send(record.consultation.id);
                 }
             }
             Err(e) => tracing::error!(error = %e, "listing consultations at start-up"),
         }
-        while let Some(first) = receiver.recv().await {
-            let mut pending = BTreeSet::from([first]);
-            while let Ok(more) = receiver.try_recv() {
-                pending.insert(more);
-            }
-            for id in pending {
-                // Pausing after failures: the retry already planned will come.
-                if health.is_pausing(&id, Instant::now()) {
-                    continue;
+        publish(publisher, list, health, publish_requests, to_publish).await;
+    });
+    Arc::new(LocalQueue {
+        requests: sender,
+        sequenced,
+    })
+}
+
+/// Every request that came while the last run worked, once each.
+async fn next_batch(
+    receiver: &mut mpsc::UnboundedReceiver<ConsultationId>,
+) -> Option<BTreeSet<ConsultationId>> {
+    let first = receiver.recv().await?;
+    let mut batch = BTreeSet::from([first]);
+    while let Ok(more) = receiver.try_recv() {
+        batch.insert(more);
+    }
+    Some(batch)
+}
+
+/// The sequencer: numbers each requested consultation's pending responses, wakes intake's
+/// waiters, then asks for publication.
+async fn sequence(
+    publisher: Arc<Publisher>,
+    mut requests: mpsc::UnboundedReceiver<ConsultationId>,
+    retry: mpsc::UnboundedSender<ConsultationId>,
+    bump: watch::Sender<u64>,
+    to_publish: mpsc::UnboundedSender<ConsultationId>,
+) {
+    while let Some(batch) = next_batch(&mut requests).await {
+        for id in batch {
+            let started = Instant::now();
+            match publisher.responses.sequence(&id).await {
+                Ok(0) => {}
+                Ok(numbered) => {
+                    tracing::info!(consultation = %id, numbered, ms = started.elapsed().as_millis() as u64, "sequenced");
                 }
-                let result = match publisher.publish(&id).await {
-                    Ok(_) => list
-                        .notify(&id)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match result {
-                    Ok(()) => health.succeeded(&id),
-                    Err(e) => {
-                        let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
-                        let retry = retry.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(pause).await;
-                            let _ = retry.send(id);
-                        });
-                    }
+                Err(e) => {
+                    tracing::error!(consultation = %id, error = %e, "sequencing failed; retrying");
+                    let retry = retry.clone();
+                    let id = id.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(SEQUENCE_RETRY).await;
+                        let _ = retry.send(id);
+                    });
+                }
+            }
+            bump.send_modify(|generation| *generation += 1);
+            let _ = to_publish.send(id);
+        }
+    }
+}
+
+/// Publication and the email list, with a growing pause for a consultation that keeps failing.
+async fn publish(
+    publisher: Arc<Publisher>,
+    list: Arc<EmailList>,
+    health: Arc<PublicationHealth>,
+    mut requests: mpsc::UnboundedReceiver<ConsultationId>,
+    retry: mpsc::UnboundedSender<ConsultationId>,
+) {
+    while let Some(batch) = next_batch(&mut requests).await {
+        let round = Instant::now();
+        for id in batch {
+            // Pausing after failures: the retry already planned will come.
+            if health.is_pausing(&id, Instant::now()) {
+                continue;
+            }
+            let started = Instant::now();
+            let published = publisher.publish_numbered(&id).await;
+            tracing::info!(consultation = %id, ms = started.elapsed().as_millis() as u64, ok = published.is_ok(), "published");
+            let result = match published {
+                Ok(()) => list
+                    .notify(&id)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(()) => health.succeeded(&id),
+                Err(e) => {
+                    let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
+                    let retry = retry.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(pause).await;
+                        let _ = retry.send(id);
+                    });
                 }
             }
         }
-    });
-    Arc::new(LocalQueue(sender))
+        // A rush makes batches, not a run per response: what arrives meanwhile waits for the
+        // next round (a page run costs the same for one response as for a thousand).
+        tokio::time::sleep(PUBLISH_EVERY.saturating_sub(round.elapsed())).await;
+    }
 }
 
 /// Starts the closing timer.

@@ -69,6 +69,8 @@ pub struct Backend {
     /// Signs the transparency logs and receipts (`None`: no key configured; receipts are then
     /// unsigned and publishing fails until one is).
     pub log_key: Option<Arc<LogKey>>,
+    /// How long intake waits for a pending response's number before answering `202`.
+    pub receipt_wait: std::time::Duration,
 }
 
 /// Names of the AWS resources, from the environment (the same variables on Lambda and locally).
@@ -161,6 +163,7 @@ impl Backend {
             staging: Arc::new(folder("staging")?),
             presigner: Arc::new(crate::uploads::LocalStaging),
             log_key: Some(Arc::new(log_key)),
+            receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
         })
     }
 
@@ -227,6 +230,7 @@ impl Backend {
             staging: Arc::new(s3::S3ObjectStore::new(s3_client.clone(), &staging_bucket)),
             presigner: Arc::new(s3::S3Staging::new(s3_client, &staging_bucket)),
             log_key,
+            receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
         })
     }
 
@@ -249,6 +253,7 @@ impl Backend {
             queue,
             in_flight_grace: in_flight_grace_from_env(),
             limits: Limits::default(),
+            receipt_wait: self.receipt_wait,
             log_key: self.log_key.clone(),
         });
         IntakeState {

@@ -4,8 +4,9 @@
 //! Two steps, each idempotent, each resumable after a crash:
 //! 1. As soon as the deadline has passed, the closing is recorded and the page republished.
 //! 2. Once no response received in time can still be being stored (the deadline plus the
-//!    in-flight grace, see [`crate::intake`]), the closing is sealed in the record, which every
-//!    append checks where it commits, so the set of responses is final: the dossier
+//!    in-flight grace, see [`crate::intake`]), every response still pending is numbered, then
+//!    the closing is sealed in the record, which every append and every batch of the sequencer
+//!    checks where it commits, so the set of responses is final: the dossier
 //!    (`dossier.zip`, every published file with its exact bytes plus `index.csv` and
 //!    `index.json`) and the summary page are built, streamed so memory stays flat. The files
 //!    are read from the private originals (the published copies are the same bytes, checked by
@@ -162,6 +163,10 @@ impl Closer {
         id: &ConsultationId,
         deadline: Timestamp,
     ) -> Result<ConsultationRecord, CloseError> {
+        // Every response pending now was stored within the grace (intake acknowledges none
+        // stored later): number them all before the seal, so the dossier and the log hold
+        // every acknowledged response. One stored after this was never acknowledged.
+        self.responses.sequence(id).await?;
         let now = self.clock.now();
         modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
             if c.deadline != deadline || !c.seal(now) {

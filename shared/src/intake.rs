@@ -10,12 +10,12 @@ use crate::domain::limits::{Limits, TooLarge};
 use crate::domain::media::{Unsupported, classify};
 use crate::domain::{Arg, Text};
 use crate::domain::{
-    Channel, ConsultationId, NewResponse, Receipt, Refusal, ResponseId, StoredFile,
+    Channel, ConsultationId, NewResponse, PendingReceipt, Receipt, Refusal, ResponseId, StoredFile,
     SubmitterFields, ValidationError, sanitize_file_name, unique_file_name,
 };
 use crate::ports::{
     AppendError, Body, Clock, Consultations, ObjectKey, ObjectMeta, ObjectStore, PublishQueue,
-    PutMode, Responses, StoreError,
+    PutMode, Received, Responses, StoreError,
 };
 use crate::spool::SpooledFile;
 
@@ -103,13 +103,66 @@ pub struct Intake {
     /// leaving extra parts inside the message (email); `submit` checks it again, so that no
     /// channel can store a response whose log entry would not fit (see [`crate::transparency::entry::fits`]).
     pub limits: Limits,
+    /// How long `submit` waits for a pending response's number before answering with the
+    /// pending receipt (where the store numbers as it commits, it never waits).
+    pub receipt_wait: std::time::Duration,
     /// Signs receipts with their place in the transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
 }
 
-/// Originals are kept privately by response id (known before the number is assigned).
+/// The default of [`Intake::receipt_wait`].
+pub const DEFAULT_RECEIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A wait as written in a flag or a variable: `2s`, `500ms`, or plain seconds (`2`, `0.5`).
+pub fn parse_wait(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let (number, scale) = if let Some(ms) = raw.strip_suffix("ms") {
+        (ms, 0.001)
+    } else {
+        (raw.strip_suffix('s').unwrap_or(raw), 1.0)
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && *v * scale <= 60.0)
+        .map(|v| std::time::Duration::from_secs_f64(v * scale))
+        .ok_or_else(|| format!("{raw:?} is not a wait of 0 to 60 s (e.g. 2s, 500ms)"))
+}
+
+/// What a submission became: numbered (`201`, the full receipt), or stored and waiting for its
+/// number (`202`, the pending receipt).
+#[derive(Debug, Clone)]
+pub enum Submitted {
+    Numbered(Receipt),
+    Pending(PendingReceipt),
+}
+
+impl Submitted {
+    pub fn id(&self) -> &ResponseId {
+        match self {
+            Self::Numbered(r) => &r.id,
+            Self::Pending(p) => &p.id,
+        }
+    }
+
+    /// UTC with millisecond precision.
+    pub fn received_at(&self) -> &str {
+        match self {
+            Self::Numbered(r) => &r.received_at,
+            Self::Pending(p) => &p.received_at,
+        }
+    }
+}
+
+/// Originals are kept privately by response id (known before the number is assigned), under
+/// one of 256 folders chosen by a hash of the id: ids are time-ordered (UUID v7), and S3 scales
+/// a bucket's request rate by key prefix, so a rush must not funnel into one prefix. (Keys of
+/// earlier responses, without that folder, are kept in their records and still read.)
 pub fn original_key(consultation: &ConsultationId, id: &ResponseId, index: usize) -> String {
-    format!("originals/{consultation}/{id}/{index}")
+    use sha2::Digest;
+    let spread = sha2::Sha256::digest(id.as_str().as_bytes())[0];
+    format!("originals/{consultation}/{spread:02x}/{id}/{index}")
 }
 
 impl Intake {
@@ -126,13 +179,13 @@ impl Intake {
         }
     }
 
-    /// Stores the submission's files privately, then appends the response (which numbers it
-    /// and checks the deadline atomically), then asks for publication.
+    /// Stores the submission's files privately, then the response (checking the deadline where
+    /// it commits), then asks for its number and its publication.
     pub async fn submit(
         &self,
         consultation: &ConsultationId,
         submission: Submission,
-    ) -> Result<Receipt, IntakeError> {
+    ) -> Result<Submitted, IntakeError> {
         // The submission is complete in hand: this is when it was received.
         let received_at = self.clock.now();
         let submitter = submission.fields.parse()?;
@@ -213,7 +266,9 @@ impl Intake {
                     .put(&object_key, body, &meta, PutMode::CreateNew)
                     .await
             } else {
-                self.private.put_deferred(&object_key, body, &meta).await
+                self.private
+                    .put_deferred(&object_key, body, &meta, PutMode::CreateNew)
+                    .await
             };
             match stored {
                 Ok(()) => {}
@@ -228,9 +283,82 @@ impl Intake {
         if self.clock.now() > received_at + self.in_flight_grace {
             return Err(IntakeError::TooSlow(self.in_flight_grace));
         }
-        let stored = self.responses.append(response).await?;
+        let response_id = response.id.clone();
+        let pending = match self.responses.receive(response).await? {
+            Received::Numbered(stored) => {
+                self.queue.request(consultation);
+                return Ok(Submitted::Numbered(self.receipt_of(&stored)));
+            }
+            Received::Pending(pending) => pending,
+        };
+        // Acknowledged only if it became durable within the grace: the closing seals after the
+        // deadline plus the grace (and a margin for clocks), and numbers every response pending
+        // then; one stored later is taken back, never numbered (see `Closer`).
+        if self.clock.now() > received_at + self.in_flight_grace {
+            return match self.responses.withdraw(consultation, &response_id).await? {
+                Some(stored) => Ok(Submitted::Numbered(self.receipt_of(&stored))),
+                None => Err(IntakeError::TooSlow(self.in_flight_grace)),
+            };
+        }
         self.queue.request(consultation);
-        Ok(self.receipt_of(&stored))
+        self.await_number(consultation, pending).await
+    }
+
+    /// Waits up to `receipt_wait` for the sequencer to number a pending response: its full
+    /// receipt if it does, else the pending one (the response is durable either way).
+    async fn await_number(
+        &self,
+        consultation: &ConsultationId,
+        pending: NewResponse,
+    ) -> Result<Submitted, IntakeError> {
+        Ok(
+            match self
+                .wait_for_number(consultation, &pending.id, self.receipt_wait)
+                .await?
+            {
+                Some(receipt) => Submitted::Numbered(receipt),
+                None => Submitted::Pending(pending.pending_receipt()),
+            },
+        )
+    }
+
+    /// The full receipt of a stored response once the sequencer numbers it, within `wait`.
+    pub async fn wait_for_number(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+        wait: std::time::Duration,
+    ) -> Result<Option<Receipt>, IntakeError> {
+        let started = tokio::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(50);
+        while started.elapsed() < wait {
+            self.queue
+                .sequenced(
+                    consultation,
+                    pause.min(wait.saturating_sub(started.elapsed())),
+                )
+                .await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(500));
+            if let Some(Received::Numbered(stored)) =
+                self.responses.lookup(consultation, id).await?
+            {
+                return Ok(Some(self.receipt_of(&stored)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The receipt of a response by id: full once numbered, pending until then.
+    pub async fn status(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Submitted>, IntakeError> {
+        Ok(match self.responses.lookup(consultation, id).await? {
+            Some(Received::Numbered(stored)) => Some(Submitted::Numbered(self.receipt_of(&stored))),
+            Some(Received::Pending(pending)) => Some(Submitted::Pending(pending.pending_receipt())),
+            None => None,
+        })
     }
 
     /// The receipt of a stored response, signed with its place in the transparency log.
@@ -247,6 +375,23 @@ impl Intake {
                 tracing::error!(error = %e, number = receipt.number, "signing a receipt failed");
                 receipt
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_wait;
+    use std::time::Duration;
+
+    #[test]
+    fn waits() {
+        assert_eq!(parse_wait("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_wait("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_wait("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        for bad in ["", "-1", "fast", "61s", "NaN", "inf"] {
+            assert!(parse_wait(bad).is_err(), "{bad}");
         }
     }
 }

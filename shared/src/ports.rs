@@ -116,6 +116,14 @@ impl AppendError {
     }
 }
 
+/// What [`Responses::receive`] made of a response: numbered already, or durable and waiting
+/// for the sequencer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    Numbered(Response),
+    Pending(NewResponse),
+}
+
 #[async_trait]
 pub trait Responses: Send + Sync {
     /// Gives the response its consultation's next number and stores it, in one atomic step that
@@ -124,6 +132,45 @@ pub trait Responses: Send + Sync {
     /// get distinct consecutive numbers: no gaps, no duplicates. A failed append stores nothing.
     /// Response ids are unique: appending an id again fails with `AlreadyStored`.
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError>;
+
+    /// Makes the response durable, after the checks of `append` (consultation, window, seal):
+    /// numbered at once where the store numbers as it commits (the embedded store's group
+    /// commit), else pending until [`Responses::sequence`] numbers it. An id stored already is
+    /// `AlreadyStored` once numbered; while pending, receiving it again is the same pending
+    /// response (nothing new is stored).
+    async fn receive(&self, response: NewResponse) -> Result<Received, AppendError> {
+        self.append(response).await.map(Received::Numbered)
+    }
+
+    /// Numbers the consultation's pending responses, oldest first, in batches: one update of
+    /// the consultation's count per batch, not one per response. Meant to run as one writer
+    /// per consultation; two at once stay correct (each batch is fenced by the count it read),
+    /// they only waste work. Pending responses of a sealed consultation were never
+    /// acknowledged (see `Intake::submit`): they are removed, never numbered. Returns how many
+    /// it numbered.
+    async fn sequence(&self, _consultation: &ConsultationId) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
+    /// The response with this id, numbered or pending.
+    async fn lookup(
+        &self,
+        consultation: &ConsultationId,
+        id: &crate::domain::ResponseId,
+    ) -> Result<Option<Received>, StoreError> {
+        Ok(self.find(consultation, id).await?.map(Received::Numbered))
+    }
+
+    /// Takes back a pending response that will not be acknowledged (it took too long to
+    /// store): removed, it is never numbered. If the sequencer numbered it first, it stays and
+    /// is returned: it is stored, and must be acknowledged after all.
+    async fn withdraw(
+        &self,
+        consultation: &ConsultationId,
+        id: &crate::domain::ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        self.find(consultation, id).await
+    }
 
     /// The response with this id, if it is stored.
     async fn find(
@@ -246,18 +293,20 @@ pub trait ObjectStore: Send + Sync {
         mode: PutMode,
     ) -> Result<(), StoreError>;
 
-    /// Stores `body` at `key` like `put` with `CreateNew`, except that it need only be durable
-    /// once a later `sync` has returned: writers that make many objects durable together (the
-    /// intake's group commit, a batch of publication) pay for one flush, not one per object.
-    /// Until then a crash may lose the object, never leave it partial; a caller acknowledges
-    /// nothing before `sync`.
+    /// Stores `body` at `key` like `put`, except that it need only be durable once a later
+    /// `sync` has returned: writers that make many objects durable together (the intake's
+    /// group commit, a batch of publication) pay for one flush, not one per object. Until then
+    /// a crash may lose a new object (never leave it partial) or, for `Overwrite`, leave the
+    /// old one or an empty one in its place: a caller acknowledges nothing before `sync`, and
+    /// overwrites only what it writes again after a crash (the pages of an unfinished batch).
     async fn put_deferred(
         &self,
         key: &ObjectKey,
         body: Body,
         meta: &ObjectMeta,
+        mode: PutMode,
     ) -> Result<(), StoreError> {
-        self.put(key, body, meta, PutMode::CreateNew).await
+        self.put(key, body, meta, mode).await
     }
 
     /// Where the object at `key` lives, for a copy that need not pass through this process.
@@ -373,8 +422,16 @@ pub trait Mailer: Send + Sync {
 
 /// Asks for a consultation to be (re)published. Locally an in-process worker does it; on AWS
 /// the table's stream triggers the publish function, so intake needs no queue at all.
+#[async_trait]
 pub trait PublishQueue: Send + Sync {
     fn request(&self, consultation: &ConsultationId);
+
+    /// Returns once the consultation's sequencer may have numbered something since the call,
+    /// or after `at_most`: what intake waits on between looks at a pending response. Without a
+    /// signal (on Lambda the sequencer runs elsewhere) it simply waits `at_most`.
+    async fn sequenced(&self, _consultation: &ConsultationId, at_most: std::time::Duration) {
+        tokio::time::sleep(at_most).await;
+    }
 }
 
 /// For Lambda: publication is driven by the DynamoDB stream, not by the caller.

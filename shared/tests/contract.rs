@@ -422,7 +422,14 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
         text: Some(spooled("", &text).await),
         files: vec![spooled("../../report.pdf", &pdf).await],
     };
-    let receipt = state.intake.submit(&c.id, submission).await.unwrap();
+    let submitted = state.intake.submit(&c.id, submission).await.unwrap();
+    // No queue here: where the store leaves it pending, sequence it as the publisher would.
+    b.responses.sequence(&c.id).await.unwrap();
+    let Some(shared::intake::Submitted::Numbered(receipt)) =
+        state.intake.status(&c.id, submitted.id()).await.unwrap()
+    else {
+        panic!("numbered once sequenced")
+    };
     assert_eq!(receipt.number, 1);
     let names: Vec<_> = receipt.files.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["response.txt", "report.pdf"]);
@@ -464,10 +471,12 @@ async fn publication_is_paginated(f: Fixture) {
     let b = &f.backend;
     let c = consultation("paginated");
     create(b, &c).await;
+    // Received, then numbered in batches (where the store numbers as it commits, already).
     for _ in 0..205 {
         let r = response(&c, at("2026-12-05T10:00:00Z"));
-        b.responses.append(r).await.unwrap();
+        b.responses.receive(r).await.unwrap();
     }
+    b.responses.sequence(&c.id).await.unwrap();
     let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
     let publisher = b.publisher(clock);
     publisher.publish(&c.id).await.unwrap();
@@ -801,6 +810,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
         queue: Arc::new(NoQueue),
         in_flight_grace: SignedDuration::from_secs(2),
         limits: shared::domain::limits::Limits::default(),
+        receipt_wait: shared::intake::DEFAULT_RECEIPT_WAIT,
         log_key: b.log_key.clone(),
     });
     let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));
@@ -856,11 +866,11 @@ async fn submissions_racing_the_closing(f: Fixture) {
         "some responses arrived before the deadline"
     );
     for receipt in &accepted {
-        let received: Timestamp = receipt.received_at.parse().unwrap();
+        let received: Timestamp = receipt.received_at().parse().unwrap();
         assert!(
             received <= deadline,
             "accepted after the deadline: {}",
-            receipt.received_at
+            receipt.received_at()
         );
     }
     let record = b.consultations.get(&c.id).await.unwrap().unwrap();
@@ -889,7 +899,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_owned())
         .collect();
-    let mut ids: Vec<String> = accepted.iter().map(|r| r.id.to_string()).collect();
+    let mut ids: Vec<String> = accepted.iter().map(|r| r.id().to_string()).collect();
     in_dossier.sort();
     ids.sort();
     assert_eq!(in_dossier, ids);

@@ -3,10 +3,17 @@
 Started by the tests themselves: when the test process ends, for whatever reason, the pipe
 to our stdin closes and the emulator stops, so no server is ever left behind.
 
-Requests are handled one at a time. moto applies a DynamoDB transaction's condition checks
-and writes without isolation from concurrent requests, so two racing transactions can both
-succeed; real DynamoDB serializes them. Serializing here keeps that guarantee, which the
-adapter contract (gapless numbering under concurrency) relies on.
+Requests are handled concurrently, as AWS would, with two repairs to moto's DynamoDB:
+
+- A transaction backs up its tables before it starts and, if a condition fails, restores the
+  backup: whatever another request wrote meanwhile would be lost, which real DynamoDB never
+  does. So DynamoDB writes (single-item writes and transactions) run one at a time here, while
+  reads and every other service stay concurrent. The write path does not rely on this for its
+  correctness: a response's own items are written by it alone, and the one contended item, a
+  consultation's count, has one writer per consultation (its sequencer), fenced by a condition.
+- The backup is a deep copy of the table for every item of the transaction (a 97-item batch
+  copied the table 97 times); here each table is copied once per transaction, which is the same
+  backup.
 """
 import sys
 import threading
@@ -19,15 +26,51 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
-moto_app = DomainDispatcherApplication(create_backend_app)
-one_at_a_time = threading.Lock()
+import copy
+import functools
+import types
+
+import moto.dynamodb.models as dynamodb_models
+
+one_write_at_a_time = threading.RLock()
 
 
-def app(environ, start_response):
-    with one_at_a_time:
-        return list(moto_app(environ, start_response))
+def serialized(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with one_write_at_a_time:
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
+def backed_up_once(transact_write_items):
+    @functools.wraps(transact_write_items)
+    def wrapper(self, transact_items):
+        copies = {}
+
+        def deepcopy(obj, memo=None):
+            if isinstance(obj, dynamodb_models.Table):
+                if id(obj) not in copies:
+                    copies[id(obj)] = copy.deepcopy(obj, memo)
+                return copies[id(obj)]
+            return copy.deepcopy(obj, memo)
+
+        dynamodb_models.copy = types.SimpleNamespace(deepcopy=deepcopy)
+        try:
+            return transact_write_items(self, transact_items)
+        finally:
+            dynamodb_models.copy = copy
+
+    return wrapper
+
+
+Backend = dynamodb_models.DynamoDBBackend
+Backend.transact_write_items = serialized(backed_up_once(Backend.transact_write_items))
+for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
+    setattr(Backend, name, serialized(getattr(Backend, name)))
+
+app = DomainDispatcherApplication(create_backend_app)
 server = make_server("127.0.0.1", int(sys.argv[1]), app, True, request_handler=MotoRequestHandler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 print("ready", flush=True)

@@ -18,6 +18,8 @@ async fn main() -> Result<(), Error> {
     let mail = MailSettings::from_env()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = Arc::new(backend.publisher(clock.clone()));
+    // Stylesheet, scripts, verify pages: once per instance, not with every batch.
+    publisher.publish_assets().await?;
     let list = Arc::new(backend.email_list(
         mail.ses_mailer(&config),
         clock,

@@ -1,23 +1,29 @@
-//! Records in one DynamoDB table. Every item of a consultation shares its partition key, so the
-//! table's stream delivers a consultation's changes in order to the publish function.
+//! Records in one DynamoDB table.
 //!
 //! | item | pk | sk |
 //! |---|---|---|
 //! | consultation (+ `response_count`) | `C#{id}` | `META` |
 //! | response number n | `C#{id}` | `R#{n:012}` |
+//! | pending response (not yet numbered) | `C#{id}#P{shard:02}` | `{received ms:015}#{response id}` |
 //! | publication mark | `C#{id}` | `PUBLISHED` |
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
 //! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
-//! | response id guard (+ `number`) | `RID#{response id}` | `RID` |
+//! | response id guard (+ `number` once numbered) | `RID#{response id}` | `RID` |
 //! | email list subscription (+ `confirmed`) | `LIST#{id}` | `S#{subscriber}` |
 //! | email list mark (`notified`) | `LIST#{id}` | `NOTIFIED` |
 //!
 //! The list's items live outside `C#…` so that the publish function's stream filter ignores
 //! them: subscribing publishes nothing.
 //!
-//! An append is one transaction: bump `response_count` from the value read (with the deadline
-//! check in the same condition) and put the response item if absent. Conflicts retry, so
-//! numbers stay consecutive under any concurrency.
+//! **The write path takes a rush without a hot item.** Receiving a response writes only its own
+//! items: the pending item, in one of [`PENDING_SHARDS`] partitions of its consultation chosen
+//! by its id, and its id guard (one transaction of two puts). Nothing a single response does
+//! touches the consultation's counter. The sequencer (one writer per consultation: the publish
+//! function, woken by the stream's `C#…#P…` inserts; locally the host's worker) reads every
+//! pending item, oldest first, and numbers them in batches: one transaction per batch bumps
+//! `response_count` from the value it read (the fence: a second sequencer's batch cancels and
+//! re-reads), puts each `R#{n}` item, gives each guard its number and deletes the pending
+//! items. The seal is in the same condition, so nothing is numbered after it.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -27,18 +33,17 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
     ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem, Update,
 };
-use rand::Rng;
 
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
     Subscription,
 };
 use crate::ports::{
-    AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
-    Subscriptions,
+    AppendError, ConsultationRecord, Consultations, PublicationState, Received, Responses,
+    StoreError, Subscriptions,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -46,30 +51,63 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// One sequencer per consultation in this process (across processes the count's condition
+    /// fences them).
+    sequencers: std::sync::Mutex<HashMap<ConsultationId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The stream filter of the publish function matches these: see `infra/template.yaml`.
 pub const PUBLICATION_SORT_KEY: &str = "PUBLISHED";
 const META: &str = "META";
 const DIRECTORY: &str = "DIRECTORY";
-/// Optimistic appends retried this many times before giving up (each retry means another
-/// response got the number first, so progress is always being made).
-const APPEND_ATTEMPTS: u32 = 100;
+/// The partitions a consultation's pending responses are spread over, so that a rush on one
+/// consultation writes to many partitions (each takes 1,000 writes a second).
+pub const PENDING_SHARDS: u8 = 16;
+/// Responses one sequencing transaction numbers: 3 items each (response, guard, pending) plus
+/// the count, within DynamoDB's 100 items a transaction.
+const SEQUENCE_BATCH: usize = 32;
+/// Reads of the pending responses one sequencing run makes when fenced out.
+const SEQUENCE_PASSES: usize = 5;
+/// Further tries of a transaction that failed without an answer (beyond the SDK's own retries).
+const TRANSACTION_ATTEMPTS: u32 = 4;
 
 pub fn partition_key(id: &ConsultationId) -> String {
     format!("C#{id}")
 }
 
-/// The consultation an item of the table belongs to, from its keys (for stream records).
+/// The consultation an item of the table belongs to, from its keys (for stream records):
+/// its own items and its pending responses (`C#{id}#P{shard}`).
 pub fn consultation_of(pk: &str, sk: &str) -> Option<ConsultationId> {
     if sk == PUBLICATION_SORT_KEY {
         return None;
     }
     let id = match pk {
         DIRECTORY => sk,
-        _ => pk.strip_prefix("C#")?,
+        _ => pk.strip_prefix("C#")?.split('#').next()?,
     };
     ConsultationId::parse(id).ok()
+}
+
+/// The partition of a pending response: one of [`PENDING_SHARDS`], by its id.
+fn pending_partition(consultation: &ConsultationId, id: &ResponseId) -> String {
+    let shard = id
+        .as_str()
+        .bytes()
+        .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
+    pending_shard(consultation, shard % PENDING_SHARDS)
+}
+
+fn pending_shard(consultation: &ConsultationId, shard: u8) -> String {
+    format!("C#{consultation}#P{shard:02}")
+}
+
+/// Oldest first within a shard: the time of receipt in ms, zero-padded, then the id.
+fn pending_sort_key(response: &NewResponse) -> String {
+    format!(
+        "{:015}#{}",
+        millis(response.received_at).max(0),
+        response.id
+    )
 }
 
 /// The distinct consultations named by a batch of stream records' keys, in order.
@@ -172,6 +210,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            sequencers: Default::default(),
         }
     }
 
@@ -263,75 +302,199 @@ impl DynamoStore {
         Ok(item)
     }
 
-    /// One attempt at an append: `Ok(None)` if another writer took the number first.
-    async fn try_append(
-        &self,
-        response: &NewResponse,
-        data: &str,
-    ) -> Result<Option<Response>, AppendError> {
-        let id = &response.consultation;
-        let Some(item) = self.meta(id).await? else {
-            return Err(AppendError::NoSuchConsultation(id.clone()));
-        };
-        let record = Self::record(&item)?;
-        if let Some(refused) = AppendError::refusal(&record.consultation, response.received_at) {
-            // A repeated delivery of a stored response is that response, not a refusal.
-            return Err(match self.find(id, &response.id).await? {
-                Some(existing) => AppendError::AlreadyStored(Box::new(existing)),
-                None => refused,
-            });
+    fn delete(&self, item_key: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .condition_expression(condition)
+            .build()
+            .map_err(|e| StoreError::backend("building a delete", e))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Writes `items` in one transaction: `Ok(false)` if a condition failed or a concurrent
+    /// transaction touched the same items. A failure with no answer is tried again (a few
+    /// times, after a pause): every transaction here is conditional, so one that did commit
+    /// before its answer was lost fails its condition the second time, and callers read again.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some("TransactionCanceledException" | "TransactionConflictException")
+                    ) =>
+                {
+                    return Ok(false);
+                }
+                Err(e) if attempt < TRANSACTION_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(error = %aws_sdk_dynamodb::Error::from(e), attempt, "a transaction failed; trying again");
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                Err(e) => return Err(sdk_error("writing a transaction", e)),
+            }
         }
-        let number = record.response_count + 1;
-        // The seal is checked in the condition too: a seal written after the read above
-        // cancels this transaction, so nothing commits into a final set of responses.
-        let bump = Update::builder()
+    }
+
+    /// The guard of a response id: its number once numbered, else where it is pending.
+    async fn guard(&self, id: &ResponseId) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(id_partition(id), ID_SORT_KEY)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
+        Ok(out.item)
+    }
+
+    /// Every pending response of the consultation, oldest first (strongly consistent).
+    async fn pending(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<Vec<(Item, NewResponse)>, StoreError> {
+        let queries = (0..PENDING_SHARDS).map(|shard| {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
+                .consistent_read(true);
+            all_items(query, move || {
+                format!("reading pending responses of {consultation}")
+            })
+        });
+        let mut pending = Vec::new();
+        for items in futures::future::try_join_all(queries).await? {
+            for item in items {
+                let response: NewResponse = from_json(get_s(&item, "data")?)?;
+                let item_key = key(get_s(&item, "pk")?.to_owned(), get_s(&item, "sk")?);
+                pending.push((item_key, response));
+            }
+        }
+        pending.sort_by(|a, b| {
+            (a.1.received_at, a.1.id.as_str()).cmp(&(b.1.received_at, b.1.id.as_str()))
+        });
+        Ok(pending)
+    }
+
+    /// The in-process lock of a consultation's sequencer.
+    fn sequencer(&self, id: &ConsultationId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        self.sequencers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Numbers one batch of `pending` (oldest first) after `count`, fenced by `count`; removes
+    /// those the consultation refuses (outside its window: never acknowledged). `Ok(None)`:
+    /// another sequencer came first, or the seal: read again.
+    async fn number_batch(
+        &self,
+        record: &ConsultationRecord,
+        batch: &[(Item, NewResponse)],
+    ) -> Result<Option<u64>, StoreError> {
+        let id = &record.consultation.id;
+        let mut items = Vec::new();
+        let mut number = record.response_count;
+        for (pending_key, response) in batch {
+            items.push(self.delete(pending_key.clone(), "attribute_exists(pk)")?);
+            let guard_key = key(id_partition(&response.id), ID_SORT_KEY);
+            if AppendError::refusal(&record.consultation, response.received_at).is_some() {
+                tracing::warn!(consultation = %id, response = %response.id, "a pending response outside the consultation's window is removed, not numbered");
+                items.push(self.delete(guard_key, "attribute_not_exists(#number)")?);
+                continue;
+            }
+            number += 1;
+            let mut item = key(partition_key(id), response_sort_key(number));
+            item.insert("number".into(), n(number));
+            item.insert("id".into(), s(response.id.as_str()));
+            item.insert("data".into(), s(to_json(response)?));
+            items.push(self.put_new(item)?);
+            let numbered = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(guard_key))
+                .update_expression("SET #number = :n REMOVE pending_pk, pending_sk")
+                .condition_expression("attribute_not_exists(#number)")
+                .expression_attribute_values(":n", n(number))
+                .build()
+                .map_err(|e| StoreError::backend("building an update", e))?;
+            items.push(TransactWriteItem::builder().update(numbered).build());
+        }
+        // `#number` is only named by the guards' expressions; DynamoDB refuses unused names.
+        let items = items
+            .into_iter()
+            .map(name_number)
+            .collect::<Vec<_>>();
+        let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(partition_key(id), META)))
             .update_expression("SET response_count = :next")
-            .condition_expression(
-                "response_count = :count AND opens_ms <= :at AND deadline_ms >= :at \
-                 AND attribute_not_exists(sealed_ms)",
-            )
+            .condition_expression("response_count = :count AND attribute_not_exists(sealed_ms)")
             .expression_attribute_values(":next", n(number))
             .expression_attribute_values(":count", n(record.response_count))
-            .expression_attribute_values(":at", n(millis(response.received_at)))
             .build()
             .map_err(|e| StoreError::backend("building an update", e))?;
-        let mut item = key(partition_key(id), response_sort_key(number));
-        item.insert("number".into(), n(number));
-        item.insert("id".into(), s(response.id.as_str()));
-        item.insert("data".into(), s(data));
-        // The id's guard: a second append of the same id fails its condition.
-        let mut guard = key(id_partition(&response.id), ID_SORT_KEY);
-        guard.insert("number".into(), n(number));
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(bump).build())
-            .transact_items(self.put_new(item)?)
-            .transact_items(self.put_new(guard)?)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Some(Response {
-                number,
-                response: response.clone(),
-            })),
-            // A condition failed (someone else took the number, or the id is stored already)
-            // or a concurrent transaction touched the same items: look, then retry.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("TransactionCanceledException" | "TransactionConflictException")
-                ) =>
-            {
-                match self.find(id, &response.id).await? {
-                    Some(existing) => Err(AppendError::AlreadyStored(Box::new(existing))),
-                    None => Ok(None),
-                }
-            }
-            Err(e) => Err(sdk_error(format!("appending a response to {id}"), e).into()),
+        let mut all = vec![TransactWriteItem::builder().update(count).build()];
+        all.extend(items);
+        Ok(self
+            .transact(all)
+            .await?
+            .then_some(number - record.response_count))
+    }
+
+    /// Removes pending responses of a sealed consultation (never acknowledged: see `sequence`).
+    async fn discard(&self, batch: &[(Item, NewResponse)]) -> Result<(), StoreError> {
+        let mut items = Vec::new();
+        for (pending_key, response) in batch {
+            tracing::warn!(consultation = %response.consultation, response = %response.id, "a response pending after the seal was never acknowledged; removed");
+            items.push(self.delete(pending_key.clone(), "attribute_exists(pk)")?);
+            items.push(name_number(self.delete(
+                key(id_partition(&response.id), ID_SORT_KEY),
+                "attribute_not_exists(#number)",
+            )?));
         }
+        self.transact(items).await.map(|_| ())
+    }
+}
+
+/// Names `#number` in a transaction item whose expression uses it.
+fn name_number(item: TransactWriteItem) -> TransactWriteItem {
+    let uses = |e: Option<&str>| e.is_some_and(|e| e.contains("#number"));
+    match item {
+        TransactWriteItem {
+            update: Some(mut u),
+            ..
+        } if uses(u.condition_expression()) => {
+            u.expression_attribute_names
+                .get_or_insert_with(HashMap::new)
+                .insert("#number".into(), "number".into());
+            TransactWriteItem::builder().update(u).build()
+        }
+        TransactWriteItem {
+            delete: Some(mut d),
+            ..
+        } if uses(d.condition_expression()) => {
+            d.expression_attribute_names
+                .get_or_insert_with(HashMap::new)
+                .insert("#number".into(), "number".into());
+            TransactWriteItem::builder().delete(d).build()
+        }
+        other => other,
     }
 }
 
@@ -455,22 +618,194 @@ impl Consultations for DynamoStore {
 
 #[async_trait]
 impl Responses for DynamoStore {
+    /// Receives, then sequences at once (for callers that need the number now: the closing's
+    /// tests, tools). Intake receives and lets the sequencer number.
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
-        let data = to_json(&response)?;
-        for attempt in 0..APPEND_ATTEMPTS {
-            if let Some(stored) = self.try_append(&response, &data).await? {
-                return Ok(stored);
+        let (consultation, id) = (response.consultation.clone(), response.id.clone());
+        if let Received::Numbered(stored) = self.receive(response).await? {
+            return Ok(stored);
+        }
+        for _ in 0..100 {
+            self.sequence(&consultation).await?;
+            match self.lookup(&consultation, &id).await? {
+                Some(Received::Numbered(stored)) => return Ok(stored),
+                Some(Received::Pending(_)) => {
+                    // Another process's sequencer holds the count: it numbers this one too.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                None => {
+                    let record = self.get(&consultation).await?;
+                    return Err(match record {
+                        Some(r) if r.consultation.is_sealed() => AppendError::Sealed {
+                            deadline: r.consultation.deadline,
+                        },
+                        _ => StoreError::backend(
+                            "appending a response",
+                            "it was removed before it was numbered",
+                        )
+                        .into(),
+                    });
+                }
             }
-            // Jittered back-off so racing writers spread out.
-            let ceiling = 5 + 5 * u64::from(attempt.min(20));
-            let pause = rand::rng().random_range(1..=ceiling);
-            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+        Err(StoreError::backend("appending a response", "still pending").into())
+    }
+
+    async fn receive(&self, response: NewResponse) -> Result<Received, AppendError> {
+        let id = &response.consultation;
+        let Some(item) = self.meta(id).await? else {
+            return Err(AppendError::NoSuchConsultation(id.clone()));
+        };
+        let record = Self::record(&item)?;
+        if let Some(refused) = AppendError::refusal(&record.consultation, response.received_at) {
+            // A repeated delivery of a stored response is that response, not a refusal.
+            return Err(match self.lookup(id, &response.id).await? {
+                Some(Received::Numbered(existing)) => {
+                    AppendError::AlreadyStored(Box::new(existing))
+                }
+                _ => refused,
+            });
+        }
+        let (pk, sk) = (
+            pending_partition(id, &response.id),
+            pending_sort_key(&response),
+        );
+        let mut pending = key(pk.clone(), sk.clone());
+        pending.insert("data".into(), s(to_json(&response)?));
+        // The id's guard: a second receive of the same id fails its condition.
+        let mut guard = key(id_partition(&response.id), ID_SORT_KEY);
+        guard.insert("pending_pk".into(), s(pk));
+        guard.insert("pending_sk".into(), s(sk));
+        if self
+            .transact(vec![self.put_new(pending)?, self.put_new(guard)?])
+            .await?
+        {
+            return Ok(Received::Pending(response));
+        }
+        match self.lookup(id, &response.id).await? {
+            Some(Received::Numbered(existing)) => {
+                Err(AppendError::AlreadyStored(Box::new(existing)))
+            }
+            Some(pending @ Received::Pending(_)) => Ok(pending),
+            None => Err(StoreError::backend(
+                format!("storing response {} of {id}", response.id),
+                "contended: try again",
+            )
+            .into()),
+        }
+    }
+
+    async fn sequence(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
+        let lock = self.sequencer(consultation);
+        let _one_writer = lock.lock().await;
+        // One pass over what is pending now: responses arriving meanwhile ask for another.
+        // Fenced out by another sequencer (or the seal), it reads again, a few times.
+        let mut numbered = 0;
+        for _ in 0..SEQUENCE_PASSES {
+            let pending = self.pending(consultation).await?;
+            if pending.is_empty() {
+                return Ok(numbered);
+            }
+            let Some(record) = self.get(consultation).await? else {
+                return Ok(numbered);
+            };
+            if record.consultation.is_sealed() {
+                for batch in pending.chunks(SEQUENCE_BATCH) {
+                    self.discard(batch).await?;
+                }
+                return Ok(numbered);
+            }
+            let mut record = record;
+            let mut fenced = false;
+            for batch in pending.chunks(SEQUENCE_BATCH) {
+                match self.number_batch(&record, batch).await? {
+                    Some(count) => {
+                        numbered += count;
+                        record.response_count += count;
+                    }
+                    // Fenced out (another sequencer, or the seal): read everything again.
+                    None => {
+                        fenced = true;
+                        break;
+                    }
+                }
+            }
+            if !fenced {
+                return Ok(numbered);
+            }
+        }
+        Ok(numbered)
+    }
+
+    async fn lookup(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Received>, StoreError> {
+        let Some(guard) = self.guard(id).await? else {
+            return Ok(None);
+        };
+        if guard.contains_key("number") {
+            let number = get_n(&guard, "number")?;
+            let found = self.range(consultation, number..=number).await?;
+            return Ok(found
+                .into_iter()
+                .find(|r| &r.response.id == id)
+                .map(Received::Numbered));
+        }
+        let pending_key = key(
+            get_s(&guard, "pending_pk")?.to_owned(),
+            get_s(&guard, "pending_sk")?,
+        );
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(pending_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
+        match out.item {
+            Some(item) => Ok(Some(Received::Pending(from_json(get_s(&item, "data")?)?))),
+            // Numbered between the two reads: read the guard again.
+            None => Box::pin(self.lookup(consultation, id)).await,
+        }
+    }
+
+    async fn withdraw(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        for _ in 0..10 {
+            match self.lookup(consultation, id).await? {
+                None => return Ok(None),
+                Some(Received::Numbered(stored)) => return Ok(Some(stored)),
+                Some(Received::Pending(response)) => {
+                    let items = vec![
+                        self.delete(
+                            key(
+                                pending_partition(consultation, id),
+                                pending_sort_key(&response),
+                            ),
+                            "attribute_exists(pk)",
+                        )?,
+                        name_number(self.delete(
+                            key(id_partition(id), ID_SORT_KEY),
+                            "attribute_not_exists(#number)",
+                        )?),
+                    ];
+                    if self.transact(items).await? {
+                        return Ok(None);
+                    }
+                }
+            }
         }
         Err(StoreError::backend(
-            "appending a response",
-            format!("still contended after {APPEND_ATTEMPTS} attempts"),
-        )
-        .into())
+            format!("withdrawing response {id}"),
+            "contended: try again",
+        ))
     }
 
     async fn find(
@@ -478,18 +813,12 @@ impl Responses for DynamoStore {
         consultation: &ConsultationId,
         id: &ResponseId,
     ) -> Result<Option<Response>, StoreError> {
-        let guard = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id_partition(id), ID_SORT_KEY)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
-        let Some(guard) = guard.item else {
+        let Some(guard) = self.guard(id).await? else {
             return Ok(None);
         };
+        if !guard.contains_key("number") {
+            return Ok(None);
+        }
         let number = get_n(&guard, "number")?;
         let found = self.range(consultation, number..=number).await?;
         Ok(found.into_iter().find(|r| &r.response.id == id))

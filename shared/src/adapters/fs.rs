@@ -64,16 +64,20 @@ impl ObjectStore for FsObjectStore {
         key: &ObjectKey,
         body: Body,
         _meta: &ObjectMeta,
+        mode: PutMode,
     ) -> Result<(), StoreError> {
         let path = self.path(key);
         let key_name = key.as_str().to_owned();
-        tokio::task::spawn_blocking(move || write_deferred(&path, body))
-            .await
-            .map_err(|e| StoreError::backend("file store task", e))?
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
-                _ => StoreError::backend(format!("writing {key_name}"), e),
-            })
+        tokio::task::spawn_blocking(move || match mode {
+            PutMode::CreateNew => write_deferred(&path, body),
+            PutMode::Overwrite => replace_deferred(&path, body),
+        })
+        .await
+        .map_err(|e| StoreError::backend("file store task", e))?
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
+            _ => StoreError::backend(format!("writing {key_name}"), e),
+        })
     }
 
     fn location(&self, key: &ObjectKey) -> Option<Location> {
@@ -89,7 +93,7 @@ impl ObjectStore for FsObjectStore {
         let Location::File(source) = from else {
             return Ok(false);
         };
-        self.put_deferred(key, Body::File(source.clone()), meta)
+        self.put_deferred(key, Body::File(source.clone()), meta, PutMode::CreateNew)
             .await
             .map(|()| true)
     }
@@ -257,6 +261,27 @@ fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
         fs::hard_link(&tmp, path)
     })();
     let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// An overwrite without flushes: a temporary file renamed over the old one (readers see the
+/// old or the new, never a mix; after a crash before the next `sync`, possibly an empty one).
+fn replace_deferred(path: &Path, body: Body) -> io::Result<()> {
+    let dir = path.parent().expect("an object path has a parent folder");
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
+    let result = (|| {
+        match body {
+            Body::Bytes(bytes) => File::create_new(&tmp)?.write_all(&bytes)?,
+            Body::File(source) => {
+                fs::copy(&source, &tmp)?;
+            }
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
     result
 }
 

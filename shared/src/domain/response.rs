@@ -35,6 +35,13 @@ impl ResponseId {
         Self(uuid::Uuid::new_v8(bytes).to_string())
     }
 
+    /// An id as the API shows it (a UUID in its hyphenated form), from a URL.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let uuid = uuid::Uuid::try_parse(raw).ok()?;
+        let canonical = uuid.hyphenated().to_string();
+        (canonical == raw).then_some(Self(canonical))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -262,6 +269,60 @@ pub struct Receipt {
     /// the receipt given to the submitter (see `crate::transparency`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<crate::transparency::ReceiptLog>,
+}
+
+/// The receipt of a response that is stored but not yet numbered (`202 Accepted`): the
+/// receipt without `number`, `log` and the files' `url` (which follow from the number), and
+/// `"status": "pending"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingReceipt {
+    pub id: ResponseId,
+    pub consultation: ConsultationId,
+    pub received_at: String,
+    pub channel: Channel,
+    pub name: String,
+    pub organization: Option<String>,
+    pub category: Option<Category>,
+    pub country: Option<Country>,
+    pub files: Vec<PendingFile>,
+    /// Always `pending`.
+    pub status: String,
+}
+
+/// A file of a pending receipt: its `url` comes with the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFile {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl NewResponse {
+    /// The receipt while the response waits for its number.
+    pub fn pending_receipt(&self) -> PendingReceipt {
+        PendingReceipt {
+            id: self.id.clone(),
+            consultation: self.consultation.clone(),
+            received_at: format_utc_millis(self.received_at),
+            channel: self.channel,
+            name: self.submitter.name.clone(),
+            organization: self.submitter.organization.clone(),
+            category: self.submitter.category,
+            country: self.submitter.country.clone(),
+            files: self
+                .files
+                .iter()
+                .map(|f| PendingFile {
+                    name: f.name.clone(),
+                    media_type: f.media_type.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            status: "pending".to_owned(),
+        }
+    }
 }
 
 impl Response {

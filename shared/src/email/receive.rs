@@ -12,7 +12,7 @@ use crate::domain::{
 };
 use crate::email::list::{EmailList, ListError};
 use crate::email::message::{InboundMessage, MessageKind};
-use crate::intake::{Intake, IntakeError, Submission};
+use crate::intake::{Intake, IntakeError, Submission, Submitted};
 use crate::ports::{
     Body, Consultations, Mailer, ObjectKey, ObjectMeta, ObjectStore, OutgoingMail, PutMode,
     StoreError,
@@ -86,9 +86,15 @@ impl Kept {
     }
 }
 
+/// How long a message's receipt waits for the response's number before saying it is stored
+/// and will be numbered (the SMTP client waits meanwhile: RFC 5321 allows it ten minutes).
+const NUMBER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug)]
 pub enum Outcome {
     Published(Receipt),
+    /// Stored, not yet numbered: the receipt mail says so and links the consultation's page.
+    Pending(crate::domain::PendingReceipt),
     /// The same message again: the first delivery's receipt, nothing new stored or sent.
     Repeated(Receipt),
     Kept(Kept),
@@ -215,11 +221,25 @@ impl EmailIntake {
         message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
         let (submission, skipped) = self.submission(consultation, message, raw).await?;
-        match self.intake.submit(consultation, submission).await {
-            Ok(receipt) => {
+        let submitted = match self.intake.submit(consultation, submission).await {
+            // Mail is not in a hurry: the receipt waits for the number a while longer.
+            Ok(Submitted::Pending(pending)) => self
+                .intake
+                .wait_for_number(consultation, &pending.id, NUMBER_WAIT)
+                .await
+                .map(|numbered| numbered.map_or(Submitted::Pending(pending), Submitted::Numbered)),
+            other => other,
+        };
+        match submitted {
+            Ok(Submitted::Numbered(receipt)) => {
                 self.reply(message, receipt_mail(&receipt, &skipped, &self.public_url))
                     .await;
                 Ok(Outcome::Published(receipt))
+            }
+            Ok(Submitted::Pending(pending)) => {
+                self.reply(message, pending_mail(&pending, &self.public_url))
+                    .await;
+                Ok(Outcome::Pending(pending))
             }
             Err(IntakeError::AlreadyStored(existing)) => {
                 Ok(Outcome::Repeated(self.intake.receipt_of(&existing)))
@@ -435,6 +455,33 @@ fn receipt_mail(receipt: &Receipt, skipped: &LeftInside, public_url: &str) -> (S
         ),
         text,
     )
+}
+
+/// A receipt without a number yet: what was received, and where the number will appear.
+fn pending_mail(pending: &crate::domain::PendingReceipt, public_url: &str) -> (String, String) {
+    let page = format!(
+        "{public_url}{}",
+        crate::domain::site_paths::consultation_url(&pending.consultation)
+    );
+    let mut text = format!(
+        "Your response to the consultation {} was received at {} and is stored. Its number is \
+         being assigned; the response will be listed, unedited, at {page}\n\n",
+        pending.consultation, pending.received_at
+    );
+    for file in &pending.files {
+        text.push_str(&format!(
+            "  {}\n    {} bytes, SHA-256 {}\n",
+            file.name, file.size, file.sha256
+        ));
+    }
+    text.push_str(&format!("\nResponse id: {}\n", pending.id));
+    let text = with_other_languages(text, |m| {
+        m.f(
+            "mail_pending_summary",
+            &[("consultation", &pending.consultation), ("url", &page)],
+        )
+    });
+    (format!("Response received: {}", pending.consultation), text)
 }
 
 fn refusal_mail(consultation: &ConsultationId, refusal: Refusal) -> (String, String) {

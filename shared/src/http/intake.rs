@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::{PageLanguage, consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
-use crate::domain::{Arg, Channel, ConsultationId, Language, SubmitterFields, Text};
-use crate::intake::{Intake, Submission};
+use crate::domain::{Arg, Channel, ConsultationId, Language, ResponseId, SubmitterFields, Text};
+use crate::intake::{Intake, Submission, Submitted};
 use crate::ports::{Clock, Consultations};
 use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
 use crate::uploads::{Grant, Uploads};
@@ -50,6 +50,10 @@ pub fn router(state: IntakeState) -> Router {
             "/api/consultations/{id}/responses",
             // Limits are enforced while streaming (see `Budget`), not by buffering the body.
             post(submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/consultations/{id}/responses/{response}",
+            get(response_status),
         )
         .route("/api/consultations/{id}/uploads", post(grant_upload))
         .route("/api/openapi.json", get(openapi))
@@ -175,14 +179,87 @@ async fn submit(
         Err(e) => Err(e),
     };
     match (result, html) {
-        (Ok(receipt), None) => (StatusCode::CREATED, Json(receipt)).into_response(),
-        (Ok(receipt), Some(lang)) => {
+        (Ok(Submitted::Numbered(receipt)), None) => {
+            (StatusCode::CREATED, Json(receipt)).into_response()
+        }
+        (Ok(Submitted::Numbered(receipt)), Some(lang)) => {
             let page = crate::publish::render::receipt_page(lang, &receipt);
             (StatusCode::CREATED, Html(page)).into_response()
+        }
+        // Stored, its number not yet given: 202, and where to ask for it.
+        (Ok(Submitted::Pending(pending)), html) => {
+            let location = status_url(&pending.consultation, &pending.id);
+            let body = match html {
+                None => Json(&pending).into_response(),
+                Some(lang) => Html(crate::publish::render::pending_receipt_page(
+                    lang,
+                    &pending,
+                    &format!("{location}?lang={}", lang.code()),
+                ))
+                .into_response(),
+            };
+            (StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response()
         }
         (Err(e), None) => e.into_response(),
         (Err(e), Some(lang)) => e.into_html_response_in(lang, Some(&id)),
     }
+}
+
+/// Where a pending response's receipt can be asked for.
+fn status_url(consultation: &ConsultationId, response: &ResponseId) -> String {
+    format!("/api/consultations/{consultation}/responses/{response}")
+}
+
+/// `GET /api/consultations/{id}/responses/{response}`: the full receipt once the response is
+/// numbered, the pending receipt (`"status": "pending"`) until then; 404 for an id not stored.
+async fn response_status(
+    State(s): State<IntakeState>,
+    Path((raw, response)): Path<(String, String)>,
+    Query(page): Query<PageLanguage>,
+    headers: HeaderMap,
+) -> Response {
+    let html = (channel_of(&headers) == Channel::Web).then_some(page.language());
+    match status_of(&s, &raw, &response).await {
+        Ok(Submitted::Numbered(receipt)) => match html {
+            None => Json(receipt).into_response(),
+            Some(lang) => {
+                Html(crate::publish::render::receipt_page(lang, &receipt)).into_response()
+            }
+        },
+        Ok(Submitted::Pending(pending)) => match html {
+            None => Json(pending).into_response(),
+            Some(lang) => {
+                let here = format!(
+                    "{}?lang={}",
+                    status_url(&pending.consultation, &pending.id),
+                    lang.code()
+                );
+                Html(crate::publish::render::pending_receipt_page(
+                    lang, &pending, &here,
+                ))
+                .into_response()
+            }
+        },
+        Err(e) => match html {
+            None => e.into_response(),
+            Some(lang) => e.into_html_response_in(lang, None),
+        },
+    }
+}
+
+async fn status_of(s: &IntakeState, raw: &str, response: &str) -> Result<Submitted, ApiError> {
+    let id = path_id(raw)?;
+    let unknown = || {
+        ApiError::NotFound(Text::with(
+            "err_no_response",
+            [("response", Arg::plain(response))],
+        ))
+    };
+    let response_id = ResponseId::parse(response).ok_or_else(unknown)?;
+    s.intake
+        .status(&id, &response_id)
+        .await?
+        .ok_or_else(unknown)
 }
 
 /// A browser form asks for HTML; a program asks for JSON.

@@ -124,8 +124,15 @@ fn key(raw: String) -> Result<ObjectKey, StoreError> {
 }
 
 impl Publisher {
-    /// Publishes what is not yet public of one consultation, and refreshes its pages.
+    /// Numbers what is pending (the sequencer: publication is its one writer per
+    /// consultation), then publishes what is not yet public, and refreshes the pages.
     pub async fn publish(&self, id: &ConsultationId) -> Result<(), PublishError> {
+        self.responses.sequence(id).await?;
+        self.publish_numbered(id).await
+    }
+
+    /// Publishes what is numbered and not yet public, and refreshes the pages.
+    pub async fn publish_numbered(&self, id: &ConsultationId) -> Result<(), PublishError> {
         let Some(record) = self.consultations.get(id).await? else {
             return Ok(());
         };
@@ -193,10 +200,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// The site's front page in every language, the feed of all consultations, the stylesheet
-    /// and the script. Publishers of different consultations may run at once, so it re-reads
-    /// after writing and writes again until what it wrote is current.
-    pub async fn publish_index(&self) -> Result<(), PublishError> {
+    /// What every page uses and no response changes: the stylesheet, the scripts and the
+    /// verify page in every language. Written when a publisher starts, not with every batch.
+    pub async fn publish_assets(&self) -> Result<(), PublishError> {
         self.write(
             format!("/{STYLESHEET_KEY}"),
             render::STYLESHEET.as_bytes().to_vec(),
@@ -226,6 +232,14 @@ impl Publisher {
             render::UPLOAD_SCRIPT.as_bytes().to_vec(),
         )
         .await?;
+        self.site.sync().await?;
+        Ok(())
+    }
+
+    /// The site's front page in every language and the feed of all consultations. Publishers
+    /// of different consultations may run at once, so it re-reads after writing and writes
+    /// again until what it wrote is current.
+    pub async fn publish_index(&self) -> Result<(), PublishError> {
         let mut records = self.consultations.list().await?;
         for _ in 0..10 {
             let now = self.clock.now();
@@ -248,6 +262,7 @@ impl Publisher {
             }
             records = now;
         }
+        self.site.sync().await?;
         Ok(())
     }
 
@@ -272,12 +287,14 @@ impl Publisher {
             .await
     }
 
-    /// Writes a page or manifest at a site path (`/…`), replacing the previous version.
+    /// Writes a page or manifest at a site path (`/…`), replacing the previous version. Made
+    /// durable with the rest of its batch (`sync` before the publication mark moves: a crash
+    /// before that redoes the batch, and rewrites these pages).
     async fn write(&self, path: String, bytes: Vec<u8>) -> Result<(), PublishError> {
         let key = key(path.trim_start_matches('/').to_owned())?;
         let meta = site_meta(key.as_str());
         self.site
-            .put(&key, Body::Bytes(bytes.into()), &meta, PutMode::Overwrite)
+            .put_deferred(&key, Body::Bytes(bytes.into()), &meta, PutMode::Overwrite)
             .await?;
         Ok(())
     }

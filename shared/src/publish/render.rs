@@ -586,6 +586,51 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
     )
 }
 
+/// The receipt page of a response stored but not yet numbered: what was received, and where
+/// its number can be asked for.
+pub fn pending_receipt_page(
+    lang: Language,
+    receipt: &crate::domain::PendingReceipt,
+    status_url: &str,
+) -> String {
+    let path = site_paths::consultation_url(&receipt.consultation);
+    let here = Here {
+        edition: Edition::of(lang),
+        path: &path,
+    };
+    let m = here.m();
+    layout(
+        here,
+        m.t("receipt_pending_title"),
+        html! {
+            h1 { (m.t("receipt_pending_title")) }
+            p { (interpolate(m.t("receipt_pending_text"), &[
+                ("received", when_utc(m, &receipt.received_at)),
+                ("consultation", html! { a href=(here.url(&path)) { (receipt.consultation) } }),
+            ])) }
+            table {
+                thead { tr {
+                    th scope="col" { (m.t("col_file")) }
+                    th scope="col" { (m.t("col_bytes")) }
+                    th scope="col" { (m.t("sha256")) }
+                } }
+                tbody {
+                    @for f in &receipt.files {
+                        tr {
+                            td { (f.name) }
+                            td { (f.size) }
+                            td class="sha" { code { (f.sha256) } }
+                        }
+                    }
+                }
+            }
+            p { (m.t("response_id")) " " code { (receipt.id) } }
+            p { a href=(status_url) { (m.t("receipt_pending_link")) } }
+            p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
+        },
+    )
+}
+
 /// An error for a browser that posted the form: what went wrong, the field concerned, and the
 /// way back to that field on the form.
 pub fn error_page(

@@ -108,8 +108,26 @@
     } catch (e) {
       throw new NetworkFailure();
     }
-    if (reply.status !== 201) throw await refusal(reply);
-    return reply.json();
+    // 201: numbered; 202: stored, its number to come (asked for at its Location).
+    if (reply.status !== 201 && reply.status !== 202) throw await refusal(reply);
+    const body = await reply.json();
+    if (reply.status === 202) body.location = reply.headers.get('location');
+    return body;
+  }
+
+  // A pending receipt has no number yet: ask for it until the sequencer has given it (the
+  // response is stored meanwhile; nothing is sent again).
+  async function numbered(receipt) {
+    while (receipt.status === 'pending' && receipt.location) {
+      await new Promise((done) => setTimeout(done, 1000));
+      try {
+        const reply = await fetch(receipt.location, { headers: { accept: 'application/json' } });
+        if (reply.ok) receipt = Object.assign(await reply.json(), { location: receipt.location });
+      } catch (e) {
+        // Offline for a moment: ask again.
+      }
+    }
+    return receipt;
   }
 
   // The file's bytes to the granted URL, with upload progress events (fetch has none).
@@ -314,7 +332,7 @@
         const value = field === 'text' ? textValue() : form.elements[field].value;
         if (value.trim() !== '') response[field] = value;
       }
-      showReceipt(await postJson(form.action, response));
+      showReceipt(await numbered(await postJson(form.action, response)));
     } catch (failure) {
       if (!(failure instanceof Refusal) && !(failure instanceof NetworkFailure)) throw failure;
       let lead = null;

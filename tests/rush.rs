@@ -1,0 +1,182 @@
+//! A last-minute rush, end to end: 256 responses from 64 concurrent clients to the real
+//! `verbatim` binary, on the embedded store and on S3 + DynamoDB (moto, which serves requests
+//! concurrently, as AWS does). Every one is accepted (201, or 202 while its number comes),
+//! never a 5xx; they are numbered 1…256 without a gap, each receipt keeps its number, and all
+//! are published.
+
+#[path = "support/app.rs"]
+mod app;
+#[path = "support/moto.rs"]
+mod moto;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::{Server, TOKEN, start};
+use serde_json::{Value, json};
+
+const RESPONSES: usize = 256;
+const CLIENTS: usize = 64;
+const ID: &str = "rush";
+
+async fn rush(server: &Server) {
+    let http = reqwest::Client::new();
+    let reply = http
+        .post(format!("{}/api/admin/consultations", server.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "id": ID, "title": {"en": "Rush"}, "questions": [{"en": "Q?"}],
+            "meeting_date": "2099-03-31"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+
+    let started = Instant::now();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (http, url, next) = (http.clone(), server.url.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut receipts = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= RESPONSES {
+                        return receipts;
+                    }
+                    let reply = http
+                        .post(format!("{url}/api/consultations/{ID}/responses"))
+                        .json(&json!({"name": format!("Person {i}"), "text": format!("Response {i}.")}))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = reply.status().as_u16();
+                    let location = reply
+                        .headers()
+                        .get("location")
+                        .map(|l| l.to_str().unwrap().to_owned());
+                    let body: Value = reply.json().await.unwrap();
+                    receipts.push((status, location, body));
+                }
+            })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    for client in clients {
+        receipts.extend(client.await.unwrap());
+    }
+    let answered = started.elapsed();
+    let mut statuses = BTreeMap::new();
+    for (status, _, _) in &receipts {
+        *statuses.entry(*status).or_insert(0) += 1;
+    }
+    assert!(
+        statuses.keys().all(|s| *s == 201 || *s == 202),
+        "every response accepted: {statuses:?}"
+    );
+
+    // A pending receipt's Location gives the full receipt once numbered.
+    let mut numbers: BTreeMap<u64, String> = BTreeMap::new();
+    for (status, location, body) in &receipts {
+        let id = body["id"].as_str().unwrap().to_owned();
+        let number = if *status == 201 {
+            body["number"].as_u64().unwrap()
+        } else {
+            assert_eq!(body["status"], "pending");
+            let location = location.as_deref().expect("a 202 names its Location");
+            loop {
+                let now: Value = http
+                    .get(format!("{}{location}", server.url))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                if let Some(n) = now["number"].as_u64() {
+                    assert_eq!(now["id"], id.as_str());
+                    break n;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "never numbered"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        assert!(
+            numbers.insert(number, id).is_none(),
+            "number {number} twice"
+        );
+    }
+    assert_eq!(
+        numbers.keys().copied().collect::<Vec<_>>(),
+        (1..=RESPONSES as u64).collect::<Vec<_>>(),
+        "numbered 1…{RESPONSES} without a gap"
+    );
+
+    // All published, each under the number its receipt gave.
+    loop {
+        let reply = http
+            .get(format!("{}/consultations/{ID}/responses.json", server.url))
+            .send()
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            let head: Value = reply.json().await.unwrap();
+            if head["total"].as_u64() == Some(RESPONSES as u64) {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not all published within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page: Value = http
+        .get(format!("{}/consultations/{ID}/manifest/3.json", server.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for entry in page["responses"].as_array().unwrap() {
+        let n = entry["number"].as_u64().unwrap();
+        assert_eq!(entry["id"].as_str(), Some(numbers[&n].as_str()));
+    }
+    eprintln!(
+        "{RESPONSES} responses from {CLIENTS} clients: {statuses:?}, answered in {:.1} s, all published in {:.1} s",
+        answered.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn a_rush_on_the_embedded_store() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &[], &[]);
+    rush(&server).await;
+}
+
+#[tokio::test]
+async fn a_rush_on_s3_and_dynamodb() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let moto = moto::moto(&workspace);
+    let data = tempfile::tempdir().unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("VERBATIM_TABLE", moto::unique_name("rush-table")),
+        ("VERBATIM_PRIVATE_BUCKET", moto::unique_name("rush-private")),
+        ("VERBATIM_SITE_BUCKET", moto::unique_name("rush-site")),
+    ];
+    let server = start(data.path(), &["--store", "aws", "--create-resources"], &env);
+    rush(&server).await;
+}
