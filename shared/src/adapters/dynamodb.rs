@@ -436,10 +436,7 @@ impl DynamoStore {
             items.push(TransactWriteItem::builder().update(numbered).build());
         }
         // `#number` is only named by the guards' expressions; DynamoDB refuses unused names.
-        let items = items
-            .into_iter()
-            .map(name_number)
-            .collect::<Vec<_>>();
+        let items = items.into_iter().map(name_number).collect::<Vec<_>>();
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(partition_key(id), META)))

@@ -91,16 +91,22 @@ const MAX_BATCH: usize = 1024;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
-            .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
-            .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
-            .and_then(|_| migrate(&mut conn))
-            .map_err(|e| db("preparing the database", e))?;
+        let connect = || -> Result<Connection, StoreError> {
+            let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+                .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
+                .and_then(|_| conn.busy_timeout(std::time::Duration::from_secs(10)))
+                .map_err(|e| db("preparing the database", e))?;
+            Ok(conn)
+        };
+        let mut conn = connect()?;
+        migrate(&mut conn).map_err(|e| db("preparing the database", e))?;
         let conn = Arc::new(Mutex::new(conn));
         let (appends, waiting) = std::sync::mpsc::channel();
-        let committer = conn.clone();
+        // The committer has a connection of its own: in WAL mode readers go on while it
+        // commits (and flushes), instead of queueing behind it for one connection.
+        let committer = Mutex::new(connect()?);
         std::thread::Builder::new()
             .name("sqlite-appends".into())
             .spawn(move || commit_appends(&committer, &waiting))
