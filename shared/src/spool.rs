@@ -1,25 +1,30 @@
 //! Spooling: an upload streams to a temporary file while it is counted, hashed and its first
-//! bytes kept for type detection, so memory stays flat whatever the size, and limits are
-//! enforced before the rest of the request is read.
-
-use std::io;
+//! bytes kept for type detection, so memory stays bounded (one piece of [`WRITE_PIECE`])
+//! whatever the size, and limits are enforced before the rest of the request is read.
 
 use sha2::{Digest, Sha256};
+use std::io;
+use std::io::Write;
+
 use tempfile::TempPath;
-use tokio::io::AsyncWriteExt;
 
 use crate::domain::limits::{Budget, TooLarge};
 use crate::domain::media::SNIFF_BYTES;
 
-/// A file being received.
+/// A file being received. Chunks are gathered in memory and written in pieces of up to
+/// [`WRITE_PIECE`] bytes, each in one blocking task: a small upload costs one trip to the
+/// blocking pool, not one per network chunk (each trip is two thread switches).
 pub struct Spool {
     label: String,
-    file: tokio::fs::File,
-    path: TempPath,
+    file: Option<(std::fs::File, TempPath)>,
+    pending: Vec<u8>,
     hasher: Sha256,
     size: u64,
     head: Vec<u8>,
 }
+
+/// How much of an upload is held in memory before it is written to its file.
+pub const WRITE_PIECE: usize = 1024 * 1024;
 
 /// A file fully received: its bytes on disk, their size, SHA-256 and first bytes.
 #[derive(Debug)]
@@ -44,13 +49,13 @@ pub enum SpoolError {
 }
 
 impl Spool {
-    /// Starts a file in the system's temporary folder; `label` names it in error messages.
+    /// Starts a file, to be created in the system's temporary folder with its first write;
+    /// `label` names it in error messages.
     pub fn create(label: impl Into<String>) -> io::Result<Self> {
-        let (file, path) = tempfile::NamedTempFile::new()?.into_parts();
         Ok(Self {
             label: label.into(),
-            file: tokio::fs::File::from_std(file),
-            path,
+            file: None,
+            pending: Vec::new(),
             hasher: Sha256::new(),
             size: 0,
             head: Vec::new(),
@@ -75,14 +80,40 @@ impl Spool {
             self.head.extend_from_slice(&chunk[..take]);
         }
         self.hasher.update(chunk);
-        self.file.write_all(chunk).await
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() >= WRITE_PIECE {
+            self.write_pending().await?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is held in memory to the file (creating it first), off the async threads.
+    async fn write_pending(&mut self) -> io::Result<()> {
+        let piece = std::mem::take(&mut self.pending);
+        let file = self.file.take();
+        let (file, path) = tokio::task::spawn_blocking(move || -> io::Result<_> {
+            let (mut file, path) = match file {
+                Some(open) => open,
+                None => tempfile::NamedTempFile::new()?.into_parts(),
+            };
+            file.write_all(&piece)?;
+            Ok((file, path))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.file = Some((file, path));
+        Ok(())
     }
 
     pub async fn finish(mut self, raw_name: String) -> io::Result<SpooledFile> {
-        self.file.flush().await?;
+        // The last piece, or the whole of a small file (an empty one too: it has a path).
+        if !self.pending.is_empty() || self.file.is_none() {
+            self.write_pending().await?;
+        }
+        let (_, path) = self.file.expect("written above");
         Ok(SpooledFile {
             raw_name,
-            path: self.path,
+            path,
             size: self.size,
             sha256: hex::encode(self.hasher.finalize()),
             head: self.head,

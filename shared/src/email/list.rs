@@ -209,8 +209,15 @@ impl EmailList {
         if notified >= published {
             return Ok(0);
         }
-        let title = self.title(consultation).await?;
         let subscribers = self.subscriptions.confirmed(consultation).await?;
+        if subscribers.is_empty() {
+            // Nobody to write to: one mark for the whole batch, not a write per response.
+            self.subscriptions
+                .set_notified(consultation, published)
+                .await?;
+            return Ok(0);
+        }
+        let title = self.title(consultation).await?;
         let mut sent = 0;
         while notified < published {
             let last = published.min(notified + BATCH);
