@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{TOKEN, sha256, start};
-use serde_json::{Value, json};
+use app::{open_consultation, sha256, start};
+use serde_json::Value;
 
 const ID: &str = "kill-nine";
 const CLIENTS: usize = 8;
@@ -76,17 +76,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     let acked: Acknowledged = Arc::default();
     let http = reqwest::Client::new();
     let mut server = start(data.path(), &[], &[]);
-    let reply = http
-        .post(format!("{}/api/admin/consultations", server.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({
-            "id": ID, "title": {"en": "Crash"}, "questions": [{"en": "Q?"}],
-            "meeting_date": "2099-03-31"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 201);
+    open_consultation(&http, &server.url, ID).await;
 
     for round in 0..ROUNDS {
         let stop = Arc::new(AtomicBool::new(false));

@@ -261,15 +261,7 @@ async fn aws_store_end_to_end() {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let moto = moto::moto(&workspace);
     let data = tempfile::tempdir().unwrap();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("VERBATIM_TABLE", moto::unique_name("e2e-table")),
-        ("VERBATIM_PRIVATE_BUCKET", moto::unique_name("e2e-private")),
-        ("VERBATIM_SITE_BUCKET", moto::unique_name("e2e-site")),
-    ];
+    let env = moto.serve_env("e2e");
     full_flow(data.path(), &["--store", "aws", "--create-resources"], &env).await;
     // Nothing was written to the data folder but the admin token's absence: the store is AWS.
     assert!(!data.path().join("verbatim.sqlite3").exists());

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::{Server, TOKEN, start};
+use app::{Server, open_consultation, start};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
@@ -39,17 +39,7 @@ async fn rush(server: &Server) {
     let (responses, seconds) = settings();
     let limit = Duration::from_secs(seconds);
     let http = reqwest::Client::new();
-    let reply = http
-        .post(format!("{}/api/admin/consultations", server.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({
-            "id": ID, "title": {"en": "Rush"}, "questions": [{"en": "Q?"}],
-            "meeting_date": "2099-03-31"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 201);
+    open_consultation(&http, &server.url, ID).await;
 
     let started = Instant::now();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -184,15 +174,7 @@ async fn a_rush_on_s3_and_dynamodb() {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let moto = moto::moto(&workspace);
     let data = tempfile::tempdir().unwrap();
-    let env = [
-        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
-        ("AWS_ACCESS_KEY_ID", "test".to_owned()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
-        ("AWS_REGION", "us-east-1".to_owned()),
-        ("VERBATIM_TABLE", moto::unique_name("rush-table")),
-        ("VERBATIM_PRIVATE_BUCKET", moto::unique_name("rush-private")),
-        ("VERBATIM_SITE_BUCKET", moto::unique_name("rush-site")),
-    ];
+    let env = moto.serve_env("rush");
     let server = start(data.path(), &["--store", "aws", "--create-resources"], &env);
     rush(&server).await;
 }

@@ -69,3 +69,18 @@ pub async fn download(
     let headers = reply.headers().clone();
     (headers, reply.bytes().await.unwrap().to_vec())
 }
+
+/// Opens a consultation `id` through the admin API, its deadline far ahead.
+pub async fn open_consultation(http: &reqwest::Client, url: &str, id: &str) {
+    let reply = http
+        .post(format!("{url}/api/admin/consultations"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({
+            "id": id, "title": {"en": "A consultation"}, "questions": [{"en": "Q?"}],
+            "meeting_date": "2099-03-31"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
+}

@@ -88,6 +88,26 @@ impl Moto {
             .await
     }
 
+    /// The environment that points `verbatim serve --store aws` at this emulator, with a
+    /// table and buckets of its own (named after `prefix`; `--create-resources` makes them).
+    pub fn serve_env(&self, prefix: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("VERBATIM_TABLE", unique_name(&format!("{prefix}-table"))),
+            (
+                "VERBATIM_PRIVATE_BUCKET",
+                unique_name(&format!("{prefix}-private")),
+            ),
+            (
+                "VERBATIM_SITE_BUCKET",
+                unique_name(&format!("{prefix}-site")),
+            ),
+        ]
+    }
+
     /// The AWS backend on a table and buckets of its own, created for the test.
     pub async fn fresh_backend(&self, prefix: &str) -> shared::Backend {
         let names = shared::AwsNames {

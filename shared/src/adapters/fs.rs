@@ -37,6 +37,23 @@ impl FsObjectStore {
         // ObjectKey guarantees plain segments: no `..`, no absolute path, no backslash.
         self.root.join(key.as_str())
     }
+
+    /// Runs a write of `key`'s file off the async threads; an existing name is `Conflict`.
+    async fn write(
+        &self,
+        key: &ObjectKey,
+        write: impl FnOnce(&Path) -> io::Result<()> + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let path = self.path(key);
+        let key_name = key.as_str().to_owned();
+        tokio::task::spawn_blocking(move || write(&path))
+            .await
+            .map_err(|e| StoreError::backend("file store task", e))?
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
+                _ => StoreError::backend(format!("writing {key_name}"), e),
+            })
+    }
 }
 
 #[async_trait]
@@ -48,15 +65,8 @@ impl ObjectStore for FsObjectStore {
         _meta: &ObjectMeta,
         mode: PutMode,
     ) -> Result<(), StoreError> {
-        let path = self.path(key);
-        let key_name = key.as_str().to_owned();
-        tokio::task::spawn_blocking(move || write_atomically(&path, body, mode))
+        self.write(key, move |path| write_atomically(path, body, mode))
             .await
-            .map_err(|e| StoreError::backend("file store task", e))?
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
-                _ => StoreError::backend(format!("writing {key_name}"), e),
-            })
     }
 
     async fn put_deferred(
@@ -66,18 +76,11 @@ impl ObjectStore for FsObjectStore {
         _meta: &ObjectMeta,
         mode: PutMode,
     ) -> Result<(), StoreError> {
-        let path = self.path(key);
-        let key_name = key.as_str().to_owned();
-        tokio::task::spawn_blocking(move || match mode {
-            PutMode::CreateNew => write_deferred(&path, body),
-            PutMode::Overwrite => replace_deferred(&path, body),
+        self.write(key, move |path| match mode {
+            PutMode::CreateNew => write_deferred(path, body),
+            PutMode::Overwrite => replace_deferred(path, body),
         })
         .await
-        .map_err(|e| StoreError::backend("file store task", e))?
-        .map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => StoreError::Conflict(key_name),
-            _ => StoreError::backend(format!("writing {key_name}"), e),
-        })
     }
 
     fn location(&self, key: &ObjectKey) -> Option<Location> {

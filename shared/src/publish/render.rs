@@ -563,27 +563,38 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
                 ("received", when_utc(m, &receipt.received_at)),
                 ("consultation", html! { a href=(here.url(&path)) { (receipt.consultation) } }),
             ])) }
-            table {
-                thead { tr {
-                    th scope="col" { (m.t("col_file")) }
-                    th scope="col" { (m.t("col_bytes")) }
-                    th scope="col" { (m.t("sha256")) }
-                } }
-                tbody {
-                    @for f in &receipt.files {
-                        tr {
-                            td { a href=(f.url) download { (f.name) } }
-                            td { (f.size) }
-                            td class="sha" { code { (f.sha256) } }
-                        }
-                    }
-                }
-            }
+            (receipt_files(m, receipt.files.iter().map(|f| (
+                html! { a href=(f.url) download { (f.name) } },
+                f.size,
+                f.sha256.as_str(),
+            ))))
             p { (m.t("response_id")) " " code { (receipt.id) } }
             (crate::transparency::render::receipt_log(m, receipt))
             p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
         },
     )
+}
+
+/// A receipt's files: each name (a link once published), its size and SHA-256.
+fn receipt_files<'a>(m: &Catalogue, files: impl Iterator<Item = (Markup, u64, &'a str)>) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { (m.t("col_file")) }
+                th scope="col" { (m.t("col_bytes")) }
+                th scope="col" { (m.t("sha256")) }
+            } }
+            tbody {
+                @for (name, size, sha256) in files {
+                    tr {
+                        td { (name) }
+                        td { (size) }
+                        td class="sha" { code { (sha256) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The receipt page of a response stored but not yet numbered: what was received, and where
@@ -608,22 +619,11 @@ pub fn pending_receipt_page(
                 ("received", when_utc(m, &receipt.received_at)),
                 ("consultation", html! { a href=(here.url(&path)) { (receipt.consultation) } }),
             ])) }
-            table {
-                thead { tr {
-                    th scope="col" { (m.t("col_file")) }
-                    th scope="col" { (m.t("col_bytes")) }
-                    th scope="col" { (m.t("sha256")) }
-                } }
-                tbody {
-                    @for f in &receipt.files {
-                        tr {
-                            td { (f.name) }
-                            td { (f.size) }
-                            td class="sha" { code { (f.sha256) } }
-                        }
-                    }
-                }
-            }
+            (receipt_files(m, receipt.files.iter().map(|f| (
+                html! { (f.name) },
+                f.size,
+                f.sha256.as_str(),
+            ))))
             p { (m.t("response_id")) " " code { (receipt.id) } }
             p { a href=(status_url) { (m.t("receipt_pending_link")) } }
             p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
