@@ -539,6 +539,35 @@ async fn limits_are_enforced_while_streaming() {
     assert_eq!(ok.json()["number"], 1, "refused requests took no number");
 }
 
+/// A body declared larger than any response may be gets 413 at once: the server does not
+/// wait for (or read) a byte of it.
+#[tokio::test]
+async fn a_declared_oversized_body_is_refused_before_it_is_read() {
+    let app = app();
+    app.open_consultation().await;
+    let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    let request = Request::post("/api/consultations/net-2027/responses")
+        .header("content-type", "multipart/form-data; boundary=x")
+        .header("content-length", "10737418240")
+        .body(Body::from_stream(never))
+        .unwrap();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(5), app.send(request))
+        .await
+        .expect("answered without waiting for the body");
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.error_code(), "payload_too_large");
+    // The same for a presigned upload's PUT (one file at most).
+    let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+    let request = Request::put("/api/uploads/net-2027/some-upload")
+        .header("content-length", "10737418240")
+        .body(Body::from_stream(never))
+        .unwrap();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(5), app.send(request))
+        .await
+        .expect("answered without waiting for the body");
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
 #[tokio::test]
 async fn responses_are_refused_outside_the_window() {
     let app = app();

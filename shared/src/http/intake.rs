@@ -99,6 +99,14 @@ async fn receive_upload(
     Path((raw, upload)): Path<(String, String)>,
     request: Request,
 ) -> Response {
+    // One file at most: a larger declared body is refused before it is read.
+    if declared_over(request.headers(), s.limits.max_file_bytes) {
+        let name = upload.clone();
+        return ApiError::TooLarge(
+            crate::domain::limits::file_too_large(&name, s.limits.max_file_bytes).0,
+        )
+        .at_once(None);
+    }
     let id = match path_id(&raw) {
         Ok(id) => id,
         Err(e) => return refuse(e, request.into_body(), None, None).await,
@@ -150,6 +158,11 @@ async fn submit(
     let headers = request.headers().clone();
     let channel = channel_of(&headers);
     let html = (channel == Channel::Web).then_some(page.language());
+    // A body declared larger than a response may be is refused before a byte of it is read
+    // (and not drained: the connection closes after the answer).
+    if let Some(refusal) = declared_too_large(&headers, s.limits) {
+        return refusal.at_once(html);
+    }
     let id = match path_id(&raw) {
         Ok(id) => id,
         Err(e) => return refuse(e, request.into_body(), html, None).await,
@@ -277,6 +290,44 @@ fn channel_of(headers: &HeaderMap) -> Channel {
 
 /// Answers with `error` (as a page in `html`'s language when a browser asked) after reading and
 /// discarding (boundedly) what the client still sends.
+/// Room for a multipart body's boundaries, part headers and form fields on top of the files.
+const MULTIPART_ALLOWANCE: u64 = 1024 * 1024;
+
+/// Whether the request's `Content-Length` says it is larger than `bound`.
+fn declared_over(headers: &HeaderMap, bound: u64) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|declared| declared > bound)
+}
+
+/// The refusal of a request whose `Content-Length` is over what any response may carry.
+fn declared_too_large(headers: &HeaderMap, limits: Limits) -> Option<ApiError> {
+    declared_over(headers, limits.max_total_bytes + MULTIPART_ALLOWANCE).then(|| {
+        ApiError::TooLarge(Text::with(
+            "err_total_too_large",
+            [("mb", Arg::plain(limits.max_total_bytes / (1024 * 1024)))],
+        ))
+    })
+}
+
+impl ApiError {
+    /// The answer without reading the body: the connection is closed after it, so the
+    /// client stops sending.
+    fn at_once(self, html: Option<Language>) -> Response {
+        let mut response = match html {
+            Some(lang) => self.into_html_response_in(lang, None),
+            None => self.into_response(),
+        };
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    }
+}
+
 async fn refuse(
     error: ApiError,
     body: Body,
