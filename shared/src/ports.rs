@@ -464,6 +464,17 @@ pub trait Subscriptions: Send + Sync {
         at: Timestamp,
     ) -> Result<bool, StoreError>;
 
+    /// Records that a mail went to the subscriber at `at`, only if the last one recorded is
+    /// still `previous`: of requests racing to mail one address, exactly one wins (`Ok(true)`)
+    /// and sends. `Ok(false)`: another came first, or there is no such subscription.
+    async fn record_mailed(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
     /// Deletes the subscription and its address; `Ok(false)` if there was none.
     async fn remove(
         &self,

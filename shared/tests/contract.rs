@@ -992,6 +992,35 @@ async fn email_list_subscriptions(f: Fixture) {
     // Asking again (even with another case and secret) keeps the first request and its link.
     let again = subscription(&c, "ADA@example.org", 2);
     assert_eq!(store.request(&again).await.unwrap(), ada);
+    // Of requests racing to mail the address, the one that records the mail wins.
+    let t0 = at("2026-12-05T10:00:00Z");
+    assert!(
+        store
+            .record_mailed(&c.id, &ada.subscriber, None, t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_mailed(&c.id, &ada.subscriber, None, t0)
+            .await
+            .unwrap()
+    );
+    let t1 = at("2026-12-05T11:00:00Z");
+    assert!(
+        store
+            .record_mailed(&c.id, &ada.subscriber, Some(t0), t1)
+            .await
+            .unwrap()
+    );
+    let kept = store
+        .subscription(&c.id, &ada.subscriber)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.mailed_at, Some(t1));
+    assert_eq!(kept.secret, ada.secret, "the link is unchanged");
+    let ada = kept;
     // The language the list writes in is kept with the subscription.
     let bob = subscription(&c, "bob@example.org", 3).in_language(shared::domain::Language::Fr);
     store.request(&bob).await.unwrap();

@@ -941,6 +941,50 @@ impl shared::ports::Mailer for Sent {
     }
 }
 
+/// Anyone can ask to subscribe any address: however many requests, at most one mail goes to
+/// an address in an hour (eight concurrent requests once sent eight).
+#[tokio::test]
+async fn subscription_requests_cannot_flood_an_inbox() {
+    let app = app();
+    app.open_consultation().await;
+    let sent = Arc::new(Sent::default());
+    let list = Arc::new(app.backend.email_list(
+        sent.clone(),
+        app.clock.clone(),
+        "https://consultations.example.org",
+        "consultations.example.org",
+    ));
+    let router = app.router.clone().merge(shared::http::list::router(list));
+    let subscribe = || {
+        router.clone().oneshot(
+            Request::post("/api/consultations/net-2027/subscriptions")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(r#"{"email":"target@example.org"}"#))
+                .unwrap(),
+        )
+    };
+    let replies = futures::future::join_all((0..8).map(|_| subscribe())).await;
+    for reply in replies {
+        // The requester is told the same each time: nothing reveals whether a mail went.
+        assert_eq!(reply.unwrap().status(), StatusCode::ACCEPTED);
+    }
+    let to_target = |sent: &Sent| {
+        sent.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to == "target@example.org")
+            .count()
+    };
+    assert_eq!(to_target(&sent), 1, "one mail for eight requests");
+    app.set_time("2026-11-28T10:59:00Z");
+    subscribe().await.unwrap();
+    assert_eq!(to_target(&sent), 1, "none again within the hour");
+    app.set_time("2026-11-28T11:01:00Z");
+    subscribe().await.unwrap();
+    assert_eq!(to_target(&sent), 2, "one more once the hour has passed");
+}
+
 #[tokio::test]
 async fn the_email_list_speaks_the_subscribers_language() {
     let app = app();

@@ -978,6 +978,45 @@ impl Subscriptions for DynamoStore {
         }
     }
 
+    async fn record_mailed(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        previous: Option<jiff::Timestamp>,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let Some(subscription) = self.subscription(consultation, subscriber).await? else {
+            return Ok(false);
+        };
+        if subscription.mailed_at != previous {
+            return Ok(false);
+        }
+        let old = Self::subscription_item(&subscription)?;
+        let mut mailed = subscription;
+        mailed.mailed_at = Some(at);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::subscription_item(&mailed)?))
+            // Only over the record that was read: of racing requests, one wins.
+            .condition_expression("#data = :old")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(
+                ":old",
+                old.get("data")
+                    .cloned()
+                    .unwrap_or(AttributeValue::Null(true)),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk_error("recording a mail to a subscriber", e)),
+        }
+    }
+
     async fn remove(
         &self,
         consultation: &ConsultationId,

@@ -615,6 +615,37 @@ impl Subscriptions for SqliteStore {
         .await
     }
 
+    async fn record_mailed(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        previous: Option<jiff::Timestamp>,
+        at: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut subscription) =
+                find_subscription(&tx, &consultation, subscriber.as_str())?
+            else {
+                return Ok(false);
+            };
+            if subscription.mailed_at != previous {
+                return Ok(false);
+            }
+            subscription.mailed_at = Some(at);
+            tx.execute(
+                "UPDATE subscriptions SET data = ?3 WHERE consultation = ?1 AND subscriber = ?2",
+                params![consultation, subscriber.as_str(), to_json(&subscription)?],
+            )
+            .map_err(|e| db("recording a mail to a subscriber", e))?;
+            tx.commit()
+                .map_err(|e| db("recording a mail to a subscriber", e))?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn remove(
         &self,
         consultation: &ConsultationId,

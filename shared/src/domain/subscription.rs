@@ -98,7 +98,16 @@ pub struct Subscription {
     /// it. Stored inside the record in both stores; records from before it read as English.
     #[serde(default = "english")]
     pub language: Language,
+    /// When a confirmation (or "already subscribed") mail last went to the address: asking
+    /// again within [`MAIL_AT_MOST_EVERY`] sends nothing, so nobody can flood an inbox with
+    /// requests. Records from before it read as never mailed.
+    #[serde(default)]
+    pub mailed_at: Option<Timestamp>,
 }
+
+/// At most one confirmation mail per address and consultation in this time, whatever the
+/// number of requests.
+pub const MAIL_AT_MOST_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 fn english() -> Language {
     Language::En
@@ -120,7 +129,14 @@ impl Subscription {
             requested_at: now,
             confirmed_at: None,
             language: Language::En,
+            mailed_at: None,
         }
+    }
+
+    /// Whether a request at `now` may mail the address (nothing mailed within the last hour).
+    pub fn may_mail(&self, now: Timestamp) -> bool {
+        self.mailed_at
+            .is_none_or(|at| now.duration_since(at) >= MAIL_AT_MOST_EVERY)
     }
 
     /// The same subscription, written to in `language`.

@@ -107,6 +107,22 @@ impl EmailList {
         )
         .in_language(language);
         let stored = self.subscriptions.request(&request).await?;
+        // One mail per address per hour, whatever the requests: only the request that records
+        // this mail sends it (the first for a new subscription; later ones once an hour has
+        // passed). The requester is answered the same either way: nothing tells them.
+        let now = self.clock.now();
+        if !stored.may_mail(now)
+            || !self
+                .subscriptions
+                .record_mailed(consultation, &stored.subscriber, stored.mailed_at, now)
+                .await?
+        {
+            tracing::info!(consultation = %consultation, "a subscription mail was sent within the hour; not sent again");
+            return Ok(ListChange {
+                consultation: consultation.clone(),
+                title,
+            });
+        }
         // The reply is in the language just used, even if an earlier request chose another.
         let mail = if stored.is_confirmed() {
             self.already_subscribed_mail(&stored, &title, language)
