@@ -303,9 +303,7 @@ impl Consultation {
     ) -> Result<DeadlineChange, ValidationError> {
         let (meeting_date, to, rule) = match (request.meeting_date, request.deadline) {
             (Some(date), None) => {
-                let date: Date = date.parse().map_err(|_| {
-                    ValidationError::new("meeting_date", "must be a calendar date, YYYY-MM-DD")
-                })?;
+                let date = parse_meeting_date(&date)?;
                 (
                     date,
                     deadline_for_meeting(date),
@@ -414,9 +412,7 @@ impl ConsultationRequest {
             .enumerate()
             .map(|(i, q)| Localized::parse(&format!("questions[{i}]"), q, MAX_QUESTION_CHARS))
             .collect::<Result<Vec<_>, _>>()?;
-        let meeting_date: Date = self.meeting_date.parse().map_err(|_| {
-            ValidationError::new("meeting_date", "must be a calendar date, YYYY-MM-DD")
-        })?;
+        let meeting_date = parse_meeting_date(&self.meeting_date)?;
         let opens_at = match self.opens_at {
             None => now,
             Some(raw) => parse_instant("opens_at", &raw)?,
@@ -456,19 +452,79 @@ impl ConsultationRequest {
 }
 
 /// An instant given as RFC 3339 with an offset (`2027-02-28T23:59:59+01:00` or `...Z`).
+/// The years a consultation's dates may fall in. Far inside what the time library represents,
+/// so that every sum the closing makes (a month before a meeting, the grace after a deadline)
+/// exists: a date at the edge of the range is refused here, never a panic in the sweep.
+const YEARS: std::ops::RangeInclusive<i16> = 2000..=9000;
+
+fn out_of_range(field: &str) -> ValidationError {
+    ValidationError::new(
+        field,
+        format!(
+            "must be between the years {} and {}",
+            YEARS.start(),
+            YEARS.end()
+        ),
+    )
+}
+
 fn parse_instant(field: &str, raw: &str) -> Result<Timestamp, ValidationError> {
-    raw.parse().map_err(|_| {
+    let at: Timestamp = raw.parse().map_err(|_| {
         ValidationError::new(
             field,
             "must be an RFC 3339 date and time with an offset, e.g. 2027-02-28T23:59:59+01:00",
         )
-    })
+    })?;
+    if !YEARS.contains(&jiff::tz::TimeZone::UTC.to_datetime(at).year()) {
+        return Err(out_of_range(field));
+    }
+    Ok(at)
+}
+
+/// A meeting date, `YYYY-MM-DD`, within [`YEARS`].
+fn parse_meeting_date(raw: &str) -> Result<Date, ValidationError> {
+    let date: Date = raw
+        .parse()
+        .map_err(|_| ValidationError::new("meeting_date", "must be a calendar date, YYYY-MM-DD"))?;
+    if !YEARS.contains(&date.year()) {
+        return Err(out_of_range("meeting_date"));
+    }
+    Ok(date)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Dates at the edges of what the time library holds are refused, never a panic (a
+    /// meeting in year -9999 once panicked the request; a deadline in 9999 would have
+    /// panicked the closing sweep, which adds the grace to it).
+    #[test]
+    fn dates_at_the_edge_of_the_time_range_are_refused() {
+        let request = |extra: serde_json::Value| {
+            let mut body = json!({
+                "id": "edge-2027", "title": {"en": "Edge"}, "questions": [{"en": "Q?"}],
+                "meeting_date": "2027-03-31"
+            });
+            for (k, v) in extra.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            serde_json::from_value::<ConsultationRequest>(body)
+                .unwrap()
+                .into_consultation(now())
+        };
+        for (extra, field) in [
+            (json!({"meeting_date": "-009999-01-02"}), "meeting_date"),
+            (json!({"meeting_date": "9999-12-31"}), "meeting_date"),
+            (json!({"deadline": "9999-12-31T23:59:59Z"}), "deadline"),
+            (json!({"opens_at": "-009999-01-01T00:00:00Z"}), "opens_at"),
+        ] {
+            let refused = request(extra.clone()).expect_err(&extra.to_string());
+            assert_eq!(refused.field, field, "{extra}");
+        }
+        assert!(request(json!({"meeting_date": "8999-06-30"})).is_ok());
+    }
 
     fn now() -> Timestamp {
         "2026-11-28T10:00:00Z".parse().unwrap()
