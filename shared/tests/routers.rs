@@ -941,10 +941,8 @@ impl shared::ports::Mailer for Sent {
     }
 }
 
-/// Anyone can ask to subscribe any address: however many requests, at most one mail goes to
-/// an address in an hour (eight concurrent requests once sent eight).
-#[tokio::test]
-async fn subscription_requests_cannot_flood_an_inbox() {
+/// The app with an open consultation, and its email list mailing into `Sent`.
+async fn with_email_list() -> (App, Arc<Sent>, Arc<shared::email::list::EmailList>) {
     let app = app();
     app.open_consultation().await;
     let sent = Arc::new(Sent::default());
@@ -954,6 +952,14 @@ async fn subscription_requests_cannot_flood_an_inbox() {
         "https://consultations.example.org",
         "consultations.example.org",
     ));
+    (app, sent, list)
+}
+
+/// Anyone can ask to subscribe any address: however many requests, at most one mail goes to
+/// an address in an hour (eight concurrent requests once sent eight).
+#[tokio::test]
+async fn subscription_requests_cannot_flood_an_inbox() {
+    let (app, sent, list) = with_email_list().await;
     let router = app.router.clone().merge(shared::http::list::router(list));
     let subscribe = || {
         router.clone().oneshot(
@@ -987,15 +993,7 @@ async fn subscription_requests_cannot_flood_an_inbox() {
 
 #[tokio::test]
 async fn the_email_list_speaks_the_subscribers_language() {
-    let app = app();
-    app.open_consultation().await;
-    let sent = Arc::new(Sent::default());
-    let list = Arc::new(app.backend.email_list(
-        sent.clone(),
-        app.clock.clone(),
-        "https://consultations.example.org",
-        "consultations.example.org",
-    ));
+    let (app, sent, list) = with_email_list().await;
     let router = app
         .router
         .clone()
