@@ -117,6 +117,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let spool = args.data.join("tmp");
             std::fs::create_dir_all(&spool)
                 .with_context(|| format!("creating {}", spool.display()))?;
+            // What a killed process left half-received: never acknowledged, never referred to
+            // (a stored original is a link of its own).
+            for leftover in std::fs::read_dir(&spool)?.flatten() {
+                let _ = std::fs::remove_file(leftover.path());
+            }
             let _ = tempfile::env::override_temp_dir(&spool);
             Backend::embedded(&args.data)?
         }
