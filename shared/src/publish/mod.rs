@@ -28,6 +28,9 @@ use crate::spool::Spool;
 
 pub use render::{SCRIPT_KEY, STYLESHEET_KEY, UPLOAD_SCRIPT_KEY};
 
+/// How many responses' files are copied at once (links on disk, server-side copies on S3).
+const COPIES_AT_ONCE: usize = 16;
+
 #[derive(Debug, Error)]
 pub enum PublishError {
     #[error(transparent)]
@@ -144,8 +147,15 @@ impl Publisher {
         if done < total {
             for page in page_of(done + 1)..=page_of(total) {
                 let responses = self.responses.range(id, page_range(page, total)).await?;
-                for response in responses.iter().filter(|r| r.number > done) {
-                    self.copy_files(response).await?;
+                // Copies are independent (create-only, the mark moves after all of them): a
+                // page's responses are copied several at a time, not one after another.
+                let new: Vec<&Response> = responses.iter().filter(|r| r.number > done).collect();
+                for group in new.chunks(COPIES_AT_ONCE) {
+                    let mut copies = Vec::with_capacity(group.len());
+                    for response in group {
+                        copies.push(self.copy_files(response));
+                    }
+                    futures::future::try_join_all(copies).await?;
                 }
                 let entries = receipts(&responses);
                 self.write_page(&record, page, &entries).await?;
