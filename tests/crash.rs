@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{open_consultation, sha256, start};
+use app::{get_json, open_consultation, sha256, start};
 use serde_json::Value;
 
 const ID: &str = "kill-nine";
@@ -131,14 +131,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     let mut stored: BTreeMap<u64, (String, String)> = BTreeMap::new();
     for page in manifest["pages"].as_array().unwrap() {
         let url = page.as_str().unwrap();
-        let page: Value = http
-            .get(format!("{}{url}", server.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(&http, &server.url, url).await;
         for response in page["responses"].as_array().unwrap() {
             stored.insert(
                 response["number"].as_u64().unwrap(),

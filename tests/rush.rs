@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::{Server, open_consultation, start};
+use app::{Server, get_json, open_consultation, start};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
@@ -94,14 +94,7 @@ async fn rush(server: &Server) {
             assert_eq!(body["status"], "pending");
             let location = location.as_deref().expect("a 202 names its Location");
             loop {
-                let now: Value = http
-                    .get(format!("{}{location}", server.url))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let now = get_json(&http, &server.url, location).await;
                 if let Some(n) = now["number"].as_u64() {
                     assert_eq!(now["id"], id.as_str());
                     break n;
@@ -143,14 +136,12 @@ async fn rush(server: &Server) {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let page: Value = http
-        .get(format!("{}/consultations/{ID}/manifest/3.json", server.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = get_json(
+        &http,
+        &server.url,
+        &format!("/consultations/{ID}/manifest/3.json"),
+    )
+    .await;
     for entry in page["responses"].as_array().unwrap() {
         let n = entry["number"].as_u64().unwrap();
         assert_eq!(entry["id"].as_str(), Some(numbers[&n].as_str()));

@@ -84,3 +84,14 @@ pub async fn open_consultation(http: &reqwest::Client, url: &str, id: &str) {
         .unwrap();
     assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
 }
+
+/// `GET {url}{path}`, read as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str, path: &str) -> serde_json::Value {
+    http.get(format!("{url}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

@@ -208,33 +208,57 @@ fn is_absent(e: &io::Error) -> bool {
     )
 }
 
-fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
-    let dir = path.parent().expect("an object path has a parent folder");
-    fs::create_dir_all(dir)?;
-    // A dot-name: object keys never start a segment with a dot, so this cannot be read as one.
+/// Writes `body` under a new temporary name in `dir` (flushed if `flush`) and returns it. A
+/// dot-name: object keys never start a segment with a dot, so this cannot be read as one.
+fn temporary_copy(dir: &Path, body: Body, flush: bool) -> io::Result<PathBuf> {
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
-    let result = (|| {
+    let written = (|| {
         match body {
-            Body::Bytes(bytes) => {
-                let mut file = File::create_new(&tmp)?;
-                file.write_all(&bytes)?;
-                file.sync_all()?;
-            }
+            Body::Bytes(bytes) => File::create_new(&tmp)?.write_all(&bytes)?,
             Body::File(source) => {
                 fs::copy(&source, &tmp)?;
-                File::open(&tmp)?.sync_all()?;
             }
         }
-        match mode {
-            // A hard link fails if the name exists: an atomic create-new.
-            PutMode::CreateNew => fs::hard_link(&tmp, path)?,
-            PutMode::Overwrite => fs::rename(&tmp, path)?,
+        if flush {
+            File::open(&tmp)?.sync_all()?;
         }
-        File::open(dir)?.sync_all()
+        Ok(())
     })();
-    // After a link the temporary name is redundant; after a failure it is garbage.
-    let _ = fs::remove_file(&tmp);
-    result
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Puts the temporary `tmp` in place at `path` (a hard link fails if the name exists: an atomic
+/// create-new; a rename replaces atomically), then drops the temporary name.
+fn into_place(tmp: &Path, path: &Path, mode: PutMode) -> io::Result<()> {
+    let placed = match mode {
+        PutMode::CreateNew => fs::hard_link(tmp, path),
+        PutMode::Overwrite => fs::rename(tmp, path),
+    };
+    // After a link the temporary name is redundant; after a failure it is garbage (a rename
+    // that succeeded took it away).
+    if mode == PutMode::CreateNew || placed.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    placed
+}
+
+fn folder_of(path: &Path) -> io::Result<&Path> {
+    let dir = path.parent().expect("an object path has a parent folder");
+    fs::create_dir_all(dir)?;
+    Ok(dir)
+}
+
+fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
+    let dir = folder_of(path)?;
+    let tmp = temporary_copy(dir, body, true)?;
+    into_place(&tmp, path, mode)?;
+    File::open(dir)?.sync_all()
 }
 
 /// A create-new put without a flush of the folder. A file is linked into place when it is on
@@ -242,8 +266,7 @@ fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
 /// else its bytes are written to a temporary name, flushed, and linked, so that a crash before
 /// the next `sync` can lose the new name but never leave it with partial content.
 fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
-    let dir = path.parent().expect("an object path has a parent folder");
-    fs::create_dir_all(dir)?;
+    let dir = folder_of(path)?;
     if let Body::File(source) = &body {
         match fs::hard_link(source, path) {
             Ok(()) => return Ok(()),
@@ -252,40 +275,16 @@ fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
             Err(_) => {}
         }
     }
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
-    let result = (|| {
-        match body {
-            Body::Bytes(bytes) => File::create_new(&tmp)?.write_all(&bytes)?,
-            Body::File(source) => {
-                fs::copy(&source, &tmp)?;
-            }
-        }
-        File::open(&tmp)?.sync_all()?;
-        fs::hard_link(&tmp, path)
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
+    let tmp = temporary_copy(dir, body, true)?;
+    into_place(&tmp, path, PutMode::CreateNew)
 }
 
 /// An overwrite without flushes: a temporary file renamed over the old one (readers see the
 /// old or the new, never a mix; after a crash before the next `sync`, possibly an empty one).
 fn replace_deferred(path: &Path, body: Body) -> io::Result<()> {
-    let dir = path.parent().expect("an object path has a parent folder");
-    fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::now_v7()));
-    let result = (|| {
-        match body {
-            Body::Bytes(bytes) => File::create_new(&tmp)?.write_all(&bytes)?,
-            Body::File(source) => {
-                fs::copy(&source, &tmp)?;
-            }
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let dir = folder_of(path)?;
+    let tmp = temporary_copy(dir, body, false)?;
+    into_place(&tmp, path, PutMode::Overwrite)
 }
 
 /// Flushes shared by concurrent callers: a caller whose writes were already covered by a flush

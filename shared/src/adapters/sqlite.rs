@@ -529,6 +529,45 @@ impl PublicationState for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Reads a subscription and, if `change` says it changed it, writes it back, in one write
+    /// transaction. `None`: there is no such subscription; else whether it was changed.
+    async fn change_subscription(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+        context: &'static str,
+        change: impl FnOnce(&mut Subscription) -> bool + Send + 'static,
+    ) -> Result<Option<bool>, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut subscription) =
+                find_subscription(&tx, &consultation, subscriber.as_str())?
+            else {
+                return Ok(None);
+            };
+            if !change(&mut subscription) {
+                return Ok(Some(false));
+            }
+            tx.execute(
+                "UPDATE subscriptions SET data = ?3, confirmed = ?4
+                 WHERE consultation = ?1 AND subscriber = ?2",
+                params![
+                    consultation,
+                    subscriber.as_str(),
+                    to_json(&subscription)?,
+                    subscription.is_confirmed()
+                ],
+            )
+            .map_err(|e| db(context, e))?;
+            tx.commit().map_err(|e| db(context, e))?;
+            Ok(Some(true))
+        })
+        .await
+    }
+}
+
 fn find_subscription(
     conn: &Connection,
     consultation: &str,
@@ -591,28 +630,22 @@ impl Subscriptions for SqliteStore {
         subscriber: &SubscriberId,
         at: jiff::Timestamp,
     ) -> Result<bool, StoreError> {
-        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
-        self.with(move |conn| {
-            let tx = immediate(conn)?;
-            let Some(mut subscription) =
-                find_subscription(&tx, &consultation, subscriber.as_str())?
-            else {
-                return Ok(false);
-            };
-            if subscription.confirmed_at.is_none() {
-                subscription.confirmed_at = Some(at);
-                tx.execute(
-                    "UPDATE subscriptions SET data = ?3, confirmed = 1
-                     WHERE consultation = ?1 AND subscriber = ?2",
-                    params![consultation, subscriber.as_str(), to_json(&subscription)?],
-                )
-                .map_err(|e| db("confirming a subscription", e))?;
-                tx.commit()
-                    .map_err(|e| db("confirming a subscription", e))?;
-            }
-            Ok(true)
-        })
-        .await
+        // The first confirmation counts; a later one changes nothing but still finds it.
+        let changed = self
+            .change_subscription(
+                consultation,
+                subscriber,
+                "confirming a subscription",
+                move |s| {
+                    if s.is_confirmed() {
+                        return false;
+                    }
+                    s.confirmed_at = Some(at);
+                    true
+                },
+            )
+            .await?;
+        Ok(changed.is_some())
     }
 
     async fn record_mailed(
@@ -622,28 +655,21 @@ impl Subscriptions for SqliteStore {
         previous: Option<jiff::Timestamp>,
         at: jiff::Timestamp,
     ) -> Result<bool, StoreError> {
-        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
-        self.with(move |conn| {
-            let tx = immediate(conn)?;
-            let Some(mut subscription) =
-                find_subscription(&tx, &consultation, subscriber.as_str())?
-            else {
-                return Ok(false);
-            };
-            if subscription.mailed_at != previous {
-                return Ok(false);
-            }
-            subscription.mailed_at = Some(at);
-            tx.execute(
-                "UPDATE subscriptions SET data = ?3 WHERE consultation = ?1 AND subscriber = ?2",
-                params![consultation, subscriber.as_str(), to_json(&subscription)?],
+        let changed = self
+            .change_subscription(
+                consultation,
+                subscriber,
+                "recording a mail to a subscriber",
+                move |s| {
+                    if s.mailed_at != previous {
+                        return false;
+                    }
+                    s.mailed_at = Some(at);
+                    true
+                },
             )
-            .map_err(|e| db("recording a mail to a subscriber", e))?;
-            tx.commit()
-                .map_err(|e| db("recording a mail to a subscriber", e))?;
-            Ok(true)
-        })
-        .await
+            .await?;
+        Ok(changed == Some(true))
     }
 
     async fn remove(
