@@ -255,6 +255,7 @@ impl Backend {
             limits: Limits::default(),
             receipt_wait: self.receipt_wait,
             log_key: self.log_key.clone(),
+            recently_open: Default::default(),
         });
         IntakeState {
             uploads: Arc::new(Uploads {

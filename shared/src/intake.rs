@@ -14,8 +14,8 @@ use crate::domain::{
     SubmitterFields, ValidationError, sanitize_file_name, unique_file_name,
 };
 use crate::ports::{
-    AppendError, Body, Clock, Consultations, ObjectKey, ObjectMeta, ObjectStore, PublishQueue,
-    PutMode, Received, Responses, StoreError,
+    AppendError, Clock, Consultations, ObjectKey, ObjectMeta, ObjectStore, PublishQueue, PutMode,
+    Received, Responses, StoreError,
 };
 use crate::spool::SpooledFile;
 
@@ -108,6 +108,50 @@ pub struct Intake {
     pub receipt_wait: std::time::Duration,
     /// Signs receipts with their place in the transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
+    /// Consultations found open a moment ago (see [`RecentlyOpen`]).
+    pub recently_open: RecentlyOpen,
+}
+
+/// Consultations that [`Intake::check_accepting`] found open, kept for [`RecentlyOpen::FOR`]:
+/// in a rush every request would otherwise read the same record before its upload. Only the
+/// early check uses it, and only to let a request go on: the store checks the deadline and the
+/// seal again where it commits, so a consultation closed meanwhile still refuses the response
+/// (after its upload was read), and one found closed or missing is never remembered.
+#[derive(Debug, Default)]
+pub struct RecentlyOpen(std::sync::Mutex<std::collections::HashMap<ConsultationId, Recent>>);
+
+#[derive(Debug)]
+struct Recent {
+    read_at: std::time::Instant,
+    consultation: crate::domain::Consultation,
+}
+
+impl RecentlyOpen {
+    const FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn get(&self, id: &ConsultationId) -> Option<crate::domain::Consultation> {
+        let seen = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.get(id)
+            .filter(|recent| recent.read_at.elapsed() < Self::FOR)
+            .map(|recent| recent.consultation.clone())
+    }
+
+    fn keep(&self, consultation: crate::domain::Consultation) {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        seen.insert(
+            consultation.id.clone(),
+            Recent {
+                read_at: std::time::Instant::now(),
+                consultation,
+            },
+        );
+    }
 }
 
 /// The default of [`Intake::receipt_wait`].
@@ -157,17 +201,25 @@ impl Submitted {
 
 /// Originals are kept privately by response id (known before the number is assigned), under
 /// one of 256 folders chosen by a hash of the id: ids are time-ordered (UUID v7), and S3 scales
-/// a bucket's request rate by key prefix, so a rush must not funnel into one prefix. (Keys of
-/// earlier responses, without that folder, are kept in their records and still read.)
+/// a bucket's request rate by key prefix, so a rush must not funnel into one prefix. The files
+/// of a response are `{id}.{index}`, not a folder per response: on disk a new folder per
+/// response cost more than the rest of storing it (ext4 allocates a directory inode with a
+/// search across block groups). (Keys of earlier responses, with a folder per response or none
+/// at all, are kept in their records and still read.)
 pub fn original_key(consultation: &ConsultationId, id: &ResponseId, index: usize) -> String {
     use sha2::Digest;
     let spread = sha2::Sha256::digest(id.as_str().as_bytes())[0];
-    format!("originals/{consultation}/{spread:02x}/{id}/{index}")
+    format!("originals/{consultation}/{spread:02x}/{id}.{index}")
 }
 
 impl Intake {
     /// Fails early, before an upload is read, if the consultation is unknown or not open now.
     pub async fn check_accepting(&self, id: &ConsultationId) -> Result<(), IntakeError> {
+        if let Some(consultation) = self.recently_open.get(id)
+            && consultation.refuses_at(self.clock.now()).is_none()
+        {
+            return Ok(());
+        }
         let record = self
             .consultations
             .get(id)
@@ -175,7 +227,10 @@ impl Intake {
             .ok_or_else(|| IntakeError::NotFound(id.clone()))?;
         match record.consultation.refuses_at(self.clock.now()) {
             Some(refusal) => Err(IntakeError::Refused(refusal)),
-            None => Ok(()),
+            None => {
+                self.recently_open.keep(record.consultation);
+                Ok(())
+            }
         }
     }
 
@@ -258,7 +313,7 @@ impl Intake {
         for ((spooled, _, _), file) in named.iter().zip(&response.files) {
             let object_key = ObjectKey::parse(file.original_key.clone())
                 .map_err(|e| StoreError::backend("naming an original", e))?;
-            let body = Body::File(spooled.path.to_path_buf());
+            let body = spooled.body();
             let stored = if derived {
                 // A repeated delivery finds the first one's original there (`Conflict`), and
                 // trusts it: so it must have been durable from the start.

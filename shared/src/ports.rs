@@ -296,9 +296,11 @@ pub trait ObjectStore: Send + Sync {
     /// Stores `body` at `key` like `put`, except that it need only be durable once a later
     /// `sync` has returned: writers that make many objects durable together (the intake's
     /// group commit, a batch of publication) pay for one flush, not one per object. Until then
-    /// a crash may lose a new object (never leave it partial) or, for `Overwrite`, leave the
-    /// old one or an empty one in its place: a caller acknowledges nothing before `sync`, and
-    /// overwrites only what it writes again after a crash (the pages of an unfinished batch).
+    /// a crash may lose a new object or leave it incomplete, or, for `Overwrite`, leave the
+    /// old one or an empty one in its place: a caller acknowledges and refers to nothing before
+    /// `sync`, creates only keys that no one else writes (named by a new response's id) or
+    /// copies of objects durable already (a link shares their content), and overwrites only
+    /// what it writes again after a crash (the pages of an unfinished batch).
     async fn put_deferred(
         &self,
         key: &ObjectKey,

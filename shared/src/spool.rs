@@ -1,6 +1,8 @@
 //! Spooling: an upload streams to a temporary file while it is counted, hashed and its first
 //! bytes kept for type detection, so memory stays bounded (one piece of [`WRITE_PIECE`])
-//! whatever the size, and limits are enforced before the rest of the request is read.
+//! whatever the size, and limits are enforced before the rest of the request is read. A small
+//! file (at most [`KEEP_IN_MEMORY`]) never touches the disk here: it is written once, where it
+//! is stored.
 
 use sha2::{Digest, Sha256};
 use std::io;
@@ -26,12 +28,27 @@ pub struct Spool {
 /// How much of an upload is held in memory before it is written to its file.
 pub const WRITE_PIECE: usize = 1024 * 1024;
 
-/// A file fully received: its bytes on disk, their size, SHA-256 and first bytes.
+/// The largest file kept in memory rather than in a temporary file. Most responses are a text
+/// and a document or two: for them a temporary file costs more (create, write, link, unlink,
+/// each a trip to the blocking pool) than the bytes it holds. Bounded memory: a response has
+/// at most 20 files, so at most 20 x 64 KiB in memory besides the piece being received.
+pub const KEEP_IN_MEMORY: u64 = 64 * 1024;
+
+/// Where a received file's bytes are.
+#[derive(Debug)]
+pub enum Spooled {
+    /// A small file, in memory.
+    Memory(bytes::Bytes),
+    /// A temporary file, removed when this is dropped.
+    File(TempPath),
+}
+
+/// A file fully received: its bytes, their size, SHA-256 and first bytes.
 #[derive(Debug)]
 pub struct SpooledFile {
     /// The name the sender gave, unsanitized (empty for the text field).
     pub raw_name: String,
-    pub path: TempPath,
+    pub content: Spooled,
     pub size: u64,
     pub sha256: String,
     pub head: Vec<u8>,
@@ -106,19 +123,33 @@ impl Spool {
     }
 
     pub async fn finish(mut self, raw_name: String) -> io::Result<SpooledFile> {
-        // The last piece, or the whole of a small file (an empty one too: it has a path).
-        if !self.pending.is_empty() || self.file.is_none() {
-            self.write_pending().await?;
-        }
-        let (_, path) = self.file.expect("written above");
+        let content = if self.file.is_none() && self.size <= KEEP_IN_MEMORY {
+            Spooled::Memory(std::mem::take(&mut self.pending).into())
+        } else {
+            if !self.pending.is_empty() {
+                self.write_pending().await?;
+            }
+            let (_, path) = self.file.expect("written above");
+            Spooled::File(path)
+        };
         Ok(SpooledFile {
             raw_name,
-            path,
+            content,
             size: self.size,
             sha256: hex::encode(self.hasher.finalize()),
             head: self.head,
             media_type: None,
         })
+    }
+}
+
+impl SpooledFile {
+    /// The bytes, to store: a file is read from where it was spooled (or linked, on disk).
+    pub fn body(&self) -> crate::ports::Body {
+        match &self.content {
+            Spooled::Memory(bytes) => crate::ports::Body::Bytes(bytes.clone()),
+            Spooled::File(path) => crate::ports::Body::File(path.to_path_buf()),
+        }
     }
 }
 

@@ -333,12 +333,7 @@ impl Uploads {
         }
         match self
             .store
-            .put(
-                &target,
-                Body::File(file.path.to_path_buf()),
-                &meta(),
-                PutMode::CreateNew,
-            )
+            .put(&target, file.body(), &meta(), PutMode::CreateNew)
             .await
         {
             Err(StoreError::Conflict(_)) => Err(UploadError::AlreadyReceived(raw.to_owned())),

@@ -812,6 +812,7 @@ async fn submissions_racing_the_closing(f: Fixture) {
         limits: shared::domain::limits::Limits::default(),
         receipt_wait: shared::intake::DEFAULT_RECEIPT_WAIT,
         log_key: b.log_key.clone(),
+        recently_open: Default::default(),
     });
     let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));
     closer.settle = SignedDuration::from_secs(3);

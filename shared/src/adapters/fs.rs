@@ -261,21 +261,33 @@ fn write_atomically(path: &Path, body: Body, mode: PutMode) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// A create-new put without a flush of the folder. A file is linked into place when it is on
-/// the same file system (no copy: a spooled upload, or an original published on the site);
-/// else its bytes are written to a temporary name, flushed, and linked, so that a crash before
-/// the next `sync` can lose the new name but never leave it with partial content.
+/// A create-new put without any flush: durable only after the next `sync`, which the caller
+/// awaits before anything refers to the object (until then a crash may leave it missing or
+/// partial, and nothing reads it). A file is linked into place when it is on the same file
+/// system (no copy: a spooled upload, or an original published on the site); bytes in memory
+/// are written under the final name at once (create-new), removed again if the write fails.
 fn write_deferred(path: &Path, body: Body) -> io::Result<()> {
     let dir = folder_of(path)?;
-    if let Body::File(source) = &body {
-        match fs::hard_link(source, path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
-            // Another file system (EXDEV) or no hard links: copy instead.
-            Err(_) => {}
+    let source = match body {
+        Body::Bytes(bytes) => {
+            let written = File::create_new(path).and_then(|mut file| file.write_all(&bytes));
+            if let Err(e) = written {
+                if e.kind() != io::ErrorKind::AlreadyExists {
+                    let _ = fs::remove_file(path);
+                }
+                return Err(e);
+            }
+            return Ok(());
         }
+        Body::File(source) => source,
+    };
+    match fs::hard_link(&source, path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+        // Another file system (EXDEV) or no hard links: copy instead.
+        Err(_) => {}
     }
-    let tmp = temporary_copy(dir, body, true)?;
+    let tmp = temporary_copy(dir, Body::File(source), true)?;
     into_place(&tmp, path, PutMode::CreateNew)
 }
 

@@ -93,6 +93,9 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connect = || -> Result<Connection, StoreError> {
             let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
+            // Statements are prepared once per connection and kept (each query uses
+            // `prepare_cached`): parsing SQL cost as much as running it on the intake path.
+            conn.set_prepared_statement_cache_capacity(64);
             conn.pragma_update(None, "journal_mode", "WAL")
                 .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
                 .and_then(|_| conn.pragma_update(None, "foreign_keys", "ON"))
@@ -155,11 +158,11 @@ impl SqliteStore {
         let id = consultation.to_string();
         self.with(move |conn| {
             let count: Option<i64> = conn
-                .query_row(
-                    &format!("SELECT {} FROM consultations WHERE id = ?1", mark.column()),
-                    [id],
-                    |row| row.get(0),
-                )
+                .prepare_cached(&format!(
+                    "SELECT {} FROM consultations WHERE id = ?1",
+                    mark.column()
+                ))
+                .and_then(|mut statement| statement.query_row([id], |row| row.get(0)))
                 .optional()
                 .map_err(|e| db("reading a progress mark", e))?;
             Ok(count.unwrap_or(0) as u64)
@@ -177,10 +180,10 @@ impl SqliteStore {
         let id = consultation.to_string();
         self.with(move |conn| {
             let column = mark.column();
-            conn.execute(
-                &format!("UPDATE consultations SET {column} = MAX({column}, ?2) WHERE id = ?1"),
-                params![id, count as i64],
-            )
+            conn.prepare_cached(&format!(
+                "UPDATE consultations SET {column} = MAX({column}, ?2) WHERE id = ?1"
+            ))
+            .and_then(|mut statement| statement.execute(params![id, count as i64]))
             .map_err(|e| db("recording a progress mark", e))?;
             Ok(())
         })
@@ -219,20 +222,21 @@ fn find_by_id(
     consultation: &str,
     id: &ResponseId,
 ) -> Result<Option<Response>, StoreError> {
-    conn.query_row(
-        "SELECT number, data FROM responses WHERE consultation = ?1 AND id = ?2",
-        params![consultation, id.as_str()],
-        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)),
-    )
-    .optional()
-    .map_err(|e| db("finding a response", e))?
-    .map(|(number, data)| {
-        Ok(Response {
-            number: number as u64,
-            response: from_json(&data)?,
+    conn.prepare_cached("SELECT number, data FROM responses WHERE consultation = ?1 AND id = ?2")
+        .and_then(|mut statement| {
+            statement.query_row(params![consultation, id.as_str()], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
         })
-    })
-    .transpose()
+        .optional()
+        .map_err(|e| db("finding a response", e))?
+        .map(|(number, data)| {
+            Ok(Response {
+                number: number as u64,
+                response: from_json(&data)?,
+            })
+        })
+        .transpose()
 }
 
 /// The group committer: until every sender is gone, takes the appends waiting (at least one,
@@ -285,11 +289,10 @@ fn append_batch<'a>(
         let id = response.consultation.to_string();
         if !counts.contains_key(&id) {
             let found: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT data, response_count FROM consultations WHERE id = ?1",
-                    [&id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                .prepare_cached("SELECT data, response_count FROM consultations WHERE id = ?1")
+                .and_then(|mut statement| {
+                    statement.query_row([&id], |row| Ok((row.get(0)?, row.get(1)?)))
+                })
                 .optional()
                 .map_err(|e| db("reading a consultation", e))?;
             let record = match found {
@@ -316,10 +319,13 @@ fn append_batch<'a>(
             continue;
         }
         let number = *count + 1;
-        tx.execute(
+        let data = to_json(response)?;
+        tx.prepare_cached(
             "INSERT INTO responses (consultation, number, id, data) VALUES (?1, ?2, ?3, ?4)",
-            params![id, number as i64, response.id.as_str(), to_json(response)?],
         )
+        .and_then(|mut statement| {
+            statement.execute(params![id, number as i64, response.id.as_str(), data])
+        })
         .map_err(|e| db("storing a response", e))?;
         *count = number;
         outcomes.push(Ok(Response {
@@ -329,11 +335,9 @@ fn append_batch<'a>(
     }
     for (id, record) in &counts {
         if let Some((_, count)) = record {
-            tx.execute(
-                "UPDATE consultations SET response_count = ?2 WHERE id = ?1",
-                params![id, *count as i64],
-            )
-            .map_err(|e| db("counting responses", e))?;
+            tx.prepare_cached("UPDATE consultations SET response_count = ?2 WHERE id = ?1")
+                .and_then(|mut statement| statement.execute(params![id, *count as i64]))
+                .map_err(|e| db("counting responses", e))?;
         }
     }
     tx.commit().map_err(|e| db("committing responses", e))?;
@@ -347,11 +351,10 @@ fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreEr
 }
 
 fn insert_audit(tx: &rusqlite::Transaction<'_>, audit: &AuditEntry) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO audit (consultation, data) VALUES (?1, ?2)",
-        params![audit.consultation.as_str(), to_json(audit)?],
-    )
-    .map_err(|e| db("appending to the audit log", e))?;
+    let data = to_json(audit)?;
+    tx.prepare_cached("INSERT INTO audit (consultation, data) VALUES (?1, ?2)")
+        .and_then(|mut statement| statement.execute(params![audit.consultation.as_str(), data]))
+        .map_err(|e| db("appending to the audit log", e))?;
     Ok(())
 }
 
@@ -368,10 +371,10 @@ impl Consultations for SqliteStore {
         self.with(move |conn| {
             let tx = immediate(conn)?;
             let inserted = tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO consultations (id, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                    params![id, data],
                 )
+                .and_then(|mut statement| statement.execute(params![id, data]))
                 .map_err(|e| db("storing a consultation", e))?;
             if inserted == 0 {
                 return Err(StoreError::Conflict(format!("consultation {id}")));
@@ -394,11 +397,11 @@ impl Consultations for SqliteStore {
         self.with(move |conn| {
             let tx = immediate(conn)?;
             let updated = tx
-                .execute(
+                .prepare_cached(
                     "UPDATE consultations SET data = ?2, version = version + 1
                      WHERE id = ?1 AND version = ?3",
-                    params![id, data, version as i64],
                 )
+                .and_then(|mut statement| statement.execute(params![id, data, version as i64]))
                 .map_err(|e| db("updating a consultation", e))?;
             if updated == 0 {
                 return Err(StoreError::Conflict(format!(
@@ -415,7 +418,7 @@ impl Consultations for SqliteStore {
         let id = id.to_string();
         self.with(move |conn| {
             let mut stmt = conn
-                .prepare("SELECT data FROM audit WHERE consultation = ?1 ORDER BY seq")
+                .prepare_cached("SELECT data FROM audit WHERE consultation = ?1 ORDER BY seq")
                 .map_err(|e| db("reading the audit log", e))?;
             let rows = stmt
                 .query_map([id], |row| row.get::<_, String>(0))
@@ -429,11 +432,10 @@ impl Consultations for SqliteStore {
     async fn get(&self, id: &ConsultationId) -> Result<Option<ConsultationRecord>, StoreError> {
         let id = id.to_string();
         self.with(move |conn| {
-            conn.query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM consultations WHERE id = ?1"),
-                [id],
-                record_from,
-            )
+            conn.prepare_cached(&format!(
+                "SELECT {RECORD_COLUMNS} FROM consultations WHERE id = ?1"
+            ))
+            .and_then(|mut statement| statement.query_row([id], record_from))
             .optional()
             .map_err(|e| db("reading a consultation", e))?
             .map(record)
@@ -445,7 +447,7 @@ impl Consultations for SqliteStore {
     async fn list(&self) -> Result<Vec<ConsultationRecord>, StoreError> {
         self.with(|conn| {
             let mut stmt = conn
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {RECORD_COLUMNS} FROM consultations ORDER BY id"
                 ))
                 .map_err(|e| db("listing consultations", e))?;
@@ -491,7 +493,7 @@ impl Responses for SqliteStore {
         let (first, last) = (*numbers.start() as i64, *numbers.end() as i64);
         self.with(move |conn| {
             let mut stmt = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT number, data FROM responses
                      WHERE consultation = ?1 AND number BETWEEN ?2 AND ?3 ORDER BY number",
                 )
@@ -550,16 +552,19 @@ impl SqliteStore {
             if !change(&mut subscription) {
                 return Ok(Some(false));
             }
-            tx.execute(
+            let data = to_json(&subscription)?;
+            tx.prepare_cached(
                 "UPDATE subscriptions SET data = ?3, confirmed = ?4
                  WHERE consultation = ?1 AND subscriber = ?2",
-                params![
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
                     consultation,
                     subscriber.as_str(),
-                    to_json(&subscription)?,
+                    data,
                     subscription.is_confirmed()
-                ],
-            )
+                ])
+            })
             .map_err(|e| db(context, e))?;
             tx.commit().map_err(|e| db(context, e))?;
             Ok(Some(true))
@@ -573,11 +578,14 @@ fn find_subscription(
     consultation: &str,
     subscriber: &str,
 ) -> Result<Option<Subscription>, StoreError> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT data FROM subscriptions WHERE consultation = ?1 AND subscriber = ?2",
-        params![consultation, subscriber],
-        |row| row.get::<_, String>(0),
     )
+    .and_then(|mut statement| {
+        statement.query_row(params![consultation, subscriber], |row| {
+            row.get::<_, String>(0)
+        })
+    })
     .optional()
     .map_err(|e| db("finding a subscription", e))?
     .map(|data| from_json(&data))
@@ -597,16 +605,19 @@ impl Subscriptions for SqliteStore {
             if let Some(existing) = find_subscription(&tx, consultation, subscriber)? {
                 return Ok(existing);
             }
-            tx.execute(
+            let data = to_json(&subscription)?;
+            tx.prepare_cached(
                 "INSERT INTO subscriptions (consultation, subscriber, data, confirmed)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![
                     consultation,
                     subscriber,
-                    to_json(&subscription)?,
+                    data,
                     subscription.is_confirmed()
-                ],
-            )
+                ])
+            })
             .map_err(|e| db("storing a subscription", e))?;
             tx.commit().map_err(|e| db("storing a subscription", e))?;
             Ok(subscription)
@@ -680,10 +691,12 @@ impl Subscriptions for SqliteStore {
         let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
         self.with(move |conn| {
             let removed = conn
-                .execute(
+                .prepare_cached(
                     "DELETE FROM subscriptions WHERE consultation = ?1 AND subscriber = ?2",
-                    params![consultation, subscriber.as_str()],
                 )
+                .and_then(|mut statement| {
+                    statement.execute(params![consultation, subscriber.as_str()])
+                })
                 .map_err(|e| db("removing a subscription", e))?;
             Ok(removed > 0)
         })
@@ -697,7 +710,7 @@ impl Subscriptions for SqliteStore {
         let consultation = consultation.to_string();
         self.with(move |conn| {
             let mut statement = conn
-                .prepare(
+                .prepare_cached(
                     "SELECT data FROM subscriptions WHERE consultation = ?1 AND confirmed = 1
                      ORDER BY subscriber",
                 )

@@ -348,12 +348,7 @@ impl Publisher {
             }
             match self
                 .site
-                .put(
-                    &target,
-                    Body::File(copy.path.to_path_buf()),
-                    &meta,
-                    PutMode::CreateNew,
-                )
+                .put(&target, copy.body(), &meta, PutMode::CreateNew)
                 .await
             {
                 Ok(()) | Err(StoreError::Conflict(_)) => {}
