@@ -2,6 +2,7 @@
 //! publication, the public site) over the embedded store, or over S3 + DynamoDB with
 //! `--store aws`, so a user needs nothing but cargo.
 
+mod http_server;
 mod smtp;
 mod verify;
 mod worker;
@@ -17,6 +18,7 @@ use shared::adapters::outbox::OutboxMailer;
 use shared::adapters::relay::SmtpRelay;
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::http::admin::AdminToken;
+use shared::http::rate_limit::{ClientLimits, RateLimit};
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
 
 #[derive(Parser)]
@@ -85,10 +87,57 @@ struct ServeArgs {
     /// The Secretariat's bearer token; generated into the data folder if unset.
     #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// How many responses one client address may send a minute (`60/min`), or `off`. Uploads
+    /// may be 40 times as many (a ticket and a PUT for each of 20 files); subscription
+    /// requests as many as responses. Beyond: `429 rate_limited` with `Retry-After`.
+    #[arg(long, default_value = "60/min", value_parser = RateLimit::parse)]
+    rate_limit: RateLimit,
+    /// A proxy in front of this server (a CIDR, e.g. 10.0.0.0/8; repeatable): only requests
+    /// from it are counted by the client address it gives in `X-Forwarded-For`.
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a client may take to send a request's headers (`10s`); also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, default_value = "10s", value_parser = parse_timeout)]
+    header_timeout: std::time::Duration,
+    /// How long a request's body may pause between two pieces before the request is dropped.
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
+    body_timeout: std::time::Duration,
+    /// The most connections served at once; further ones wait to be accepted.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
+    /// The most connections one client address may hold (a trusted proxy excepted).
+    #[arg(long, default_value_t = 64)]
+    max_connections_per_client: usize,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// A timeout flag: a wait (see `parse_wait`) that is not zero.
+fn parse_timeout(raw: &str) -> Result<std::time::Duration, String> {
+    let timeout = shared::intake::parse_wait(raw)?;
+    if timeout.is_zero() {
+        return Err(format!("{raw:?}: a timeout must be more than 0"));
+    }
+    Ok(timeout)
+}
+
+/// Clients unseen for this long are forgotten by the rate limiter (their allowance is full
+/// again anyway).
+const FORGET_IDLE_CLIENTS_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The blocking pool is capped well below tokio's default of 512 threads: the local host's
+/// blocking work is short file and database calls, and under a rush the default grew past 100
+/// threads, each hand-off waking a cold one (16 took intake from about 2,600 to 3,300 responses
+/// a second in `bench/intake.sh` on a 2-core machine). Nothing blocking waits for another
+/// blocking task, so a full pool only queues.
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -169,14 +218,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let intake = backend.intake_state(clock, queue);
-    let app = shared::http::with_security_headers(
-        shared::http::intake::router(intake.clone())
-            .merge(shared::http::intake::local_uploads_router(intake.clone()))
-            .merge(shared::http::list::router(list.clone()))
-            .merge(shared::http::admin::router(admin))
-            .merge(shared::http::health::router(health))
-            .merge(shared::http::site::router(backend.site.clone())),
-    );
+    let mut routes = shared::http::intake::router(intake.clone())
+        .merge(shared::http::intake::local_uploads_router(intake.clone()))
+        .merge(shared::http::list::router(list.clone()))
+        .merge(shared::http::admin::router(admin))
+        .merge(shared::http::health::router(health))
+        .merge(shared::http::site::router(backend.site.clone()));
+    if let Some(limits) = ClientLimits::new(args.rate_limit, args.trusted_proxies.clone()) {
+        routes = shared::http::rate_limit::limit(routes, limits.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(FORGET_IDLE_CLIENTS_EVERY);
+            loop {
+                ticks.tick().await;
+                limits.forget_idle();
+            }
+        });
+    }
 
     if let Some(smtp_addr) = args.smtp {
         let email = Arc::new(EmailIntake {
@@ -199,9 +256,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(smtp::serve(smtp_listener, email, args.max_message_bytes));
     }
     println!("Verbatim is serving at http://{addr}/");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let app = shared::http::with_security_headers(routes);
+    let limits = http_server::ConnectionLimits {
+        header_read: args.header_timeout,
+        body_idle: args.body_timeout,
+        max_connections: args.max_connections.max(1),
+        max_per_client: args.max_connections_per_client.max(1),
+        trusted_proxies: args.trusted_proxies,
+    };
+    http_server::serve(listener, app, limits, shutdown()).await?;
     Ok(())
 }
 

@@ -75,7 +75,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
     let data = tempfile::tempdir().unwrap();
     let acked: Acknowledged = Arc::default();
     let http = reqwest::Client::new();
-    let mut server = start(data.path(), &[], &[]);
+    let mut server = start(data.path(), &["--rate-limit", "off"], &[]);
     open_consultation(&http, &server.url, ID).await;
 
     for round in 0..ROUNDS {
@@ -101,7 +101,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
             "round {round}: {} acknowledged so far",
             acked.lock().unwrap().len()
         );
-        server = start(data.path(), &[], &[]);
+        server = start(data.path(), &["--rate-limit", "off"], &[]);
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() > 10, "the load reached the server");

@@ -432,3 +432,223 @@ async fn wait_for_page(client: &reqwest::Client, url: &str, id: &str, needle: &s
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `--rate-limit 3/min`: a client's fourth response within the minute gets `429 rate_limited`
+/// with `Retry-After` (in the reader's language, as a page for the form), reading is never
+/// limited, and `X-Forwarded-For` chooses the client only behind a trusted proxy.
+#[tokio::test]
+async fn one_client_cannot_send_faster_than_the_rate_limit() {
+    let http = reqwest::Client::new();
+    let post = |url: &str, forwarded: Option<&str>| {
+        let mut request = http
+            .post(format!("{url}/api/consultations/limited/responses"))
+            .json(&json!({"name": "Ada", "text": "A response."}));
+        if let Some(client) = forwarded {
+            request = request.header("x-forwarded-for", client);
+        }
+        request.send()
+    };
+
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--rate-limit", "3/min"], &[]);
+    app::open_consultation(&http, &server.url, "limited").await;
+    for i in 0..3 {
+        // A claimed address from anywhere but a trusted proxy changes nothing.
+        let reply = post(&server.url, Some(&format!("203.0.113.{i}")))
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201, "response {i}");
+    }
+    let refused = post(&server.url, Some("203.0.113.99")).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "Retry-After: {retry}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // In the reader's language, and as a page for the form.
+    let french: Value = http
+        .post(format!(
+            "{}/api/consultations/limited/responses?lang=fr",
+            server.url
+        ))
+        .json(&json!({"name": "Ada", "text": "Encore."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(french["error"]["code"], "rate_limited");
+    assert!(
+        french["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("trop de requêtes")
+    );
+    let page = http
+        .post(format!(
+            "{}/api/consultations/limited/responses?lang=es",
+            server.url
+        ))
+        .header("accept", "text/html")
+        .multipart(Form::new().text("name", "Ada").text("text", "Otra."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 429);
+    assert!(page.headers().contains_key("retry-after"));
+    assert!(page.headers().contains_key("content-security-policy"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("demasiadas solicitudes")
+    );
+    // Reading is not limited.
+    let listed = app::get_json(&http, &server.url, "/api/consultations/limited").await;
+    assert_eq!(listed["id"], "limited");
+    drop(server);
+
+    // Behind a trusted proxy each forwarded client has its own allowance.
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &["--rate-limit", "3/min", "--trusted-proxy", "127.0.0.1/32"],
+        &[],
+    );
+    app::open_consultation(&http, &server.url, "limited").await;
+    for _ in 0..3 {
+        let reply = post(&server.url, Some("203.0.113.1")).await.unwrap();
+        assert_eq!(reply.status(), 201);
+    }
+    let reply = post(&server.url, Some("203.0.113.1")).await.unwrap();
+    assert_eq!(reply.status(), 429, "the same client, a fourth time");
+    // A client's own claim to the left of the proxy's entry proves nothing.
+    let reply = post(&server.url, Some("198.51.100.1, 203.0.113.1"))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 429, "a made-up address in front");
+    let reply = post(&server.url, Some("203.0.113.2")).await.unwrap();
+    assert_eq!(reply.status(), 201, "another client");
+}
+
+/// Clients that stall cannot starve others: 300 connections that never finish their headers
+/// do not delay a normal request by more than a second, and are closed after the header
+/// timeout; a body that stops arriving is dropped after the body timeout; one client address
+/// holds a bounded number of connections.
+#[tokio::test]
+async fn stalled_connections_cannot_starve_others() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// Whether the server closes `stream` (or answers and closes) within `within`.
+    async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+        let mut buffer = vec![0u8; 4096];
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(_)) => continue, // an answer (408, 400): the close follows
+            }
+        }
+    }
+
+    let http = reqwest::Client::new();
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &[
+            "--header-timeout",
+            "2s",
+            "--body-timeout",
+            "2s",
+            "--max-connections-per-client",
+            "400",
+        ],
+        &[],
+    );
+    app::open_consultation(&http, &server.url, "stalled").await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"POST /api/consultations/stalled/responses HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        stalled.push(stream);
+    }
+    let started = Instant::now();
+    let reply = http
+        .post(format!(
+            "{}/api/consultations/stalled/responses",
+            server.url
+        ))
+        .json(&json!({"name": "Ada", "text": "Not delayed."}))
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(reply.status(), 201);
+    assert!(
+        took < Duration::from_secs(1),
+        "a normal request took {took:?}"
+    );
+    // Each stalled connection is closed once the header timeout (2 s) has passed.
+    for stream in stalled.iter_mut().step_by(30) {
+        assert!(
+            closed_within(stream, Duration::from_secs(15)).await,
+            "a connection stalled in its headers stays open"
+        );
+    }
+
+    // A body that stops arriving: dropped after the body timeout, nothing kept.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/consultations/stalled/responses HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":",
+        )
+        .await
+        .unwrap();
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(15)).await,
+        "a stalled body holds its connection"
+    );
+    let listed = app::get_json(&http, &server.url, "/api/consultations/stalled").await;
+    assert_eq!(listed["response_count"], 1, "{listed}");
+    drop(server);
+
+    // One address, at most --max-connections-per-client connections.
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--max-connections-per-client", "8"], &[]);
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/health HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    let mut ninth = TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut ninth, Duration::from_secs(5)).await,
+        "a ninth connection from the same address is served"
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = http
+        .get(format!("{}/api/health", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "connections given back");
+}

@@ -12,7 +12,6 @@ mod moto;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::{Server, get_json, open_consultation, start};
@@ -34,6 +33,8 @@ fn settings() -> (usize, u64) {
     )
 }
 const ID: &str = "rush";
+/// The clients reach the server through a proxy on this machine that names them.
+const BEHIND_A_PROXY: &[&str] = &["--trusted-proxy", "127.0.0.1/32"];
 
 async fn rush(server: &Server) {
     let (responses, seconds) = settings();
@@ -42,19 +43,17 @@ async fn rush(server: &Server) {
     open_consultation(&http, &server.url, ID).await;
 
     let started = Instant::now();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Each client its own address, given by the proxy the server trusts (127.0.0.1), and its
+    // share of the responses: under the default rate limit (60 a minute) for up to 3,840.
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (http, url, next) = (http.clone(), server.url.clone(), next.clone());
+        .map(|client| {
+            let (http, url) = (http.clone(), server.url.clone());
             tokio::spawn(async move {
                 let mut receipts = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= responses {
-                        return receipts;
-                    }
+                for i in (client..responses).step_by(CLIENTS) {
                     let reply = http
                         .post(format!("{url}/api/consultations/{ID}/responses"))
+                        .header("x-forwarded-for", format!("198.51.100.{client}"))
                         .json(&json!({"name": format!("Person {i}"), "text": format!("Response {i}.")}))
                         .send()
                         .await
@@ -67,6 +66,7 @@ async fn rush(server: &Server) {
                     let body: Value = reply.json().await.unwrap();
                     receipts.push((status, location, body));
                 }
+                receipts
             })
         })
         .collect();
@@ -156,7 +156,7 @@ async fn rush(server: &Server) {
 #[tokio::test]
 async fn a_rush_on_the_embedded_store() {
     let data = tempfile::tempdir().unwrap();
-    let server = start(data.path(), &[], &[]);
+    let server = start(data.path(), BEHIND_A_PROXY, &[]);
     rush(&server).await;
 }
 
@@ -166,6 +166,7 @@ async fn a_rush_on_s3_and_dynamodb() {
     let moto = moto::moto(&workspace);
     let data = tempfile::tempdir().unwrap();
     let env = moto.serve_env("rush");
-    let server = start(data.path(), &["--store", "aws", "--create-resources"], &env);
+    let args = [BEHIND_A_PROXY, &["--store", "aws", "--create-resources"]].concat();
+    let server = start(data.path(), &args, &env);
     rush(&server).await;
 }

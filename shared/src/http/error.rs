@@ -49,6 +49,10 @@ pub enum ApiError {
     /// 422: a field breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// 429: this client's allowance is spent; nothing was read or kept. Carries the seconds
+    /// until the next request is allowed (`Retry-After`).
+    #[error("too many requests from this client: retry after {0} s")]
+    RateLimited(u32),
     /// 503: nothing was kept; sending again is the remedy.
     #[error("{0}")]
     Unavailable(Text),
@@ -151,6 +155,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) | Self::Busy(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
@@ -186,6 +191,9 @@ impl ApiError {
             Self::Unauthorized => Text::key("err_unauthorized"),
             Self::Internal(_) => Text::key("err_internal"),
             Self::Busy(_) => Text::key("err_busy"),
+            Self::RateLimited(seconds) => {
+                Text::with("err_rate_limited", [("seconds", Arg::plain(seconds))])
+            }
             Self::Malformed(text)
             | Self::NotFound(text)
             | Self::Conflict(text)
@@ -270,13 +278,30 @@ impl ApiError {
     }
 
     /// A 503 says when to try again: soon, since a failing or contended store usually recovers
-    /// within seconds.
+    /// within seconds. A 429 says when the client's allowance has room again.
     fn add_retry_after(&self, response: &mut Response) {
-        if self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
-        }
+        let seconds = match self {
+            Self::RateLimited(seconds) => *seconds,
+            _ if self.status_and_code().0 == StatusCode::SERVICE_UNAVAILABLE => RETRY_AFTER_SECONDS,
+            _ => return,
+        };
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+
+    /// The answer without reading the body: the connection is closed after it, so the
+    /// client stops sending.
+    pub(crate) fn at_once(self, html: Option<Language>) -> Response {
+        let mut response = match html {
+            Some(lang) => self.into_html_response_in(lang, None),
+            None => self.into_response(),
+        };
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
     }
 }
 

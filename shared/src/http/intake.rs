@@ -312,22 +312,6 @@ fn declared_too_large(headers: &HeaderMap, limits: Limits) -> Option<ApiError> {
     })
 }
 
-impl ApiError {
-    /// The answer without reading the body: the connection is closed after it, so the
-    /// client stops sending.
-    fn at_once(self, html: Option<Language>) -> Response {
-        let mut response = match html {
-            Some(lang) => self.into_html_response_in(lang, None),
-            None => self.into_response(),
-        };
-        response.headers_mut().insert(
-            header::CONNECTION,
-            header::HeaderValue::from_static("close"),
-        );
-        response
-    }
-}
-
 async fn refuse(
     error: ApiError,
     body: Body,

@@ -5,6 +5,7 @@ pub mod error;
 pub mod health;
 pub mod intake;
 pub mod list;
+pub mod rate_limit;
 pub mod site;
 
 use axum::{Json, Router};
