@@ -54,6 +54,8 @@ async fn create_consultation(client: &reqwest::Client, url: &str, id: &str) {
     assert_eq!(reply.status(), 201, "{}", reply.text().await.unwrap());
 }
 
+/// Sends the response under an `Idempotency-Key`: each call builds its form anew (a new
+/// multipart boundary), as a client retrying after a lost answer would.
 async fn submit(client: &reqwest::Client, url: &str, id: &str) -> Value {
     let mut form = Form::new()
         .text("name", "Ada Lovelace")
@@ -67,6 +69,7 @@ async fn submit(client: &reqwest::Client, url: &str, id: &str) -> Value {
     }
     let reply = client
         .post(format!("{url}/api/consultations/{id}/responses"))
+        .header("idempotency-key", "e2e-0b6f4c1a")
         .multipart(form)
         .send()
         .await
@@ -162,6 +165,8 @@ async fn full_flow(data: &Path, args: &[&str], env: &[(&str, String)]) {
         create_consultation(&client, &server.url, id).await;
         let receipt = submit(&client, &server.url, id).await;
         assert_eq!(receipt["number"], 1);
+        // Sent again under its key (the answer was lost): the same receipt, stored once.
+        assert_eq!(submit(&client, &server.url, id).await, receipt);
         assert!(!receipt.to_string().contains("ada@example.org"));
         let took = wait_until_published(&client, &server.url, id, 1).await;
         eprintln!("published in {took:?}");

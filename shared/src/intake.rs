@@ -71,6 +71,10 @@ pub enum IntakeError {
     /// The same response (same id) was stored before: a repeated delivery.
     #[error("response {} is stored already", .0.response.id)]
     AlreadyStored(Box<crate::domain::Response>),
+    /// The id names a response stored before that says something else (an `Idempotency-Key`
+    /// used again for another response); nothing was stored.
+    #[error("response {0} was stored before with other content")]
+    NotTheSame(ResponseId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -206,10 +210,26 @@ impl Submitted {
 /// response cost more than the rest of storing it (ext4 allocates a directory inode with a
 /// search across block groups). (Keys of earlier responses, with a folder per response or none
 /// at all, are kept in their records and still read.)
-pub fn original_key(consultation: &ConsultationId, id: &ResponseId, index: usize) -> String {
+///
+/// A response whose id may come again (derived from a message, or from an `Idempotency-Key`)
+/// names its originals by their content too (`{id}.{index}.{sha256 prefix}`): a retry with the
+/// same content finds its original there and uses it, one with other content cannot take its
+/// place.
+pub fn original_key(
+    consultation: &ConsultationId,
+    id: &ResponseId,
+    index: usize,
+    content: Option<&str>,
+) -> String {
     use sha2::Digest;
     let spread = sha2::Sha256::digest(id.as_str().as_bytes())[0];
-    format!("originals/{consultation}/{spread:02x}/{id}.{index}")
+    match content {
+        None => format!("originals/{consultation}/{spread:02x}/{id}.{index}"),
+        Some(sha256) => {
+            let prefix = &sha256[..sha256.len().min(16)];
+            format!("originals/{consultation}/{spread:02x}/{id}.{index}.{prefix}")
+        }
+    }
 }
 
 impl Intake {
@@ -291,7 +311,12 @@ impl Intake {
                     media_type: (*media_type).to_owned(),
                     size: spooled.size,
                     sha256: spooled.sha256.clone(),
-                    original_key: original_key(consultation, &id, index),
+                    original_key: original_key(
+                        consultation,
+                        &id,
+                        index,
+                        derived.then_some(spooled.sha256.as_str()),
+                    ),
                 })
                 .collect(),
             id,
@@ -304,6 +329,11 @@ impl Intake {
         // written would stop its consultation's log for good.
         if !crate::transparency::entry::fits(&response) {
             return Err(TooLarge(Text::key("err_record_too_large")).into());
+        }
+        // A repeated id: the response stored under it, if it says the same (nothing stored
+        // again), else a refusal.
+        if derived && let Some(stored) = self.responses.lookup(consultation, &response.id).await? {
+            return self.repeated(consultation, stored, &response).await;
         }
 
         let meta = ObjectMeta {
@@ -339,12 +369,29 @@ impl Intake {
             return Err(IntakeError::TooSlow(self.in_flight_grace));
         }
         let response_id = response.id.clone();
-        let pending = match self.responses.receive(response).await? {
-            Received::Numbered(stored) => {
+        let sent = derived.then(|| response.clone());
+        let pending = match self.responses.receive(response).await {
+            Ok(Received::Numbered(stored)) => {
                 self.queue.request(consultation);
                 return Ok(Submitted::Numbered(self.receipt_of(&stored)));
             }
-            Received::Pending(pending) => pending,
+            // Stored by a concurrent delivery of the same id since the lookup above.
+            Err(AppendError::AlreadyStored(stored)) => {
+                return match &sent {
+                    Some(sent) => {
+                        self.repeated(consultation, Received::Numbered(*stored), sent)
+                            .await
+                    }
+                    None => Err(IntakeError::AlreadyStored(stored)),
+                };
+            }
+            Ok(Received::Pending(pending)) => match &sent {
+                Some(sent) if !pending.says_the_same_as(sent) => {
+                    return Err(IntakeError::NotTheSame(response_id));
+                }
+                _ => pending,
+            },
+            Err(e) => return Err(e.into()),
         };
         // Acknowledged only if it became durable within the grace: the closing seals after the
         // deadline plus the grace (and a margin for clocks), and numbers every response pending
@@ -357,6 +404,26 @@ impl Intake {
         }
         self.queue.request(consultation);
         self.await_number(consultation, pending).await
+    }
+
+    /// What a response sent again under a stored id gets: `AlreadyStored` with the stored
+    /// one (its receipt, for the channel to give again), or its pending receipt, when both
+    /// say the same; else `NotTheSame`.
+    async fn repeated(
+        &self,
+        consultation: &ConsultationId,
+        stored: Received,
+        sent: &NewResponse,
+    ) -> Result<Submitted, IntakeError> {
+        match stored {
+            Received::Numbered(stored) if stored.response.says_the_same_as(sent) => {
+                Err(IntakeError::AlreadyStored(Box::new(stored)))
+            }
+            Received::Pending(pending) if pending.says_the_same_as(sent) => {
+                self.await_number(consultation, pending).await
+            }
+            _ => Err(IntakeError::NotTheSame(sent.id.clone())),
+        }
     }
 
     /// Waits up to `receipt_wait` for the sequencer to number a pending response: its full

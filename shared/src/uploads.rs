@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::limits::{Budget, Limits, TooLarge, file_too_large};
-use crate::domain::{Arg, ConsultationId, Text};
+use crate::domain::{Arg, ConsultationId, ResponseId, Text};
 use crate::intake::{Intake, IntakeError};
 use crate::ports::{
     Body, ByteStream, Clock, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError,
@@ -342,12 +342,15 @@ impl Uploads {
     }
 
     /// Reads the named uploads into spooled files, within the response's `budget` (which may
-    /// already count its text). Nothing is marked used: see [`Uploads::claim`].
+    /// already count its text). Nothing is marked used: see [`Uploads::claim`]. An upload
+    /// used already is refused, unless by `repeatable`: a response sent again under its
+    /// `Idempotency-Key` takes its own uploads again.
     pub async fn take(
         &self,
         consultation: &ConsultationId,
         ids: &[String],
         budget: &mut Budget,
+        repeatable: Option<&ResponseId>,
     ) -> Result<Vec<SpooledFile>, UploadError> {
         let mut files = Vec::with_capacity(ids.len());
         for (n, raw) in ids.iter().enumerate() {
@@ -355,11 +358,8 @@ impl Uploads {
                 return Err(UploadError::Repeated(raw.clone()));
             }
             let (id, ticket) = self.ticket(consultation, raw).await?;
-            if self
-                .store
-                .get(&key(consultation, &id, "used")?)
-                .await?
-                .is_some()
+            if let Some(user) = self.used_by(consultation, &id).await?
+                && !is_repeated_by(&user, repeatable)
             {
                 return Err(UploadError::AlreadyUsed(raw.clone()));
             }
@@ -379,31 +379,65 @@ impl Uploads {
         Ok(files)
     }
 
-    /// Marks the uploads used, so no other response can take them. Called once the response
-    /// is otherwise valid, just before it is stored.
+    /// Marks the uploads used, so no other response can take them (a `repeatable` response
+    /// is named in the mark: see [`Uploads::take`]). Called once the response is otherwise
+    /// valid, just before it is stored.
     pub async fn claim(
         &self,
         consultation: &ConsultationId,
         ids: &[String],
+        repeatable: Option<&ResponseId>,
     ) -> Result<(), UploadError> {
+        let user = repeatable.map_or_else(Bytes::new, |id| Bytes::from(id.to_string()));
         for raw in ids {
             let id = UploadId::parse(raw).ok_or_else(|| UploadError::Unknown(raw.clone()))?;
             match self
                 .store
                 .put(
                     &key(consultation, &id, "used")?,
-                    Body::Bytes(Bytes::new()),
+                    Body::Bytes(user.clone()),
                     &meta(),
                     PutMode::CreateNew,
                 )
                 .await
             {
-                Err(StoreError::Conflict(_)) => return Err(UploadError::AlreadyUsed(raw.clone())),
+                Err(StoreError::Conflict(_)) => {
+                    let used_by = self.used_by(consultation, &id).await?;
+                    if !used_by.is_some_and(|user| is_repeated_by(&user, repeatable)) {
+                        return Err(UploadError::AlreadyUsed(raw.clone()));
+                    }
+                }
                 other => other?,
             }
         }
         Ok(())
     }
+
+    /// The mark of a used upload (empty, or the id of the repeatable response that used it);
+    /// `None` while unused.
+    async fn used_by(
+        &self,
+        consultation: &ConsultationId,
+        id: &UploadId,
+    ) -> Result<Option<Bytes>, UploadError> {
+        let Some(object) = self.store.get(&key(consultation, id, "used")?).await? else {
+            return Ok(None);
+        };
+        let mut mark = Vec::new();
+        let mut body = object.body;
+        while let Some(chunk) = body.try_next().await? {
+            mark.extend_from_slice(&chunk);
+            if mark.len() > 64 {
+                break; // a response id is 36 bytes: anything longer names no response
+            }
+        }
+        Ok(Some(mark.into()))
+    }
+}
+
+/// Whether a used upload's `mark` names `repeatable`.
+fn is_repeated_by(mark: &[u8], repeatable: Option<&ResponseId>) -> bool {
+    repeatable.is_some_and(|id| mark == id.as_str().as_bytes())
 }
 
 #[cfg(test)]

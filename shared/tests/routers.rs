@@ -1263,3 +1263,89 @@ async fn presigned_uploads_become_files_of_a_json_response_once() {
         .await;
     assert_eq!(closed.error_code(), "consultation_closed");
 }
+
+/// `Idempotency-Key`: sent again with the same content, a response gets its first receipt and
+/// is stored once; other content under a used key is refused (422) and stores nothing; a
+/// malformed key is 400. A JSON response whose uploads were used by its first sending takes
+/// them again under its key.
+#[tokio::test]
+async fn a_retry_under_its_idempotency_key_is_stored_once() {
+    let app = app();
+    app.open_consultation().await;
+    let responses = "/api/consultations/net-2027/responses";
+    let form = |key: &str, text: &str| {
+        let (content_type, body) = multipart(&[
+            Part::Field("name", b"Ada"),
+            Part::Field("text", text.as_bytes()),
+            Part::File("report.pdf", PDF),
+        ]);
+        Request::post(responses)
+            .header(header::CONTENT_TYPE, content_type)
+            .header("idempotency-key", key)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let count =
+        || async { app.get("/api/consultations/net-2027").await.json()["response_count"].clone() };
+
+    let first = app.send(form("7c1e-retry", "Our view.")).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.json());
+    let again = app.send(form("7c1e-retry", "Our view.")).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.json());
+    assert_eq!(again.json(), first.json(), "the same receipt");
+    assert_eq!(count().await, 1);
+
+    let other = app.send(form("7c1e-retry", "Another view.")).await;
+    assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.error_code(), "invalid");
+    assert_eq!(other.json()["error"]["field"], "Idempotency-Key");
+    assert_eq!(count().await, 1, "nothing stored for the other content");
+
+    for bad in ["has space", "", &"k".repeat(256), "café"] {
+        let reply = app.send(form(bad, "Our view.")).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}");
+        assert_eq!(reply.error_code(), "malformed");
+    }
+    // Without a key, the same content twice is two responses, as before.
+    let (content_type, body) =
+        multipart(&[Part::Field("name", b"Ada"), Part::Field("text", b"Twice.")]);
+    for _ in 0..2 {
+        let request = Request::post(responses)
+            .header(header::CONTENT_TYPE, content_type.clone())
+            .body(Body::from(body.clone()))
+            .unwrap();
+        assert_eq!(app.send(request).await.status, StatusCode::CREATED);
+    }
+    assert_eq!(count().await, 3);
+
+    // JSON with a presigned upload: the retry takes the upload its first sending used.
+    let upload = app.upload("annex.pdf", PDF).await;
+    let json_request = || {
+        Request::post(responses)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", "json-retry-1")
+            .body(Body::from(
+                json!({"name": "Grace", "text": "See the annex.", "uploads": [upload]}).to_string(),
+            ))
+            .unwrap()
+    };
+    let first = app.send(json_request()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{:?}", first.json());
+    let again = app.send(json_request()).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.json());
+    assert_eq!(again.json()["number"], first.json()["number"]);
+    assert_eq!(count().await, 4);
+    // Another key cannot take the used upload.
+    let stolen = app
+        .send(
+            Request::post(responses)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("idempotency-key", "json-retry-2")
+                .body(Body::from(
+                    json!({"name": "Eve", "uploads": [upload]}).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(stolen.status, StatusCode::CONFLICT);
+}

@@ -232,6 +232,46 @@ pub struct NewResponse {
     pub files: Vec<StoredFile>,
 }
 
+impl NewResponse {
+    /// Whether `other` says the same: the same submitter and the same files (names, sizes,
+    /// SHA-256), whenever and through whichever channel it came. A retry must say the same as
+    /// the response it repeats to be given that response's receipt.
+    pub fn says_the_same_as(&self, other: &NewResponse) -> bool {
+        let files = |r: &NewResponse| {
+            r.files
+                .iter()
+                .map(|f| (f.name.clone(), f.size, f.sha256.clone()))
+                .collect::<Vec<_>>()
+        };
+        self.submitter == other.submitter && files(self) == files(other)
+    }
+}
+
+/// An `Idempotency-Key` header: the client's own name for one response, so that sending it
+/// again (after an answer was lost) gives the first receipt instead of storing it twice.
+/// 1 to 255 visible ASCII characters (a UUID is the usual choice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let fits = (1..=Self::MAX_LEN).contains(&raw.len());
+        (fits && raw.bytes().all(|b| b.is_ascii_graphic())).then(|| Self(raw.to_owned()))
+    }
+
+    /// The id of the response this key names in `consultation`: the same key always names the
+    /// same response there, whoever sends it.
+    pub fn response_id(&self, consultation: &ConsultationId) -> ResponseId {
+        ResponseId::derived(&[
+            b"Idempotency-Key",
+            consultation.as_str().as_bytes(),
+            self.0.as_bytes(),
+        ])
+    }
+}
+
 /// A stored response with its per-consultation number (1, 2, 3… without gaps).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Response {

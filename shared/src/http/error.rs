@@ -89,6 +89,10 @@ impl From<IntakeError> for ApiError {
             }
             IntakeError::Store(e) => e.into(),
             e @ IntakeError::AlreadyStored(_) => Self::Conflict(e.to_string().into()),
+            IntakeError::NotTheSame(_) => Self::Invalid(ValidationError::text(
+                "Idempotency-Key",
+                Text::key("err_idempotency_key_reused"),
+            )),
         }
     }
 }

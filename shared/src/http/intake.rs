@@ -15,8 +15,10 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::{PageLanguage, consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
-use crate::domain::{Arg, Channel, ConsultationId, Language, ResponseId, SubmitterFields, Text};
-use crate::intake::{Intake, Submission, Submitted};
+use crate::domain::{
+    Arg, Channel, ConsultationId, IdempotencyKey, Language, ResponseId, SubmitterFields, Text,
+};
+use crate::intake::{Intake, IntakeError, Submission, Submitted};
 use crate::ports::{Clock, Consultations};
 use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
 use crate::uploads::{Grant, Uploads};
@@ -170,6 +172,11 @@ async fn submit(
     if let Err(e) = s.intake.check_accepting(&id).await {
         return refuse(e.into(), request.into_body(), html, Some(&id)).await;
     }
+    // The client's name for this response: sent again, it gets the first receipt.
+    let repeatable = match idempotency_key(&headers) {
+        Ok(key) => key.map(|key| key.response_id(&id)),
+        Err(e) => return refuse(e, request.into_body(), html, Some(&id)).await,
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -178,17 +185,25 @@ async fn submit(
     let submission = if content_type.starts_with("multipart/form-data") {
         read_multipart(request, s.limits, channel).await
     } else if content_type.starts_with("application/json") {
-        read_json(request, &s, &id).await
+        read_json(request, &s, &id, repeatable.as_ref()).await
     } else {
         let e = ApiError::UnsupportedMediaType(Text::key("err_body_type"));
         return refuse(e, request.into_body(), html, Some(&id)).await;
     };
     let result = match submission {
-        Ok(submission) => s
-            .intake
-            .submit(&id, submission)
-            .await
-            .map_err(ApiError::from),
+        Ok(submission) => {
+            let submission = Submission {
+                id: repeatable,
+                ..submission
+            };
+            match s.intake.submit(&id, submission).await {
+                // Sent again under its key: the first receipt, again.
+                Err(IntakeError::AlreadyStored(stored)) => {
+                    Ok(Submitted::Numbered(s.intake.receipt_of(&stored)))
+                }
+                other => other.map_err(ApiError::from),
+            }
+        }
         Err(e) => Err(e),
     };
     match (result, html) {
@@ -216,6 +231,23 @@ async fn submit(
         (Err(e), None) => e.into_response(),
         (Err(e), Some(lang)) => e.into_html_response_in(lang, Some(&id)),
     }
+}
+
+/// The `Idempotency-Key` header, if sent; a 400 if it is not 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    raw.to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::Malformed(Text::with(
+                "err_idempotency_key",
+                [("max", Arg::plain(IdempotencyKey::MAX_LEN))],
+            ))
+        })
 }
 
 /// Where a pending response's receipt can be asked for.
@@ -525,6 +557,7 @@ async fn read_json(
     request: Request,
     s: &IntakeState,
     consultation: &ConsultationId,
+    repeatable: Option<&ResponseId>,
 ) -> Result<Submission, ApiError> {
     let limits = s.limits;
     let max = usize::try_from(limits.max_file_bytes)
@@ -553,12 +586,14 @@ async fn read_json(
     };
     let files = s
         .uploads
-        .take(consultation, &body.uploads, &mut budget)
+        .take(consultation, &body.uploads, &mut budget, repeatable)
         .await?;
     if !body.uploads.is_empty() {
         // A response that would be refused for its fields must not use up its uploads.
         fields.clone().parse()?;
-        s.uploads.claim(consultation, &body.uploads).await?;
+        s.uploads
+            .claim(consultation, &body.uploads, repeatable)
+            .await?;
     }
     Ok(Submission {
         id: None,
