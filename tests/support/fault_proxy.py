@@ -1,0 +1,157 @@
+"""A fault-injecting HTTP proxy between the AWS SDK and moto, for the tests: the SDK is never
+mocked, it talks to this proxy as to AWS, and a seeded random share of its requests fail.
+
+    python fault_proxy.py PORT TARGET_URL SEED RATE
+
+Each request, with probability RATE (0 to 1), gets one of these faults, chosen at random:
+
+- before it reaches moto (nothing was done): a 500, a 503 (S3's SlowDown, or DynamoDB's
+  throttling answer, a 400 ThrottlingException), or the connection closed without an answer;
+- after moto did it (the write happened, the answer is lost): a 500, or the connection closed;
+- a delay of 0.2 to 1 s before the request goes on.
+
+Otherwise the request is forwarded as it is. `GET /__faults/RATE` changes the rate while
+running (the test turns faults off to read back what was stored). Prints "ready" when
+listening, the counts of each fault on stderr at the end, and stops when stdin closes.
+"""
+import http.client
+import http.server
+import random
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+
+PORT = int(sys.argv[1])
+TARGET = urllib.parse.urlsplit(sys.argv[2])
+RNG = random.Random(int(sys.argv[3]))
+RNG_LOCK = threading.Lock()
+STATE = {"rate": float(sys.argv[4])}
+COUNTS = Counter()
+
+FAULTS = ["500-before", "503-before", "reset-before", "500-after", "reset-after", "delay"]
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+              "proxy-connection", "content-length"}
+
+
+def draw():
+    with RNG_LOCK:
+        if RNG.random() >= STATE["rate"]:
+            return None, 0.0
+        return RNG.choice(FAULTS), RNG.uniform(0.2, 1.0)
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def is_dynamodb(self):
+        return self.headers.get("X-Amz-Target", "").startswith("DynamoDB_")
+
+    def answer(self, status, body, content_type):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, kind):
+        if self.is_dynamodb():
+            name, status = {
+                "500": ("InternalServerError", 500),
+                "503": ("ThrottlingException", 400),
+            }[kind]
+            body = ('{"__type":"com.amazonaws.dynamodb.v20120810#%s",'
+                    '"message":"injected by the test proxy"}' % name).encode()
+            self.answer(status, body, "application/x-amz-json-1.0")
+        else:
+            code, status = {"500": ("InternalError", 500), "503": ("SlowDown", 503)}[kind]
+            body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code>"
+                    "<Message>injected by the test proxy</Message></Error>" % code).encode()
+            self.answer(status, body, "application/xml")
+
+    def reset(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def forward(self, body):
+        connection = http.client.HTTPConnection(TARGET.hostname, TARGET.port, timeout=120)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        connection.request(self.command, self.path, body=body, headers=headers)
+        reply = connection.getresponse()
+        data = reply.read()
+        connection.close()
+        return reply, data
+
+    def handle_any(self):
+        if self.path.startswith("/__faults/"):
+            STATE["rate"] = float(self.path.rsplit("/", 1)[1])
+            self.answer(200, b"ok", "text/plain")
+            return
+        body = self.body()
+        fault, delay = draw()
+        if fault:
+            COUNTS[fault] += 1
+        else:
+            COUNTS["forwarded"] += 1
+        if fault == "delay":
+            time.sleep(delay)
+        if fault == "500-before":
+            return self.error("500")
+        if fault == "503-before":
+            return self.error("503")
+        if fault == "reset-before":
+            return self.reset()
+        reply, data = self.forward(body)
+        if fault == "500-after":
+            return self.error("500")
+        if fault == "reset-after":
+            return self.reset()
+        self.send_response(reply.status)
+        for key, value in reply.getheaders():
+            if key.lower() not in HOP_BY_HOP:
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (the SDK's timeout, a reset we made) is not news.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+server = Server(("127.0.0.1", PORT), Proxy)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print("ready", flush=True)
+sys.stdin.read()
+server.shutdown()
+print("fault proxy: " + ", ".join(f"{k} {v}" for k, v in sorted(COUNTS.items())), file=sys.stderr)
