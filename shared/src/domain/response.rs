@@ -413,8 +413,10 @@ pub fn sanitize_file_name(raw: &str) -> String {
             c => c,
         })
         .collect();
-    let trimmed = cleaned.trim_matches(|c: char| c == '.' || c.is_whitespace());
-    let mut name = truncate_utf8(trimmed, 150).to_owned();
+    // Cut to length before trimming: a cut can end on a dot or a space (found by fuzzing).
+    let trimmed =
+        truncate_utf8(&cleaned, 150).trim_matches(|c: char| c == '.' || c.is_whitespace());
+    let mut name = trimmed.to_owned();
     if name.is_empty() {
         name = "file".to_owned();
     }
@@ -477,6 +479,10 @@ mod tests {
         assert_eq!(sanitize_file_name("a\0b\nc.txt"), "a_b_c.txt");
         assert_eq!(sanitize_file_name("what?.pdf"), "what_.pdf");
         assert_eq!(sanitize_file_name("100%.pdf"), "100_.pdf");
+        // A long name cut on a dot or a space loses them too (found by fuzzing).
+        let cut = format!("{} . ..  .", "_".repeat(148));
+        let name = sanitize_file_name(&cut);
+        assert_eq!(name, "_".repeat(148));
         assert_eq!(sanitize_file_name("CON.txt"), "_CON.txt");
     }
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of every parser of outside input, on the
+# stable toolchain (RUSTC_BOOTSTRAP=1 lets it use the sanitizer flags; no other toolchain).
+#
+#   bash tests/fuzz/run.sh                    # 20 s a target: the test suite's short run
+#   SECONDS_PER_TARGET=600 bash tests/fuzz/run.sh
+#   RUNS=1000000 bash tests/fuzz/run.sh       # the long run: a million executions a target
+#   bash tests/fuzz/run.sh file_name          # some targets only
+#
+# Targets: email_message (the MIME reader), intake_http (multipart and JSON bodies through the
+# intake router over the embedded store: never a 500), file_name (sanitizing), signed_note
+# (checkpoints, verifier keys, receipts' signatures, entry bundles: what `verbatim verify`
+# reads). Seeds come from the repo's real corpora (tests/mail) and a few bodies written here;
+# what libFuzzer learns stays in tests/fuzz/corpus (ignored by git). A crash leaves its input
+# in tests/fuzz/artifacts/<target>/ and exits non-zero. Prints executions per target.
+set -euo pipefail
+
+FUZZ=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$FUZZ/../.." && pwd)
+SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-20}
+RUNS=${RUNS:-}
+CARGO_FUZZ_VERSION=0.13.2
+TARGETS=("$@")
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name signed_note)
+
+export RUSTC_BOOTSTRAP=1
+export PATH="$ROOT/.tools/bin:$PATH"
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+    echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION into .tools" >&2
+    cargo install --quiet --locked --root "$ROOT/.tools" --version "$CARGO_FUZZ_VERSION" cargo-fuzz
+fi
+
+# Seeds: real messages for the MIME reader; a form, a JSON body and broken variants for intake.
+seed() { mkdir -p "$FUZZ/corpus/$1"; printf '%b' "$3" >"$FUZZ/corpus/$1/$2"; }
+mkdir -p "$FUZZ/corpus/email_message"
+cp "$ROOT"/tests/mail/*.eml "$FUZZ/corpus/email_message/"
+B='--fuzz-boundary'
+seed intake_http form '\x00'"$B"'\r\nContent-Disposition: form-data; name="name"\r\n\r\nAda\r\n'"$B"'\r\nContent-Disposition: form-data; name="text"\r\n\r\nOur view.\r\n'"$B"'\r\nContent-Disposition: form-data; name="file"; filename="r.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n%%EOF\r\n'"$B"'--\r\n'
+seed intake_http json '\x01{"name":"Ada","text":"Our view.","category":"academia","country":"CH"}'
+seed intake_http json-uploads '\x01{"name":"Ada","uploads":["1800000000-0123456789abcdef0123456789abcdef"]}'
+seed file_name plain 'Report 2027.pdf'
+seed file_name path '../../etc/passwd'
+seed file_name windows 'C:\\Users\\ada\\CON.txt'
+seed signed_note checkpoint 'verbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
+
+status=0
+summary=()
+for target in "${TARGETS[@]}"; do
+    limit=(-max_total_time="$SECONDS_PER_TARGET")
+    [ -z "$RUNS" ] || limit=(-runs="$RUNS")
+    mkdir -p "$FUZZ/artifacts/$target"
+    log="$FUZZ/artifacts/$target.log"
+    echo "fuzz: $target (${RUNS:+$RUNS runs}${RUNS:-${SECONDS_PER_TARGET}s})" >&2
+    if (cd "$FUZZ" && nice cargo fuzz run --fuzz-dir "$FUZZ" "$target" "$FUZZ/corpus/$target" -- \
+        "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$FUZZ/artifacts/$target/") >"$log" 2>&1; then
+        result=ok
+    else
+        result=FAILED
+        status=1
+        tail -n 40 "$log" >&2
+    fi
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+    summary+=("$target: $result, ${runs:-?} executions")
+done
+printf 'fuzz: %s\n' "${summary[@]}"
+exit $status
