@@ -131,11 +131,7 @@ impl Catalogue {
 
     /// The text for `key` with each `{name}` replaced by its value.
     pub fn f(&self, key: &str, args: &[(&str, &dyn Display)]) -> String {
-        let mut text = self.t(key).to_owned();
-        for (name, value) in args {
-            text = text.replace(&format!("{{{name}}}"), &value.to_string());
-        }
-        text
+        fill(self.t(key), args)
     }
 
     /// The variant of the plural message `key` for `count` (`key#one`, `key#few`…), with
@@ -248,6 +244,36 @@ impl Catalogue {
             ],
         )
     }
+}
+
+/// `template` with each `{name}` of `args` replaced by its value, in one pass: a value is
+/// never read for placeholders itself (a submitter named `{title}` stays `{title}`), and a
+/// `{…}` that names no argument stays as it is.
+fn fill(template: &str, args: &[(&str, &dyn Display)]) -> String {
+    let mut text = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            args.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, value)| (close, value.to_string()))
+        });
+        match value {
+            Some((close, value)) => {
+                text.push_str(&value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                text.push('{');
+                rest = after;
+            }
+        }
+    }
+    text.push_str(rest);
+    text
 }
 
 #[cfg(test)]
@@ -525,5 +551,14 @@ mod tests {
             m.f("response_title", &[("number", &7), ("name", &"Ada")]),
             "Response 7: Ada"
         );
+    }
+
+    #[test]
+    fn placeholders_are_filled_once_and_never_from_a_value() {
+        let args: [(&str, &dyn Display); 2] = [("name", &"{title}"), ("title", &"Internet")];
+        assert_eq!(fill("{name} on {title}", &args), "{title} on Internet");
+        assert_eq!(fill("{unknown} {name}", &args), "{unknown} {title}");
+        assert_eq!(fill("{ {name}} {", &args), "{ {title}} {");
+        assert_eq!(fill("", &args), "");
     }
 }
