@@ -822,6 +822,21 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
             )
         )
         check("admin: moves the deadline (200)", moved["statusCode"] == 200, str(moved)[:300])
+        audit = admin.invoke(
+            http_event(
+                "GET",
+                f"/api/admin/consultations/{CONSULTATION}/audit",
+                {"authorization": signature, "x-verbatim-admin-token": admin_token},
+                iam=True,
+            )
+        )
+        entries = json.loads(audit.get("body") or "[]") if audit.get("statusCode") == 200 else []
+        secretariat = f"arn:aws:iam::{ACCOUNT}:user/secretariat"
+        check(
+            "admin: the audit log names the IAM principal behind each change",
+            len(entries) >= 2 and all(e.get("by") == secretariat for e in entries if e.get("actor") == "secretariat"),
+            str(audit)[:400],
+        )
         time.sleep(4)
         close = start("CloseFunction")
         close.invoke({"consultation": CONSULTATION}, timeout=150)

@@ -57,7 +57,7 @@ async fn main() {
     let consultation = request.into_consultation(start).unwrap();
     backend
         .consultations
-        .create(&consultation, &AuditEntry::created(&consultation))
+        .create(&consultation, &AuditEntry::created(&consultation, None))
         .await
         .unwrap();
 

@@ -104,6 +104,7 @@ impl Closer {
                     at: now,
                     consultation: id.clone(),
                     actor: Actor::System,
+                    by: None,
                     action: Action::Closed,
                     details: json!({ "deadline": c.deadline }),
                 }))
@@ -145,6 +146,7 @@ impl Closer {
                 at: info.built_at,
                 consultation: id.clone(),
                 actor: Actor::System,
+                by: None,
                 action: Action::DossierBuilt,
                 details: serde_json::to_value(&info).unwrap_or_default(),
             }))
@@ -176,6 +178,7 @@ impl Closer {
                 at: now,
                 consultation: id.clone(),
                 actor: Actor::System,
+                by: None,
                 action: Action::Sealed,
                 details: json!({ "deadline": c.deadline }),
             }))

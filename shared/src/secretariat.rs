@@ -40,14 +40,17 @@ pub struct Secretariat {
 }
 
 impl Secretariat {
+    /// Opens a consultation; `by` is who asked, when the deployment knows (see
+    /// [`AuditEntry::by`]).
     pub async fn open(
         &self,
         request: ConsultationRequest,
+        by: Option<String>,
     ) -> Result<ConsultationRecord, AdminError> {
         let now = self.clock.now();
         let consultation = request.into_consultation(now)?;
         self.consultations
-            .create(&consultation, &AuditEntry::created(&consultation))
+            .create(&consultation, &AuditEntry::created(&consultation, by))
             .await?;
         self.after_change(&consultation.id, consultation.deadline)
             .await?;
@@ -64,6 +67,7 @@ impl Secretariat {
         &self,
         id: &ConsultationId,
         request: DeadlineRequest,
+        by: Option<String>,
     ) -> Result<ConsultationRecord, AdminError> {
         let now = self.clock.now();
         let record = modify(self.consultations.as_ref(), id, |c| {
@@ -72,6 +76,7 @@ impl Secretariat {
                 at: now,
                 consultation: id.clone(),
                 actor: Actor::Secretariat,
+                by: by.clone(),
                 action: if change.reopened {
                     Action::Reopened
                 } else {

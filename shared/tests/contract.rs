@@ -72,7 +72,7 @@ fn response(c: &Consultation, received_at: Timestamp) -> NewResponse {
 /// Stores a new consultation with its audit entry.
 async fn create(b: &Backend, c: &Consultation) {
     b.consultations
-        .create(c, &AuditEntry::created(c))
+        .create(c, &AuditEntry::created(c, None))
         .await
         .unwrap();
 }
@@ -114,7 +114,7 @@ async fn consultations_are_created_once(f: Fixture) {
     other.meeting_date = "2028-01-01".parse().unwrap();
     let again = b
         .consultations
-        .create(&other, &AuditEntry::created(&other))
+        .create(&other, &AuditEntry::created(&other, None))
         .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
     let stored = b.consultations.get(&c.id).await.unwrap().unwrap();
@@ -769,7 +769,10 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
         serde_json::json!({"deadline": "2026-12-20T12:00:00Z", "reason": "reopened"}),
     )
     .unwrap();
-    let record = secretariat.move_deadline(&c.id, request).await.unwrap();
+    let record = secretariat
+        .move_deadline(&c.id, request, None)
+        .await
+        .unwrap();
     assert!(record.consultation.closing.is_none());
     assert!(record.consultation.deadline_history[0].reopened);
     intake
@@ -923,6 +926,7 @@ async fn nothing_is_appended_once_sealed(f: Fixture) {
             at: after,
             consultation: c.id.clone(),
             actor: Actor::System,
+            by: None,
             action: Action::Sealed,
             details: serde_json::json!({}),
         }))
@@ -962,6 +966,7 @@ async fn nothing_is_appended_once_sealed(f: Fixture) {
             at: reopened_at,
             consultation: c.id.clone(),
             actor: Actor::Secretariat,
+            by: None,
             action: Action::Reopened,
             details: serde_json::to_value(&change).unwrap(),
         }))

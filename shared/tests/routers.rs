@@ -1349,3 +1349,40 @@ async fn a_retry_under_its_idempotency_key_is_stored_once() {
         .await;
     assert_eq!(stolen.status, StatusCode::CONFLICT);
 }
+
+/// Who made a change goes into the audit log when the host names the caller (on AWS, the IAM
+/// principal API Gateway checked); Verbatim's own entries and unnamed callers have no `by`.
+#[tokio::test]
+async fn the_audit_log_names_the_caller_the_host_knows() {
+    use shared::http::admin::Caller;
+    let app = app();
+    let arn = "arn:aws:iam::123456789012:user/secretariat-ada";
+    let mut request = Request::post("/api/admin/consultations")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(consultation().to_string()))
+        .unwrap();
+    request.extensions_mut().insert(Caller(arn.to_owned()));
+    assert_eq!(app.send(request).await.status, StatusCode::CREATED);
+    let moved = Request::patch("/api/admin/consultations/net-2027")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"deadline": "2027-02-20T12:00:00Z"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.send(moved).await.status, StatusCode::OK);
+    let audit = app
+        .send(
+            Request::get("/api/admin/consultations/net-2027/audit")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    assert_eq!(audit[0]["action"], "created");
+    assert_eq!(audit[0]["by"], arn);
+    assert_eq!(audit[1]["action"], "deadline-changed");
+    assert!(audit[1].get("by").is_none(), "{}", audit[1]);
+}

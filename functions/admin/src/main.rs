@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use lambda_http::request::RequestContext;
 use shared::adapters::scheduler::EventBridgeScheduler;
-use shared::http::admin::{self, AdminToken};
+use shared::http::admin::{self, AdminToken, Caller};
 use shared::http::with_security_headers;
 use shared::ports::{PublishedByStream, SystemClock};
 use shared::{AwsNames, Backend};
@@ -23,5 +24,60 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(scheduler),
         token,
     );
-    lambda_http::run(with_security_headers(admin::router(state))).await
+    let router = admin::router(state).layer(axum::middleware::map_request(named_caller));
+    lambda_http::run(with_security_headers(router)).await
+}
+
+/// Names the request's caller for the audit log: the IAM principal whose SigV4 signature API
+/// Gateway checked (the admin routes require one, see `infra/template.yaml`).
+async fn named_caller(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(caller) = caller_of(request.extensions().get::<RequestContext>()) {
+        request.extensions_mut().insert(caller);
+    }
+    request
+}
+
+fn caller_of(context: Option<&RequestContext>) -> Option<Caller> {
+    match context? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .iam
+            .as_ref()?
+            .user_arn
+            .clone()
+            .map(Caller),
+        #[allow(unreachable_patterns)] // other event sources, with lambda_http's other features
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerIamDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+
+    #[test]
+    fn the_caller_is_the_iam_principal_api_gateway_checked() {
+        let arn = "arn:aws:iam::123456789012:user/secretariat-ada";
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        assert_eq!(
+            caller_of(Some(&RequestContext::ApiGatewayV2(context.clone()))),
+            None,
+            "unsigned: no one"
+        );
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        let mut iam = ApiGatewayRequestAuthorizerIamDescription::default();
+        iam.user_arn = Some(arn.to_owned());
+        authorizer.iam = Some(iam);
+        context.authorizer = Some(authorizer);
+        assert_eq!(
+            caller_of(Some(&RequestContext::ApiGatewayV2(context))),
+            Some(Caller(arn.to_owned()))
+        );
+        assert_eq!(caller_of(None), None);
+    }
 }

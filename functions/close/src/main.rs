@@ -111,7 +111,7 @@ mod tests {
             "meeting_date": "2099-01-31", "deadline": "2099-01-01T12:00:00+01:00"
         }))
         .unwrap();
-        secretariat.open(request).await.unwrap();
+        secretariat.open(request, None).await.unwrap();
         let schedule = |name: &'static str| {
             let client = client.clone();
             let group = group.clone();
@@ -134,7 +134,7 @@ mod tests {
         let moved: DeadlineRequest =
             serde_json::from_value(json!({"deadline": deadline.to_string()})).unwrap();
         let id = ConsultationId::parse("scheduled").unwrap();
-        secretariat.move_deadline(&id, moved).await.unwrap();
+        secretariat.move_deadline(&id, moved, None).await.unwrap();
         let second = schedule("close-scheduled").await;
         assert_ne!(second.schedule_expression(), first.schedule_expression());
 

@@ -102,7 +102,7 @@ async fn open(backend: &Backend, id: &str) {
     let c = request.into_consultation(SystemClock.now()).unwrap();
     backend
         .consultations
-        .create(&c, &shared::domain::AuditEntry::created(&c))
+        .create(&c, &shared::domain::AuditEntry::created(&c, None))
         .await
         .unwrap();
 }

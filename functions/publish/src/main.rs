@@ -115,7 +115,7 @@ mod tests {
         let consultation = request.into_consultation(clock.now()).unwrap();
         backend
             .consultations
-            .create(&consultation, &AuditEntry::created(&consultation))
+            .create(&consultation, &AuditEntry::created(&consultation, None))
             .await
             .unwrap();
         backend

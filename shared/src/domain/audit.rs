@@ -33,18 +33,24 @@ pub struct AuditEntry {
     pub at: Timestamp,
     pub consultation: ConsultationId,
     pub actor: Actor,
+    /// The person behind a Secretariat change, as the deployment knows them: on AWS the IAM
+    /// principal whose signature API Gateway checked (its ARN). Absent for Verbatim's own
+    /// changes and on the local host, where the admin token is shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     pub action: Action,
     /// What changed, e.g. the old and new deadline.
     pub details: serde_json::Value,
 }
 
 impl AuditEntry {
-    /// The entry recording that the Secretariat opened `c`.
-    pub fn created(c: &Consultation) -> Self {
+    /// The entry recording that the Secretariat (`by`, when known) opened `c`.
+    pub fn created(c: &Consultation, by: Option<String>) -> Self {
         Self {
             at: c.created_at,
             consultation: c.id.clone(),
             actor: Actor::Secretariat,
+            by,
             action: Action::Created,
             details: serde_json::json!({
                 "opens_at": c.opens_at,

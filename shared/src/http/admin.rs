@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
@@ -58,6 +58,12 @@ impl AdminToken {
     }
 }
 
+/// Who sent an admin request, as the deployment knows them, put in the request's extensions
+/// by the host (on AWS: the admin function, from the IAM principal API Gateway checked); it
+/// goes into the audit log. The local host's token is shared, so it names no one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller(pub String);
+
 #[derive(Clone)]
 pub struct AdminState {
     pub secretariat: Arc<Secretariat>,
@@ -100,9 +106,11 @@ impl From<AdminError> for ApiError {
 
 async fn create(
     State(s): State<AdminState>,
+    caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ConsultationView>), ApiError> {
-    let record = s.secretariat.open(json_body(&body)?).await?;
+    let by = caller.map(|Extension(Caller(who))| who);
+    let record = s.secretariat.open(json_body(&body)?, by).await?;
     let now = s.secretariat.clock.now();
     Ok((
         StatusCode::CREATED,
@@ -120,10 +128,15 @@ async fn list(State(s): State<AdminState>) -> Result<Json<Vec<ConsultationView>>
 async fn move_deadline(
     State(s): State<AdminState>,
     Path(raw): Path<String>,
+    caller: Option<Extension<Caller>>,
     body: Bytes,
 ) -> Result<Json<ConsultationView>, ApiError> {
     let id = path_id(&raw)?;
-    let record = s.secretariat.move_deadline(&id, json_body(&body)?).await?;
+    let by = caller.map(|Extension(Caller(who))| who);
+    let record = s
+        .secretariat
+        .move_deadline(&id, json_body(&body)?, by)
+        .await?;
     Ok(Json(ConsultationView::new(
         &record,
         s.secretariat.clock.now(),
