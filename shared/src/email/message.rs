@@ -573,6 +573,18 @@ mod tests {
     use super::*;
     use std::io::Read as _;
 
+    /// Found by fuzzing (`tests/fuzz`, target email_message): mail-parser 0.11.9 panics on
+    /// this message ("Invalid part ID, could not find multipart"). The reader catches it: the
+    /// message is then a response with nothing read out of it, published whole as message.eml.
+    #[test]
+    fn a_panic_in_the_mime_parser_keeps_the_message_whole() {
+        let raw = include_bytes!("testdata/mail-parser-panic.eml");
+        let message = parse(raw, Some("sender@example.org"));
+        assert_eq!(message.kind, MessageKind::Response);
+        assert!(message.attachments.is_empty());
+        assert_eq!(message.digest, hex::encode(Sha256::digest(raw)));
+    }
+
     /// A message of the corpus in tests/mail, byte for byte.
     macro_rules! mail {
         ($file:literal) => {
