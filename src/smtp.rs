@@ -229,7 +229,7 @@ async fn deliver(email: &EmailIntake, delivery: Delivery) -> Response {
                 tracing::error!(error = %e, consultation = %consultation, "storing an email failed");
                 return Response::custom(
                     451,
-                    "4.3.0 the message could not be stored; try again later".to_owned(),
+                    "4.3.0 the message could not be taken in full (stored, or its receipt sent); send it again later: it is stored once however often it comes".to_owned(),
                 );
             }
         }

@@ -4,6 +4,7 @@
 #[path = "support/app.rs"]
 mod app;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::{Server, TOKEN, download, sha256, start};
@@ -485,17 +486,23 @@ async fn the_email_list_double_opt_in_fan_out_and_one_click_unsubscribe() {
 }
 
 /// A relay that takes every message and keeps it: (recipients, bytes as sent).
-async fn smtp_sink() -> (
+/// A relay that keeps what it is sent; it refuses the first `refuse_first` messages with a
+/// temporary failure (451), as a relay or SES in trouble would.
+async fn smtp_sink(
+    refuse_first: usize,
+) -> (
     String,
     tokio::sync::mpsc::UnboundedReceiver<(Vec<String>, Vec<u8>)>,
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let refusals = Arc::new(std::sync::atomic::AtomicUsize::new(refuse_first));
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let sender = sender.clone();
+            let refusals = refusals.clone();
             tokio::spawn(async move {
                 let mut stream = BufReader::new(stream);
                 let mut to = Vec::new();
@@ -524,8 +531,20 @@ async fn smtp_sink() -> (
                             }
                             data.extend_from_slice(raw.strip_prefix(b".").unwrap_or(&raw));
                         }
-                        sender.send((std::mem::take(&mut to), data)).unwrap();
-                        b"250 kept\r\n"
+                        let refuse = refusals
+                            .fetch_update(
+                                std::sync::atomic::Ordering::SeqCst,
+                                std::sync::atomic::Ordering::SeqCst,
+                                |left| left.checked_sub(1),
+                            )
+                            .is_ok();
+                        if refuse {
+                            to.clear();
+                            b"451 4.3.0 try again later\r\n"
+                        } else {
+                            sender.send((std::mem::take(&mut to), data)).unwrap();
+                            b"250 kept\r\n"
+                        }
                     } else if command.starts_with("QUIT") {
                         stream.get_mut().write_all(b"221 bye\r\n").await.unwrap();
                         return;
@@ -542,7 +561,7 @@ async fn smtp_sink() -> (
 
 #[tokio::test]
 async fn the_outbox_is_sent_on_through_a_relay_byte_for_byte() {
-    let (relay, mut relayed) = smtp_sink().await;
+    let (relay, mut relayed) = smtp_sink(0).await;
     let data = tempfile::tempdir().unwrap();
     let server = start(
         data.path(),
@@ -683,4 +702,59 @@ async fn checkpoint_size(server: &Server, id: &str, size: u64) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The receipt of an emailed response cannot be lost to a failing mail service: when it cannot
+/// be sent, the message is answered 451 (the response is stored), the sender's server sends it
+/// again, nothing new is stored, and the receipt goes out then; once sent, a further repeat
+/// sends nothing.
+#[tokio::test]
+async fn a_receipt_that_could_not_be_sent_goes_out_when_the_message_comes_again() {
+    let (relay, mut relayed) = smtp_sink(1).await;
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &[
+            "--smtp",
+            "127.0.0.1:0",
+            "--smtp-relay",
+            &format!("smtp://{relay}"),
+        ],
+        &[],
+    );
+    open_consultation(&server, "receipts", None).await;
+    let message = b"From: Ada <ada@example.org>\r\nTo: receipts@consultations.localhost\r\n\
+Subject: Our view\r\nMessage-ID: <receipt-retry@example.org>\r\n\r\nOur view, by mail.\r\n";
+    let mut smtp = Smtp::connect(server.smtp.as_deref().unwrap()).await;
+    let to = "receipts@consultations.localhost";
+    let first = smtp.send("ada@example.org", to, message).await;
+    assert_eq!(first.0, 451, "the receipt could not be sent: {first:?}");
+    assert_eq!(
+        manifest(&server, "receipts", 1).await["total"],
+        1,
+        "stored all the same"
+    );
+
+    let second = smtp.send("ada@example.org", to, message).await;
+    assert_eq!(second.0, 250, "{second:?}");
+    let (recipients, receipt) = tokio::time::timeout(Duration::from_secs(10), relayed.recv())
+        .await
+        .expect("the receipt is relayed")
+        .unwrap();
+    assert_eq!(recipients, ["ada@example.org"]);
+    assert!(String::from_utf8_lossy(&receipt).contains("receipt-retry@example.org"));
+
+    let third = smtp.send("ada@example.org", to, message).await;
+    assert_eq!(third.0, 250, "{third:?}");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), relayed.recv())
+            .await
+            .is_err(),
+        "a receipt sent once is not sent again"
+    );
+    assert_eq!(
+        manifest(&server, "receipts", 1).await["total"],
+        1,
+        "stored once"
+    );
 }

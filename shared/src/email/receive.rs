@@ -232,17 +232,25 @@ impl EmailIntake {
         };
         match submitted {
             Ok(Submitted::Numbered(receipt)) => {
-                self.reply(message, receipt_mail(&receipt, &skipped, &self.public_url))
-                    .await;
+                let mail = receipt_mail(&receipt, &skipped, &self.public_url);
+                self.send_receipt(consultation, &receipt.id, message, mail)
+                    .await?;
                 Ok(Outcome::Published(receipt))
             }
             Ok(Submitted::Pending(pending)) => {
-                self.reply(message, pending_mail(&pending, &self.public_url))
-                    .await;
+                let mail = pending_mail(&pending, &self.public_url);
+                self.send_receipt(consultation, &pending.id, message, mail)
+                    .await?;
                 Ok(Outcome::Pending(pending))
             }
+            // Delivered again: nothing new is stored, and the receipt is sent only if no
+            // receipt went out before (its sending failed, and the failure asked for this).
             Err(IntakeError::AlreadyStored(existing)) => {
-                Ok(Outcome::Repeated(self.intake.receipt_of(&existing)))
+                let receipt = self.intake.receipt_of(&existing);
+                let mail = receipt_mail(&receipt, &skipped, &self.public_url);
+                self.send_receipt(consultation, &receipt.id, message, mail)
+                    .await?;
+                Ok(Outcome::Repeated(receipt))
             }
             Err(IntakeError::Refused(refusal)) => {
                 let kept = match refusal {
@@ -339,6 +347,53 @@ impl EmailIntake {
         Ok(Outcome::Kept(why))
     }
 
+    /// Sends a stored response's receipt once: unless one went out for it already (a repeated
+    /// delivery), and then records that it did. A failure to send is an error, after the
+    /// response is stored: the sender's mail server (SMTP 451) or the S3 event (a failed
+    /// invocation) delivers the message again, which stores nothing new and sends the receipt.
+    async fn send_receipt(
+        &self,
+        consultation: &ConsultationId,
+        response: &ResponseId,
+        message: &InboundMessage,
+        (subject, text): (String, String),
+    ) -> Result<(), IntakeError> {
+        let Some(to) = message.from_address.as_ref().filter(|_| !message.no_reply) else {
+            return Ok(());
+        };
+        let sent = receipt_sent_key(consultation, response)?;
+        if self.private.get(&sent).await?.is_some() {
+            return Ok(());
+        }
+        let mail = OutgoingMail {
+            to: to.clone(),
+            subject,
+            text,
+            in_reply_to: message.message_id.clone(),
+            list: None,
+        };
+        self.mailer.send(&mail).await?;
+        let meta = ObjectMeta {
+            content_type: "text/plain".to_owned(),
+            content_disposition: None,
+        };
+        match self
+            .private
+            .put(
+                &sent,
+                Body::Bytes(Default::default()),
+                &meta,
+                PutMode::CreateNew,
+            )
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            // Sent, not recorded: a later repeated delivery may send it a second time.
+            Err(e) => tracing::warn!(error = %e, %response, "recording a sent receipt failed"),
+        }
+        Ok(())
+    }
+
     /// Answers the sender, unless the message asks not to be answered (`Precedence: bulk`…);
     /// a failure to send is logged, never a reason to lose the response.
     async fn reply(&self, message: &InboundMessage, (subject, text): (String, String)) {
@@ -356,6 +411,15 @@ impl EmailIntake {
             tracing::error!(error = %e, "sending a reply failed");
         }
     }
+}
+
+/// Where the private store records that a response's receipt was mailed (an empty object).
+fn receipt_sent_key(
+    consultation: &ConsultationId,
+    response: &ResponseId,
+) -> Result<ObjectKey, IntakeError> {
+    ObjectKey::parse(format!("receipts-sent/{consultation}/{response}"))
+        .map_err(|e| StoreError::backend("naming a receipt's record", e).into())
 }
 
 /// Bounces and auto-replies are kept and never answered (no mail loops).
