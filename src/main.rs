@@ -180,7 +180,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Backend::aws(&config, &names, args.create_resources).await?
         }
     };
-    let mut backend = backend;
+    let mut backend = backend.with_env_settings().map_err(anyhow::Error::msg)?;
     backend.receipt_wait = args.receipt_wait;
     let token = admin_token(args.admin_token, &args.data)?;
     if let Some(key) = &backend.log_key {

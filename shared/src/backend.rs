@@ -8,7 +8,7 @@ use crate::domain::limits::Limits;
 use crate::email::list::EmailList;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
-use crate::intake::{Intake, in_flight_grace_from_env};
+use crate::intake::Intake;
 use crate::ports::{
     Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
     Responses, Subscriptions,
@@ -71,6 +71,9 @@ pub struct Backend {
     pub log_key: Option<Arc<LogKey>>,
     /// How long intake waits for a pending response's number before answering `202`.
     pub receipt_wait: std::time::Duration,
+    /// How long a response may take from received to stored (see
+    /// [`crate::intake::DEFAULT_IN_FLIGHT_GRACE`]); intake and closing share it.
+    pub in_flight_grace: jiff::SignedDuration,
 }
 
 /// Names of the AWS resources, from the environment (the same variables on Lambda and locally).
@@ -164,6 +167,7 @@ impl Backend {
             presigner: Arc::new(crate::uploads::LocalStaging),
             log_key: Some(Arc::new(log_key)),
             receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
+            in_flight_grace: crate::intake::DEFAULT_IN_FLIGHT_GRACE,
         })
     }
 
@@ -231,6 +235,7 @@ impl Backend {
             presigner: Arc::new(s3::S3Staging::new(s3_client, &staging_bucket)),
             log_key,
             receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
+            in_flight_grace: crate::intake::DEFAULT_IN_FLIGHT_GRACE,
         })
     }
 
@@ -241,7 +246,22 @@ impl Backend {
         let config = aws_config::load_from_env().await;
         Self::aws(&config, &names, false)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?
+            .with_env_settings()
+    }
+
+    /// The settings an entry point may take from its environment, read once at start-up:
+    /// `VERBATIM_RECEIPT_WAIT` (`2s`, `500ms`) and `VERBATIM_IN_FLIGHT_GRACE_SECONDS`. A value
+    /// that does not parse is an error, never silently the default.
+    pub fn with_env_settings(mut self) -> Result<Self, String> {
+        if let Ok(raw) = std::env::var("VERBATIM_RECEIPT_WAIT") {
+            self.receipt_wait = crate::intake::parse_wait(&raw)
+                .map_err(|e| format!("VERBATIM_RECEIPT_WAIT: {e}"))?;
+        }
+        if let Ok(raw) = std::env::var(crate::intake::IN_FLIGHT_GRACE_VAR) {
+            self.in_flight_grace = crate::intake::parse_in_flight_grace(&raw)?;
+        }
+        Ok(self)
     }
 
     pub fn intake_state(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> IntakeState {
@@ -251,7 +271,7 @@ impl Backend {
             private: self.private.clone(),
             clock: clock.clone(),
             queue,
-            in_flight_grace: in_flight_grace_from_env(),
+            in_flight_grace: self.in_flight_grace,
             limits: Limits::default(),
             receipt_wait: self.receipt_wait,
             log_key: self.log_key.clone(),
@@ -298,7 +318,7 @@ impl Backend {
             site: self.site.clone(),
             queue,
             clock,
-            settle: in_flight_grace_from_env() + CLOCK_MARGIN,
+            settle: self.in_flight_grace + CLOCK_MARGIN,
             log_key: self.log_key.clone(),
         }
     }

@@ -28,15 +28,19 @@ pub const TEXT_FILE_NAME: &str = "response.txt";
 /// Longer than any request can last (API Gateway stops requests at 30 s).
 pub const DEFAULT_IN_FLIGHT_GRACE: SignedDuration = SignedDuration::from_secs(30);
 
-/// The grace from `VERBATIM_IN_FLIGHT_GRACE_SECONDS` (for tests and unusual deployments), else
-/// the default. Intake and closing must agree on it, so every entry point reads it here.
-pub fn in_flight_grace_from_env() -> SignedDuration {
-    std::env::var("VERBATIM_IN_FLIGHT_GRACE_SECONDS")
+/// The variable that sets the grace in whole seconds (for tests and unusual deployments).
+/// Intake and closing must agree on it: every entry point reads it at start-up, into
+/// [`crate::Backend::in_flight_grace`] (see `Backend::with_env_settings`).
+pub const IN_FLIGHT_GRACE_VAR: &str = "VERBATIM_IN_FLIGHT_GRACE_SECONDS";
+
+/// A grace as written in [`IN_FLIGHT_GRACE_VAR`]: whole seconds, 1 to 3,600.
+pub fn parse_in_flight_grace(raw: &str) -> Result<SignedDuration, String> {
+    raw.trim()
+        .parse::<u16>()
         .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map_or(DEFAULT_IN_FLIGHT_GRACE, |s| {
-            SignedDuration::from_secs(s as i64)
-        })
+        .filter(|s| (1..=3600).contains(s))
+        .map(|s| SignedDuration::from_secs(i64::from(s)))
+        .ok_or_else(|| format!("{IN_FLIGHT_GRACE_VAR}={raw:?}: write whole seconds, 1 to 3600"))
 }
 
 /// A response as received, before validation.
@@ -503,8 +507,23 @@ impl Intake {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_wait;
+    use super::{SignedDuration, parse_in_flight_grace, parse_wait};
     use std::time::Duration;
+
+    #[test]
+    fn graces() {
+        assert_eq!(
+            parse_in_flight_grace("30"),
+            Ok(SignedDuration::from_secs(30))
+        );
+        assert_eq!(
+            parse_in_flight_grace(" 1 "),
+            Ok(SignedDuration::from_secs(1))
+        );
+        for bad in ["", "0", "-5", "30s", "3601", "1.5", "lots"] {
+            assert!(parse_in_flight_grace(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn waits() {

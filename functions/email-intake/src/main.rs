@@ -20,7 +20,9 @@ const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = aws_config::load_from_env().await;
-    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
+    let backend = Backend::aws(&config, &AwsNames::from_env()?, false)
+        .await?
+        .with_env_settings()?;
     let mail = MailSettings::from_env()?;
     let email = Arc::new(email_intake(&backend, &mail, mail.ses_mailer(&config)));
     let s3_client = s3::client(&config);

@@ -11,12 +11,10 @@ use shared::{AwsNames, Backend, MailSettings};
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = aws_config::load_from_env().await;
-    let mut backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
-    // How long a response waits for its number before the answer is 202 (default 2 s).
-    if let Ok(raw) = std::env::var("VERBATIM_RECEIPT_WAIT") {
-        backend.receipt_wait =
-            shared::intake::parse_wait(&raw).map_err(|e| format!("VERBATIM_RECEIPT_WAIT: {e}"))?;
-    }
+    // With how long a response waits for its number before the answer is 202 (default 2 s).
+    let backend = Backend::aws(&config, &AwsNames::from_env()?, false)
+        .await?
+        .with_env_settings()?;
     let mail = MailSettings::from_env()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Publication follows from the table's stream, so intake needs no queue.
