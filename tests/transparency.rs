@@ -297,6 +297,38 @@ async fn the_log_proves_every_response_and_catches_tampering() {
         "the checkpoint is not signed by",
     );
 
+    // An older checkpoint, signed with the site's own key, that the current log does not
+    // extend: the log shrank (it had more entries), or its history was rewritten (the same
+    // entries counted, another root). What an operator who rewrote the log would show.
+    let own = std::fs::read_to_string(data.path().join("log-signing-key")).unwrap();
+    let own = LogKey::parse(own.trim()).unwrap();
+    let older = |size: u64, root| {
+        let path = scratch.path().join(format!("older-{size}"));
+        let head = TreeHead {
+            origin: origin("verbatim.localhost", ID),
+            size,
+            root,
+        };
+        std::fs::write(&path, sign_checkpoint(&own, &head).unwrap()).unwrap();
+        path
+    };
+    let longer = older(5, shared::transparency::MemoryTree::new().root());
+    let (ok, out) = verify(&[
+        site.to_str().unwrap(),
+        ID,
+        "--since",
+        longer.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("the log shrank"), "{out}");
+    let rewritten = older(3, shared::transparency::MemoryTree::new().root());
+    let (ok, out) = verify(&[
+        site.to_str().unwrap(),
+        ID,
+        "--since",
+        rewritten.to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("history was rewritten"), "{out}");
+
     // Trusting an explicit key: a site that swapped in its own key fails too.
     let other = LogKey::generate("verbatim.localhost").unwrap();
     let (ok, out) = verify(&[site.to_str().unwrap(), ID, "--key", other.verifier_key()]);
