@@ -943,6 +943,33 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_flags_identical_and_nearly_identical_responses_with_links() {
+        use crate::domain::similarity::SimilarGroup;
+        let summary = crate::closing::Summary {
+            total: 151,
+            similar: vec![
+                SimilarGroup {
+                    numbers: vec![1, 2],
+                    identical: true,
+                },
+                SimilarGroup {
+                    numbers: vec![3, 99, 150],
+                    identical: false,
+                },
+            ],
+            ..Default::default()
+        };
+        let page = summary_page(Edition::DEFAULT, &record(), &summary);
+        assert!(page.contains("2 identical responses:"), "{page}");
+        assert!(page.contains("3 nearly identical responses:"), "{page}");
+        // Each number links to its response on the page that lists it.
+        assert!(page.contains(r#"href="/consultations/net-2031/#response-3""#));
+        assert!(page.contains(r#"href="/consultations/net-2031/page/2/#response-150""#));
+        let french = summary_page(Edition::of(Language::Fr), &record(), &summary);
+        assert!(french.contains(r#"href="/fr/consultations/net-2031/page/2/#response-150""#));
+    }
+
+    #[test]
     fn arabic_pages_are_right_to_left_and_say_which_texts_fall_back() {
         let page = consultation_page(Edition::of(Language::Ar), &record(), 1, &[], now());
         assert!(page.contains(r#"<html lang="ar" dir="rtl">"#), "{page}");
