@@ -50,7 +50,9 @@ for target in "${TARGETS[@]}"; do
     [ -z "$RUNS" ] || limit=(-runs="$RUNS")
     mkdir -p "$FUZZ/artifacts/$target"
     log="$FUZZ/artifacts/$target.log"
-    echo "fuzz: $target (${RUNS:+$RUNS runs}${RUNS:-${SECONDS_PER_TARGET}s})" >&2
+    what="${SECONDS_PER_TARGET} s"
+    [ -z "$RUNS" ] || what="$RUNS runs"
+    echo "fuzz: $target ($what)" >&2
     if (cd "$FUZZ" && nice cargo fuzz run --fuzz-dir "$FUZZ" "$target" "$FUZZ/corpus/$target" -- \
         "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$FUZZ/artifacts/$target/") >"$log" 2>&1; then

@@ -238,7 +238,12 @@ fn read(raw: &[u8]) -> Read {
         )
     });
 
-    let text = non_blank(join(body_segments(&message, 0, 0)));
+    let text = non_blank(join(body_segments(
+        &message,
+        0,
+        0,
+        &mut std::collections::HashSet::new(),
+    )));
 
     let planned: Vec<(usize, Option<String>, String)> = attachment_parts(&message)
         .into_iter()
@@ -370,19 +375,31 @@ struct Segment {
 }
 
 /// The body text under a part: the chosen rendering of an alternative, every text part of
-/// any other multipart, in order.
-fn body_segments(message: &Message<'_>, id: usize, depth: usize) -> Vec<Segment> {
+/// any other multipart, in order. Each part is read once (`seen`), and only later parts count
+/// as children, as in [`attachment_parts`]: hostile structure (a part listed under several
+/// parents, or under itself) cannot make the walk exponential (found by fuzzing: one 1.3 KB
+/// message took over 10 s).
+fn body_segments(
+    message: &Message<'_>,
+    id: usize,
+    depth: usize,
+    seen: &mut std::collections::HashSet<usize>,
+) -> Vec<Segment> {
     let Some(part) = message.parts.get(id) else {
         return Vec::new();
     };
-    if depth > MAX_TEXT_DEPTH {
+    if depth > MAX_TEXT_DEPTH || !seen.insert(id) {
         return Vec::new();
     }
     match &part.body {
         PartType::Multipart(children) => {
-            let children = children
+            let children: Vec<Vec<Segment>> = children
                 .iter()
-                .map(|&child| body_segments(message, child as usize, depth + 1));
+                .map(|&child| child as usize)
+                .filter(|&child| child > id)
+                .map(|child| body_segments(message, child, depth + 1, seen))
+                .collect();
+            let children = children.into_iter();
             if !is_subtype(part, "alternative") {
                 return children.flatten().collect();
             }
@@ -576,6 +593,15 @@ mod tests {
     /// Found by fuzzing (`tests/fuzz`, target email_message): mail-parser 0.11.9 panics on
     /// this message ("Invalid part ID, could not find multipart"). The reader catches it: the
     /// message is then a response with nothing read out of it, published whole as message.eml.
+    /// Found by fuzzing: parts listed under several parents made the text walk exponential
+    /// (over 10 s for these 1.3 KB). Each part is now read once: this returns at once.
+    #[test]
+    fn hostile_nesting_is_read_in_linear_time() {
+        let raw = include_bytes!("testdata/nested-parts-blowup.eml");
+        let message = parse(raw, None);
+        assert_eq!(message.kind, MessageKind::Response);
+    }
+
     #[test]
     fn a_panic_in_the_mime_parser_keeps_the_message_whole() {
         let raw = include_bytes!("testdata/mail-parser-panic.eml");

@@ -8,10 +8,19 @@ use shared::transparency::checkpoint::{open_checkpoint, verify_receipt};
 use shared::transparency::tree::split_entry_bundle;
 use shared::transparency::{LogEntry, LogKey, LogVerifier};
 
+/// The verifier of a fixed key, made once (deriving it per input would cost most of the run).
+fn verifier() -> &'static LogVerifier {
+    static VERIFIER: std::sync::OnceLock<LogVerifier> = std::sync::OnceLock::new();
+    VERIFIER.get_or_init(|| {
+        LogKey::from_seed("verbatim.fuzz", [7; 32])
+            .expect("a key from a seed")
+            .verifier()
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
-    let key = LogKey::from_seed("verbatim.fuzz", [7; 32]).expect("a key from a seed");
-    let verifier = key.verifier();
-    let _ = open_checkpoint(data, &verifier, "verbatim.fuzz/consultation");
+    let verifier = verifier();
+    let _ = open_checkpoint(data, verifier, "verbatim.fuzz/consultation");
     if let Some(entries) = split_entry_bundle(data) {
         for entry in entries {
             let _ = LogEntry::decode(entry);
@@ -21,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = LogVerifier::parse(text);
         if let Some((statement, signature)) = text.split_once('\n') {
-            let _ = verify_receipt(&verifier, statement, signature);
+            let _ = verify_receipt(verifier, statement, signature);
         }
     }
 });
