@@ -418,6 +418,12 @@ class Function:
             raise AssertionError(f"{self.logical_id} failed: {invocation.error}\n{self.output()}")
         return json.loads(invocation.result) if invocation.result else None
 
+    def log_lines(self) -> list:
+        """Every line the function has written so far."""
+        self.log.flush()
+        self.log.seek(0)
+        return [line for line in self.log.read().decode(errors="replace").splitlines() if line.strip()]
+
     def output(self) -> str:
         self.log.flush()
         self.log.seek(0)
@@ -630,6 +636,9 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
                         template["Resources"][props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["LogGroupName"]
                     ),
                     "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/28/[$LATEST]0",
+                    # Lambda's advanced logging controls, from LoggingConfig.
+                    "AWS_LAMBDA_LOG_FORMAT": props["LoggingConfig"].get("LogFormat", "Text").upper(),
+                    "AWS_LAMBDA_LOG_LEVEL": props["LoggingConfig"].get("ApplicationLogLevel", "INFO"),
                     "AWS_EXECUTION_ENV": "AWS_Lambda_provided.al2023",
                     "_HANDLER": template["Globals"]["Function"]["Handler"],
                 }
@@ -822,6 +831,19 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
             )
         )
         check("admin: moves the deadline (200)", moved["statusCode"] == 200, str(moved)[:300])
+        lines = admin.log_lines()
+
+        def json_object(line):
+            try:
+                return isinstance(json.loads(line), dict)
+            except ValueError:
+                return False
+
+        check(
+            "admin: logs one JSON object per line (LogFormat: JSON)",
+            bool(lines) and all(json_object(line) for line in lines),
+            "\n".join(lines[:5])[:600],
+        )
         audit = admin.invoke(
             http_event(
                 "GET",
