@@ -223,32 +223,5 @@ async fn kill_9_under_load(
     );
 
     // The log covers every response and verifies.
-    let started = Instant::now();
-    loop {
-        let checkpoint = http
-            .get(format!("{}/consultations/{ID}/log/checkpoint", server.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if checkpoint.lines().nth(1) == Some(total.to_string().as_str()) {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "log behind");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .arg("verify")
-        .arg(&server.url)
-        .arg(ID)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    app::log_reaches_and_verifies(&http, &server.url, ID, total, Duration::from_secs(30)).await;
 }

@@ -242,30 +242,12 @@ async fn failing_s3_and_dynamodb_lose_nothing_and_store_nothing_twice() {
     );
 
     // The log covers them all and verifies.
-    let started = Instant::now();
-    loop {
-        let checkpoint = http
-            .get(format!("{}/consultations/{ID}/log/checkpoint", server.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if checkpoint.lines().nth(1) == Some(RESPONSES.to_string().as_str()) {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "log behind");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .args(["verify", &server.url, ID])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    app::log_reaches_and_verifies(
+        &http,
+        &server.url,
+        ID,
+        RESPONSES as u64,
+        Duration::from_secs(60),
+    )
+    .await;
 }

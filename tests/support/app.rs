@@ -95,3 +95,43 @@ pub async fn get_json(http: &reqwest::Client, url: &str, path: &str) -> serde_js
         .await
         .unwrap()
 }
+
+/// Waits, up to `within`, until the served log of consultation `id` has `size` entries, then
+/// checks the served site with `verbatim verify` (signature, tiles, files, manifests).
+pub async fn log_reaches_and_verifies(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    size: u64,
+    within: std::time::Duration,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        let checkpoint = http
+            .get(format!("{url}/consultations/{id}/log/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if checkpoint.lines().nth(1) == Some(size.to_string().as_str()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the log is behind: {checkpoint}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
+        .args(["verify", url, id])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
