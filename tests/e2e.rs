@@ -564,6 +564,17 @@ async fn stalled_connections_cannot_starve_others() {
         }
     }
 
+    /// `count` connections that send `head` and then nothing.
+    async fn stalled_connections(address: &str, count: usize, head: &[u8]) -> Vec<TcpStream> {
+        let mut stalled = Vec::new();
+        for _ in 0..count {
+            let mut stream = TcpStream::connect(address).await.unwrap();
+            stream.write_all(head).await.unwrap();
+            stalled.push(stream);
+        }
+        stalled
+    }
+
     let http = reqwest::Client::new();
     let data = tempfile::tempdir().unwrap();
     let server = start(
@@ -580,15 +591,8 @@ async fn stalled_connections_cannot_starve_others() {
     );
     app::open_consultation(&http, &server.url, "stalled").await;
     let addr = server.url.trim_start_matches("http://").to_owned();
-    let mut stalled = Vec::new();
-    for _ in 0..300 {
-        let mut stream = TcpStream::connect(&addr).await.unwrap();
-        stream
-            .write_all(b"POST /api/consultations/stalled/responses HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        stalled.push(stream);
-    }
+    let head = b"POST /api/consultations/stalled/responses HTTP/1.1\r\nHost: x\r\n";
+    let mut stalled = stalled_connections(&addr, 300, head).await;
     let started = Instant::now();
     let reply = http
         .post(format!(
@@ -634,15 +638,7 @@ async fn stalled_connections_cannot_starve_others() {
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), &["--max-connections-per-client", "8"], &[]);
     let addr = server.url.trim_start_matches("http://").to_owned();
-    let mut held = Vec::new();
-    for _ in 0..8 {
-        let mut stream = TcpStream::connect(&addr).await.unwrap();
-        stream
-            .write_all(b"GET /api/health HTTP/1.1\r\n")
-            .await
-            .unwrap();
-        held.push(stream);
-    }
+    let held = stalled_connections(&addr, 8, b"GET /api/health HTTP/1.1\r\n").await;
     let mut ninth = TcpStream::connect(&addr).await.unwrap();
     assert!(
         closed_within(&mut ninth, Duration::from_secs(5)).await,
