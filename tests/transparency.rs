@@ -7,10 +7,9 @@
 mod app;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::{TOKEN, start};
+use app::{TOKEN, start, verify};
 use serde_json::{Value, json};
 use shared::transparency::checkpoint::{TreeHead, origin, sign_checkpoint};
 use shared::transparency::{LogKey, LogVerifier};
@@ -60,18 +59,6 @@ fn wait_for_log(site: &Path, size: u64) -> Vec<u8> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// Runs `verbatim verify`; returns whether it passed and what it printed.
-fn verify(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .arg("verify")
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

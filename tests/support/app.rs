@@ -124,14 +124,18 @@ pub async fn log_reaches_and_verifies(
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let (ok, out) = verify(&[url, id]);
+    assert!(ok, "{out}");
+}
+
+/// Runs `verbatim verify ARGS`; returns whether it passed and what it printed.
+pub fn verify(args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_verbatim"))
-        .args(["verify", url, id])
+        .arg("verify")
+        .args(args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
 }

@@ -358,20 +358,13 @@ impl EmailIntake {
         message: &InboundMessage,
         (subject, text): (String, String),
     ) -> Result<(), IntakeError> {
-        let Some(to) = message.from_address.as_ref().filter(|_| !message.no_reply) else {
+        let Some(mail) = answer_to(message, subject, text) else {
             return Ok(());
         };
         let sent = receipt_sent_key(consultation, response)?;
         if self.private.get(&sent).await?.is_some() {
             return Ok(());
         }
-        let mail = OutgoingMail {
-            to: to.clone(),
-            subject,
-            text,
-            in_reply_to: message.message_id.clone(),
-            list: None,
-        };
         self.mailer.send(&mail).await?;
         let meta = ObjectMeta {
             content_type: "text/plain".to_owned(),
@@ -397,20 +390,29 @@ impl EmailIntake {
     /// Answers the sender, unless the message asks not to be answered (`Precedence: bulk`…);
     /// a failure to send is logged, never a reason to lose the response.
     async fn reply(&self, message: &InboundMessage, (subject, text): (String, String)) {
-        let Some(to) = message.from_address.as_ref().filter(|_| !message.no_reply) else {
+        let Some(mail) = answer_to(message, subject, text) else {
             return;
-        };
-        let mail = OutgoingMail {
-            to: to.clone(),
-            subject,
-            text,
-            in_reply_to: message.message_id.clone(),
-            list: None,
         };
         if let Err(e) = self.mailer.send(&mail).await {
             tracing::error!(error = %e, "sending a reply failed");
         }
     }
+}
+
+/// The answer to `message`, unless it has no sender or asks not to be answered
+/// (`Precedence: bulk`…).
+fn answer_to(message: &InboundMessage, subject: String, text: String) -> Option<OutgoingMail> {
+    let to = message
+        .from_address
+        .as_ref()
+        .filter(|_| !message.no_reply)?;
+    Some(OutgoingMail {
+        to: to.clone(),
+        subject,
+        text,
+        in_reply_to: message.message_id.clone(),
+        list: None,
+    })
 }
 
 /// Where the private store records that a response's receipt was mailed (an empty object).
