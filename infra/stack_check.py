@@ -540,7 +540,7 @@ BINARIES = {
     "CloseFunction": "verbatim-close",
     "EmailIntakeFunction": "verbatim-email-intake",
 }
-# The receipt signing key stored in SSM before deploying (see README, "Deploy to AWS"),
+# The receipt signing key stored in SSM before deploying (see docs/deploy.md, "The signing key"),
 # made the way an operator makes it: `verbatim keygen` (a signed-note private key).
 def signing_key(bin_dir: Path) -> str:
     out = subprocess.run(
