@@ -9,12 +9,13 @@ use crate::email::list::EmailList;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
 use crate::intake::Intake;
+use crate::intake::uploads::Uploads;
+use crate::ports::UploadStaging;
 use crate::ports::{
     Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
     Responses, Subscriptions,
 };
 use crate::secretariat::Secretariat;
-use crate::uploads::{UploadStaging, Uploads};
 
 /// Allowance for clocks of different machines disagreeing, on top of the in-flight grace.
 const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
@@ -164,7 +165,7 @@ impl Backend {
             private: Arc::new(folder("private")?),
             site: Arc::new(folder("site")?),
             staging: Arc::new(folder("staging")?),
-            presigner: Arc::new(crate::uploads::LocalStaging),
+            presigner: Arc::new(crate::intake::uploads::LocalStaging),
             log_key: Some(Arc::new(log_key)),
             receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
             in_flight_grace: crate::intake::DEFAULT_IN_FLIGHT_GRACE,

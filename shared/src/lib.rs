@@ -1,25 +1,28 @@
 //! Verbatim: open public consultations whose responses are received on time and published
 //! exactly as sent (ITU Council Resolution 1344).
 //!
-//! `domain` is the pure core; `ports` are the traits it needs from storage; `adapters`
-//! implement them (embedded and AWS); `intake` and `publish` are the use cases; `http` holds
-//! one router per function; `backend` wires a storage choice into all of them.
+//! The modules depend one way, from the bottom up (`tests/layers.rs` keeps it so):
+//! - `domain`: the pure core (consultations, deadlines, responses, receipts, the summary);
+//! - `ports`: the traits the use cases need from the outside world; `adapters` implement them
+//!   (embedded files + SQLite, S3 + DynamoDB + SES);
+//! - `transparency`: the signed log; `i18n`: the six languages' catalogues;
+//! - `site`: every page, feed and manifest, pure functions of domain data;
+//! - the use cases, one folder each: `intake` (responses, uploads, spooling), `secretariat`,
+//!   `publish`, `closing` (and the dossier), `email` (intake by mail, the list);
+//! - `http`: one router per function; `backend`: a storage choice wired into all of them.
 
 pub mod adapters;
 pub mod backend;
 pub mod closing;
 pub mod domain;
-pub mod dossier;
 pub mod email;
 pub mod http;
+pub mod i18n;
 pub mod intake;
 pub mod ports;
 pub mod publish;
-pub mod records;
 pub mod secretariat;
-pub mod spool;
+pub mod site;
 pub mod transparency;
-pub mod uploads;
-pub mod views;
 
 pub use backend::{AwsNames, Backend, MailSettings};

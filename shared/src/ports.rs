@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response, SubscriberId,
-    Subscription,
+    Subscription, UploadId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -499,6 +499,29 @@ pub trait Subscriptions: Send + Sync {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError>;
+}
+
+// ---- Presigned uploads ----
+
+/// Where and how the client sends the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    /// Headers the client must send with the PUT.
+    pub headers: std::collections::BTreeMap<String, String>,
+}
+
+/// Grants a client the right to PUT one object of a given size before a given time.
+#[async_trait]
+pub trait UploadStaging: Send + Sync {
+    async fn presign_put(
+        &self,
+        consultation: &ConsultationId,
+        upload: &UploadId,
+        key: &ObjectKey,
+        size: u64,
+        expires_in: std::time::Duration,
+    ) -> Result<PresignedPut, StoreError>;
 }
 
 #[cfg(test)]

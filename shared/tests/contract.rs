@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use shared::Backend;
 use shared::domain::*;
 use shared::ports::*;
-use shared::records::modify;
+use shared::secretariat::records::modify;
 
 /// A backend and whatever keeps it alive (a temporary folder).
 struct Fixture {
@@ -396,8 +396,8 @@ impl PublishQueue for NoQueue {
     fn request(&self, _: &ConsultationId) {}
 }
 
-async fn spooled(name: &str, content: &[u8]) -> shared::spool::SpooledFile {
-    let mut spool = shared::spool::Spool::create(name).unwrap();
+async fn spooled(name: &str, content: &[u8]) -> shared::intake::spool::SpooledFile {
+    let mut spool = shared::intake::spool::Spool::create(name).unwrap();
     spool.write(content).await.unwrap();
     spool.finish(name.to_owned()).await.unwrap()
 }
@@ -1194,8 +1194,8 @@ async fn s3_presigned_puts_store_the_bytes_sent() {
     let backend = aws().await.backend;
     let c = ConsultationId::parse("presign-2027").unwrap();
     let id =
-        shared::uploads::UploadId::parse("1800000000-0123456789abcdef0123456789abcdef").unwrap();
-    let target = shared::uploads::file_key(&c, &id).unwrap();
+        shared::domain::UploadId::parse("1800000000-0123456789abcdef0123456789abcdef").unwrap();
+    let target = shared::intake::uploads::file_key(&c, &id).unwrap();
     let content = awkward_bytes();
     let put = backend
         .presigner

@@ -1,6 +1,8 @@
 //! Adapters: the ports implemented over real storage. Embedded (files + SQLite) for one
 //! machine, S3 + DynamoDB for AWS; each behind a cargo feature so a Lambda ships only its own.
 
+#[cfg(any(feature = "embedded", feature = "aws"))]
+pub mod compose;
 #[cfg(feature = "embedded")]
 pub mod fs;
 #[cfg(feature = "embedded")]

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::email::compose::render;
+use crate::adapters::compose::render;
 use crate::ports::{Mailer, OutgoingMail, StoreError};
 use async_trait::async_trait;
 

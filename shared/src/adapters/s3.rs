@@ -367,15 +367,15 @@ impl S3Staging {
 }
 
 #[async_trait]
-impl crate::uploads::UploadStaging for S3Staging {
+impl crate::ports::UploadStaging for S3Staging {
     async fn presign_put(
         &self,
         _consultation: &crate::domain::ConsultationId,
-        _upload: &crate::uploads::UploadId,
+        _upload: &crate::domain::UploadId,
         key: &ObjectKey,
         size: u64,
         expires_in: std::time::Duration,
-    ) -> Result<crate::uploads::PresignedPut, StoreError> {
+    ) -> Result<crate::ports::PresignedPut, StoreError> {
         let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires_in)
             .map_err(|e| StoreError::backend("presigning an upload", e))?;
         let request = self
@@ -396,7 +396,7 @@ impl crate::uploads::UploadStaging for S3Staging {
             })
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
             .collect();
-        Ok(crate::uploads::PresignedPut {
+        Ok(crate::ports::PresignedPut {
             url: request.uri().to_owned(),
             headers,
         })

@@ -6,7 +6,7 @@ use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 
-use crate::email::compose::render;
+use crate::adapters::compose::render;
 use crate::ports::{Mailer, OutgoingMail, StoreError};
 
 pub struct SesMailer {

@@ -32,6 +32,20 @@ pub fn deadline_for_meeting(meeting: Date) -> Timestamp {
         .timestamp()
 }
 
+/// `2027-02-28T23:59:59.999+01:00`: Geneva wall-clock time with its offset.
+pub fn rfc3339_geneva(at: Timestamp) -> String {
+    at.to_zoned_datetime(geneva())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+        .to_string()
+}
+
+/// `28 February 2027, 23:59 Geneva time (UTC+01:00)`: for people.
+pub fn human_geneva(at: Timestamp) -> String {
+    at.to_zoned_datetime(geneva())
+        .strftime("%-d %B %Y, %H:%M Geneva time (UTC%:z)")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +130,17 @@ mod tests {
             deadline_for_meeting(date(2027, 1, 20)),
             utc("2026-12-20T22:59:59.999Z")
         );
+    }
+
+    #[test]
+    fn geneva_formats() {
+        let at: Timestamp = "2027-02-28T22:59:59.999Z".parse().unwrap();
+        assert_eq!(rfc3339_geneva(at), "2027-02-28T23:59:59.999+01:00");
+        assert_eq!(
+            human_geneva(at),
+            "28 February 2027, 23:59 Geneva time (UTC+01:00)"
+        );
+        let summer: Timestamp = "2027-06-15T21:59:59.999Z".parse().unwrap();
+        assert_eq!(rfc3339_geneva(summer), "2027-06-15T23:59:59.999+02:00");
     }
 }

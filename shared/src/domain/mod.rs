@@ -11,13 +11,17 @@ pub mod response;
 pub mod similarity;
 pub mod site_paths;
 pub mod subscription;
+pub mod summary;
 pub mod text;
+pub mod upload;
 
 pub use audit::{Action, Actor, AuditEntry};
 pub use consultation::*;
 pub use response::*;
 pub use subscription::{EmailAddress, SubscriberId, Subscription, SubscriptionToken};
+pub use summary::Summary;
 pub use text::{Arg, Text};
+pub use upload::UploadId;
 
 /// A field a person sent that breaks a rule; the message says how to fix it, in any language.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -308,7 +308,7 @@ pub struct Receipt {
     /// Where the response sits in the consultation's transparency log, signed: present on
     /// the receipt given to the submitter (see `crate::transparency`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log: Option<crate::transparency::ReceiptLog>,
+    pub log: Option<ReceiptLog>,
 }
 
 /// The receipt of a response that is stored but not yet numbered (`202 Accepted`): the
@@ -459,6 +459,23 @@ fn truncate_utf8(s: &str, max_bytes: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+/// A receipt's place in the log, signed by the log's key: proof, held by the submitter from
+/// the moment of receipt, of what was received and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptLog {
+    /// The log's origin line (`<key name>/consultations/<id>`).
+    pub origin: String,
+    /// `number - 1`.
+    pub leaf_index: u64,
+    /// Lower-case hex `SHA-256(0x00 || canonical entry)`.
+    pub leaf_hash: String,
+    /// The signed-note signature (base64 of the 4-byte key id and the Ed25519 signature) over
+    /// `verbatim-receipt/v1\n<origin>\n<leaf_index>\n<base64 leaf hash>\n`.
+    pub signature: String,
+    /// The verifier key that checks `signature` (and the log's checkpoints).
+    pub key: String,
 }
 
 #[cfg(test)]

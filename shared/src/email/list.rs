@@ -16,11 +16,11 @@ use crate::domain::{
     Channel, ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
     SubscriptionToken, ValidationError,
 };
+use crate::i18n::{Catalogue, messages};
 use crate::ports::{
     Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
     StoreError, Subscriptions,
 };
-use crate::publish::i18n::{Catalogue, messages};
 
 /// Responses read from the store per batch while mailing the list.
 const BATCH: u64 = 100;

@@ -1,6 +1,5 @@
 //! Responses by email (Res. 1344: an announced address, and the Secretariat's email list).
 
-pub mod compose;
 pub mod list;
 pub mod message;
 pub mod receive;

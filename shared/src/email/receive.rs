@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::deadline::human_geneva;
 use crate::domain::media::classify;
 use crate::domain::{
     Channel, ConsultationId, Language, Receipt, Refusal, ResponseId, SubmitterFields,
@@ -12,14 +13,13 @@ use crate::domain::{
 };
 use crate::email::list::{EmailList, ListError};
 use crate::email::message::{InboundMessage, MessageKind};
+use crate::i18n::{Catalogue, messages};
+use crate::intake::spool::{Spool, SpooledFile};
 use crate::intake::{Intake, IntakeError, Submission, Submitted};
 use crate::ports::{
     Body, Consultations, Mailer, ObjectKey, ObjectMeta, ObjectStore, OutgoingMail, PutMode,
     StoreError,
 };
-use crate::publish::i18n::{Catalogue, messages};
-use crate::spool::{Spool, SpooledFile};
-use crate::views::human_geneva;
 
 /// SES accepts messages up to 40 MB; so does the local SMTP listener.
 pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
@@ -499,7 +499,7 @@ fn receipt_mail(receipt: &Receipt, skipped: &LeftInside, public_url: &str) -> (S
         ));
     }
     text.push_str(&format!("\nResponse id: {}\n", receipt.id));
-    text.push_str(&crate::transparency::receipt_text(receipt));
+    text.push_str(&crate::site::log_pages::receipt_text(receipt));
     let received = receipt.received_at.parse::<jiff::Timestamp>().ok();
     let text = with_other_languages(text, |m| {
         m.f(

@@ -17,7 +17,7 @@ use super::intake::path_id;
 use super::{consultation_views, json_body};
 use crate::domain::AuditEntry;
 use crate::secretariat::{AdminError, Secretariat};
-use crate::views::ConsultationView;
+use crate::site::views::ConsultationView;
 
 /// The Secretariat's bearer token. Compared in constant time.
 pub struct AdminToken(String);

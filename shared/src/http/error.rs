@@ -15,10 +15,10 @@ use serde_json::json;
 
 use crate::domain::{Arg, Language, Refusal, Text, ValidationError};
 use crate::email::list::ListError;
+use crate::i18n::{messages, requested_language};
 use crate::intake::IntakeError;
+use crate::intake::uploads::UploadError;
 use crate::ports::StoreError;
-use crate::publish::i18n::{messages, requested_language};
-use crate::uploads::UploadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -253,7 +253,7 @@ impl ApiError {
         };
         let text = self.text();
         self.into_page(|status| {
-            crate::publish::render::error_page(lang, status, &text, field.as_deref(), consultation)
+            crate::site::pages::error_page(lang, status, &text, field.as_deref(), consultation)
         })
     }
 

@@ -18,11 +18,11 @@ use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{
     Arg, Channel, ConsultationId, IdempotencyKey, Language, ResponseId, SubmitterFields, Text,
 };
+use crate::intake::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
+use crate::intake::uploads::{Grant, Uploads};
 use crate::intake::{Intake, IntakeError, Submission, Submitted};
 use crate::ports::{Clock, Consultations};
-use crate::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
-use crate::uploads::{Grant, Uploads};
-use crate::views::ConsultationView;
+use crate::site::views::ConsultationView;
 
 /// The OpenAPI description of the whole HTTP contract.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -211,7 +211,7 @@ async fn submit(
             (StatusCode::CREATED, Json(receipt)).into_response()
         }
         (Ok(Submitted::Numbered(receipt)), Some(lang)) => {
-            let page = crate::publish::render::receipt_page(lang, &receipt);
+            let page = crate::site::pages::receipt_page(lang, &receipt);
             (StatusCode::CREATED, Html(page)).into_response()
         }
         // Stored, its number not yet given: 202, and where to ask for it.
@@ -219,7 +219,7 @@ async fn submit(
             let location = status_url(&pending.consultation, &pending.id);
             let body = match html {
                 None => Json(&pending).into_response(),
-                Some(lang) => Html(crate::publish::render::pending_receipt_page(
+                Some(lang) => Html(crate::site::pages::pending_receipt_page(
                     lang,
                     &pending,
                     &format!("{location}?lang={}", lang.code()),
@@ -267,9 +267,7 @@ async fn response_status(
     match status_of(&s, &raw, &response).await {
         Ok(Submitted::Numbered(receipt)) => match html {
             None => Json(receipt).into_response(),
-            Some(lang) => {
-                Html(crate::publish::render::receipt_page(lang, &receipt)).into_response()
-            }
+            Some(lang) => Html(crate::site::pages::receipt_page(lang, &receipt)).into_response(),
         },
         Ok(Submitted::Pending(pending)) => match html {
             None => Json(pending).into_response(),
@@ -279,7 +277,7 @@ async fn response_status(
                     status_url(&pending.consultation, &pending.id),
                     lang.code()
                 );
-                Html(crate::publish::render::pending_receipt_page(
+                Html(crate::site::pages::pending_receipt_page(
                     lang, &pending, &here,
                 ))
                 .into_response()

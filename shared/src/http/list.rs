@@ -17,7 +17,7 @@ use super::intake::path_id;
 use super::{PageLanguage, json_body, page_language};
 use crate::domain::Language;
 use crate::email::list::{EmailList, ListChange};
-use crate::publish::list_pages::{self, ListAction};
+use crate::site::list_pages::{self, ListAction};
 
 pub fn router(list: Arc<EmailList>) -> Router {
     Router::new()

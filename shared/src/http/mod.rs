@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use jiff::Timestamp;
 
 use crate::ports::Consultations;
-use crate::views::ConsultationView;
+use crate::site::views::ConsultationView;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};

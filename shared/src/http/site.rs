@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::ports::{ObjectKey, ObjectStore};
-use crate::publish::site_meta;
+use crate::site::site_meta;
 
 /// The Content-Security-Policy of every page: no scripts from elsewhere, no inline code.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \

@@ -7,9 +7,6 @@
 //! grow with the consultation. Publishing twice writes the same bytes.
 
 pub mod health;
-pub mod i18n;
-pub mod list_pages;
-pub mod render;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,13 +17,12 @@ use thiserror::Error;
 
 use crate::domain::site_paths::{self, Edition, page_of, page_range};
 use crate::domain::{ConsultationId, Receipt, Response};
+use crate::intake::spool::Spool;
 use crate::ports::{
-    Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectMeta, ObjectStore,
-    PublicationState, PutMode, Responses, StoreError,
+    Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublicationState,
+    PutMode, Responses, StoreError,
 };
-use crate::spool::Spool;
-
-pub use render::{SCRIPT_KEY, STYLESHEET_KEY, UPLOAD_SCRIPT_KEY};
+use crate::site::site_meta;
 
 /// How many responses' files are copied at once (links on disk, server-side copies on S3).
 const COPIES_AT_ONCE: usize = 16;
@@ -56,70 +52,6 @@ pub struct Publisher {
     pub clock: Arc<dyn Clock>,
     /// Signs each consultation's transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
-}
-
-/// The headers a site object is served with, from its key alone, so S3 metadata and the local
-/// host agree. Submitted files are always downloads, never rendered by the browser.
-pub fn site_meta(key: &str) -> ObjectMeta {
-    if crate::transparency::publish::is_log_text(key) {
-        return crate::transparency::publish::meta(key);
-    }
-    if site_paths::is_dossier(key) {
-        let consultation = key.split('/').nth(1).unwrap_or("consultation");
-        return ObjectMeta {
-            content_type: "application/zip".to_owned(),
-            content_disposition: Some(attachment(&format!("{consultation}-dossier.zip"))),
-        };
-    }
-    if site_paths::is_response_file(key) {
-        let name = key.rsplit('/').next().unwrap_or("file");
-        return ObjectMeta {
-            content_type: "application/octet-stream".to_owned(),
-            content_disposition: Some(attachment(name)),
-        };
-    }
-    let content_type = match key.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("json") => "application/json",
-        Some("css") => "text/css; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("atom") => "application/atom+xml; charset=utf-8",
-        _ => "application/octet-stream",
-    };
-    ObjectMeta {
-        content_type: content_type.to_owned(),
-        content_disposition: None,
-    }
-}
-
-/// `Content-Disposition: attachment` with an ASCII fallback and the exact name (RFC 6266/5987).
-pub fn attachment(name: &str) -> String {
-    let fallback: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    // RFC 5987 attr-char: alphanumerics and !#$&+-.^_`|~ stay as they are.
-    const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'!')
-        .remove(b'#')
-        .remove(b'$')
-        .remove(b'&')
-        .remove(b'+')
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'^')
-        .remove(b'_')
-        .remove(b'`')
-        .remove(b'|')
-        .remove(b'~');
-    let encoded = percent_encoding::utf8_percent_encode(name, ATTR_CHAR);
-    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
 }
 
 fn key(raw: String) -> Result<ObjectKey, StoreError> {
@@ -169,7 +101,7 @@ impl Publisher {
         if !rendered.contains(&1) {
             self.write_page(&record, 1, &first_page).await?;
         }
-        let head = render::manifest_head(&record, &first_page, self.clock.now());
+        let head = crate::site::pages::manifest_head(&record, &first_page, self.clock.now());
         self.write(site_paths::manifest_url(id), head.into_bytes())
             .await?;
         // The feed carries the last page's responses (at most a page): bounded, like the rest.
@@ -184,7 +116,8 @@ impl Publisher {
             ),
         };
         for edition in Edition::all() {
-            let feed = render::consultation_feed(edition, &record, &latest, self.clock.now());
+            let feed =
+                crate::site::pages::consultation_feed(edition, &record, &latest, self.clock.now());
             self.write(edition.url(&site_paths::feed_url(id)), feed.into_bytes())
                 .await?;
         }
@@ -214,32 +147,30 @@ impl Publisher {
     /// verify page in every language. Written when a publisher starts, not with every batch.
     pub async fn publish_assets(&self) -> Result<(), PublishError> {
         self.write(
-            format!("/{STYLESHEET_KEY}"),
-            render::STYLESHEET.as_bytes().to_vec(),
+            format!("/{}", crate::site::layout::STYLESHEET_KEY),
+            crate::site::layout::STYLESHEET.as_bytes().to_vec(),
         )
         .await?;
         for edition in Edition::all() {
             self.write(
-                format!(
-                    "/{}",
-                    edition.key(crate::transparency::render::VERIFY_PAGE_KEY)
-                ),
-                crate::transparency::render::verify_page(edition).into_bytes(),
+                format!("/{}", edition.key(crate::site::log_pages::VERIFY_PAGE_KEY)),
+                crate::site::log_pages::verify_page(edition).into_bytes(),
             )
             .await?;
         }
         self.write(
-            format!("/{}", crate::transparency::render::VERIFY_SCRIPT_KEY),
-            crate::transparency::render::VERIFY_SCRIPT
-                .as_bytes()
-                .to_vec(),
+            format!("/{}", crate::site::log_pages::VERIFY_SCRIPT_KEY),
+            crate::site::log_pages::VERIFY_SCRIPT.as_bytes().to_vec(),
         )
         .await?;
-        self.write(format!("/{SCRIPT_KEY}"), render::SCRIPT.as_bytes().to_vec())
-            .await?;
         self.write(
-            format!("/{UPLOAD_SCRIPT_KEY}"),
-            render::UPLOAD_SCRIPT.as_bytes().to_vec(),
+            format!("/{}", crate::site::layout::SCRIPT_KEY),
+            crate::site::layout::SCRIPT.as_bytes().to_vec(),
+        )
+        .await?;
+        self.write(
+            format!("/{}", crate::site::layout::UPLOAD_SCRIPT_KEY),
+            crate::site::layout::UPLOAD_SCRIPT.as_bytes().to_vec(),
         )
         .await?;
         self.site.sync().await?;
@@ -254,7 +185,7 @@ impl Publisher {
         for _ in 0..10 {
             let now = self.clock.now();
             for edition in Edition::all() {
-                let html = render::index_page(edition, &records, now);
+                let html = crate::site::pages::index_page(edition, &records, now);
                 self.write(
                     format!("/{}", edition.key(&site_paths::index_key())),
                     html.into_bytes(),
@@ -262,7 +193,7 @@ impl Publisher {
                 .await?;
             }
             for edition in Edition::all() {
-                let feed = render::all_feed(edition, &records, now);
+                let feed = crate::site::pages::all_feed(edition, &records, now);
                 self.write(edition.url(&site_paths::all_feed_url()), feed.into_bytes())
                     .await?;
             }
@@ -285,14 +216,14 @@ impl Publisher {
         let id = &record.consultation.id;
         let now = self.clock.now();
         for edition in Edition::all() {
-            let html = render::consultation_page(edition, record, page, entries, now);
+            let html = crate::site::pages::consultation_page(edition, record, page, entries, now);
             self.write(
                 format!("/{}", edition.key(&site_paths::page_key(id, page))),
                 html.into_bytes(),
             )
             .await?;
         }
-        let json = render::manifest_page(record, page, entries);
+        let json = crate::site::pages::manifest_page(record, page, entries);
         self.write(site_paths::manifest_page_url(id, page), json.into_bytes())
             .await
     }
@@ -363,10 +294,10 @@ impl Publisher {
 pub async fn write_summary_pages(
     site: &dyn ObjectStore,
     record: &ConsultationRecord,
-    summary: &crate::closing::Summary,
+    summary: &crate::domain::Summary,
 ) -> Result<(), StoreError> {
     for edition in Edition::all() {
-        let html = render::summary_page(edition, record, summary);
+        let html = crate::site::pages::summary_page(edition, record, summary);
         let key = key(edition.key(&site_paths::summary_key(&record.consultation.id)))?;
         site.put(
             &key,

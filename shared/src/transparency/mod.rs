@@ -12,11 +12,9 @@ pub mod checkpoint;
 pub mod entry;
 pub mod key;
 pub mod publish;
-pub mod render;
 pub mod tree;
 pub mod verify;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tlog_tiles::Hash;
 
@@ -25,7 +23,6 @@ use crate::domain::Receipt;
 pub use checkpoint::{TreeHead, origin};
 pub use entry::LogEntry;
 pub use key::{KeyError, LogKey, LogVerifier};
-pub use render::receipt_text;
 pub use tree::MemoryTree;
 
 #[derive(Debug, Error)]
@@ -48,23 +45,6 @@ pub enum TransparencyError {
     Tree(#[from] tlog_tiles::Error),
 }
 
-/// A receipt's place in the log, signed by the log's key: proof, held by the submitter from
-/// the moment of receipt, of what was received and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReceiptLog {
-    /// The log's origin line (`<key name>/consultations/<id>`).
-    pub origin: String,
-    /// `number - 1`.
-    pub leaf_index: u64,
-    /// Lower-case hex `SHA-256(0x00 || canonical entry)`.
-    pub leaf_hash: String,
-    /// The signed-note signature (base64 of the 4-byte key id and the Ed25519 signature) over
-    /// `verbatim-receipt/v1\n<origin>\n<leaf_index>\n<base64 leaf hash>\n`.
-    pub signature: String,
-    /// The verifier key that checks `signature` (and the log's checkpoints).
-    pub key: String,
-}
-
 /// Adds the signed log position to a receipt.
 pub fn sign_receipt(key: &LogKey, receipt: &Receipt) -> Result<Receipt, TransparencyError> {
     let entry = LogEntry::of_receipt(receipt);
@@ -73,7 +53,7 @@ pub fn sign_receipt(key: &LogKey, receipt: &Receipt) -> Result<Receipt, Transpar
     let statement = checkpoint::receipt_statement(&origin, entry.leaf_index(), &leaf);
     let signature = checkpoint::sign_receipt(key, &statement)?;
     let mut signed = receipt.clone();
-    signed.log = Some(ReceiptLog {
+    signed.log = Some(crate::domain::ReceiptLog {
         origin,
         leaf_index: entry.leaf_index(),
         leaf_hash: hex::encode(leaf.0),

@@ -1,6 +1,9 @@
 //! Intake: turns a received submission into a stored, numbered response and its receipt.
 //! Channel-agnostic: the HTTP handlers (and later email) parse their input into a [`Submission`].
 
+pub mod spool;
+pub mod uploads;
+
 use std::sync::Arc;
 
 use jiff::SignedDuration;
@@ -13,11 +16,11 @@ use crate::domain::{
     Channel, ConsultationId, NewResponse, PendingReceipt, Receipt, Refusal, ResponseId, StoredFile,
     SubmitterFields, ValidationError, sanitize_file_name, unique_file_name,
 };
+use crate::intake::spool::SpooledFile;
 use crate::ports::{
     AppendError, Clock, Consultations, ObjectKey, ObjectMeta, ObjectStore, PublishQueue, PutMode,
     Received, Responses, StoreError,
 };
-use crate::spool::SpooledFile;
 
 /// The name under which a response's text field is published.
 pub const TEXT_FILE_NAME: &str = "response.txt";

@@ -197,7 +197,7 @@ impl Catalogue {
             Arg::Field(name) => self.field_label(name).to_owned(),
             Arg::Geneva(at) => self.geneva_time(*at),
             Arg::Utc(at) => at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-            Arg::Rfc3339(at) => crate::views::rfc3339_geneva(*at),
+            Arg::Rfc3339(at) => crate::domain::deadline::rfc3339_geneva(*at),
             Arg::Nested(text) => self.render(text),
         }
     }

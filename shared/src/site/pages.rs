@@ -7,27 +7,21 @@
 //! the strings it needs travel as `data-` attributes rendered here.
 
 use jiff::Timestamp;
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, PreEscaped, html};
 use serde_json::json;
 
-use super::i18n::{Catalogue, messages};
+use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
 use crate::domain::{
     Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status, Text,
 };
+use crate::i18n::{Catalogue, messages};
 use crate::ports::ConsultationRecord;
-use crate::views::{ConsultationView, rfc3339_geneva};
+use crate::site::views::ConsultationView;
 
-pub const STYLESHEET_KEY: &str = "assets/site.css";
-pub const STYLESHEET: &str = include_str!("site.css");
-/// Progressive enhancement for every page.
-pub const SCRIPT_KEY: &str = "assets/site.js";
-pub const SCRIPT: &str = include_str!("site.js");
-/// The response form's presigned uploads with a progress bar per file; loaded by that form only.
-pub const UPLOAD_SCRIPT_KEY: &str = "assets/upload.js";
-pub const UPLOAD_SCRIPT: &str = include_str!("upload.js");
-/// The catalogue texts `upload.js` shows, handed to it as one JSON `data-messages` attribute.
+use super::layout::{Here, UPLOAD_SCRIPT_KEY, dir, interpolate, layout};
+
 const UPLOAD_MESSAGES: [&str; 18] = [
     "upload_files_label",
     "upload_sending",
@@ -48,101 +42,6 @@ const UPLOAD_MESSAGES: [&str; 18] = [
     "response_id",
     "log_receipt_text",
 ];
-
-/// Everything a page needs to know about where it is: its language edition and its own path
-/// (unprefixed), so the language switcher can point at the same page in every language.
-#[derive(Clone, Copy)]
-struct Here<'a> {
-    edition: Edition,
-    path: &'a str,
-}
-
-impl Here<'_> {
-    fn m(&self) -> &'static Catalogue {
-        messages(self.edition.lang)
-    }
-
-    fn url(&self, path: &str) -> String {
-        self.edition.url(path)
-    }
-}
-
-fn dir(lang: Language) -> &'static str {
-    if lang.is_rtl() { "rtl" } else { "ltr" }
-}
-
-/// A page outside the site's tree (answers of the API to a browser) in `lang`'s edition.
-pub(crate) fn standalone_page(lang: Language, title: &str, body: Markup) -> String {
-    let edition = if lang == Language::En {
-        Edition::DEFAULT
-    } else {
-        Edition::of(lang)
-    };
-    layout(Here { edition, path: "/" }, title, body)
-}
-
-/// A page of the site's tree at `path` (unprefixed) in `edition`, for pages rendered outside
-/// this module (the transparency log's verify page).
-pub(crate) fn edition_page(edition: Edition, path: &str, title: &str, body: Markup) -> String {
-    layout(Here { edition, path }, title, body)
-}
-
-fn layout(here: Here, title: &str, body: Markup) -> String {
-    let m = here.m();
-    let lang = here.edition.lang;
-    html! {
-        (DOCTYPE)
-        html lang=(lang.code()) dir=(dir(lang)) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " — " (m.t("site_name")) }
-                link rel="stylesheet" href={ "/" (STYLESHEET_KEY) };
-                @for other in Language::ALL {
-                    link rel="alternate" hreflang=(other.code()) href=(Edition::of(other).url(here.path));
-                }
-                link rel="alternate" type="application/atom+xml" title=(m.t("feed_all")) href=(here.url(&site_paths::all_feed_url()));
-                script src={ "/" (SCRIPT_KEY) } defer {}
-            }
-            body
-                data-your-time=(m.t("your_time"))
-                data-time-left=(m.t("time_left"))
-                data-filter-shown=(m.plural_variants("filter_shown"))
-                data-filter-found=(m.plural_variants("filter_found"))
-                data-filter-loading=(m.t("filter_loading"))
-                data-filter-failed=(m.t("filter_failed"))
-            {
-                a class="skip" href="#main" { (m.t("skip_to_content")) }
-                header {
-                    p class="site" {
-                        a href=(here.url("/")) { (m.t("site_name")) }
-                        " · " (m.t("site_tagline"))
-                    }
-                    nav aria-label=(m.t("languages")) {
-                        ul class="languages" {
-                            @for other in Language::ALL {
-                                li {
-                                    @let name = messages(other).t("language_name");
-                                    @if other == lang {
-                                        a href=(Edition::of(other).url(here.path)) lang=(other.code()) hreflang=(other.code()) aria-current="page" { (name) }
-                                    } @else {
-                                        a href=(Edition::of(other).url(here.path)) lang=(other.code()) hreflang=(other.code()) { (name) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                main id="main" tabindex="-1" { (body) }
-                footer {
-                    p { (m.t("footer")) }
-                    p { a href=(here.url(&site_paths::all_feed_url())) { (m.t("feed_all")) } }
-                }
-            }
-        }
-    }
-    .into_string()
-}
 
 /// A date for people in the page's language, Geneva time with its offset; the script adds the
 /// reader's own time zone from the machine-readable `datetime`.
@@ -345,7 +244,7 @@ fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
                     code class="sha" { (dossier.sha256) } ")"
                 }
                 p { a href=(here.url(&site_paths::summary_url(&c.id))) { (m.t("summary_link")) } }
-                (crate::transparency::render::dossier_log(here.edition, &c.id, dossier))
+                (crate::site::log_pages::dossier_log(here.edition, &c.id, dossier))
             } @else {
                 p {
                     (m.t("download_open")) " "
@@ -426,27 +325,6 @@ fn how_to_respond(m: &Catalogue, id: &ConsultationId, deadline: Timestamp) -> Ma
         ])) }
         p { (m.t("how_public")) }
     }
-}
-
-/// A catalogue text with markup (a link, a date) in place of its `{name}` placeholders; the
-/// text around them is escaped as usual.
-pub(crate) fn interpolate(template: &str, parts: &[(&str, Markup)]) -> Markup {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find('{') {
-        let Some(len) = rest[start..].find('}') else {
-            break;
-        };
-        let name = &rest[start + 1..start + len];
-        out.push_str(&html! { (rest[..start]) }.into_string());
-        match parts.iter().find(|(n, _)| *n == name) {
-            Some((_, markup)) => out.push_str(&markup.0),
-            None => out.push_str(&html! { (rest[start..=start + len]) }.into_string()),
-        }
-        rest = &rest[start + len + 1..];
-    }
-    out.push_str(&html! { (rest) }.into_string());
-    PreEscaped(out)
 }
 
 /// One form field with its label, an optional hint and a slot for its error, tied together
@@ -569,7 +447,7 @@ pub fn receipt_page(lang: Language, receipt: &Receipt) -> String {
                 f.sha256.as_str(),
             ))))
             p { (m.t("response_id")) " " code { (receipt.id) } }
-            (crate::transparency::render::receipt_log(m, receipt))
+            (crate::site::log_pages::receipt_log(m, receipt))
             p { a href=(here.url(&path)) { (m.t("back_to_consultation")) } }
         },
     )
@@ -676,7 +554,7 @@ pub fn error_page(
 pub fn summary_page(
     edition: Edition,
     record: &ConsultationRecord,
-    summary: &crate::closing::Summary,
+    summary: &crate::domain::Summary,
 ) -> String {
     let c = &record.consultation;
     let path = site_paths::summary_url(&c.id);
@@ -945,7 +823,7 @@ mod tests {
     #[test]
     fn the_summary_flags_identical_and_nearly_identical_responses_with_links() {
         use crate::domain::similarity::SimilarGroup;
-        let summary = crate::closing::Summary {
+        let summary = crate::domain::Summary {
             total: 151,
             similar: vec![
                 SimilarGroup {

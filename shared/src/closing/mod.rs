@@ -15,7 +15,8 @@
 //! Pages are republished through the [`PublishQueue`], like every other change, so a
 //! consultation's publication stays one at a time.
 
-use std::collections::BTreeMap;
+pub mod dossier;
+
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
@@ -26,17 +27,19 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
-use crate::domain::similarity::{SimilarGroup, SimilarityIndex};
+use crate::closing::dossier::{DossierError, DossierWriter};
+use crate::domain::similarity::SimilarityIndex;
 use crate::domain::site_paths::{self, page_count, page_range};
-use crate::domain::{Action, Actor, AuditEntry, ConsultationId, DossierInfo, Receipt, Response};
-use crate::dossier::{DossierError, DossierWriter};
+use crate::domain::{
+    Action, Actor, AuditEntry, ConsultationId, DossierInfo, Receipt, Response, Summary,
+};
 use crate::intake::TEXT_FILE_NAME;
 use crate::ports::{
     Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublishQueue, Responses,
     StoreError,
 };
-use crate::publish::site_meta;
-use crate::records::{ModifyError, modify};
+use crate::secretariat::records::{ModifyError, modify};
+use crate::site::site_meta;
 
 /// How much of each response's text is read to find near-identical copies.
 const TEXT_SAMPLE: usize = 64 * 1024;
@@ -74,16 +77,6 @@ pub struct Closer {
     pub settle: SignedDuration,
     /// Signs the transparency log's final checkpoint, put in the dossier.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
-}
-
-/// Counts for the Group's summary page.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    pub total: u64,
-    pub by_category: BTreeMap<String, u64>,
-    pub by_country: BTreeMap<String, u64>,
-    pub by_channel: BTreeMap<String, u64>,
-    pub similar: Vec<SimilarGroup>,
 }
 
 impl Closer {
@@ -294,7 +287,7 @@ fn write_archive(
     let mut summary = Summary::default();
     let mut similar = SimilarityIndex::new();
     for (response, receipt) in responses.iter().zip(&receipts) {
-        tally(&mut summary, receipt);
+        summary.count(receipt);
         for (stored, file) in response.response.files.iter().zip(&receipt.files) {
             let key = object_key(stored.original_key.clone())?;
             let object = runtime.block_on(private.get(&key))?.ok_or_else(|| {
@@ -325,19 +318,6 @@ fn write_archive(
 
 fn dossier_error(e: DossierError) -> CloseError {
     CloseError::Dossier(e.to_string())
-}
-
-fn tally(summary: &mut Summary, r: &Receipt) {
-    summary.total += 1;
-    let category = r.category.map_or("not given", |c| c.code());
-    *summary.by_category.entry(category.to_owned()).or_default() += 1;
-    let country = r.country.as_ref().map_or("not given", |c| c.as_str());
-    *summary.by_country.entry(country.to_owned()).or_default() += 1;
-    let channel = serde_json::to_value(r.channel)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    *summary.by_channel.entry(channel).or_default() += 1;
 }
 
 /// Hands the archive to the async upload; fails once the upload has given up.

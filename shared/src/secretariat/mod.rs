@@ -1,6 +1,8 @@
 //! What the Secretariat does: open consultations and move their deadlines (extensions,
 //! corrections, reopening). Every change is audited and (re)schedules the closing.
 
+pub mod records;
+
 use std::sync::Arc;
 
 use crate::domain::{
@@ -10,7 +12,7 @@ use crate::domain::{
 use crate::ports::{
     Clock, CloseScheduler, ConsultationRecord, Consultations, PublishQueue, StoreError,
 };
-use crate::records::{ModifyError, modify};
+use crate::secretariat::records::{ModifyError, modify};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

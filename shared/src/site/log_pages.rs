@@ -6,10 +6,10 @@ use maud::{Markup, html};
 
 use crate::domain::site_paths::Edition;
 use crate::domain::{ConsultationId, DossierInfo, Receipt};
-use crate::publish::i18n::{Catalogue, messages};
-use crate::publish::render::{edition_page, interpolate};
+use crate::i18n::{Catalogue, messages};
+use crate::site::layout::{edition_page, interpolate};
 
-use super::publish::{VERIFIER_KEY_PATH, checkpoint_key};
+use crate::transparency::publish::{VERIFIER_KEY_PATH, checkpoint_key};
 
 /// Where the verify page is (a folder), unprefixed; each language edition has its own.
 pub const VERIFY_PATH: &str = "/verify/";
@@ -125,7 +125,7 @@ pub fn verify_page(edition: Edition) -> String {
 }
 
 /// The verify page's script (served as `/verify/verify.js`).
-pub const VERIFY_SCRIPT: &str = include_str!("verify.js");
+pub const VERIFY_SCRIPT: &str = include_str!("assets/verify.js");
 
 #[cfg(test)]
 mod tests {

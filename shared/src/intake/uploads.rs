@@ -19,84 +19,19 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::limits::{Budget, Limits, TooLarge, file_too_large};
-use crate::domain::{Arg, ConsultationId, ResponseId, Text};
+use crate::domain::{Arg, ConsultationId, ResponseId, Text, UploadId};
+use crate::intake::spool::{Spool, SpoolError, SpooledFile};
 use crate::intake::{Intake, IntakeError};
 use crate::ports::{
-    Body, ByteStream, Clock, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError,
+    Body, ByteStream, Clock, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutMode, StoreError,
+    UploadStaging,
 };
-use crate::spool::{Spool, SpoolError, SpooledFile};
 
 /// How long a granted upload may be sent and then used by a response.
 pub const UPLOAD_LIFETIME: SignedDuration = SignedDuration::from_secs(60 * 60);
 
 /// The longest file name accepted in a grant request (in bytes).
 const MAX_NAME_BYTES: usize = 255;
-
-/// An upload's id: `{expiry as Unix seconds}-{32 hex digits of a UUID v4}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadId {
-    expires_at: i64,
-    nonce: String,
-}
-
-impl UploadId {
-    fn new(expires_at: Timestamp) -> Self {
-        Self {
-            expires_at: expires_at.as_second(),
-            nonce: uuid::Uuid::new_v4().simple().to_string(),
-        }
-    }
-
-    /// `None` for anything not shaped like an id this module made.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let (expiry, nonce) = raw.split_once('-')?;
-        let well_formed = !expiry.is_empty()
-            && expiry.len() <= 12
-            && expiry.bytes().all(|b| b.is_ascii_digit())
-            && nonce.len() == 32
-            && nonce
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !well_formed {
-            return None;
-        }
-        Some(Self {
-            expires_at: expiry.parse().ok()?,
-            nonce: nonce.to_owned(),
-        })
-    }
-
-    pub fn expires_at(&self) -> Timestamp {
-        Timestamp::from_second(self.expires_at).unwrap_or(Timestamp::MIN)
-    }
-}
-
-impl std::fmt::Display for UploadId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.expires_at, self.nonce)
-    }
-}
-
-/// Where and how the client sends the bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresignedPut {
-    pub url: String,
-    /// Headers the client must send with the PUT.
-    pub headers: BTreeMap<String, String>,
-}
-
-/// Grants a client the right to PUT one object of a given size before a given time.
-#[async_trait]
-pub trait UploadStaging: Send + Sync {
-    async fn presign_put(
-        &self,
-        consultation: &ConsultationId,
-        upload: &UploadId,
-        key: &ObjectKey,
-        size: u64,
-        expires_in: std::time::Duration,
-    ) -> Result<PresignedPut, StoreError>;
-}
 
 /// The local host receives uploads itself at `PUT /api/uploads/{consultation}/{id}`, which
 /// checks the ticket (so nothing but a granted upload is accepted) and the declared size.

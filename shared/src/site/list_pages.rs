@@ -4,10 +4,10 @@
 
 use maud::html;
 
-use super::i18n::messages;
-use super::render::{interpolate, standalone_page};
+use super::layout::{interpolate, standalone_page};
 use crate::domain::site_paths::{Edition, consultation_url};
 use crate::domain::{ConsultationId, Language, Localized};
+use crate::i18n::messages;
 
 /// The consultation page in `lang`'s edition, linked by its title in that language.
 fn consultation_link(

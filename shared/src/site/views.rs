@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::domain::deadline::geneva;
+use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::site_paths;
 use crate::domain::{DeadlineChange, DeadlineRule, Localized, Status};
 use crate::ports::ConsultationRecord;
@@ -80,36 +80,5 @@ impl ConsultationView {
                 }),
             deadline_history: c.deadline_history.clone(),
         }
-    }
-}
-
-/// `2027-02-28T23:59:59.999+01:00`: Geneva wall-clock time with its offset.
-pub fn rfc3339_geneva(at: Timestamp) -> String {
-    at.to_zoned_datetime(geneva())
-        .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
-        .to_string()
-}
-
-/// `28 February 2027, 23:59 Geneva time (UTC+01:00)`: for people.
-pub fn human_geneva(at: Timestamp) -> String {
-    at.to_zoned_datetime(geneva())
-        .strftime("%-d %B %Y, %H:%M Geneva time (UTC%:z)")
-        .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn geneva_formats() {
-        let at: Timestamp = "2027-02-28T22:59:59.999Z".parse().unwrap();
-        assert_eq!(rfc3339_geneva(at), "2027-02-28T23:59:59.999+01:00");
-        assert_eq!(
-            human_geneva(at),
-            "28 February 2027, 23:59 Geneva time (UTC+01:00)"
-        );
-        let summer: Timestamp = "2027-06-15T21:59:59.999Z".parse().unwrap();
-        assert_eq!(rfc3339_geneva(summer), "2027-06-15T23:59:59.999+02:00");
     }
 }
