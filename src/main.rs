@@ -13,13 +13,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use shared::Backend;
 use shared::adapters::outbox::OutboxMailer;
 use shared::adapters::relay::SmtpRelay;
-use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
+use shared::email::receive::MAX_MESSAGE_BYTES;
+use shared::http::LocalRoutes;
 use shared::http::admin::AdminToken;
 use shared::http::rate_limit::{ClientLimits, RateLimit};
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
+use shared::{Backend, Timing, Vars};
 
 #[derive(Parser)]
 #[command(
@@ -73,8 +74,9 @@ struct ServeArgs {
     /// The largest message accepted over SMTP, in bytes (SES's limit is 40 MB).
     #[arg(long, default_value_t = MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
-    /// The public site's address, for links in mail (receipts, the email lists); default: the served URL.
-    #[arg(long)]
+    /// The public site's address, for links in mail (receipts, the email lists) and the name of
+    /// a new signing key on AWS; default: the served URL.
+    #[arg(long, env = "VERBATIM_PUBLIC_URL")]
     public_url: Option<String>,
     /// Also send every outgoing message through this SMTP relay: `smtp://host:25`,
     /// `smtp://user:password@host:587?tls=required` (STARTTLS) or `smtps://user:password@host:465`.
@@ -82,8 +84,12 @@ struct ServeArgs {
     smtp_relay: Option<String>,
     /// How long a response waits for its number before the answer is `202 Accepted` with a
     /// pending receipt (`2s`, `500ms`); the embedded store numbers as it commits.
-    #[arg(long, default_value = "2s", value_parser = shared::intake::parse_wait)]
+    #[arg(long, env = "VERBATIM_RECEIPT_WAIT", default_value = "2s", value_parser = shared::intake::parse_wait)]
     receipt_wait: std::time::Duration,
+    /// How long a response received in time may take to be stored, in whole seconds (1 to
+    /// 3600); the dossier follows the deadline by this plus 5 s.
+    #[arg(long, env = "VERBATIM_IN_FLIGHT_GRACE_SECONDS", default_value = "30", value_parser = shared::intake::parse_in_flight_grace)]
+    in_flight_grace: jiff::SignedDuration,
     /// The Secretariat's bearer token; generated into the data folder if unset.
     #[arg(long, env = "VERBATIM_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -175,13 +181,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Backend::embedded(&args.data)?
         }
         StoreKind::Aws => {
-            let names = shared::AwsNames::from_env().map_err(anyhow::Error::msg)?;
+            let mut names = shared::AwsNames::from_vars(&Vars::from_iter(std::env::vars()))?;
+            names.key_name = shared::settings::key_name(args.public_url.as_deref());
             let config = aws_config::load_from_env().await;
             Backend::aws(&config, &names, args.create_resources).await?
         }
     };
-    let mut backend = backend.with_env_settings().map_err(anyhow::Error::msg)?;
-    backend.receipt_wait = args.receipt_wait;
+    let backend = backend.with_timing(Timing {
+        receipt_wait: args.receipt_wait,
+        in_flight_grace: args.in_flight_grace,
+    });
     let token = admin_token(args.admin_token, &args.data)?;
     if let Some(key) = &backend.log_key {
         println!("Transparency log verifier key: {}", key.verifier_key());
@@ -218,12 +227,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let intake = backend.intake_state(clock, queue);
-    let mut routes = shared::http::intake::router(intake.clone())
-        .merge(shared::http::intake::local_uploads_router(intake.clone()))
-        .merge(shared::http::list::router(list.clone()))
-        .merge(shared::http::admin::router(admin))
-        .merge(shared::http::health::router(health))
-        .merge(shared::http::site::router(backend.site.clone()));
+    let mut routes = shared::http::local_router(LocalRoutes {
+        intake: intake.clone(),
+        list: list.clone(),
+        admin,
+        health,
+        site: backend.site.clone(),
+    });
     if let Some(limits) = ClientLimits::new(args.rate_limit, args.trusted_proxies.clone()) {
         routes = shared::http::rate_limit::limit(routes, limits.clone());
         tokio::spawn(async move {
@@ -236,15 +246,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     if let Some(smtp_addr) = args.smtp {
-        let email = Arc::new(EmailIntake {
-            intake: intake.intake.clone(),
-            consultations: backend.consultations.clone(),
-            private: backend.private.clone(),
-            mailer,
-            list,
-            mail_domain: args.mail_domain.clone(),
-            public_url,
-        });
+        let email = Arc::new(backend.email_intake(intake.intake.clone(), list));
         let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
             .await
             .with_context(|| format!("listening for SMTP on {smtp_addr}"))?;

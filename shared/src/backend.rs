@@ -6,14 +6,14 @@ use std::sync::Arc;
 use crate::closing::Closer;
 use crate::domain::limits::Limits;
 use crate::email::list::EmailList;
+use crate::email::receive::EmailIntake;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
 use crate::intake::Intake;
 use crate::intake::uploads::Uploads;
-use crate::ports::UploadStaging;
 use crate::ports::{
     Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
-    Responses, Subscriptions,
+    Responses, Subscriptions, UploadStaging,
 };
 use crate::secretariat::Secretariat;
 
@@ -22,31 +22,8 @@ const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 use crate::publish::Publisher;
 use crate::transparency::LogKey;
 
-/// The environment variable naming the SSM SecureString parameter that holds the signing key.
-pub const SIGNING_KEY_PARAMETER_VAR: &str = "VERBATIM_SIGNING_KEY_PARAMETER";
-
-/// The environment variable naming the bucket for presigned uploads (optional).
-pub const STAGING_BUCKET_VAR: &str = "VERBATIM_STAGING_BUCKET";
-
 /// The parameter used when none is named and resources may be created (emulators, first runs).
 pub const DEFAULT_SIGNING_KEY_PARAMETER: &str = "/verbatim/log-signing-key";
-
-/// The name a new key gets: the public site's host (`VERBATIM_PUBLIC_URL`), else the local one.
-#[cfg(feature = "aws")]
-pub fn log_key_name_from_env() -> String {
-    std::env::var("VERBATIM_PUBLIC_URL")
-        .ok()
-        .and_then(|url| {
-            let host = url
-                .split("://")
-                .nth(1)?
-                .split(['/', ':'])
-                .next()?
-                .to_owned();
-            signed_note::is_key_name_valid(&host).then_some(host)
-        })
-        .unwrap_or_else(|| crate::adapters::signing_key::LOCAL_KEY_NAME.to_owned())
-}
 
 #[cfg(any(feature = "embedded", feature = "aws"))]
 use crate::ports::StoreError;
@@ -77,69 +54,6 @@ pub struct Backend {
     pub in_flight_grace: jiff::SignedDuration,
 }
 
-/// Names of the AWS resources, from the environment (the same variables on Lambda and locally).
-#[derive(Debug, Clone)]
-pub struct AwsNames {
-    pub table: String,
-    pub private_bucket: String,
-    pub site_bucket: String,
-}
-
-impl AwsNames {
-    pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("set {name} (the AWS store needs VERBATIM_TABLE, VERBATIM_PRIVATE_BUCKET and VERBATIM_SITE_BUCKET)"))
-        };
-        Ok(Self {
-            table: var("VERBATIM_TABLE")?,
-            private_bucket: var("VERBATIM_PRIVATE_BUCKET")?,
-            site_bucket: var("VERBATIM_SITE_BUCKET")?,
-        })
-    }
-}
-
-/// How the functions that send or receive mail reach people, from their environment.
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    /// Responses go to `{consultation}@{mail_domain}`.
-    pub mail_domain: String,
-    /// The public site, which also serves `/api/`: the base of every link in mail.
-    pub public_url: String,
-    /// The sender of receipts and list mail (an address of a verified SES identity).
-    pub from: String,
-}
-
-impl MailSettings {
-    pub fn from_env() -> Result<Self, String> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    format!("set {name} (mail needs VERBATIM_MAIL_DOMAIN and VERBATIM_PUBLIC_URL)")
-                })
-        };
-        let mail_domain = var("VERBATIM_MAIL_DOMAIN")?;
-        Ok(Self {
-            from: var("VERBATIM_MAIL_FROM").unwrap_or_else(|_| format!("verbatim@{mail_domain}")),
-            public_url: var("VERBATIM_PUBLIC_URL")?.trim_end_matches('/').to_owned(),
-            mail_domain,
-        })
-    }
-
-    /// Mail through SES, with the function's SDK settings (loaded once, shared with its store).
-    #[cfg(feature = "aws")]
-    pub fn ses_mailer(&self, config: &aws_config::SdkConfig) -> Arc<dyn Mailer> {
-        Arc::new(crate::adapters::ses::SesMailer::new(
-            aws_sdk_sesv2::Client::new(config),
-            &self.from,
-        ))
-    }
-}
-
 impl Backend {
     /// The embedded store in `data_dir`: `verbatim.sqlite3`, `private/` and `site/`.
     #[cfg(feature = "embedded")]
@@ -151,7 +65,7 @@ impl Backend {
         let records = Arc::new(SqliteStore::open(&data_dir.join("verbatim.sqlite3"))?);
         let log_key = crate::adapters::signing_key::load_or_create_file(
             &data_dir.join("log-signing-key"),
-            crate::adapters::signing_key::LOCAL_KEY_NAME,
+            crate::transparency::key::LOCAL_KEY_NAME,
         )?;
         let folder = |name: &str| {
             FsObjectStore::open(data_dir.join(name))
@@ -177,7 +91,7 @@ impl Backend {
     #[cfg(feature = "aws")]
     pub async fn aws(
         config: &aws_config::SdkConfig,
-        names: &AwsNames,
+        names: &crate::settings::AwsNames,
         create: bool,
     ) -> Result<Self, StoreError> {
         use crate::adapters::{dynamodb, s3};
@@ -188,9 +102,9 @@ impl Backend {
             s3::ensure_bucket(&s3_client, &names.private_bucket).await?;
             s3::ensure_bucket(&s3_client, &names.site_bucket).await?;
         }
-        let parameter = std::env::var(SIGNING_KEY_PARAMETER_VAR)
-            .ok()
-            .filter(|p| !p.is_empty())
+        let parameter = names
+            .signing_key_parameter
+            .clone()
             .or_else(|| create.then(|| DEFAULT_SIGNING_KEY_PARAMETER.to_owned()));
         let log_key = match parameter {
             Some(parameter) => Some(Arc::new(
@@ -198,13 +112,14 @@ impl Backend {
                     &aws_sdk_ssm::Client::new(config),
                     &parameter,
                     create,
-                    &log_key_name_from_env(),
+                    &names.key_name,
                 )
                 .await?,
             )),
             None => {
                 tracing::warn!(
-                    "{SIGNING_KEY_PARAMETER_VAR} is not set: receipts are not signed and the transparency log cannot be published"
+                    "{} is not set: receipts are not signed and the transparency log cannot be published",
+                    crate::settings::SIGNING_KEY_PARAMETER_VAR
                 );
                 None
             }
@@ -212,9 +127,9 @@ impl Backend {
         let records = Arc::new(dynamodb::DynamoStore::new(dynamo, &names.table));
         // Staged uploads go to their own bucket when one is named (it can expire them without
         // the private bucket's object lock), else under `staging/` in the private bucket.
-        let staging_bucket = std::env::var(STAGING_BUCKET_VAR)
-            .ok()
-            .filter(|b| !b.is_empty())
+        let staging_bucket = names
+            .staging_bucket
+            .clone()
             .unwrap_or_else(|| names.private_bucket.clone());
         if create {
             s3::ensure_bucket(&s3_client, &staging_bucket).await?;
@@ -240,29 +155,11 @@ impl Backend {
         })
     }
 
-    /// The AWS backend as a Lambda sees it: names and SDK settings from its environment.
-    #[cfg(feature = "aws")]
-    pub async fn aws_from_env() -> Result<Self, String> {
-        let names = AwsNames::from_env()?;
-        let config = aws_config::load_from_env().await;
-        Self::aws(&config, &names, false)
-            .await
-            .map_err(|e| e.to_string())?
-            .with_env_settings()
-    }
-
-    /// The settings an entry point may take from its environment, read once at start-up:
-    /// `VERBATIM_RECEIPT_WAIT` (`2s`, `500ms`) and `VERBATIM_IN_FLIGHT_GRACE_SECONDS`. A value
-    /// that does not parse is an error, never silently the default.
-    pub fn with_env_settings(mut self) -> Result<Self, String> {
-        if let Ok(raw) = std::env::var("VERBATIM_RECEIPT_WAIT") {
-            self.receipt_wait = crate::intake::parse_wait(&raw)
-                .map_err(|e| format!("VERBATIM_RECEIPT_WAIT: {e}"))?;
-        }
-        if let Ok(raw) = std::env::var(crate::intake::IN_FLIGHT_GRACE_VAR) {
-            self.in_flight_grace = crate::intake::parse_in_flight_grace(&raw)?;
-        }
-        Ok(self)
+    /// How long intake waits for a number, and for a response received in time to be stored.
+    pub fn with_timing(mut self, timing: crate::settings::Timing) -> Self {
+        self.receipt_wait = timing.receipt_wait;
+        self.in_flight_grace = timing.in_flight_grace;
+        self
     }
 
     pub fn intake_state(&self, clock: Arc<dyn Clock>, queue: Arc<dyn PublishQueue>) -> IntakeState {
@@ -344,6 +241,20 @@ impl Backend {
         }
     }
 
+    /// Responses by email: the same intake as HTTP, and the list (its mailer, mail domain and
+    /// public site) for subscription requests, receipts and replies.
+    pub fn email_intake(&self, intake: Arc<Intake>, list: Arc<EmailList>) -> EmailIntake {
+        EmailIntake {
+            intake,
+            consultations: self.consultations.clone(),
+            private: self.private.clone(),
+            mailer: list.mailer.clone(),
+            mail_domain: list.mail_domain.clone(),
+            public_url: list.public_url.clone(),
+            list,
+        }
+    }
+
     pub fn publisher(&self, clock: Arc<dyn Clock>) -> Publisher {
         Publisher {
             consultations: self.consultations.clone(),
@@ -355,4 +266,16 @@ impl Backend {
             log_key: self.log_key.clone(),
         }
     }
+}
+
+/// Mail through SES, with the function's SDK settings (loaded once, shared with its store).
+#[cfg(feature = "aws")]
+pub fn ses_mailer(
+    config: &aws_config::SdkConfig,
+    mail: &crate::settings::MailSettings,
+) -> Arc<dyn Mailer> {
+    Arc::new(crate::adapters::ses::SesMailer::new(
+        aws_sdk_sesv2::Client::new(config),
+        &mail.from,
+    ))
 }

@@ -22,7 +22,9 @@ pub mod intake;
 pub mod ports;
 pub mod publish;
 pub mod secretariat;
+pub mod settings;
 pub mod site;
 pub mod transparency;
 
-pub use backend::{AwsNames, Backend, MailSettings};
+pub use backend::Backend;
+pub use settings::{AwsNames, MailSettings, Timing, Vars};

@@ -39,6 +39,9 @@ impl PublishQueue for Requests {
 struct App {
     router: Router,
     backend: Backend,
+    /// Every message the email list sent.
+    sent: Arc<Sent>,
+    list: Arc<shared::email::list::EmailList>,
     clock: Arc<TestClock>,
     requests: Arc<Requests>,
     _dir: tempfile::TempDir,
@@ -59,15 +62,27 @@ fn app_with(limits: Limits) -> App {
         Arc::new(SweptByTimer),
         AdminToken::new(TOKEN).unwrap(),
     );
-    let router = shared::http::with_security_headers(
-        shared::http::intake::router(intake.clone())
-            .merge(shared::http::intake::local_uploads_router(intake))
-            .merge(shared::http::admin::router(admin))
-            .merge(shared::http::site::router(backend.site.clone())),
-    );
+    let sent = Arc::new(Sent::default());
+    let list = Arc::new(backend.email_list(
+        sent.clone(),
+        clock.clone(),
+        "https://consultations.example.org",
+        "consultations.example.org",
+    ));
+    let router = shared::http::with_security_headers(shared::http::local_router(
+        shared::http::LocalRoutes {
+            intake,
+            list: list.clone(),
+            admin,
+            health: Default::default(),
+            site: backend.site.clone(),
+        },
+    ));
     App {
         router,
         backend,
+        sent,
+        list,
         clock,
         requests,
         _dir: dir,
@@ -945,13 +960,7 @@ impl shared::ports::Mailer for Sent {
 async fn with_email_list() -> (App, Arc<Sent>, Arc<shared::email::list::EmailList>) {
     let app = app();
     app.open_consultation().await;
-    let sent = Arc::new(Sent::default());
-    let list = Arc::new(app.backend.email_list(
-        sent.clone(),
-        app.clock.clone(),
-        "https://consultations.example.org",
-        "consultations.example.org",
-    ));
+    let (sent, list) = (app.sent.clone(), app.list.clone());
     (app, sent, list)
 }
 
@@ -959,8 +968,8 @@ async fn with_email_list() -> (App, Arc<Sent>, Arc<shared::email::list::EmailLis
 /// an address in an hour (eight concurrent requests once sent eight).
 #[tokio::test]
 async fn subscription_requests_cannot_flood_an_inbox() {
-    let (app, sent, list) = with_email_list().await;
-    let router = app.router.clone().merge(shared::http::list::router(list));
+    let (app, sent, _) = with_email_list().await;
+    let router = app.router.clone();
     let subscribe = || {
         router.clone().oneshot(
             Request::post("/api/consultations/net-2027/subscriptions")
@@ -994,10 +1003,7 @@ async fn subscription_requests_cannot_flood_an_inbox() {
 #[tokio::test]
 async fn the_email_list_speaks_the_subscribers_language() {
     let (app, sent, list) = with_email_list().await;
-    let router = app
-        .router
-        .clone()
-        .merge(shared::http::list::router(list.clone()));
+    let router = app.router.clone();
     let send = |request: Request<Body>| {
         let router = router.clone();
         async move {

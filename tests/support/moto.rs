@@ -110,11 +110,11 @@ impl Moto {
 
     /// The AWS backend on a table and buckets of its own, created for the test.
     pub async fn fresh_backend(&self, prefix: &str) -> shared::Backend {
-        let names = shared::AwsNames {
-            table: unique_name(&format!("{prefix}-table")),
-            private_bucket: unique_name(&format!("{prefix}-private")),
-            site_bucket: unique_name(&format!("{prefix}-site")),
-        };
+        let names = shared::AwsNames::new(
+            &unique_name(&format!("{prefix}-table")),
+            &unique_name(&format!("{prefix}-private")),
+            &unique_name(&format!("{prefix}-site")),
+        );
         shared::Backend::aws(&self.sdk_config().await, &names, true)
             .await
             .expect("creating the table and buckets in moto")

@@ -7,17 +7,21 @@ use shared::adapters::scheduler::EventBridgeScheduler;
 use shared::http::admin::{self, AdminToken, Caller};
 use shared::http::with_security_headers;
 use shared::ports::{PublishedByStream, SystemClock};
-use shared::{AwsNames, Backend};
+use shared::settings::ScheduleNames;
+use shared::{AwsNames, Backend, Timing, Vars};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let token = std::env::var("VERBATIM_ADMIN_TOKEN")
-        .map_err(|_| "set VERBATIM_ADMIN_TOKEN".to_owned())
-        .and_then(AdminToken::new)?;
+    let vars = Vars::from_iter(std::env::vars());
+    let token = AdminToken::new(vars.required("VERBATIM_ADMIN_TOKEN", "the admin API")?)?;
+    let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
+    let schedules = ScheduleNames::from_vars(&vars)?;
     let config = aws_config::load_from_env().await;
-    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
-    let scheduler = EventBridgeScheduler::from_env(&config)?;
+    let backend = Backend::aws(&config, &names, false)
+        .await?
+        .with_timing(timing);
+    let scheduler = EventBridgeScheduler::new(&config, &schedules);
     let state = backend.admin_state(
         Arc::new(SystemClock),
         Arc::new(PublishedByStream),

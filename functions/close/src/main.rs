@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
-use shared::Backend;
 use shared::closing::Closer;
 use shared::domain::ConsultationId;
 use shared::ports::{PublishedByStream, SystemClock};
+use shared::{AwsNames, Backend, Timing, Vars};
 
 /// A due step this close is waited for within the invocation (the dossier follows the
 /// deadline by the in-flight grace); anything later is left to the next sweep.
@@ -25,7 +25,12 @@ struct CloseEvent {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let backend = Backend::aws_from_env().await?;
+    let vars = Vars::from_iter(std::env::vars());
+    let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
+    let config = aws_config::load_from_env().await;
+    let backend = Backend::aws(&config, &names, false)
+        .await?
+        .with_timing(timing);
     // Pages follow from the table's stream, like every other change.
     let closer = Arc::new(backend.closer(Arc::new(SystemClock), Arc::new(PublishedByStream)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<CloseEvent>| {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::s3::S3Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::adapters::events::{CreatedObject, created_objects};
 use shared::adapters::s3::{self, S3ObjectStore};
-use shared::email::message::{delivered_to, parse};
-use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES, recipient};
-use shared::intake::IntakeError;
+use shared::backend::ses_mailer;
+use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::ports::{Clock, ObjectKey, ObjectStore, PublishedByStream, SystemClock};
-use shared::{AwsNames, Backend, MailSettings};
+use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
 /// The object SES stores when a receipt rule with an S3 action is created.
 const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
@@ -19,12 +19,14 @@ const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    let vars = Vars::from_iter(std::env::vars());
+    let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
+    let mail = MailSettings::from_vars(&vars)?;
     let config = aws_config::load_from_env().await;
-    let backend = Backend::aws(&config, &AwsNames::from_env()?, false)
+    let backend = Backend::aws(&config, &names, false)
         .await?
-        .with_env_settings()?;
-    let mail = MailSettings::from_env()?;
-    let email = Arc::new(email_intake(&backend, &mail, mail.ses_mailer(&config)));
+        .with_timing(timing);
+    let email = Arc::new(email_intake(&backend, &mail, ses_mailer(&config, &mail)));
     let s3_client = s3::client(&config);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| {
         let (email, s3_client) = (email.clone(), s3_client.clone());
@@ -40,23 +42,11 @@ fn email_intake(
 ) -> EmailIntake {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Publication follows from the table's stream, as for the HTTP intake.
-    let queue = Arc::new(PublishedByStream);
-    let intake = backend.intake_state(clock.clone(), queue).intake;
-    let list = backend.email_list(
-        mailer.clone(),
-        clock,
-        mail.public_url.clone(),
-        mail.mail_domain.clone(),
-    );
-    EmailIntake {
-        intake,
-        consultations: backend.consultations.clone(),
-        private: backend.private.clone(),
-        mailer,
-        list: Arc::new(list),
-        mail_domain: mail.mail_domain.clone(),
-        public_url: mail.public_url.clone(),
-    }
+    let intake = backend
+        .intake_state(clock.clone(), Arc::new(PublishedByStream))
+        .intake;
+    let list = backend.email_list(mailer, clock, &mail.public_url, &mail.mail_domain);
+    backend.email_intake(intake, Arc::new(list))
 }
 
 /// Takes every stored message the event names. A storage failure fails the invocation, and
@@ -67,20 +57,14 @@ async fn handle(
     s3_client: &aws_sdk_s3::Client,
     event: S3Event,
 ) -> Result<(), Error> {
-    for record in event.records {
-        let (Some(bucket), Some(key)) = (record.s3.bucket.name, record.s3.object.key) else {
-            tracing::warn!("an S3 event record without bucket or key");
-            continue;
-        };
-        let key = event_key(&key);
+    for CreatedObject { bucket, key } in created_objects(&event) {
         // SES writes this test object when the receipt rule is created: not a message.
         if key.ends_with(SES_SETUP_NOTIFICATION) {
             tracing::info!(%key, "SES's setup notification; nothing to take");
             continue;
         }
         let store = S3ObjectStore::new(s3_client.clone(), &bucket);
-        let object_key = ObjectKey::parse(key.as_str())?;
-        let Some(object) = store.get(&object_key).await? else {
+        let Some(object) = store.get(&ObjectKey::parse(key.as_str())?).await? else {
             tracing::warn!(%bucket, %key, "the stored message is gone");
             continue;
         };
@@ -88,49 +72,9 @@ async fn handle(
             tracing::warn!(%key, size = object.size, "message over the limit; left in place");
             continue;
         }
-        let raw = object.into_bytes().await?;
-        take(email, &key, &raw).await?;
+        email.take_stored(&key, &object.into_bytes().await?).await?;
     }
     Ok(())
-}
-
-/// Delivers one message to each of the service's addresses it was sent to.
-async fn take(email: &EmailIntake, key: &str, raw: &[u8]) -> Result<(), Error> {
-    let addresses: Vec<String> = delivered_to(raw)
-        .into_iter()
-        .filter(|a| recipient(a, &email.mail_domain).is_some())
-        .collect();
-    if addresses.is_empty() {
-        tracing::warn!(%key, "no address of this service in the message; left in place");
-        return Ok(());
-    }
-    // Read once, however many consultations it was sent to. SES gives no envelope sender.
-    let message = parse(raw, None);
-    for address in addresses {
-        let to = match email.accepts(&address).await {
-            Ok(to) => to,
-            Err(reason) => {
-                tracing::info!(%key, %address, %reason, "refused");
-                email.refuse(&message, &reason).await;
-                continue;
-            }
-        };
-        match email.deliver(&to, raw, &message).await {
-            Ok(outcome) => tracing::info!(%key, %address, ?outcome, "message taken"),
-            Err(IntakeError::Store(e)) => return Err(e.into()),
-            // The original stays under `inbound/` in the private bucket: nothing is lost.
-            Err(e) => tracing::error!(%key, %address, error = %e, "message not taken"),
-        }
-    }
-    Ok(())
-}
-
-/// S3 event keys are URL-encoded, with `+` for a space.
-fn event_key(raw: &str) -> String {
-    let spaced = raw.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8_lossy()
-        .into_owned()
 }
 
 #[cfg(test)]

@@ -67,11 +67,11 @@ async fn setup() -> Setup {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let moto = moto::moto(&workspace);
     let config = moto.sdk_config().await;
-    let names = AwsNames {
-        table: moto::unique_name("mail-table"),
-        private_bucket: moto::unique_name("mail-private"),
-        site_bucket: moto::unique_name("mail-site"),
-    };
+    let names = AwsNames::new(
+        &moto::unique_name("mail-table"),
+        &moto::unique_name("mail-private"),
+        &moto::unique_name("mail-site"),
+    );
     let backend = Backend::aws(&config, &names, true).await.unwrap();
     moto_ses::verify_domain(&config, DOMAIN).await;
     let mail = MailSettings {
@@ -221,9 +221,4 @@ async fn unknown_consultations_are_answered_and_list_requests_are_taken() {
             .is_empty(),
         "a list request is not a response"
     );
-}
-
-#[test]
-fn event_keys_are_decoded() {
-    assert_eq!(event_key("inbound/a+b%2Bc%C3%A9"), "inbound/a b+cé");
 }

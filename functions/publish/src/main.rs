@@ -5,23 +5,29 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::adapters::events::changed_consultations;
+use shared::backend::ses_mailer;
 use shared::email::list::EmailList;
 use shared::ports::{Clock, SystemClock};
 use shared::publish::Publisher;
-use shared::{AwsNames, Backend, MailSettings};
+use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    let vars = Vars::from_iter(std::env::vars());
+    let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
+    let mail = MailSettings::from_vars(&vars)?;
     let config = aws_config::load_from_env().await;
-    let backend = Backend::aws(&config, &AwsNames::from_env()?, false).await?;
-    let mail = MailSettings::from_env()?;
+    let backend = Backend::aws(&config, &names, false)
+        .await?
+        .with_timing(timing);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = Arc::new(backend.publisher(clock.clone()));
     // Stylesheet, scripts, verify pages: once per instance, not with every batch.
     publisher.publish_assets().await?;
     let list = Arc::new(backend.email_list(
-        mail.ses_mailer(&config),
+        ses_mailer(&config, &mail),
         clock,
         mail.public_url,
         mail.mail_domain,
@@ -38,15 +44,8 @@ async fn main() -> Result<(), Error> {
 /// event source mapping retries it (publication is idempotent, the list resumes from its
 /// progress mark, and the mapping's retries are bounded, with a failure queue after them).
 async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
-    let keys = event.records.iter().filter_map(|record| {
-        let key = |name: &str| match record.change.keys.get(name) {
-            Some(serde_dynamo::AttributeValue::S(value)) => Some(value.clone()),
-            _ => None,
-        };
-        Some((key("pk")?, key("sk")?))
-    });
     let mut failed = Vec::new();
-    for id in shared::adapters::dynamodb::consultations_in(keys) {
+    for id in changed_consultations(&event) {
         let result = match publisher.publish(&id).await {
             Ok(()) => list.notify(&id).await.map(|_| ()).map_err(Error::from),
             Err(e) => Err(Error::from(e)),

@@ -12,6 +12,8 @@ pub mod sqlite;
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;
+#[cfg(feature = "aws")]
+pub mod events;
 #[cfg(feature = "relay")]
 pub mod relay;
 #[cfg(feature = "aws")]

@@ -24,20 +24,14 @@ pub struct EventBridgeScheduler {
 }
 
 impl EventBridgeScheduler {
-    /// From `VERBATIM_SCHEDULE_GROUP`, `VERBATIM_CLOSE_FUNCTION_ARN`, `VERBATIM_SCHEDULER_ROLE_ARN`.
-    pub fn from_env(config: &aws_config::SdkConfig) -> Result<Self, String> {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| format!("set {name} (closing schedules need it)"))
-        };
-        Ok(Self {
+    /// Schedules in `names.group` that invoke `names.target_arn` as `names.role_arn`.
+    pub fn new(config: &aws_config::SdkConfig, names: &crate::settings::ScheduleNames) -> Self {
+        Self {
             client: Client::new(config),
-            group: var("VERBATIM_SCHEDULE_GROUP")?,
-            target_arn: var("VERBATIM_CLOSE_FUNCTION_ARN")?,
-            role_arn: var("VERBATIM_SCHEDULER_ROLE_ARN")?,
-        })
+            group: names.group.clone(),
+            target_arn: names.target_arn.clone(),
+            role_arn: names.role_arn.clone(),
+        }
     }
 }
 

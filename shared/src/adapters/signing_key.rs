@@ -4,8 +4,7 @@
 use crate::ports::StoreError;
 use crate::transparency::LogKey;
 
-/// The key name a locally generated key gets: the local host's site.
-pub const LOCAL_KEY_NAME: &str = "verbatim.localhost";
+pub use crate::transparency::key::LOCAL_KEY_NAME;
 
 /// The key in `path`, or a new one saved there (mode 0600, created exclusively: two processes
 /// starting at once end up with the same key).

@@ -149,6 +149,41 @@ impl EmailIntake {
         }
     }
 
+    /// Takes a message stored whole before anyone read it (on AWS, by SES's receipt rule),
+    /// once for each of this service's addresses it was sent to (SES gives no envelope: the
+    /// headers say who it was for). Only a storage failure is an error, so that the caller
+    /// retries; anything else about the message is answered or logged. `name` names the
+    /// message in the logs.
+    pub async fn take_stored(&self, name: &str, raw: &[u8]) -> Result<(), StoreError> {
+        let addresses: Vec<String> = crate::email::message::delivered_to(raw)
+            .into_iter()
+            .filter(|a| recipient(a, &self.mail_domain).is_some())
+            .collect();
+        if addresses.is_empty() {
+            tracing::warn!(%name, "no address of this service in the message; left in place");
+            return Ok(());
+        }
+        // Read once, however many consultations it was sent to.
+        let message = crate::email::message::parse(raw, None);
+        for address in addresses {
+            let to = match self.accepts(&address).await {
+                Ok(to) => to,
+                Err(reason) => {
+                    tracing::info!(%name, %address, %reason, "refused");
+                    self.refuse(&message, &reason).await;
+                    continue;
+                }
+            };
+            match self.deliver(&to, raw, &message).await {
+                Ok(outcome) => tracing::info!(%name, %address, ?outcome, "message taken"),
+                Err(IntakeError::Store(e)) => return Err(e),
+                // The stored message stays where it is: nothing is lost.
+                Err(e) => tracing::error!(%name, %address, error = %e, "message not taken"),
+            }
+        }
+        Ok(())
+    }
+
     /// Takes one message for one of Verbatim's addresses: a response, or a list request.
     /// `message` is `raw` as [`crate::email::message::parse`] read it, once for all the addresses it was sent to.
     pub async fn deliver(

@@ -19,6 +19,26 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use error::ApiError;
 
+/// What the local host serves, each part built by its [`crate::Backend`].
+pub struct LocalRoutes {
+    pub intake: intake::IntakeState,
+    pub list: std::sync::Arc<crate::email::list::EmailList>,
+    pub admin: admin::AdminState,
+    pub health: std::sync::Arc<crate::publish::health::PublicationHealth>,
+    pub site: std::sync::Arc<dyn crate::ports::ObjectStore>,
+}
+
+/// Every route of the local host in one router: the intake (with the uploads' own endpoint,
+/// which S3 plays on AWS), the email list, the admin API, publication health and the site.
+pub fn local_router(routes: LocalRoutes) -> Router {
+    intake::router(routes.intake.clone())
+        .merge(intake::local_uploads_router(routes.intake))
+        .merge(list::router(routes.list))
+        .merge(admin::router(routes.admin))
+        .merge(health::router(routes.health))
+        .merge(site::router(routes.site))
+}
+
 /// `?lang=` of the site's form or of a link in a mail: the language of the page to answer
 /// with (English when absent or unknown).
 #[derive(Debug, serde::Deserialize)]

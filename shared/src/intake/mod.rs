@@ -31,19 +31,15 @@ pub const TEXT_FILE_NAME: &str = "response.txt";
 /// Longer than any request can last (API Gateway stops requests at 30 s).
 pub const DEFAULT_IN_FLIGHT_GRACE: SignedDuration = SignedDuration::from_secs(30);
 
-/// The variable that sets the grace in whole seconds (for tests and unusual deployments).
-/// Intake and closing must agree on it: every entry point reads it at start-up, into
-/// [`crate::Backend::in_flight_grace`] (see `Backend::with_env_settings`).
-pub const IN_FLIGHT_GRACE_VAR: &str = "VERBATIM_IN_FLIGHT_GRACE_SECONDS";
-
-/// A grace as written in [`IN_FLIGHT_GRACE_VAR`]: whole seconds, 1 to 3,600.
+/// A grace as written in `VERBATIM_IN_FLIGHT_GRACE_SECONDS` (or `--in-flight-grace`): whole
+/// seconds, 1 to 3,600. Intake and closing must agree on it.
 pub fn parse_in_flight_grace(raw: &str) -> Result<SignedDuration, String> {
     raw.trim()
         .parse::<u16>()
         .ok()
         .filter(|s| (1..=3600).contains(s))
         .map(|s| SignedDuration::from_secs(i64::from(s)))
-        .ok_or_else(|| format!("{IN_FLIGHT_GRACE_VAR}={raw:?}: write whole seconds, 1 to 3600"))
+        .ok_or_else(|| format!("{raw:?}: write whole seconds, 1 to 3600"))
 }
 
 /// A response as received, before validation.

@@ -13,6 +13,9 @@ use thiserror::Error;
 /// The signed-note algorithm byte of Ed25519.
 const ALG_ED25519: u8 = 1;
 
+/// The name of a key made on one machine that has no public host name of its own.
+pub const LOCAL_KEY_NAME: &str = "verbatim.localhost";
+
 #[derive(Debug, Error)]
 pub enum KeyError {
     #[error(
