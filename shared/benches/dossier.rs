@@ -13,7 +13,8 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use shared::Backend;
 use shared::domain::*;
-use shared::ports::{Body, Clock, ObjectKey, ObjectMeta, PublishQueue, PutMode};
+use shared::ports::{Body, Clock, ObjectKey, ObjectMeta, PutMode};
+use test_support::NoQueue;
 
 struct BenchClock(Mutex<Timestamp>);
 
@@ -23,10 +24,6 @@ impl Clock for BenchClock {
     }
 }
 
-struct NoQueue;
-
-impl PublishQueue for NoQueue {
-    fn request(&self, _: &ConsultationId) {}
 }
 
 fn peak_rss_kib() -> u64 {

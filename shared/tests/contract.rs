@@ -1,10 +1,6 @@
 //! The adapter contract: every storage backend (embedded files + SQLite, and S3 + DynamoDB
 //! against moto) must pass these same tests.
 
-#[path = "../../tests/support/moto.rs"]
-mod moto;
-
-use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,6 +9,7 @@ use shared::Backend;
 use shared::domain::*;
 use shared::ports::*;
 use shared::secretariat::records::modify;
+use test_support::{NoQueue, TestClock};
 
 /// A backend and whatever keeps it alive (a temporary folder).
 struct Fixture {
@@ -27,9 +24,8 @@ async fn embedded() -> Fixture {
 }
 
 async fn aws() -> Fixture {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     Fixture {
-        backend: moto::moto(&workspace).fresh_backend("contract").await,
+        backend: test_support::moto().fresh_backend("contract").await,
         _dir: tempfile::tempdir().unwrap(),
     }
 }
@@ -369,31 +365,6 @@ async fn uploads_appear_whole_when_finished(f: Fixture) {
             .unwrap(),
         b"small"
     );
-}
-
-/// A clock the test moves by hand.
-struct TestClock(std::sync::Mutex<Timestamp>);
-
-impl TestClock {
-    fn at(s: &str) -> Arc<Self> {
-        Arc::new(Self(std::sync::Mutex::new(at(s))))
-    }
-
-    fn set(&self, t: Timestamp) {
-        *self.0.lock().unwrap() = t;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
-
-struct NoQueue;
-
-impl PublishQueue for NoQueue {
-    fn request(&self, _: &ConsultationId) {}
 }
 
 async fn spooled(name: &str, content: &[u8]) -> shared::intake::spool::SpooledFile {

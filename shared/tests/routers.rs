@@ -7,34 +7,16 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jiff::Timestamp;
 use serde_json::{Value, json};
 use shared::Backend;
 use shared::domain::ConsultationId;
 use shared::domain::limits::Limits;
 use shared::http::admin::AdminToken;
-use shared::ports::{Clock, PublishQueue, SweptByTimer};
+use shared::ports::SweptByTimer;
+use test_support::{Requests, TestClock};
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-token-0123456789";
-
-struct TestClock(Mutex<Timestamp>);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
-
-/// Records publication requests, so tests see that intake asks for one.
-#[derive(Default)]
-struct Requests(Mutex<Vec<String>>);
-
-impl PublishQueue for Requests {
-    fn request(&self, c: &ConsultationId) {
-        self.0.lock().unwrap().push(c.to_string());
-    }
-}
 
 struct App {
     router: Router,
@@ -50,9 +32,7 @@ struct App {
 fn app_with(limits: Limits) -> App {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::embedded(dir.path()).unwrap();
-    let clock = Arc::new(TestClock(Mutex::new(
-        "2026-11-28T10:00:00Z".parse().unwrap(),
-    )));
+    let clock = TestClock::at("2026-11-28T10:00:00Z");
     let requests = Arc::new(Requests::default());
     let mut intake = backend.intake_state(clock.clone(), requests.clone());
     intake.limits = limits;
@@ -200,7 +180,7 @@ impl App {
     }
 
     fn set_time(&self, at: &str) {
-        *self.clock.0.lock().unwrap() = at.parse().unwrap();
+        self.clock.set(at.parse().unwrap());
     }
 }
 
@@ -295,11 +275,7 @@ async fn admin_creates_a_consultation_with_the_resolution_deadline() {
     assert_eq!(c["deadline"], "2027-02-28T23:59:59.999+01:00");
     assert_eq!(c["deadline_rule"], "resolution-1344");
     assert_eq!(c["status"], "open");
-    assert_eq!(
-        *app.requests.0.lock().unwrap(),
-        ["net-2027"],
-        "publication requested"
-    );
+    assert_eq!(app.requests.taken(), ["net-2027"], "publication requested");
 
     let again = app.create(consultation()).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -386,11 +362,7 @@ async fn a_response_gets_a_receipt_with_exact_hashes() {
         "/consultations/net-2027/responses/1/report%20%282%29.pdf"
     );
     assert!(!String::from_utf8_lossy(&reply.body).contains("ada@example.org"));
-    assert_eq!(
-        app.requests.0.lock().unwrap().len(),
-        2,
-        "creation, then the response"
-    );
+    assert_eq!(app.requests.taken().len(), 2, "creation, then the response");
 
     let second = app
         .post_multipart(

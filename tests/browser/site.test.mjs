@@ -92,7 +92,7 @@ async function screenshot(page, name) {
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'verbatim-browser-'));
   // The set-up posts over a hundred responses from this one address (a paged consultation):
-  // more than the per-client rate limit allows a minute, which tests/e2e.rs checks on its own.
+  // more than the per-client rate limit allows a minute, which tests/api/flow.rs checks on its own.
   const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off'];
   server = spawn(process.env.VERBATIM_BIN, args, {
     env: { ...process.env, VERBATIM_ADMIN_TOKEN: TOKEN, VERBATIM_IN_FLIGHT_GRACE_SECONDS: '1', RUST_LOG: 'warn' },

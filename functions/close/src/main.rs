@@ -58,38 +58,26 @@ async fn handle(closer: &Closer, event: CloseEvent) -> Result<(), Error> {
 }
 
 #[cfg(test)]
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
-
-#[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use jiff::{SignedDuration, Timestamp};
     use serde_json::json;
     use shared::adapters::scheduler::EventBridgeScheduler;
     use shared::domain::DeadlineRequest;
     use shared::http::admin::AdminToken;
-    use shared::ports::{ObjectKey, PublishQueue};
+    use shared::ports::ObjectKey;
+    use test_support::NoQueue;
 
     use super::*;
-
-    struct NoQueue;
-
-    impl PublishQueue for NoQueue {
-        fn request(&self, _: &ConsultationId) {}
-    }
 
     /// Opening a consultation schedules its closing at the deadline in Geneva time; moving the
     /// deadline moves the schedule; the scheduled event closes it and builds the dossier.
     #[tokio::test]
     async fn schedules_follow_the_deadline_and_their_event_closes() {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let moto = moto::moto(&workspace);
+        let moto = test_support::moto();
         let backend = moto.fresh_backend("close").await;
         let config = moto.sdk_config().await;
         let client = aws_sdk_scheduler::Client::new(&config);
-        let group = moto::unique_name("closing");
+        let group = test_support::unique_name("closing");
         client
             .create_schedule_group()
             .name(&group)

@@ -78,8 +78,4 @@ async fn handle(
 }
 
 #[cfg(test)]
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
-
-#[cfg(test)]
 mod tests;

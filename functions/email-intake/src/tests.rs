@@ -1,8 +1,6 @@
 //! The AWS path of email, against moto: a message stored by SES's receipt rule, the S3 event
 //! it raises, and this function's handler taking it, with receipts sent through SES.
 
-use std::path::Path;
-
 use serde_json::json;
 use shared::AwsNames;
 use shared::domain::{Channel, ConsultationRequest, SubscriberId};
@@ -11,8 +9,7 @@ use shared::ports::{Body, ObjectMeta, PutMode};
 
 use super::*;
 
-#[path = "../../../tests/support/moto_ses.rs"]
-mod moto_ses;
+use test_support::ses as moto_ses;
 
 const DOMAIN: &str = "consultations.example.org";
 
@@ -64,13 +61,12 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let moto = moto::moto(&workspace);
+    let moto = test_support::moto();
     let config = moto.sdk_config().await;
     let names = AwsNames::new(
-        &moto::unique_name("mail-table"),
-        &moto::unique_name("mail-private"),
-        &moto::unique_name("mail-site"),
+        &test_support::unique_name("mail-table"),
+        &test_support::unique_name("mail-private"),
+        &test_support::unique_name("mail-site"),
     );
     let backend = Backend::aws(&config, &names, true).await.unwrap();
     moto_ses::verify_domain(&config, DOMAIN).await;

@@ -63,17 +63,7 @@ async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result
 }
 
 #[cfg(test)]
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
-
-#[cfg(test)]
-#[path = "../../../tests/support/moto_ses.rs"]
-mod moto_ses;
-
-#[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use serde_json::json;
     use shared::domain::{
         AuditEntry, Channel, ConsultationRequest, EmailAddress, NewResponse, ResponseId, Submitter,
@@ -82,7 +72,7 @@ mod tests {
     use shared::ports::{Clock, ObjectKey};
 
     use super::*;
-    use crate::moto_ses;
+    use test_support::ses as moto_ses;
 
     /// A stream record as DynamoDB Streams delivers it to Lambda (keys only).
     fn record(pk: &str, sk: &str) -> serde_json::Value {
@@ -100,8 +90,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_batch_publishes_its_consultations() {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let moto = moto::moto(&workspace);
+        let moto = test_support::moto();
         let backend = moto.fresh_backend("publish").await;
         let config = moto.sdk_config().await;
         moto_ses::verify_domain(&config, "consultations.example.org").await;

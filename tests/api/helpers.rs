@@ -1,6 +1,4 @@
 //! The real `verbatim` binary, started for a test on free ports with its own data folder.
-//! Included by several test crates, each using part of it.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -3,13 +3,10 @@
 //! receipt's inclusion and the log's growth, and catches each kind of tampering with a clear
 //! message.
 
-#[path = "support/app.rs"]
-mod app;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use app::{TOKEN, start, verify};
+use crate::helpers::{TOKEN, start, verify};
 use serde_json::{Value, json};
 use shared::transparency::checkpoint::{TreeHead, origin, sign_checkpoint};
 use shared::transparency::{LogKey, LogVerifier};

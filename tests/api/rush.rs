@@ -5,16 +5,10 @@
 //! are published within 60 s. `bench/surge.sh` runs the same with more responses
 //! (`VERBATIM_RUSH_RESPONSES`, `VERBATIM_RUSH_SECONDS`) and prints what it measured.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/moto.rs"]
-mod moto;
-
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use app::{Server, get_json, open_consultation, start};
+use crate::helpers::{Server, get_json, open_consultation, start};
 use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
@@ -162,8 +156,7 @@ async fn a_rush_on_the_embedded_store() {
 
 #[tokio::test]
 async fn a_rush_on_s3_and_dynamodb() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let moto = moto::moto(&workspace);
+    let moto = test_support::moto();
     let data = tempfile::tempdir().unwrap();
     let env = moto.serve_env("rush");
     let args = [BEHIND_A_PROXY, &["--store", "aws", "--create-resources"]].concat();

@@ -1,6 +1,5 @@
 //! SES in moto: a verified sending identity, and the messages "sent" (moto keeps them and shows
-//! them at `/moto-api/data.json`). Included by the crates whose code sends mail.
-#![allow(dead_code)]
+//! them at `/moto-api/data.json`).
 
 /// Verifies `domain` as a sending identity (moto verifies at once).
 pub async fn verify_domain(config: &aws_config::SdkConfig, domain: &str) {

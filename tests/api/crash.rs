@@ -4,18 +4,13 @@
 //! afterwards, with its number and its exact bytes, the numbers without a gap (after a restart
 //! the sequencer numbers what was left pending), and the transparency log must verify.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/moto.rs"]
-mod moto;
-
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{get_json, open_consultation, sha256, start};
+use crate::helpers::{get_json, open_consultation, sha256, start};
 use serde_json::Value;
 
 const ID: &str = "kill-nine";
@@ -84,8 +79,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged() {
 
 #[tokio::test]
 async fn kill_9_under_load_on_s3_and_dynamodb_loses_nothing_acknowledged() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let moto = moto::moto(&workspace);
+    let moto = test_support::moto();
     let data = tempfile::tempdir().unwrap();
     let env = moto.serve_env("kill-nine");
     // moto takes tens of milliseconds a request: a longer load before each kill. Receipts do
@@ -223,5 +217,12 @@ async fn kill_9_under_load(
     );
 
     // The log covers every response and verifies.
-    app::log_reaches_and_verifies(&http, &server.url, ID, total, Duration::from_secs(30)).await;
+    crate::helpers::log_reaches_and_verifies(
+        &http,
+        &server.url,
+        ID,
+        total,
+        Duration::from_secs(30),
+    )
+    .await;
 }

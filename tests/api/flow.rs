@@ -1,15 +1,10 @@
 //! End to end: the real `verbatim` binary on a free port, used as a stakeholder, the
 //! Secretariat and a reader would use it, over the embedded store and over S3 + DynamoDB.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/moto.rs"]
-mod moto;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use app::{TOKEN, download, sha256, start};
+use crate::helpers::{TOKEN, download, sha256, start};
 
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -263,8 +258,7 @@ async fn embedded_store_end_to_end() {
 
 #[tokio::test]
 async fn aws_store_end_to_end() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let moto = moto::moto(&workspace);
+    let moto = test_support::moto();
     let data = tempfile::tempdir().unwrap();
     let env = moto.serve_env("e2e");
     full_flow(data.path(), &["--store", "aws", "--create-resources"], &env).await;
@@ -456,7 +450,7 @@ async fn one_client_cannot_send_faster_than_the_rate_limit() {
 
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), &["--rate-limit", "3/min"], &[]);
-    app::open_consultation(&http, &server.url, "limited").await;
+    crate::helpers::open_consultation(&http, &server.url, "limited").await;
     for i in 0..3 {
         // A claimed address from anywhere but a trusted proxy changes nothing.
         let reply = post(&server.url, Some(&format!("203.0.113.{i}")))
@@ -514,7 +508,7 @@ async fn one_client_cannot_send_faster_than_the_rate_limit() {
             .contains("demasiadas solicitudes")
     );
     // Reading is not limited.
-    let listed = app::get_json(&http, &server.url, "/api/consultations/limited").await;
+    let listed = crate::helpers::get_json(&http, &server.url, "/api/consultations/limited").await;
     assert_eq!(listed["id"], "limited");
     drop(server);
 
@@ -525,7 +519,7 @@ async fn one_client_cannot_send_faster_than_the_rate_limit() {
         &["--rate-limit", "3/min", "--trusted-proxy", "127.0.0.1/32"],
         &[],
     );
-    app::open_consultation(&http, &server.url, "limited").await;
+    crate::helpers::open_consultation(&http, &server.url, "limited").await;
     for _ in 0..3 {
         let reply = post(&server.url, Some("203.0.113.1")).await.unwrap();
         assert_eq!(reply.status(), 201);
@@ -589,7 +583,7 @@ async fn stalled_connections_cannot_starve_others() {
         ],
         &[],
     );
-    app::open_consultation(&http, &server.url, "stalled").await;
+    crate::helpers::open_consultation(&http, &server.url, "stalled").await;
     let addr = server.url.trim_start_matches("http://").to_owned();
     let head = b"POST /api/consultations/stalled/responses HTTP/1.1\r\nHost: x\r\n";
     let mut stalled = stalled_connections(&addr, 300, head).await;
@@ -630,7 +624,7 @@ async fn stalled_connections_cannot_starve_others() {
         closed_within(&mut stream, Duration::from_secs(15)).await,
         "a stalled body holds its connection"
     );
-    let listed = app::get_json(&http, &server.url, "/api/consultations/stalled").await;
+    let listed = crate::helpers::get_json(&http, &server.url, "/api/consultations/stalled").await;
     assert_eq!(listed["response_count"], 1, "{listed}");
     drop(server);
 

@@ -1,8 +1,6 @@
 //! A moto server (the local AWS emulator) for tests, one per test binary, started on a free
 //! loopback port from the project's venv (`tests/run` installs it). It stops when the test
 //! process ends, because it exits when its stdin pipe closes.
-//! Included by several test crates, each using part of it.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,14 +31,20 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The repository's root, where `.venv` and the Python helpers are.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// The shared moto server of this test binary, started on first use.
-pub fn moto(workspace: &Path) -> &'static Moto {
+pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
+        let workspace = workspace();
         let script = workspace.join("tests/support/moto_server.py");
         for _ in 0..5 {
             let port = free_port();
-            let mut child = Command::new(python(workspace))
+            let mut child = Command::new(python(&workspace))
                 .arg(&script)
                 .arg(port.to_string())
                 .stdin(Stdio::piped())

@@ -8,11 +8,6 @@
 //! `Retry-After`, never a 500; afterwards every response is stored exactly once (no duplicate
 //! from a retry), the numbers have no gap, everything is published and the log verifies.
 
-#[path = "support/app.rs"]
-mod app;
-#[path = "support/moto.rs"]
-mod moto;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{get_json, open_consultation, sha256, start};
+use crate::helpers::{get_json, open_consultation, sha256, start};
 use serde_json::{Value, json};
 
 const ID: &str = "faults";
@@ -134,8 +129,8 @@ async fn send_until_acknowledged(
 
 #[tokio::test]
 async fn failing_s3_and_dynamodb_lose_nothing_and_store_nothing_twice() {
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let moto = moto::moto(&workspace);
+    let workspace = test_support::workspace();
+    let moto = test_support::moto();
     let env = moto.serve_env("faults");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -242,7 +237,7 @@ async fn failing_s3_and_dynamodb_lose_nothing_and_store_nothing_twice() {
     );
 
     // The log covers them all and verifies.
-    app::log_reaches_and_verifies(
+    crate::helpers::log_reaches_and_verifies(
         &http,
         &server.url,
         ID,

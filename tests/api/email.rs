@@ -1,13 +1,10 @@
 //! Responses by email, end to end: real SMTP to the real `verbatim` binary, then the published
 //! files downloaded and compared with what was sent.
 
-#[path = "support/app.rs"]
-mod app;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::{Server, TOKEN, download, sha256, start};
+use crate::helpers::{Server, TOKEN, download, sha256, start};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
