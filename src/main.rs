@@ -118,7 +118,7 @@ struct ServeArgs {
 }
 
 /// A timeout flag: a wait (see `parse_wait`) that is not zero.
-fn parse_timeout(raw: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_timeout(raw: &str) -> Result<std::time::Duration, String> {
     let timeout = shared::intake::parse_wait(raw)?;
     if timeout.is_zero() {
         return Err(format!("{raw:?}: a timeout must be more than 0"));
@@ -258,7 +258,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(smtp::serve(smtp_listener, email, args.max_message_bytes));
     }
     println!("Verbatim is serving at http://{addr}/");
-    let app = shared::http::with_security_headers(routes);
+    let app = shared::http::with_request_log(shared::http::with_security_headers(routes));
     let limits = http_server::ConnectionLimits {
         header_read: args.header_timeout,
         body_idle: args.body_timeout,

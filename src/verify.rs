@@ -3,11 +3,13 @@
 //! reader could, and reports every way it departs from its signed log.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use shared::domain::ConsultationId;
-use shared::transparency::verify::{Checks, SiteReader, verify_consultation};
+use shared::transparency::verify::{Checks, Fetching, Progress, SiteReader, verify_consultation};
 use shared::transparency::{LogKey, LogVerifier};
 
 #[derive(clap::Args)]
@@ -26,6 +28,13 @@ pub struct VerifyArgs {
     /// which you should compare with the one the operator announces.
     #[arg(long)]
     key: Option<String>,
+    /// How many published files are downloaded at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// How long a download may stall (connecting, or between two pieces of its body) before
+    /// it fails (`30s`, `500ms`; at most 60 s). A large file on a slow link still arrives.
+    #[arg(long, default_value = "30s", value_parser = crate::parse_timeout)]
+    timeout: Duration,
 }
 
 #[derive(clap::Args)]
@@ -51,7 +60,10 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         if args.site.starts_with("http://") || args.site.starts_with("https://") {
             Box::new(UrlSite {
                 base: args.site.trim_end_matches('/').to_owned(),
-                client: reqwest::Client::new(),
+                client: reqwest::Client::builder()
+                    .connect_timeout(args.timeout)
+                    .read_timeout(args.timeout)
+                    .build()?,
             })
         } else {
             Box::new(FolderSite(PathBuf::from(&args.site)))
@@ -63,7 +75,14 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         receipt: args.receipt.as_ref().map(read).transpose()?,
         since: args.since.as_ref().map(read).transpose()?,
     };
-    let report = match verify_consultation(site.as_ref(), &id, checks).await {
+    let bar = FilesBar::new();
+    let fetching = Fetching {
+        at_once: usize::from(args.parallel),
+        progress: &bar,
+    };
+    let outcome = verify_consultation(site.as_ref(), &id, checks, fetching).await;
+    bar.0.finish_and_clear();
+    let report = match outcome {
         Ok(report) => report,
         Err(e) => {
             println!("FAILED: {e}");
@@ -91,6 +110,33 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         println!("FAILED: {} problem(s)", report.problems.len());
     }
     Ok(report.ok())
+}
+
+/// The published files fetched and hashed so far, on stderr (hidden when it is not a terminal,
+/// so logs and pipes get the report alone).
+struct FilesBar(ProgressBar);
+
+impl FilesBar {
+    fn new() -> Self {
+        let bar = ProgressBar::hidden();
+        bar.set_style(
+            ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} files, {eta} left")
+                .expect("a valid template"),
+        );
+        bar.set_message("checking the published files");
+        Self(bar)
+    }
+}
+
+impl Progress for FilesBar {
+    fn files_to_check(&self, total: u64) {
+        self.0.set_length(total);
+        self.0.set_draw_target(ProgressDrawTarget::stderr());
+    }
+
+    fn file_checked(&self) {
+        self.0.inc(1);
+    }
 }
 
 /// A site copied to (or served from) a folder.

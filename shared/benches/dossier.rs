@@ -6,25 +6,15 @@
 //! resident memory (VmHWM) grew while building it: flat means independent of the total size.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use shared::Backend;
 use shared::domain::*;
-use shared::ports::{Body, Clock, ObjectKey, ObjectMeta, PutMode};
-use test_support::NoQueue;
-
-struct BenchClock(Mutex<Timestamp>);
-
-impl Clock for BenchClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-}
-
-}
+use shared::ports::{Body, ObjectKey, ObjectMeta, PutMode};
+use test_support::{NoQueue, TestClock};
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -45,7 +35,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::embedded(dir.path()).unwrap();
     let start: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(BenchClock(Mutex::new(start)));
+    let clock = TestClock::at("2026-12-01T10:00:00Z");
     let request: ConsultationRequest = serde_json::from_value(serde_json::json!({
         "id": "bench", "title": {"en": "Bench"}, "questions": [{"en": "Q?"}],
         "meeting_date": "2027-03-31", "deadline": "2026-12-02T10:00:00Z"
@@ -115,7 +105,7 @@ async fn main() {
     }
 
     let closer = backend.closer(clock.clone(), Arc::new(NoQueue));
-    *clock.0.lock().unwrap() = consultation.deadline + closer.settle + SignedDuration::from_secs(1);
+    clock.set(consultation.deadline + closer.settle + SignedDuration::from_secs(1));
     let before = peak_rss_kib();
     let started = Instant::now();
     closer.run(&consultation.id).await.unwrap();

@@ -319,3 +319,30 @@ async fn the_log_proves_every_response_and_catches_tampering() {
     assert!(!ok && out.contains("not signed by"), "{out}");
     assert!(LogVerifier::parse(other.verifier_key()).is_ok());
 }
+
+/// A site that accepts the connection and then says nothing: `verbatim verify` gives up after
+/// its `--timeout` with a message naming what it waited for, instead of hanging.
+#[tokio::test]
+async fn verify_gives_up_on_a_silent_site() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = std::thread::spawn(move || {
+        // Keeps the connections open, never answering.
+        let open: Vec<_> = listener.incoming().take(1).collect();
+        std::thread::sleep(Duration::from_secs(30));
+        drop(open);
+    });
+    let started = Instant::now();
+    let (ok, out) =
+        tokio::task::spawn_blocking(move || verify(&[&url, "silent", "--timeout", "1s"]))
+            .await
+            .unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("FAILED"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "verify waited {:?} for a silent site",
+        started.elapsed()
+    );
+    drop(held);
+}

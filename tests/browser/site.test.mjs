@@ -597,6 +597,20 @@ test('the verify page checks a downloaded file against the signed log, in the re
   await page.setInputFiles('#file', sent);
   await page.click('#verify button[type=submit]');
   await until('the verdict', async () => /aucun fichier du journal/.test(await result.innerText()));
+
+  // A key other than the one that signed the checkpoint (the published key swapped on the
+  // way): the page trusts nothing the log says.
+  const published = (await (await fetch(`${base}/log/verifier-key`)).text()).trim();
+  const cut = published.indexOf('+', published.indexOf('+') + 1) + 1; // name+hash+data
+  const keyData = Buffer.from(published.slice(cut), 'base64');
+  keyData[5] ^= 1;
+  const swapped = published.slice(0, cut) + keyData.toString('base64');
+  await page.route('**/log/verifier-key', (route) => route.fulfill({ status: 200, body: swapped + '\n' }));
+  writeFileSync(sent, 'The same text, sent twice.');
+  await page.setInputFiles('#file', sent);
+  await page.click('#verify button[type=submit]');
+  await until('the verdict', async () => /n'est pas signé par la clé/.test(await result.innerText()));
+  assert.ok((await result.innerText()).includes(swapped), await result.innerText());
   await page.context().close();
 });
 

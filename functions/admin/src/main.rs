@@ -5,7 +5,7 @@ use std::sync::Arc;
 use lambda_http::request::RequestContext;
 use shared::adapters::scheduler::EventBridgeScheduler;
 use shared::http::admin::{self, AdminToken, Caller};
-use shared::http::with_security_headers;
+use shared::http::{with_request_log, with_security_headers};
 use shared::ports::{PublishedByStream, SystemClock};
 use shared::settings::ScheduleNames;
 use shared::{AwsNames, Backend, Timing, Vars};
@@ -29,7 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         token,
     );
     let router = admin::router(state).layer(axum::middleware::map_request(named_caller));
-    lambda_http::run(with_security_headers(router)).await
+    lambda_http::run(with_request_log(with_security_headers(router))).await
 }
 
 /// Names the request's caller for the audit log: the IAM principal whose SigV4 signature API

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde::Deserialize;
 use shared::closing::Closer;
@@ -46,15 +47,20 @@ async fn handle(closer: &Closer, event: CloseEvent) -> Result<(), Error> {
         return Ok(());
     };
     let id = ConsultationId::parse(&raw)?;
-    while let Some(next) = closer.run(&id).await? {
-        let wait = jiff::Timestamp::now().duration_until(next);
-        let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-        if wait > WAIT_AT_MOST {
-            break;
+    let span = tracing::info_span!("close", consultation = %id);
+    async {
+        while let Some(next) = closer.run(&id).await? {
+            let wait = jiff::Timestamp::now().duration_until(next);
+            let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+            if wait > WAIT_AT_MOST {
+                break;
+            }
+            tokio::time::sleep(wait).await;
         }
-        tokio::time::sleep(wait).await;
+        Ok(())
     }
-    Ok(())
+    .instrument(span)
+    .await
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use shared::backend::ses_mailer;
 use shared::email::receive::{EmailIntake, MAX_MESSAGE_BYTES};
 use shared::ports::{Clock, ObjectKey, ObjectStore, PublishedByStream, SystemClock};
 use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
+use tracing::Instrument;
 
 /// The object SES stores when a receipt rule with an S3 action is created.
 const SES_SETUP_NOTIFICATION: &str = "AMAZON_SES_SETUP_NOTIFICATION";
@@ -72,7 +73,9 @@ async fn handle(
             tracing::warn!(%key, size = object.size, "message over the limit; left in place");
             continue;
         }
-        email.take_stored(&key, &object.into_bytes().await?).await?;
+        let raw = object.into_bytes().await?;
+        let span = tracing::info_span!("message", %key);
+        email.take_stored(&key, &raw).instrument(span).await?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
+use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::events::changed_consultations;
 use shared::backend::ses_mailer;
@@ -46,12 +47,15 @@ async fn main() -> Result<(), Error> {
 async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
     let mut failed = Vec::new();
     for id in changed_consultations(&event) {
-        let result = match publisher.publish(&id).await {
-            Ok(()) => list.notify(&id).await.map(|_| ()).map_err(Error::from),
-            Err(e) => Err(Error::from(e)),
-        };
+        let span = tracing::info_span!("publish", consultation = %id);
+        let result = async {
+            publisher.publish(&id).await?;
+            list.notify(&id).await.map(|_| ()).map_err(Error::from)
+        }
+        .instrument(span)
+        .await;
         if let Err(e) = result {
-            lambda_runtime::tracing::error!(consultation = %id, error = %e, "publication failed");
+            tracing::error!(consultation = %id, error = %e, "publication failed");
             failed.push(id.to_string());
         }
     }

@@ -81,6 +81,30 @@ pub(crate) async fn consultation_views(
     ))
 }
 
+/// A span per request (method and path; never the query, which may carry a token) and a line
+/// when it is answered (status, latency), in the process's log format: text locally, JSON on
+/// Lambda, where the runtime adds the request id.
+pub fn with_request_log(router: Router) -> Router {
+    use tower_http::LatencyUnit;
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request| {
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path()
+                )
+            })
+            .on_request(())
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(LatencyUnit::Millis),
+            ),
+    )
+}
+
 /// Headers every response carries: no MIME sniffing, no framing, and a strict CSP on HTML.
 pub fn with_security_headers(router: Router) -> Router {
     router.layer(middleware::from_fn(security_headers))

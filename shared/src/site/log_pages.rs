@@ -102,6 +102,7 @@ pub fn verify_page(edition: Edition) -> String {
             form id="verify"
                 data-computing=(m.t("verify_computing"))
                 data-altered=(m.t("verify_altered"))
+                data-unsigned=(m.t("verify_unsigned"))
                 data-absent=(m.t("verify_absent"))
                 data-found=(m.t("verify_found"))
                 data-found-file=(m.t("verify_found_file"))
@@ -142,6 +143,7 @@ mod tests {
             for attribute in [
                 "computing",
                 "altered",
+                "unsigned",
                 "absent",
                 "found",
                 "found-file",

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tlog_tiles::{HashReader, Tile, TileHashReader, TileReader};
 
@@ -34,6 +35,38 @@ pub struct Checks {
     pub receipt: Option<Vec<u8>>,
     /// An earlier checkpoint the current one must extend.
     pub since: Option<Vec<u8>>,
+}
+
+/// How the published files are fetched: how many at once, and who is told of the progress.
+pub struct Fetching<'a> {
+    /// Downloads in flight at once (at least 1).
+    pub at_once: usize,
+    pub progress: &'a dyn Progress,
+}
+
+impl Default for Fetching<'_> {
+    fn default() -> Self {
+        Self {
+            at_once: 8,
+            progress: &Quiet,
+        }
+    }
+}
+
+/// Told how far the check of the published files has come (the CLI draws a progress bar).
+pub trait Progress: Send + Sync {
+    /// `total` published files are about to be fetched and hashed.
+    fn files_to_check(&self, total: u64);
+    /// One more is done.
+    fn file_checked(&self);
+}
+
+/// No one to tell.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn files_to_check(&self, _: u64) {}
+    fn file_checked(&self) {}
 }
 
 /// The outcome: what was checked, and every problem found.
@@ -88,6 +121,7 @@ pub async fn verify_consultation(
     site: &dyn SiteReader,
     id: &ConsultationId,
     checks: Checks,
+    fetching: Fetching<'_>,
 ) -> Result<Report, VerifyError> {
     let verifier = match checks.key {
         Some(key) => key,
@@ -167,7 +201,9 @@ pub async fn verify_consultation(
         }
     }
 
-    // Each entry against the published files, byte for byte.
+    // Each entry against the published files, byte for byte, a bounded number at once (in
+    // order, so the report reads the same however fast each download is).
+    let mut files = Vec::new();
     for (index, entry) in entries.iter().enumerate() {
         let number = index as u64 + 1;
         let Some(entry) = entry else {
@@ -182,29 +218,38 @@ pub async fn verify_consultation(
                 entry.number, entry.consultation
             ));
         }
-        for file in &entry.files {
+        files.extend(entry.files.iter().map(|file| (number, file)));
+    }
+    fetching.progress.files_to_check(files.len() as u64);
+    let mut checked = futures::stream::iter(files)
+        .map(|(number, file)| async move {
             let path = format!("consultations/{id}/responses/{number}/{}", file.name);
-            match fetch_optional(site, &path).await? {
-                None => report.problems.push(format!(
-                    "response {number}: {} is missing from the site (the log records it: {} bytes, SHA-256 {})",
-                    file.name, file.size, file.sha256
-                )),
-                Some(bytes) => {
-                    report.files_checked += 1;
-                    let sha = hex::encode(Sha256::digest(&bytes));
-                    if sha != file.sha256 || bytes.len() as u64 != file.size {
-                        report.problems.push(format!(
-                            "response {number}: {} was changed after it was received: the site has {} bytes with SHA-256 {sha}, the log recorded {} bytes with SHA-256 {}",
-                            file.name,
-                            bytes.len(),
-                            file.size,
-                            file.sha256
-                        ));
-                    }
+            let outcome = fetch_optional(site, &path).await.map(|bytes| {
+                bytes.map(|bytes| (bytes.len() as u64, hex::encode(Sha256::digest(&bytes))))
+            });
+            fetching.progress.file_checked();
+            outcome.map(|found| (number, file, found))
+        })
+        .buffered(fetching.at_once.max(1));
+    while let Some(outcome) = checked.next().await {
+        let (number, file, found) = outcome?;
+        match found {
+            None => report.problems.push(format!(
+                "response {number}: {} is missing from the site (the log records it: {} bytes, SHA-256 {})",
+                file.name, file.size, file.sha256
+            )),
+            Some((size, sha)) => {
+                report.files_checked += 1;
+                if sha != file.sha256 || size != file.size {
+                    report.problems.push(format!(
+                        "response {number}: {} was changed after it was received: the site has {size} bytes with SHA-256 {sha}, the log recorded {} bytes with SHA-256 {}",
+                        file.name, file.size, file.sha256
+                    ));
                 }
             }
         }
     }
+    drop(checked);
     check_manifests(site, id, &entries, &head, &mut report).await?;
 
     if let Some(receipt) = &checks.receipt {

@@ -1,7 +1,8 @@
 // The "verify a file" page: the browser hashes the chosen file with WebCrypto and checks it
-// against the consultation's transparency log (RFC 6962 over the published entry bundles,
-// compared with the signed checkpoint's root). Nothing is uploaded. The words come from the
-// form's data- attributes, rendered in the page's language.
+// against the consultation's transparency log: the checkpoint's Ed25519 signature against the
+// published verifier key (C2SP signed-note), then RFC 6962 over the published entry bundles,
+// compared with the signed root. Nothing is uploaded. The words come from the form's data-
+// attributes, rendered in the page's language.
 'use strict';
 
 (function () {
@@ -39,6 +40,34 @@
     const right = await root(leaves.slice(k));
     return new Uint8Array(await sha(concat(Uint8Array.of(1), left, right)));
   }
+  const base64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+  // Whether `note` (a checkpoint) carries a valid signature by `verifierKey`
+  // (`<name>+<8 hex digits of key hash>+<base64 of 0x01 and the Ed25519 public key>`) and
+  // names the consultation's log as its origin.
+  async function signedBy(note, verifierKey, id) {
+    // The key data is base64, which may itself hold '+': only the first two separate.
+    const first = verifierKey.indexOf('+');
+    const second = verifierKey.indexOf('+', first + 1);
+    if (first < 0 || second < 0) return false;
+    const [name, keyHash] = [verifierKey.slice(0, first), verifierKey.slice(first + 1, second)];
+    const key = base64(verifierKey.slice(second + 1));
+    const split = note.indexOf('\n\n');
+    if (key.length !== 33 || key[0] !== 1 || split < 0) return false;
+    const text = note.slice(0, split + 1);
+    if (text.split('\n')[0] !== name + '/consultations/' + id) return false;
+    const publicKey = await crypto.subtle.importKey('raw', key.slice(1), { name: 'Ed25519' }, false, ['verify']);
+    const prefix = '\u2014 ' + name + ' ';
+    for (const line of note.slice(split + 2).split('\n')) {
+      if (!line.startsWith(prefix)) continue;
+      const signature = base64(line.slice(prefix.length));
+      if (signature.length !== 68 || hex(signature.slice(0, 4)) !== keyHash) continue;
+      const message = new TextEncoder().encode(text);
+      if (await crypto.subtle.verify({ name: 'Ed25519' }, publicKey, signature.slice(4), message)) return true;
+    }
+    return false;
+  }
+
   // A tile index as the tlog-tiles path (`x001/234`).
   function path(n) {
     let s = String(n % 1000).padStart(3, '0');
@@ -58,9 +87,16 @@
     try {
       const digest = hex(await sha(await file.arrayBuffer()));
       const base = '/consultations/' + encodeURIComponent(id) + '/log/';
-      const checkpoint = await fetch(base + 'checkpoint');
+      const [checkpoint, published] = await Promise.all([fetch(base + 'checkpoint'), fetch('/log/verifier-key')]);
       if (!checkpoint.ok) throw new Error(base + 'checkpoint: ' + checkpoint.status);
-      const lines = (await checkpoint.text()).split('\n');
+      if (!published.ok) throw new Error('/log/verifier-key: ' + published.status);
+      const note = await checkpoint.text();
+      const verifierKey = (await published.text()).trim();
+      if (!(await signedBy(note, verifierKey, id))) {
+        say(fill(words.unsigned, { key: verifierKey }), false);
+        return;
+      }
+      const lines = note.split('\n');
       const size = Number(lines[1]);
       const signedRoot = lines[2];
       const leaves = [];
