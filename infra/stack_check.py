@@ -844,6 +844,18 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
             bool(lines) and all(json_object(line) for line in lines),
             "\n".join(lines[:5])[:600],
         )
+        # The request log (tower-http): the request's span names its method and path, and a
+        # line says how it was answered.
+        answered = [
+            line for line in lines
+            if json_object(line) and '"PATCH"' in line and f"/api/admin/consultations/{CONSULTATION}" in line
+            and '"status"' in line
+        ]
+        check(
+            "admin: logs each request with its method, path and status, in its span",
+            bool(answered),
+            "\n".join(lines[-5:])[:600],
+        )
         audit = admin.invoke(
             http_event(
                 "GET",
