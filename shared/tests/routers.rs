@@ -316,6 +316,70 @@ async fn admin_explains_invalid_requests() {
     assert_eq!(reply.error_code(), "malformed");
 }
 
+/// A ZIP archive holding `parts` (name, content), each deflated.
+fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in parts {
+        archive
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        archive.write_all(content).unwrap();
+    }
+    archive.finish().unwrap().into_inner()
+}
+
+/// Office files are recorded as what they are, from their parts: a minimal DOCX once went in
+/// as `application/zip`, since its signature alone says only "ZIP".
+#[tokio::test]
+async fn office_files_are_recorded_by_their_parts() {
+    let app = app();
+    app.open_consultation().await;
+    let types = br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#;
+    let docx = zip_of(&[
+        ("[Content_Types].xml", types),
+        ("_rels/.rels", b"<Relationships/>"),
+        ("word/document.xml", b"<w:document/>"),
+    ]);
+    let xlsx = zip_of(&[
+        ("[Content_Types].xml", types),
+        ("xl/workbook.xml", b"<workbook/>"),
+    ]);
+    let plain = zip_of(&[("notes.txt", b"just a zip")]);
+    let reply = app
+        .post_multipart(
+            "net-2027",
+            &[
+                Part::Field("name", b"Ada"),
+                Part::File("position.docx", &docx),
+                Part::File("figures.xlsx", &xlsx),
+                Part::File("archive.zip", &plain),
+            ],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let receipt = reply.json();
+    let types: Vec<&str> = receipt["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["media_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "application/zip",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_response_gets_a_receipt_with_exact_hashes() {
     let app = app();

@@ -80,6 +80,37 @@ pub fn classify(name: &str, head: &[u8]) -> Result<&'static str, Unsupported> {
     }
 }
 
+/// A ZIP archive's media type.
+pub const ZIP: &str = "application/zip";
+
+/// What an Office Open XML package is, from the names in its ZIP directory: the signature
+/// alone says only "ZIP" (a minimal DOCX starts with `[Content_Types].xml`, and the part that
+/// says what it is may come anywhere after it). `None`: not a package of these three kinds.
+/// OpenDocument files need no help: their first entry, `mimetype`, names their type.
+pub fn office_type<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let names: Vec<&str> = names.into_iter().collect();
+    if !names.contains(&"[Content_Types].xml") {
+        return None;
+    }
+    [
+        (
+            "word/document.xml",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            "xl/workbook.xml",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        (
+            "ppt/presentation.xml",
+            "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        ),
+    ]
+    .into_iter()
+    .find(|(part, _)| names.contains(part))
+    .map(|(_, media_type)| media_type)
+}
+
 /// Plain text in any encoding: UTF-16 with a byte-order mark, or bytes with no NUL and hardly
 /// any control characters (legacy 8-bit encodings are text too, so invalid UTF-8 is fine).
 fn looks_like_text(head: &[u8]) -> bool {
@@ -115,6 +146,26 @@ mod tests {
         );
         assert_eq!(kind(b"{\\rtf1\\ansi hello}").unwrap(), "application/rtf");
         assert_eq!(kind(b"<!DOCTYPE html><html>").unwrap(), "text/html");
+    }
+
+    #[test]
+    fn office_packages_by_their_parts() {
+        let docx = ["[Content_Types].xml", "_rels/.rels", "word/document.xml"];
+        assert_eq!(
+            office_type(docx),
+            Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        );
+        assert_eq!(
+            office_type(["[Content_Types].xml", "docProps/app.xml", "xl/workbook.xml"]),
+            Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        );
+        assert_eq!(
+            office_type(["ppt/presentation.xml", "[Content_Types].xml"]),
+            Some("application/vnd.openxmlformats-officedocument.presentationml.presentation")
+        );
+        assert_eq!(office_type(["word/document.xml"]), None, "no content types");
+        assert_eq!(office_type(["[Content_Types].xml", "notes.txt"]), None);
+        assert_eq!(office_type(["photos/a.jpg", "photos/b.jpg"]), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use jiff::SignedDuration;
 use thiserror::Error;
 
 use crate::domain::limits::{Limits, TooLarge};
-use crate::domain::media::{Unsupported, classify};
+use crate::domain::media::{Unsupported, ZIP, classify, office_type};
 use crate::domain::{Arg, Text};
 use crate::domain::{
     Channel, ConsultationId, NewResponse, PendingReceipt, Receipt, Refusal, ResponseId, StoredFile,
@@ -297,7 +297,14 @@ impl Intake {
             }
             let media_type = match file.media_type {
                 Some(known) => known,
-                None => classify(&name, &file.head)?,
+                None => match classify(&name, &file.head)? {
+                    ZIP => file
+                        .zip_entry_names()
+                        .await
+                        .and_then(|names| office_type(names.iter().map(String::as_str)))
+                        .unwrap_or(ZIP),
+                    judged => judged,
+                },
             };
             taken.push(name.clone());
             named.push((file, name, media_type));

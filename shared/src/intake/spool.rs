@@ -144,6 +144,27 @@ impl Spool {
 }
 
 impl SpooledFile {
+    /// The names in the file's ZIP directory (read from its end), `None` when it is not a
+    /// readable ZIP archive. The directory is as large as the file at most, which the intake's
+    /// limits bound.
+    pub async fn zip_entry_names(&self) -> Option<Vec<String>> {
+        fn names<R: std::io::Read + std::io::Seek>(reader: R) -> Option<Vec<String>> {
+            let archive = zip::ZipArchive::new(reader).ok()?;
+            let names = archive.file_names().filter_map(Result::ok);
+            Some(names.map(std::borrow::Cow::into_owned).collect())
+        }
+        match &self.content {
+            Spooled::Memory(bytes) => names(std::io::Cursor::new(bytes.clone())),
+            Spooled::File(path) => {
+                let path = path.to_path_buf();
+                tokio::task::spawn_blocking(move || names(std::fs::File::open(path).ok()?))
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        }
+    }
+
     /// The bytes, to store: a file is read from where it was spooled (or linked, on disk).
     pub fn body(&self) -> crate::ports::Body {
         match &self.content {
