@@ -5,7 +5,8 @@
 //! - `domain`: the pure core (consultations, deadlines, responses, receipts, the summary);
 //! - `ports`: the traits the use cases need from the outside world; `adapters` implement them
 //!   (embedded files + SQLite, S3 + DynamoDB + SES);
-//! - `transparency`: the signed log; `i18n`: the six languages' catalogues;
+//! - `transparency`: the signed log; `i18n`: the six languages' catalogues; `extract`: the
+//!   words in a response's files, for search (pure, bounded);
 //! - `site`: every page, feed and manifest, pure functions of domain data;
 //! - the use cases, one folder each: `intake` (responses, uploads, spooling), `secretariat`,
 //!   `publish`, `closing` (and the dossier), `email` (intake by mail, the list);
@@ -16,6 +17,7 @@ pub mod backend;
 pub mod closing;
 pub mod domain;
 pub mod email;
+pub mod extract;
 pub mod http;
 pub mod i18n;
 pub mod intake;
