@@ -499,10 +499,22 @@ test('keyboard only: skip link first, then every form control in order', async (
 });
 
 test('with JavaScript: local time, countdown, and the filter on one page and on all pages', async () => {
-  const page = await newPage({ timezoneId: 'Asia/Tokyo' });
+  let page = await newPage({ timezoneId: 'Asia/Tokyo' });
   await page.goto(`${base}/fr/consultations/paged-consultation/`);
   assert.ok((await page.locator('.local-time').count()) > 0, 'the reader\'s time zone is shown');
   assert.match(await page.locator('.local-time').first().innerText(), /Tokyo/);
+  await page.context().close();
+  // In UTC the zone is said once, in every language ("04:43 PM UTC, UTC" said it twice).
+  for (const lang of ['en', 'fr', 'ar', 'zh']) {
+    const utc = await newPage({ timezoneId: 'UTC' });
+    await utc.goto(`${base}${lang === 'en' ? '' : '/' + lang}/consultations/paged-consultation/`);
+    const note = await utc.locator('.local-time').first().innerText();
+    assert.doesNotMatch(note, /UTC[^]*UTC/, `${lang}: ${note}`);
+    assert.ok(note.length > 0, lang);
+    await utc.context().close();
+  }
+  page = await newPage({ timezoneId: 'Asia/Tokyo' });
+  await page.goto(`${base}/fr/consultations/paged-consultation/`);
   const countdown = page.locator('#countdown');
   assert.ok(await countdown.isVisible());
   assert.match(await countdown.innerText(), /jours?/);

@@ -37,7 +37,10 @@
       if (Number.isNaN(at.getTime())) continue;
       const note = document.createElement('span');
       note.className = 'local-time';
-      note.textContent = ' (' + body.dataset.yourTime + ' ' + format.format(at) + (zone ? ', ' + zone : '') + ')';
+      // The zone's own name only when the date does not already say it ("16:43 UTC, UTC").
+      const shown = format.formatToParts(at).find((part) => part.type === 'timeZoneName');
+      const same = !zone || (shown && shown.value === zone) || /^(Etc\/)?(UTC|GMT|UCT|Universal|Zulu)$/.test(zone);
+      note.textContent = ' (' + body.dataset.yourTime + ' ' + format.format(at) + (same ? '' : ', ' + zone) + ')';
       time.after(note);
     }
   }
