@@ -582,12 +582,15 @@ async fn the_openapi_description_covers_every_route() {
     let app = app();
     let reply = app.get("/api/openapi.json").await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
     let spec = reply.json();
+    assert_eq!(spec["openapi"], "3.1.0");
     for path in [
         "/api/admin/consultations",
         "/api/consultations",
         "/api/consultations/{id}",
         "/api/consultations/{id}/responses",
+        "/api/consultations/{id}/responses/{response}",
         "/api/admin/consultations/{id}",
         "/api/admin/consultations/{id}/audit",
         "/api/consultations/{id}/subscriptions",
@@ -595,9 +598,24 @@ async fn the_openapi_description_covers_every_route() {
         "/api/subscriptions/unsubscribe",
         "/api/consultations/{id}/uploads",
         "/api/uploads/{id}/{upload}",
+        "/api/health",
+        "/api/openapi.json",
+        "/",
+        "/consultations/{id}/",
+        "/consultations/{id}/responses.json",
+        "/consultations/{id}/responses/{number}/{filename}",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
+    // A browser posting the form gets pages, errors included: both are described.
+    let submit = &spec["paths"]["/api/consultations/{id}/responses"]["post"];
+    for status in ["201", "202", "400", "404", "409", "413", "415", "422"] {
+        let content = &submit["responses"][status]["content"];
+        assert!(content["application/json"].is_object(), "{status}");
+        assert!(content["text/html"].is_object(), "{status}");
+    }
+    let body = &submit["requestBody"]["content"];
+    assert!(body["multipart/form-data"].is_object() && body["application/json"].is_object());
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ pub mod error;
 pub mod health;
 pub mod intake;
 pub mod list;
+pub mod openapi;
 pub mod rate_limit;
 pub mod site;
 
@@ -29,10 +30,12 @@ pub struct LocalRoutes {
 }
 
 /// Every route of the local host in one router: the intake (with the uploads' own endpoint,
-/// which S3 plays on AWS), the email list, the admin API, publication health and the site.
+/// which S3 plays on AWS), the API description, the email list, the admin API, publication
+/// health and the site.
 pub fn local_router(routes: LocalRoutes) -> Router {
     intake::router(routes.intake.clone())
         .merge(intake::local_uploads_router(routes.intake))
+        .merge(openapi::router())
         .merge(list::router(routes.list))
         .merge(admin::router(routes.admin))
         .merge(health::router(routes.health))
