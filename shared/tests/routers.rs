@@ -618,6 +618,77 @@ async fn the_openapi_description_covers_every_route() {
     assert!(body["multipart/form-data"].is_object() && body["application/json"].is_object());
 }
 
+/// What schemathesis found against the description: a query axum could not read was refused
+/// in plain text, which no route describes; a list page showed its button for a token that
+/// could never work; a size written `1000.0` (the number 1000, to JSON) was refused.
+#[tokio::test]
+async fn bad_queries_and_links_are_refused_as_each_route_answers() {
+    let app = app();
+    app.open_consultation().await;
+    let send = |request: Request<Body>| app.send(request);
+
+    let page = send(
+        Request::get("/api/subscriptions/confirm?token=a&token=b")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let json = send(
+        Request::post("/api/subscriptions/unsubscribe?token=a&token=b")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(json.error_code(), "malformed");
+    let twice = app
+        .post_json(
+            "/api/consultations/net-2027/responses?lang=fr&lang=es",
+            json!({"name": "A", "text": "x"}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert_eq!(twice.error_code(), "malformed");
+    let status = app
+        .get("/api/consultations/net-2027/responses/x?lang=fr&lang=es")
+        .await;
+    assert_eq!(status.status, StatusCode::BAD_REQUEST);
+
+    // A token that cannot be one is refused at once, as the button's POST would refuse it.
+    let altered = app
+        .get("/api/subscriptions/unsubscribe?token=net-2027.nothex.x")
+        .await;
+    assert_eq!(altered.status, StatusCode::NOT_FOUND);
+    let token = format!("net-2027.{}.{}", "0".repeat(32), "0".repeat(64));
+    let plausible = app
+        .get(&format!("/api/subscriptions/confirm?token={token}"))
+        .await;
+    assert_eq!(plausible.status, StatusCode::OK);
+
+    let whole = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "a.pdf", "size": 1000.0}),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::CREATED);
+    let fraction = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "a.pdf", "size": 1000.5}),
+        )
+        .await;
+    assert_eq!(fraction.status, StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn the_site_serves_downloads_and_never_escapes_its_folder() {
     let app = app();

@@ -708,16 +708,28 @@ fn out_of_range(field: &str) -> ValidationError {
 }
 
 fn parse_instant(field: &str, raw: &str) -> Result<Timestamp, ValidationError> {
-    let at: Timestamp = raw.parse().map_err(|_| {
+    let not_an_instant = || {
         ValidationError::new(
             field,
             "must be an RFC 3339 date and time with an offset, e.g. 2027-02-28T23:59:59+01:00",
         )
-    })?;
+    };
+    // The time library reads a leap second (`:60`) as `:59`: refused rather than moved.
+    if has_leap_second(raw) {
+        return Err(not_an_instant());
+    }
+    let at: Timestamp = raw.parse().map_err(|_| not_an_instant())?;
     if !YEARS.contains(&jiff::tz::TimeZone::UTC.to_datetime(at).year()) {
         return Err(out_of_range(field));
     }
     Ok(at)
+}
+
+/// Whether an RFC 3339 date and time gives 60 seconds (`…T23:59:60Z`).
+fn has_leap_second(raw: &str) -> bool {
+    raw.find(['T', 't', ' '])
+        .and_then(|at| raw.get(at + 7..at + 9))
+        .is_some_and(|seconds| seconds == "60")
 }
 
 /// A meeting date, `YYYY-MM-DD`, within [`YEARS`].
@@ -758,6 +770,8 @@ mod tests {
             (json!({"meeting_date": "9999-12-31"}), "meeting_date"),
             (json!({"deadline": "9999-12-31T23:59:59Z"}), "deadline"),
             (json!({"opens_at": "-009999-01-01T00:00:00Z"}), "opens_at"),
+            // A leap second, which the time library would read as the second before.
+            (json!({"deadline": "2030-12-31T23:59:60Z"}), "deadline"),
         ] {
             let refused = request(extra.clone()).expect_err(&extra.to_string());
             assert_eq!(refused.field, field, "{extra}");

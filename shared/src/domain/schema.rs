@@ -133,7 +133,7 @@ pub fn date(years: RangeInclusive<i16>) -> ObjectBuilder {
 }
 
 /// An RFC 3339 date and time with an offset (`Z` for UTC), its date in `years`, its
-/// fraction of a second at most nanoseconds.
+/// fraction of a second at most nanoseconds, and no leap second.
 pub fn date_time(years: RangeInclusive<i16>) -> ObjectBuilder {
     string()
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
@@ -144,7 +144,7 @@ pub fn date_time(years: RangeInclusive<i16>) -> ObjectBuilder {
 }
 
 const MONTH_DAY: &str = "(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])";
-const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\\.[0-9]{1,9})?\
+const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]{1,9})?\
                     (?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])";
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::error::responses::{Internal, RateLimited, Unavailable};
 use super::error::{ApiError, ErrorBody};
-use super::{PageLanguage, consultation_views, json_body};
+use super::{PageLanguage, ReadQuery, consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{
     Arg, Channel, ConsultationId, IdempotencyKey, Language, PendingReceipt, Receipt, ResponseId,
@@ -88,7 +88,28 @@ pub(crate) struct UploadRequest {
     #[schema(schema_with = upload_name_schema)]
     name: String,
     #[schema(schema_with = upload_size_schema)]
+    #[serde(deserialize_with = "whole_number")]
     size: u64,
+}
+
+/// A count from JSON, which does not tell integers from other numbers: `1048576.0` is the
+/// number `1048576` (as JSON Schema's `integer` says), so it is read as such; `1.5` is not.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Other(&number.to_string()),
+                &"a whole number of bytes",
+            )
+        })
 }
 
 fn upload_name_schema() -> ObjectBuilder {
@@ -377,16 +398,20 @@ async fn show(
 async fn submit(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
-    Query(page): Query<PageLanguage>,
+    ReadQuery(page): ReadQuery<PageLanguage>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
     let channel = channel_of(&headers);
-    let html = (channel == Channel::Web).then_some(page.language());
+    let html = (channel == Channel::Web)
+        .then(|| page.as_ref().map_or(Language::En, PageLanguage::language));
     // A body declared larger than a response may be is refused before a byte of it is read
     // (and not drained: the connection closes after the answer).
     if let Some(refusal) = declared_too_large(&headers, s.limits) {
         return refusal.at_once(html);
+    }
+    if let Err(e) = page {
+        return refuse(e, request.into_body(), html, None).await;
     }
     let id = match path_id(&raw) {
         Ok(id) => id,
@@ -505,11 +530,16 @@ fn status_url(consultation: &ConsultationId, response: &ResponseId) -> String {
 async fn response_status(
     State(s): State<IntakeState>,
     Path((raw, response)): Path<(String, String)>,
-    Query(page): Query<PageLanguage>,
+    ReadQuery(page): ReadQuery<PageLanguage>,
     headers: HeaderMap,
 ) -> Response {
-    let html = (channel_of(&headers) == Channel::Web).then_some(page.language());
-    match status_of(&s, &raw, &response).await {
+    let html = (channel_of(&headers) == Channel::Web)
+        .then(|| page.as_ref().map_or(Language::En, PageLanguage::language));
+    let status = match page {
+        Ok(_) => status_of(&s, &raw, &response).await,
+        Err(e) => Err(e),
+    };
+    match status {
         Ok(Submitted::Numbered(receipt)) => match html {
             None => Json(receipt).into_response(),
             Some(lang) => Html(crate::site::pages::receipt_page(lang, &receipt)).into_response(),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use super::error::responses::RateLimited;
 use super::error::{ApiError, ErrorBody};
 use super::intake::{ID_IN_PATH, LANG_IN_QUERY, path_id};
-use super::{PageLanguage, json_body, page_language};
+use super::{PageLanguage, ReadQuery, json_body, page_language};
 use crate::domain::{ConsultationId, EmailAddress, Language, SubscriptionToken};
-use crate::email::list::{EmailList, ListChange};
+use crate::email::list::{EmailList, ListChange, ListError};
 use crate::site::list_pages::{self, ListAction};
 
 pub fn router(list: Arc<EmailList>) -> Router {
@@ -181,13 +181,14 @@ fn page_error(lang: Language, e: impl Into<ApiError>) -> Response {
 async fn subscribe(
     State(list): State<Arc<EmailList>>,
     Path(raw): Path<String>,
-    Query(query): Query<PageLanguage>,
+    ReadQuery(query): ReadQuery<PageLanguage>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let form = is_form(&headers);
-    let lang = query.language();
+    let lang = query.as_ref().map_or(Language::En, PageLanguage::language);
     let result = async {
+        query?;
         let id = path_id(&raw)?;
         let request: SubscribeRequest = if form {
             serde_urlencoded::from_bytes(&body).map_err(|_| {
@@ -249,8 +250,8 @@ fn token(query: &TokenQuery) -> Result<String, ApiError> {
             content((String = "text/html"))),
     )
 )]
-async fn show_confirm(query: Query<TokenQuery>) -> Response {
-    show(ListAction::Confirm, query.0)
+async fn show_confirm(ReadQuery(query): ReadQuery<TokenQuery>) -> Response {
+    show(ListAction::Confirm, query)
 }
 
 /// The unsubscribe link: a page with an Unsubscribe button
@@ -270,17 +271,23 @@ async fn show_confirm(query: Query<TokenQuery>) -> Response {
             content((String = "text/html"))),
     )
 )]
-async fn show_unsubscribe(query: Query<TokenQuery>) -> Response {
-    show(ListAction::Unsubscribe, query.0)
+async fn show_unsubscribe(ReadQuery(query): ReadQuery<TokenQuery>) -> Response {
+    show(ListAction::Unsubscribe, query)
 }
 
 /// Said of the `token` of the list's links.
 const TOKEN_IN_QUERY: &str =
     "The token of the link in the message: `{consultation}.{subscriber}.{secret}`.";
 
-fn show(action: ListAction, query: TokenQuery) -> Response {
-    let lang = page_language(query.lang.as_deref());
-    match token(&query) {
+/// The page with the button, for a token that could be one (a malformed one is refused at
+/// once, as the button's POST would refuse it).
+fn show(action: ListAction, query: Result<TokenQuery, ApiError>) -> Response {
+    let (lang, token) = link(query);
+    let token = token.and_then(|token| match SubscriptionToken::parse(&token) {
+        Some(_) => Ok(token),
+        None => Err(ListError::UnknownToken.into()),
+    });
+    match token {
         Ok(token) => Html(list_pages::confirm_action(lang, action, &token)).into_response(),
         Err(e) => page_error(lang, e),
     }
@@ -314,10 +321,11 @@ fn show(action: ListAction, query: TokenQuery) -> Response {
 async fn confirm(
     State(list): State<Arc<EmailList>>,
     headers: HeaderMap,
-    query: Query<TokenQuery>,
+    ReadQuery(query): ReadQuery<TokenQuery>,
 ) -> Response {
-    let result = async { Ok::<_, ApiError>(list.confirm(&token(&query.0)?).await?) }.await;
-    done(ListAction::Confirm, result, &headers, &query.0)
+    let (lang, token) = link(query);
+    let result = async { Ok::<_, ApiError>(list.confirm(&token?).await?) }.await;
+    done(ListAction::Confirm, result, &headers, lang)
 }
 
 /// Unsubscribe (the page's button, or a mail client's RFC 8058 one-click POST)
@@ -353,19 +361,27 @@ async fn confirm(
 async fn unsubscribe(
     State(list): State<Arc<EmailList>>,
     headers: HeaderMap,
-    query: Query<TokenQuery>,
+    ReadQuery(query): ReadQuery<TokenQuery>,
 ) -> Response {
-    let result = async { Ok::<_, ApiError>(list.unsubscribe(&token(&query.0)?).await?) }.await;
-    done(ListAction::Unsubscribe, result, &headers, &query.0)
+    let (lang, token) = link(query);
+    let result = async { Ok::<_, ApiError>(list.unsubscribe(&token?).await?) }.await;
+    done(ListAction::Unsubscribe, result, &headers, lang)
+}
+
+/// The language of a link's page and its token, or why the link cannot be read.
+fn link(query: Result<TokenQuery, ApiError>) -> (Language, Result<String, ApiError>) {
+    match query {
+        Ok(query) => (page_language(query.lang.as_deref()), token(&query)),
+        Err(e) => (Language::En, Err(e)),
+    }
 }
 
 fn done(
     action: ListAction,
     result: Result<ListChange, ApiError>,
     headers: &HeaderMap,
-    query: &TokenQuery,
+    lang: Language,
 ) -> Response {
-    let lang = page_language(query.lang.as_deref());
     match (result, wants_json(headers)) {
         (Ok(change), false) => Html(list_pages::done(
             lang,

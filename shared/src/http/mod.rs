@@ -60,6 +60,31 @@ pub(crate) fn page_language(lang: Option<&str>) -> crate::domain::Language {
         .unwrap_or(crate::domain::Language::En)
 }
 
+/// A query string read as `T`, or the 400 that says what is wrong with it. Unlike axum's
+/// `Query`, which refuses a bad query in plain text before the handler runs, this leaves the
+/// refusal to the handler, which answers it as its route answers every error (JSON, or a page
+/// for a browser).
+pub(crate) struct ReadQuery<T>(pub Result<T, ApiError>);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for ReadQuery<T>
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or_default();
+        Ok(Self(serde_urlencoded::from_str(raw).map_err(|e| {
+            ApiError::Malformed(crate::domain::Text::with(
+                "err_query",
+                [("detail", crate::domain::Arg::plain(e))],
+            ))
+        })))
+    }
+}
+
 /// A JSON request body, or a 400 that says what is wrong with it.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
