@@ -34,7 +34,7 @@ use crate::ports::{Clock, Consultations};
 use crate::site::views::ConsultationView;
 
 /// Form parts beyond the files, text and five submitter fields are tolerated up to this count.
-const MAX_PARTS: usize = 64;
+pub(crate) const MAX_PARTS: usize = 64;
 /// After refusing a request, at most this much of its remaining body is read and discarded,
 /// so the client sees the error instead of a reset connection.
 const DRAIN_BYTES: u64 = 256 * 1024 * 1024;

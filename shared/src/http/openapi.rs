@@ -447,6 +447,18 @@ mod tests {
                 PAGE_SIZE
             );
         }
+        // The limits the submission's prose states.
+        let limits = crate::domain::limits::Limits::default();
+        let prose = submit["description"].as_str().unwrap();
+        for said in [
+            format!("at most {} files", limits.max_files),
+            format!("({} bytes);", limits.max_file_bytes),
+            format!("({} bytes) in all", limits.max_total_bytes),
+            format!("at most {} KiB", limits.max_field_bytes / 1024),
+            format!("at most {} form fields", super::super::intake::MAX_PARTS),
+        ] {
+            assert!(prose.contains(&said), "{said:?} in {prose:?}");
+        }
     }
 
     /// The patterns are the parsers' rules: what one accepts, the other matches, checked on
