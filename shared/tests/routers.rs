@@ -646,12 +646,15 @@ async fn the_openapi_description_covers_every_route() {
     let app = app();
     let reply = app.get("/api/openapi.json").await;
     assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers[header::CONTENT_TYPE], "application/json");
     let spec = reply.json();
+    assert_eq!(spec["openapi"], "3.1.0");
     for path in [
         "/api/admin/consultations",
         "/api/consultations",
         "/api/consultations/{id}",
         "/api/consultations/{id}/responses",
+        "/api/consultations/{id}/responses/{response}",
         "/api/admin/consultations/{id}",
         "/api/admin/consultations/{id}/audit",
         "/api/consultations/{id}/subscriptions",
@@ -659,9 +662,95 @@ async fn the_openapi_description_covers_every_route() {
         "/api/subscriptions/unsubscribe",
         "/api/consultations/{id}/uploads",
         "/api/uploads/{id}/{upload}",
+        "/api/health",
+        "/api/openapi.json",
+        "/",
+        "/consultations/{id}/",
+        "/consultations/{id}/responses.json",
+        "/consultations/{id}/responses/{number}/{filename}",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not described");
     }
+    // A browser posting the form gets pages, errors included: both are described.
+    let submit = &spec["paths"]["/api/consultations/{id}/responses"]["post"];
+    for status in ["201", "202", "400", "404", "409", "413", "415", "422"] {
+        let content = &submit["responses"][status]["content"];
+        assert!(content["application/json"].is_object(), "{status}");
+        assert!(content["text/html"].is_object(), "{status}");
+    }
+    let body = &submit["requestBody"]["content"];
+    assert!(body["multipart/form-data"].is_object() && body["application/json"].is_object());
+}
+
+/// What schemathesis found against the description: a query axum could not read was refused
+/// in plain text, which no route describes; a list page showed its button for a token that
+/// could never work; a size written `1000.0` (the number 1000, to JSON) was refused.
+#[tokio::test]
+async fn bad_queries_and_links_are_refused_as_each_route_answers() {
+    let app = app();
+    app.open_consultation().await;
+    let send = |request: Request<Body>| app.send(request);
+
+    let page = send(
+        Request::get("/api/subscriptions/confirm?token=a&token=b")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let json = send(
+        Request::post("/api/subscriptions/unsubscribe?token=a&token=b")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(json.status, StatusCode::BAD_REQUEST);
+    assert_eq!(json.error_code(), "malformed");
+    let twice = app
+        .post_json(
+            "/api/consultations/net-2027/responses?lang=fr&lang=es",
+            json!({"name": "A", "text": "x"}),
+        )
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert_eq!(twice.error_code(), "malformed");
+    let status = app
+        .get("/api/consultations/net-2027/responses/x?lang=fr&lang=es")
+        .await;
+    assert_eq!(status.status, StatusCode::BAD_REQUEST);
+
+    // A token that cannot be one is refused at once, as the button's POST would refuse it.
+    let altered = app
+        .get("/api/subscriptions/unsubscribe?token=net-2027.nothex.x")
+        .await;
+    assert_eq!(altered.status, StatusCode::NOT_FOUND);
+    let token = format!("net-2027.{}.{}", "0".repeat(32), "0".repeat(64));
+    let plausible = app
+        .get(&format!("/api/subscriptions/confirm?token={token}"))
+        .await;
+    assert_eq!(plausible.status, StatusCode::OK);
+
+    let whole = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "a.pdf", "size": 1000.0}),
+        )
+        .await;
+    assert_eq!(whole.status, StatusCode::CREATED);
+    let fraction = app
+        .post_json(
+            "/api/consultations/net-2027/uploads",
+            json!({"name": "a.pdf", "size": 1000.5}),
+        )
+        .await;
+    assert_eq!(fraction.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]

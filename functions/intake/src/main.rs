@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use shared::backend::ses_mailer;
-use shared::http::{intake, list, with_request_log, with_security_headers};
+use shared::http::{intake, list, openapi, with_request_log, with_security_headers};
 use shared::ports::{Clock, PublishedByStream, SystemClock};
 use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
@@ -28,6 +28,8 @@ async fn main() -> Result<(), lambda_http::Error> {
         mail.public_url,
         mail.mail_domain,
     );
-    let router = intake::router(state).merge(list::router(Arc::new(email_list)));
+    let router = intake::router(state)
+        .merge(openapi::router())
+        .merge(list::router(Arc::new(email_list)));
     lambda_http::run(with_request_log(with_security_headers(router))).await
 }

@@ -3,11 +3,13 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::consultation::{Consultation, ConsultationId};
 
-/// Who made a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Who made a change: the `secretariat` through the admin API, or the `system` (closing at the
+/// deadline, building the dossier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Actor {
     /// Through the admin API.
@@ -16,7 +18,8 @@ pub enum Actor {
     System,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     Created,
@@ -28,8 +31,10 @@ pub enum Action {
     DossierBuilt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One change to a consultation, in its append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub consultation: ConsultationId,
     pub actor: Actor,
@@ -37,9 +42,11 @@ pub struct AuditEntry {
     /// principal whose signature API Gateway checked (its ARN). Absent for Verbatim's own
     /// changes and on the local host, where the admin token is shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub by: Option<String>,
     pub action: Action,
     /// What changed, e.g. the old and new deadline.
+    #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
 

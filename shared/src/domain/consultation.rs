@@ -5,6 +5,11 @@ use std::fmt;
 
 use jiff::{Timestamp, civil::Date};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{
+    AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
+use utoipa::openapi::{RefOr, schema::AdditionalProperties};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::ValidationError;
 use super::deadline::deadline_for_meeting;
@@ -15,11 +20,14 @@ use super::deadline::deadline_for_meeting;
 pub struct ConsultationId(String);
 
 impl ConsultationId {
+    pub const MIN_LEN: usize = 3;
+    pub const MAX_LEN: usize = 64;
+
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let ok_chars = raw
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !(3..=64).contains(&raw.len()) || !ok_chars {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&raw.len()) || !ok_chars {
             return Err(ValidationError::new(
                 "id",
                 "must be 3 to 64 characters: lowercase letters a-z, digits and hyphens",
@@ -31,7 +39,31 @@ impl ConsultationId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The rule of [`ConsultationId::parse`] as a regular expression, without anchors.
+    pub fn pattern() -> String {
+        format!("[a-z0-9-]{{{},{}}}", Self::MIN_LEN, Self::MAX_LEN)
+    }
 }
+
+impl PartialSchema for ConsultationId {
+    fn schema() -> RefOr<Schema> {
+        super::schema::string()
+            .pattern(Some(format!("^{}$", Self::pattern())))
+            .min_length(Some(Self::MIN_LEN))
+            .max_length(Some(Self::MAX_LEN))
+            .description(Some(format!(
+                "A consultation's id: {} to {} lowercase letters a-z, digits and hyphens. Used in \
+                 URLs, object keys and email addresses.",
+                Self::MIN_LEN,
+                Self::MAX_LEN
+            )))
+            .examples(["internet-access-2027"])
+            .into()
+    }
+}
+
+impl ToSchema for ConsultationId {}
 
 impl fmt::Display for ConsultationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,8 +78,10 @@ impl<'de> Deserialize<'de> for ConsultationId {
     }
 }
 
-/// The six official languages of the UN and the ITU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// One of the six official languages of the UN and the ITU.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     Ar,
@@ -86,6 +120,11 @@ impl Language {
     /// Arabic is written right to left.
     pub fn is_rtl(self) -> bool {
         self == Language::Ar
+    }
+
+    /// The language codes as a schema, for the keys of a [`Localized`] text.
+    fn code_schema() -> ObjectBuilder {
+        super::schema::string().enum_values(Some(Self::ALL.map(Self::code)))
     }
 }
 
@@ -145,10 +184,44 @@ impl Localized {
     pub fn languages(&self) -> impl Iterator<Item = Language> + '_ {
         self.0.keys().copied()
     }
+
+    /// A text in the official languages, keyed by language code, each text as `text` says.
+    fn schema_of(text: ObjectBuilder) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(Language::code_schema()))
+            .min_properties(Some(1))
+            .additional_properties(Some(text))
+    }
+
+    /// A text as a request gives it: each language's text, trimmed, is not empty and has at
+    /// most `max_chars` characters.
+    fn request_schema(max_chars: usize) -> ObjectBuilder {
+        Self::schema_of(
+            super::schema::string()
+                .min_length(Some(1))
+                .max_length(Some(max_chars))
+                .pattern(Some(super::schema::not_blank_pattern())),
+        )
+    }
 }
 
-/// How the deadline was set: by the Resolution's rule, or explicitly by the Secretariat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+impl PartialSchema for Localized {
+    fn schema() -> RefOr<Schema> {
+        Self::schema_of(super::schema::string().min_length(Some(1)))
+            .description(Some(
+                "A text in one or more of the official languages, keyed by language code.",
+            ))
+            .examples([serde_json::json!({"en": "Internet access", "fr": "Accès à l'Internet"})])
+            .into()
+    }
+}
+
+impl ToSchema for Localized {}
+
+/// How the deadline was set: `resolution-1344`, one calendar month before the meeting at the
+/// end of the day in Geneva; or `explicit`, given by the Secretariat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeadlineRule {
     /// One calendar month before the meeting, end of day in Geneva.
@@ -157,8 +230,9 @@ pub enum DeadlineRule {
     Explicit,
 }
 
-/// Where a consultation stands at a given instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the consultation stands now: `scheduled` before `opens_at`, `open` until and including
+/// the `deadline` instant, `closed` after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Scheduled,
@@ -210,14 +284,21 @@ pub struct DossierInfo {
 }
 
 /// One move of the deadline: an extension, a correction, or a reopening after closing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeadlineChange {
+    /// When the Secretariat moved it (RFC 3339, UTC).
+    #[schema(value_type = String, format = DateTime)]
     pub changed_at: Timestamp,
+    /// The deadline before.
+    #[schema(value_type = String, format = DateTime)]
     pub from: Timestamp,
+    /// The deadline after.
+    #[schema(value_type = String, format = DateTime)]
     pub to: Timestamp,
     pub rule: DeadlineRule,
     /// The consultation had closed and is open again.
     pub reopened: bool,
+    /// Why, as the Secretariat said.
     pub reason: Option<String>,
 }
 
@@ -234,7 +315,65 @@ pub struct DeadlineRequest {
     pub reason: Option<String>,
 }
 
-const MAX_REASON_CHARS: usize = 2_000;
+/// The longest reason a deadline change may give.
+pub const MAX_REASON_CHARS: usize = 2_000;
+
+impl PartialSchema for DeadlineRequest {
+    fn schema() -> RefOr<Schema> {
+        let nullable = |schema: ObjectBuilder| {
+            schema.schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        };
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "meeting_date",
+                nullable(super::schema::date(YEARS)).description(Some(
+                    "A new meeting date: the deadline follows Resolution 1344 (one calendar \
+                     month before, at the end of that day in Geneva).",
+                )),
+            )
+            .property(
+                "deadline",
+                nullable(super::schema::date_time(YEARS)).description(Some(
+                    "An explicit new deadline, the last instant a response is on time.",
+                )),
+            )
+            .property(
+                "reason",
+                nullable(super::schema::string())
+                    .max_length(Some(MAX_REASON_CHARS))
+                    .description(Some(format!(
+                        "Why (optional; trimmed; at most {MAX_REASON_CHARS} characters): \
+                         shown in the deadline history."
+                    ))),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let given = |field: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(field, super::schema::string())
+                .required(field)
+        };
+        AllOfBuilder::new()
+            .item(fields)
+            .item(
+                OneOfBuilder::new()
+                    .item(given("meeting_date"))
+                    .item(given("deadline")),
+            )
+            .description(Some(format!(
+                "A new deadline: give exactly one of `meeting_date` or `deadline` (a null \
+                 member is not given). Either must fall in the years {} to {} (in UTC) and, \
+                 which no schema can say, the new deadline must be in the future and after the \
+                 opening (else 422, field `deadline`). Unknown members are refused (400).",
+                YEARS.start(),
+                YEARS.end()
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for DeadlineRequest {}
 
 impl Consultation {
     pub fn status_at(&self, now: Timestamp) -> Status {
@@ -385,9 +524,109 @@ pub struct ConsultationRequest {
     pub deadline: Option<String>,
 }
 
-const MAX_TITLE_CHARS: usize = 500;
-const MAX_QUESTION_CHARS: usize = 20_000;
-const MAX_QUESTIONS: usize = 200;
+/// The longest title, in characters, in each language.
+pub const MAX_TITLE_CHARS: usize = 500;
+/// The longest question, in characters, in each language.
+pub const MAX_QUESTION_CHARS: usize = 20_000;
+/// The most questions a consultation may put.
+pub const MAX_QUESTIONS: usize = 200;
+
+impl PartialSchema for ConsultationRequest {
+    fn schema() -> RefOr<Schema> {
+        let nullable = |schema: ObjectBuilder| {
+            schema.schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        };
+        let (first, last) = (YEARS.start(), YEARS.end());
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "What the Secretariat sends to open a consultation. Unknown members are refused \
+                 (400).",
+            ))
+            .property(
+                "id",
+                super::schema::string()
+                    .pattern(Some(format!("^{}$", ConsultationId::pattern())))
+                    .min_length(Some(ConsultationId::MIN_LEN))
+                    .max_length(Some(ConsultationId::MAX_LEN))
+                    .description(Some(format!(
+                        "The consultation's id, used in its URLs: {} to {} lowercase letters \
+                         a-z, digits and hyphens. It must not be taken (409).",
+                        ConsultationId::MIN_LEN,
+                        ConsultationId::MAX_LEN
+                    )))
+                    .examples(["internet-access-2027"]),
+            )
+            .required("id")
+            .property(
+                "title",
+                Localized::request_schema(MAX_TITLE_CHARS).description(Some(format!(
+                    "The title in one or more of the six official languages (at least one). \
+                     Each text is trimmed; it must not be empty and may have at most \
+                     {MAX_TITLE_CHARS} characters."
+                ))),
+            )
+            .required("title")
+            .property(
+                "questions",
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(
+                        Localized::request_schema(MAX_QUESTION_CHARS).description(Some(format!(
+                            "The question in one or more of the six official languages (at \
+                             least one). Each text is trimmed; it must not be empty and may \
+                             have at most {MAX_QUESTION_CHARS} characters."
+                        ))),
+                    )
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_QUESTIONS))
+                    .description(Some(format!(
+                        "The questions put to stakeholders: 1 to {MAX_QUESTIONS}."
+                    ))),
+            )
+            .required("questions")
+            .property(
+                "meeting_date",
+                super::schema::date(YEARS)
+                    .description(Some(format!(
+                        "The date of the Group's meeting (YYYY-MM-DD, in the years {first} to \
+                         {last}). Without `deadline`, it sets the deadline under Resolution \
+                         1344, which must then be in the future."
+                    )))
+                    .examples(["2027-03-31"]),
+            )
+            .required("meeting_date")
+            .property(
+                "opens_at",
+                nullable(super::schema::date_time(YEARS))
+                    .description(Some(
+                        "When the consultation opens: RFC 3339 with an offset. Absent or null: \
+                         at once. It must be before the deadline (else 422, field `opens_at`).",
+                    ))
+                    .examples(["2026-12-01T00:00:00+01:00"]),
+            )
+            .property(
+                "deadline",
+                nullable(super::schema::date_time(YEARS))
+                    .description(Some(
+                        "An explicit deadline, the last instant a response is on time: RFC 3339 \
+                         with an offset; it must be in the future (else 422, field `deadline`). \
+                         Absent or null: one calendar month before `meeting_date`, \
+                         23:59:59.999 Geneva time (Resolution 1344).",
+                    ))
+                    .examples(["2027-02-28T23:59:59+01:00"]),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .examples([serde_json::json!({
+                "id": "internet-access-2027",
+                "title": {"en": "Internet access", "fr": "Accès à l'Internet"},
+                "questions": [{"en": "What should be done?"}],
+                "meeting_date": "2027-03-31"
+            })])
+            .into()
+    }
+}
+
+impl ToSchema for ConsultationRequest {}
 
 impl ConsultationRequest {
     /// Validates the request into a consultation created at `now`.
@@ -455,7 +694,7 @@ impl ConsultationRequest {
 /// The years a consultation's dates may fall in. Far inside what the time library represents,
 /// so that every sum the closing makes (a month before a meeting, the grace after a deadline)
 /// exists: a date at the edge of the range is refused here, never a panic in the sweep.
-const YEARS: std::ops::RangeInclusive<i16> = 2000..=9000;
+pub const YEARS: std::ops::RangeInclusive<i16> = 2000..=9000;
 
 fn out_of_range(field: &str) -> ValidationError {
     ValidationError::new(
@@ -469,16 +708,28 @@ fn out_of_range(field: &str) -> ValidationError {
 }
 
 fn parse_instant(field: &str, raw: &str) -> Result<Timestamp, ValidationError> {
-    let at: Timestamp = raw.parse().map_err(|_| {
+    let not_an_instant = || {
         ValidationError::new(
             field,
             "must be an RFC 3339 date and time with an offset, e.g. 2027-02-28T23:59:59+01:00",
         )
-    })?;
+    };
+    // The time library reads a leap second (`:60`) as `:59`: refused rather than moved.
+    if has_leap_second(raw) {
+        return Err(not_an_instant());
+    }
+    let at: Timestamp = raw.parse().map_err(|_| not_an_instant())?;
     if !YEARS.contains(&jiff::tz::TimeZone::UTC.to_datetime(at).year()) {
         return Err(out_of_range(field));
     }
     Ok(at)
+}
+
+/// Whether an RFC 3339 date and time gives 60 seconds (`…T23:59:60Z`).
+fn has_leap_second(raw: &str) -> bool {
+    raw.find(['T', 't', ' '])
+        .and_then(|at| raw.get(at + 7..at + 9))
+        .is_some_and(|seconds| seconds == "60")
 }
 
 /// A meeting date, `YYYY-MM-DD`, within [`YEARS`].
@@ -519,6 +770,8 @@ mod tests {
             (json!({"meeting_date": "9999-12-31"}), "meeting_date"),
             (json!({"deadline": "9999-12-31T23:59:59Z"}), "deadline"),
             (json!({"opens_at": "-009999-01-01T00:00:00Z"}), "opens_at"),
+            // A leap second, which the time library would read as the second before.
+            (json!({"deadline": "2030-12-31T23:59:60Z"}), "deadline"),
         ] {
             let refused = request(extra.clone()).expect_err(&extra.to_string());
             assert_eq!(refused.field, field, "{extra}");

@@ -19,6 +19,31 @@ pub fn is_iso_3166_alpha2(code: &str) -> bool {
     code.len() == 2 && CODES.split_ascii_whitespace().any(|c| c == code)
 }
 
+/// The assigned codes in either case, as a regular expression without anchors (`[Aa][DdEe…]|…`):
+/// what [`crate::domain::Country::parse`] accepts once trimmed.
+pub fn pattern_any_case() -> String {
+    let mut by_first: Vec<(char, Vec<char>)> = Vec::new();
+    for code in CODES.split_ascii_whitespace() {
+        let mut letters = code.chars();
+        let (Some(first), Some(second)) = (letters.next(), letters.next()) else {
+            continue;
+        };
+        match by_first.last_mut() {
+            Some((f, seconds)) if *f == first => seconds.push(second),
+            _ => by_first.push((first, vec![second])),
+        }
+    }
+    let both = |c: char| format!("{c}{}", c.to_ascii_lowercase());
+    let alternatives: Vec<String> = by_first
+        .into_iter()
+        .map(|(first, seconds)| {
+            let seconds: String = seconds.into_iter().map(both).collect();
+            format!("[{}][{seconds}]", both(first))
+        })
+        .collect();
+    format!("(?:{})", alternatives.join("|"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

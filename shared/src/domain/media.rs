@@ -8,7 +8,7 @@ use super::{Arg, Text};
 pub const SNIFF_BYTES: usize = 64 * 1024;
 
 /// The types a response may carry, as detected from content.
-const ALLOWED: [&str; 14] = [
+pub const ALLOWED: [&str; 14] = [
     "application/pdf",
     "application/msword",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -24,6 +24,25 @@ const ALLOWED: [&str; 14] = [
     "application/zip",
     "text/plain",
 ];
+
+/// The media type judged from a file's content, never from the sender's claim (one of
+/// [`ALLOWED`]); the text of a response is always `text/plain`. A name for the API
+/// description: files carry it as a string.
+pub struct MediaType;
+
+impl utoipa::PartialSchema for MediaType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::string()
+            .enum_values(Some(ALLOWED))
+            .description(Some(
+                "The media type judged from the file's content, never from the sender's claim. \
+                 The text of a response is always `text/plain`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MediaType {}
 
 /// A file whose content is not of an allowed type.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

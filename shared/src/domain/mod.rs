@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod limits;
 pub mod media;
 pub mod response;
+pub mod schema;
 pub mod similarity;
 pub mod site_paths;
 pub mod subscription;

@@ -4,6 +4,9 @@ use std::fmt;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat};
+use utoipa::{PartialSchema, ToSchema};
 
 use super::consultation::ConsultationId;
 use super::country::is_iso_3166_alpha2;
@@ -47,6 +50,21 @@ impl ResponseId {
     }
 }
 
+impl PartialSchema for ResponseId {
+    fn schema() -> RefOr<Schema> {
+        super::schema::string()
+            .format(Some(SchemaFormat::Custom("uuid".into())))
+            .description(Some(
+                "The response's unique id: a UUID v7, so ids sort by arrival (a UUID v8 when \
+                 derived from an `Idempotency-Key` or an email's content).",
+            ))
+            .examples(["01936f3a-7c2e-7b3a-9f1e-2a4b6c8d0e1f"])
+            .into()
+    }
+}
+
+impl ToSchema for ResponseId {}
+
 impl Default for ResponseId {
     fn default() -> Self {
         Self::new()
@@ -59,8 +77,8 @@ impl fmt::Display for ResponseId {
     }
 }
 
-/// How a response reached the Secretariat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the response arrived: `web`, the HTML form; `api`, a programmatic POST; `email`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     /// The HTML form.
@@ -70,8 +88,8 @@ pub enum Channel {
     Email,
 }
 
-/// The stakeholder categories of the consultations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A stakeholder category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Category {
     Government,
@@ -140,6 +158,18 @@ impl Country {
     }
 }
 
+impl PartialSchema for Country {
+    fn schema() -> RefOr<Schema> {
+        super::schema::string()
+            .pattern(Some("^[A-Z]{2}$"))
+            .description(Some("An ISO 3166-1 alpha-2 country code, upper case."))
+            .examples(["CH"])
+            .into()
+    }
+}
+
+impl ToSchema for Country {}
+
 /// Who sent a response. The email address is kept privately and never published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submitter {
@@ -150,7 +180,8 @@ pub struct Submitter {
     pub email: Option<String>,
 }
 
-const MAX_NAME_CHARS: usize = 200;
+/// The longest name (of a submitter or an organization), in characters.
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// The submitter fields as received, before validation.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -162,7 +193,72 @@ pub struct SubmitterFields {
     pub country: Option<String>,
 }
 
+/// The submitter fields' rules as schemas, for the response form and its JSON twin: each field
+/// is read trimmed, and an empty one is not given.
 impl SubmitterFields {
+    /// `name`: required.
+    pub fn name_schema() -> ObjectBuilder {
+        super::schema::string()
+            .pattern(Some(super::schema::text_line(MAX_NAME_CHARS, false)))
+            .description(Some(format!(
+                "The submitter's name (required; trimmed; at most {MAX_NAME_CHARS} characters, \
+                 no control characters). Published."
+            )))
+            .examples(["Ada Lovelace"])
+    }
+
+    /// `organization`: optional.
+    pub fn organization_schema() -> ObjectBuilder {
+        super::schema::string()
+            .pattern(Some(super::schema::text_line(MAX_NAME_CHARS, true)))
+            .description(Some(format!(
+                "The organization the submitter speaks for (optional; trimmed; at most \
+                 {MAX_NAME_CHARS} characters, no control characters; empty means none). \
+                 Published."
+            )))
+            .examples(["Analytical Engine Society"])
+    }
+
+    /// `email`: optional, never published.
+    pub fn email_schema() -> ObjectBuilder {
+        super::schema::string()
+            .pattern(Some(super::schema::trimmed(&EmailAddress::pattern(), true)))
+            .description(Some(format!(
+                "A contact address (optional; trimmed; at most {} bytes; empty means none). \
+                 Kept privately: it is never published, and never appears in a receipt or a \
+                 manifest.",
+                super::subscription::MAX_EMAIL_BYTES
+            )))
+            .examples(["ada@example.org"])
+    }
+
+    /// `category`: optional, one of [`Category::ALL`].
+    pub fn category_schema() -> ObjectBuilder {
+        let codes = super::schema::one_of(Category::ALL.map(Category::code));
+        super::schema::string()
+            .pattern(Some(super::schema::trimmed(&codes, true)))
+            .description(Some(format!(
+                "The submitter's stakeholder category (optional; trimmed; empty means none), \
+                 one of: {}. Published.",
+                Category::ALL.map(Category::code).join(", ")
+            )))
+            .examples(["civil-society"])
+    }
+
+    /// `country`: optional, ISO 3166-1 alpha-2 in either case.
+    pub fn country_schema() -> ObjectBuilder {
+        super::schema::string()
+            .pattern(Some(super::schema::trimmed(
+                &super::country::pattern_any_case(),
+                true,
+            )))
+            .description(Some(
+                "An ISO 3166-1 alpha-2 country code (optional; trimmed, case-insensitive, \
+                 published in upper case; empty means none).",
+            ))
+            .examples(["CH"])
+    }
+
     pub fn parse(self) -> Result<Submitter, ValidationError> {
         let name = non_empty(self.name)
             .ok_or_else(|| ValidationError::text("name", Text::key("err_name_required")))?;
@@ -280,61 +376,125 @@ pub struct Response {
     pub response: NewResponse,
 }
 
-/// A file as the public sees it: receipts and manifests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A published file of a response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublicFile {
+    /// The name under which the file is published (`response.txt` for the text).
+    #[schema(example = "response.txt")]
     pub name: String,
+    #[schema(value_type = super::media::MediaType)]
     pub media_type: String,
+    /// Its size in bytes.
+    #[schema(minimum = 1)]
     pub size: u64,
+    /// Lower-case hex SHA-256 of the exact bytes received and published.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
-    /// The public path of the file on the site.
+    /// The file's path on the site, its name percent-encoded.
+    #[schema(
+        format = "uri-reference",
+        example = "/consultations/internet-access-2027/responses/7/response.txt"
+    )]
     pub url: String,
 }
 
-/// What the submitter gets at once, and what the manifest lists: never the email address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the submitter gets at once, and what the manifest lists. It never includes the email
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f3a-7c2e-7b3a-9f1e-2a4b6c8d0e1f",
+    "number": 7,
+    "consultation": "internet-access-2027",
+    "received_at": "2026-11-28T09:40:00.123Z",
+    "channel": "api",
+    "name": "Ada Lovelace",
+    "organization": "Analytical Engine Society",
+    "category": "civil-society",
+    "country": "CH",
+    "files": [
+        {
+            "name": "response.txt",
+            "media_type": "text/plain",
+            "size": 1834,
+            "sha256": "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+            "url": "/consultations/internet-access-2027/responses/7/response.txt"
+        },
+        {
+            "name": "Réponse finale (2).pdf",
+            "media_type": "application/pdf",
+            "size": 482113,
+            "sha256": "9b74c9897bac770ffc029102a200c5de3f6e1e2d3c2a4f5b6c7d8e9f0a1b2c3d",
+            "url": "/consultations/internet-access-2027/responses/7/R%C3%A9ponse%20finale%20%282%29.pdf"
+        }
+    ]
+}))]
 pub struct Receipt {
     pub id: ResponseId,
+    /// The response's number within its consultation: 1, 2, 3… without gaps.
+    #[schema(minimum = 1)]
     pub number: u64,
     pub consultation: ConsultationId,
-    /// UTC with millisecond precision.
+    /// When the whole response had been received: UTC, with milliseconds.
+    #[schema(
+        format = DateTime,
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$",
+        example = "2026-11-28T09:40:00.123Z"
+    )]
     pub received_at: String,
     pub channel: Channel,
+    /// The submitter's name, as published.
     pub name: String,
+    /// The organization the submitter speaks for, if any.
     pub organization: Option<String>,
     pub category: Option<Category>,
     pub country: Option<Country>,
+    /// The published files: `response.txt` first when there is a text, then the attached
+    /// files in the order sent.
+    #[schema(min_items = 1)]
     pub files: Vec<PublicFile>,
     /// Where the response sits in the consultation's transparency log, signed: present on
-    /// the receipt given to the submitter (see `crate::transparency`).
+    /// the receipt given to the submitter (see the transparency module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub log: Option<ReceiptLog>,
 }
 
 /// The receipt of a response that is stored but not yet numbered (`202 Accepted`): the
 /// receipt without `number`, `log` and the files' `url` (which follow from the number), and
 /// `"status": "pending"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PendingReceipt {
     pub id: ResponseId,
     pub consultation: ConsultationId,
+    /// When the whole response had been received: UTC, with milliseconds.
+    #[schema(format = DateTime)]
     pub received_at: String,
     pub channel: Channel,
     pub name: String,
     pub organization: Option<String>,
     pub category: Option<Category>,
     pub country: Option<Country>,
+    #[schema(min_items = 1)]
     pub files: Vec<PendingFile>,
-    /// Always `pending`.
-    pub status: String,
+    pub status: ReceiptStatus,
+}
+
+/// Where a receipt stands: `pending` until the response is numbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptStatus {
+    Pending,
 }
 
 /// A file of a pending receipt: its `url` comes with the number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PendingFile {
     pub name: String,
+    #[schema(value_type = super::media::MediaType)]
     pub media_type: String,
+    #[schema(minimum = 1)]
     pub size: u64,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
 }
 
@@ -360,7 +520,7 @@ impl NewResponse {
                     sha256: f.sha256.clone(),
                 })
                 .collect(),
-            status: "pending".to_owned(),
+            status: ReceiptStatus::Pending,
         }
     }
 }
@@ -462,19 +622,25 @@ fn truncate_utf8(s: &str, max_bytes: usize) -> &str {
 }
 
 /// A receipt's place in the log, signed by the log's key: proof, held by the submitter from
-/// the moment of receipt, of what was received and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// the moment of receipt, of what was received and when. Present on the receipt the submitter
+/// gets (HTTP, HTML, email); absent from manifests. Entry `leaf_index` is the canonical JSON
+/// (RFC 8785) of {channel, consultation, files:[{name, sha256, size}], number, received_at,
+/// version:1}; see docs/transparency-log.md.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ReceiptLog {
     /// The log's origin line (`<key name>/consultations/<id>`).
+    #[schema(example = "consultations.example.org/consultations/internet-access-2027")]
     pub origin: String,
     /// `number - 1`.
     pub leaf_index: u64,
-    /// Lower-case hex `SHA-256(0x00 || canonical entry)`.
+    /// Lower-case hex `SHA-256(0x00 || canonical entry)`, RFC 6962.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub leaf_hash: String,
     /// The signed-note signature (base64 of the 4-byte key id and the Ed25519 signature) over
     /// `verbatim-receipt/v1\n<origin>\n<leaf_index>\n<base64 leaf hash>\n`.
     pub signature: String,
-    /// The verifier key that checks `signature` (and the log's checkpoints).
+    /// The verifier key that checks `signature` (and the log's checkpoints), also published
+    /// at /log/verifier-key: `<name>+<id>+<base64>`.
     pub key: String,
 }
 

@@ -14,7 +14,8 @@ use subtle::ConstantTimeEq;
 
 use super::{ConsultationId, Language, ValidationError};
 
-const MAX_EMAIL_BYTES: usize = 254;
+/// The longest address, in bytes (RFC 5321's limit on a path).
+pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// An email address, checked for plausibility (not deliverability: the confirmation mail is
 /// what proves the address works and belongs to the person).
@@ -49,6 +50,17 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The rule of [`EmailAddress::parse`] as a regular expression without anchors, for a
+    /// trimmed address (its length in bytes aside): one `@` between a non-empty local part and
+    /// a domain holding a dot not at either end, no white space, control character, `<`, `>`
+    /// or `,`.
+    pub fn pattern() -> String {
+        use super::schema::{CONTROL, WHITE_SPACE};
+        let part = format!("[^{WHITE_SPACE}{CONTROL}<>,@]");
+        let domain_edge = format!("[^{WHITE_SPACE}{CONTROL}<>,@.]");
+        format!("{part}+@{domain_edge}{part}*\\.{part}*{domain_edge}")
+    }
 }
 
 impl fmt::Display for EmailAddress {
@@ -70,7 +82,7 @@ impl SubscriberId {
     }
 
     fn parse(raw: &str) -> Option<Self> {
-        is_lower_hex(raw, 32).then(|| Self(raw.to_owned()))
+        is_lower_hex(raw, SubscriptionToken::SUBSCRIBER_DIGITS).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -184,10 +196,34 @@ impl SubscriptionToken {
         Some(Self {
             consultation: ConsultationId::parse(consultation).ok()?,
             subscriber: SubscriberId::parse(subscriber)?,
-            secret: is_lower_hex(secret, 64).then(|| secret.to_owned())?,
+            secret: is_lower_hex(secret, Self::SECRET_DIGITS).then(|| secret.to_owned())?,
         })
     }
 }
+
+impl SubscriptionToken {
+    /// The hex digits of the subscriber id and of the secret.
+    const SUBSCRIBER_DIGITS: usize = 32;
+    const SECRET_DIGITS: usize = 64;
+}
+
+impl utoipa::PartialSchema for SubscriptionToken {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::string()
+            .pattern(Some(format!(
+                "^{}\\.[0-9a-f]{{{}}}\\.[0-9a-f]{{{}}}$",
+                ConsultationId::pattern(),
+                Self::SUBSCRIBER_DIGITS,
+                Self::SECRET_DIGITS
+            )))
+            .description(Some(
+                "The token of the link in the message: `{consultation}.{subscriber}.{secret}`.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for SubscriptionToken {}
 
 impl fmt::Display for SubscriptionToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

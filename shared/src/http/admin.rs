@@ -12,10 +12,11 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
-use super::intake::path_id;
+use super::error::responses::{Internal, Malformed, NotFound, Unauthorized, Unavailable};
+use super::error::{ApiError, ErrorBody};
+use super::intake::{ID_IN_PATH, path_id};
 use super::{consultation_views, json_body};
-use crate::domain::AuditEntry;
+use crate::domain::{AuditEntry, ConsultationId, ConsultationRequest, DeadlineRequest};
 use crate::secretariat::{AdminError, Secretariat};
 use crate::site::views::ConsultationView;
 
@@ -104,6 +105,39 @@ impl From<AdminError> for ApiError {
     }
 }
 
+/// Open a consultation
+///
+/// Creates a consultation and asks for its pages to be published. Without `deadline`, the
+/// deadline follows Resolution 1344: one calendar month before `meeting_date`, at the end of
+/// that day in Geneva (`deadline_rule` `resolution-1344`). Without `opens_at`, the
+/// consultation opens at once.
+///
+/// A body that is not JSON, lacks a required member, has a member of the wrong JSON type or an
+/// unknown member is `malformed` (400); a body that reads but breaks a rule is `invalid` (422)
+/// and names the field.
+#[utoipa::path(
+    post,
+    path = "/api/admin/consultations",
+    operation_id = "createConsultation",
+    tag = "admin",
+    security(("bearerAuth" = []), ("adminTokenHeader" = [])),
+    request_body = ConsultationRequest,
+    responses(
+        (status = 201, description = "Created.", body = ConsultationView),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthorized),
+        (status = 409, description = "The id is taken: choose another.", body = ErrorBody,
+            example = json!({"error": {"code": "conflict", "message": "consultation internet-access-2027: choose another id"}})),
+        (status = 422, description = "A field breaks a rule; `field` names it (`id`, `title`, \
+            `questions`, `questions[i]`, `meeting_date`, `opens_at` or `deadline`).",
+            body = ErrorBody, examples(
+                ("id" = (value = json!({"error": {"code": "invalid", "message": "must be 3 to 64 characters: lowercase letters a-z, digits and hyphens", "field": "id"}}))),
+                ("deadline" = (value = json!({"error": {"code": "invalid", "message": "the deadline 2020-01-01T00:00:00Z has already passed", "field": "deadline"}}))),
+            )),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn create(
     State(s): State<AdminState>,
     caller: Option<Extension<Caller>>,
@@ -118,13 +152,51 @@ async fn create(
     ))
 }
 
+/// List all consultations
+#[utoipa::path(
+    get,
+    path = "/api/admin/consultations",
+    operation_id = "listConsultationsAdmin",
+    tag = "admin",
+    security(("bearerAuth" = []), ("adminTokenHeader" = [])),
+    responses(
+        (status = 200, description = "Every consultation, whatever its status.",
+            body = Vec<ConsultationView>),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn list(State(s): State<AdminState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
     let now = s.secretariat.clock.now();
     consultation_views(s.secretariat.consultations.as_ref(), now).await
 }
 
+/// Move the deadline (extension, correction) or reopen a closed consultation
+///
 /// `PATCH` with `{"deadline"}` or `{"meeting_date"}` (and an optional `reason`): an extension
-/// or correction while open, or a reopening once closed.
+/// or correction while open, or a reopening once closed. Every change is kept in the
+/// append-only audit log and moves the closing schedule; the page lists the deadline history.
+#[utoipa::path(
+    patch,
+    path = "/api/admin/consultations/{id}",
+    operation_id = "moveDeadline",
+    tag = "admin",
+    security(("bearerAuth" = []), ("adminTokenHeader" = [])),
+    params(("id" = ConsultationId, Path, description = ID_IN_PATH)),
+    request_body = DeadlineRequest,
+    responses(
+        (status = 200, description = "The consultation as it now stands.",
+            body = ConsultationView),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, description = "The new deadline has passed, comes before the opening, or \
+            both or neither of `meeting_date` and `deadline` were given.", body = ErrorBody),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn move_deadline(
     State(s): State<AdminState>,
     Path(raw): Path<String>,
@@ -143,6 +215,23 @@ async fn move_deadline(
     )))
 }
 
+/// The consultation's append-only audit log, oldest first
+#[utoipa::path(
+    get,
+    path = "/api/admin/consultations/{id}/audit",
+    operation_id = "auditLog",
+    tag = "admin",
+    security(("bearerAuth" = []), ("adminTokenHeader" = [])),
+    params(("id" = ConsultationId, Path, description = ID_IN_PATH)),
+    responses(
+        (status = 200, description = "Every change: creation, deadline moves, reopenings, the \
+            closing and the dossier.", body = Vec<AuditEntry>),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn audit_log(
     State(s): State<AdminState>,
     Path(raw): Path<String>,

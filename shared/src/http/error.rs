@@ -11,7 +11,8 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::{Arg, Language, Refusal, Text, ValidationError};
 use crate::email::list::ListError;
@@ -142,28 +143,74 @@ impl From<ListError> for ApiError {
     }
 }
 
+/// The body of every error the API answers in JSON.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error, example = json!({
+    "error": {"code": "invalid", "message": "your name is required", "field": "name"}
+}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// What went wrong and what to do, for people: in English, unless the request asks for one
+    /// of ar, en, es, fr, ru, zh with the query parameter `lang` (first) or `Accept-Language`;
+    /// then in that language, said by the `Content-Language` header. `code` and `field` never
+    /// change with the language.
+    pub message: String,
+    /// With `invalid` only: the field that breaks a rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+}
+
+/// What went wrong, for programs: one code per kind of [`ApiError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    Malformed,
+    Unauthorized,
+    NotFound,
+    Conflict,
+    ConsultationClosed,
+    ConsultationNotOpen,
+    Expired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Invalid,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
 impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed"),
-            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            Self::Refused(Refusal::Closed { .. }) => (StatusCode::CONFLICT, "consultation_closed"),
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            Self::Refused(Refusal::Closed { .. }) => {
+                (StatusCode::CONFLICT, ErrorCode::ConsultationClosed)
+            }
             Self::Refused(Refusal::NotOpen { .. }) => {
-                (StatusCode::CONFLICT, "consultation_not_open")
+                (StatusCode::CONFLICT, ErrorCode::ConsultationNotOpen)
             }
-            Self::Gone(_) => (StatusCode::GONE, "expired"),
-            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Gone(_) => (StatusCode::GONE, ErrorCode::Expired),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             Self::Unavailable(_) | Self::Busy(_) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 
@@ -312,10 +359,159 @@ impl ApiError {
 /// `Retry-After` of a 503, in seconds.
 pub const RETRY_AFTER_SECONDS: u32 = 2;
 
+/// The API description's reusable error responses (`components/responses`), each with the
+/// [`ErrorBody`] in JSON; the routes a browser posts to also answer them as a page (see
+/// [`ApiError::into_html_response_in`]).
+pub mod responses {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+
+    /// Said of every route answering `429`.
+    pub const RATE_LIMITED: &str = "Too many requests from this client address \
+        (`rate_limited`): nothing was read or kept. On the local host, per `--rate-limit`; on \
+        AWS, the WAF's per-client rule (English message, `Retry-After: 60`).";
+
+    fn json(example: serde_json::Value) -> Content {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .example(Some(example))
+            .build()
+    }
+
+    /// The page a browser gets instead of JSON.
+    pub fn page() -> Content {
+        ContentBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+    }
+
+    fn error(code: &str, message: &str) -> serde_json::Value {
+        serde_json::json!({"error": {"code": code, "message": message}})
+    }
+
+    fn retry_after(response: ResponseBuilder, description: &str) -> ResponseBuilder {
+        response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1)),
+                )
+                .description(Some(description))
+                .build(),
+        )
+    }
+
+    macro_rules! described {
+        ($(#[$doc:meta])* $name:ident => $build:expr) => {
+            $(#[$doc])*
+            pub struct $name;
+
+            impl<'r> utoipa::ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), $build.into())
+                }
+            }
+        };
+    }
+
+    described!(
+        /// 400 from a JSON route.
+        Malformed => ResponseBuilder::new()
+            .description(
+                "The body cannot be read (not JSON, a missing or unknown member, a member of \
+                 the wrong type).",
+            )
+            .content(
+                "application/json",
+                json(error(
+                    "malformed",
+                    "the JSON body could not be read: missing field `meeting_date` at line 5 \
+                     column 1",
+                )),
+            )
+    );
+    described!(
+        /// 401 from an admin route.
+        Unauthorized => ResponseBuilder::new()
+            .description("No valid admin token.")
+            .content(
+                "application/json",
+                json(error(
+                    "unauthorized",
+                    "a valid admin token is required: send it as `Authorization: Bearer \
+                     <token>`",
+                )),
+            )
+    );
+    described!(
+        /// 404 for a consultation that does not exist.
+        NotFound => ResponseBuilder::new()
+            .description("There is no such consultation.")
+            .content(
+                "application/json",
+                json(error("not_found", "there is no consultation internet-access-2027")),
+            )
+    );
+    described!(
+        /// 500.
+        Internal => ResponseBuilder::new()
+            .description(
+                "Something went wrong on the server; nothing was lost, and the request may be \
+                 retried.",
+            )
+            .content(
+                "application/json",
+                json(error(
+                    "internal",
+                    "something went wrong on our side; nothing was lost, please try again",
+                )),
+            )
+    );
+    described!(
+        /// 429 from a limited route (the local host's `--rate-limit`, the WAF on AWS).
+        RateLimited => retry_after(
+            ResponseBuilder::new().description(RATE_LIMITED),
+            "Seconds until this client may send again.",
+        )
+        .content(
+            "application/json",
+            json(error(
+                "rate_limited",
+                "too many requests from your address; nothing was kept, please send it again \
+                 in 12 s",
+            )),
+        )
+        .content("text/html", page())
+    );
+    described!(
+        /// 503: a store failed or is busy, or storing took too long.
+        Unavailable => retry_after(
+            ResponseBuilder::new().description(
+                "A store is failing or busy, or storing the response took longer than the \
+                 in-flight grace; nothing was kept: send it again after `Retry-After` \
+                 (`unavailable`).",
+            ),
+            "Seconds to wait before sending again.",
+        )
+        .content(
+            "application/json",
+            json(error(
+                "unavailable",
+                "the service is busy or one of its stores is failing; nothing was kept, please \
+                 send it again in a few seconds",
+            )),
+        )
+        .content("text/html", page())
+    );
+}
+
 /// What [`localize`] needs to say an error again in another language, kept with the response.
 #[derive(Clone)]
 struct Untranslated {
-    code: &'static str,
+    code: ErrorCode,
     field: Option<String>,
     messages: std::sync::Arc<dyn Fn(Language) -> String + Send + Sync>,
 }
@@ -341,12 +537,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn error_body(code: &str, field: Option<&str>, message: String) -> serde_json::Value {
-    let mut body = json!({ "error": { "code": code, "message": message } });
-    if let Some(field) = field {
-        body["error"]["field"] = json!(field);
+fn error_body(code: ErrorCode, field: Option<&str>, message: String) -> ErrorBody {
+    ErrorBody {
+        error: ErrorDetail {
+            code,
+            message,
+            field: field.map(str::to_owned),
+        },
     }
-    body
 }
 
 /// Middleware: a JSON error answers in the language the request asks for (`?lang=xx`, else

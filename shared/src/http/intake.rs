@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,23 +12,29 @@ use axum::{Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 
-use super::error::ApiError;
-use super::{PageLanguage, consultation_views, json_body};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder,
+    Schema, SchemaFormat, SchemaType, Type,
+};
+use utoipa::{PartialSchema, ToSchema};
+
+use super::error::responses::{Internal, RateLimited, Unavailable};
+use super::error::{ApiError, ErrorBody};
+use super::{PageLanguage, ReadQuery, consultation_views, json_body};
 use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{
-    Arg, Channel, ConsultationId, IdempotencyKey, Language, ResponseId, SubmitterFields, Text,
+    Arg, Channel, ConsultationId, IdempotencyKey, Language, PendingReceipt, Receipt, ResponseId,
+    SubmitterFields, Text, UploadId,
 };
 use crate::intake::spool::{Spool, SpoolError, SpooledFile, spool_bytes};
-use crate::intake::uploads::{Grant, Uploads};
+use crate::intake::uploads::{Grant, MAX_NAME_BYTES, Uploads};
 use crate::intake::{Intake, IntakeError, Submission, Submitted};
 use crate::ports::{Clock, Consultations};
 use crate::site::views::ConsultationView;
 
-/// The OpenAPI description of the whole HTTP contract.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
 /// Form parts beyond the files, text and five submitter fields are tolerated up to this count.
-const MAX_PARTS: usize = 64;
+pub(crate) const MAX_PARTS: usize = 64;
 /// After refusing a request, at most this much of its remaining body is read and discarded,
 /// so the client sees the error instead of a reset connection.
 const DRAIN_BYTES: u64 = 256 * 1024 * 1024;
@@ -58,7 +64,6 @@ pub fn router(state: IntakeState) -> Router {
             get(response_status),
         )
         .route("/api/consultations/{id}/uploads", post(grant_upload))
-        .route("/api/openapi.json", get(openapi))
         .layer(axum::middleware::from_fn(super::error::localize))
         .with_state(state)
 }
@@ -75,13 +80,95 @@ pub fn local_uploads_router(state: IntakeState) -> Router {
         .with_state(state)
 }
 
-#[derive(Deserialize)]
+/// What a client asks a presigned upload for.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UploadRequest {
+#[schema(example = json!({"name": "Réponse finale.pdf", "size": 18874368}))]
+pub(crate) struct UploadRequest {
+    #[schema(schema_with = upload_name_schema)]
     name: String,
+    #[schema(schema_with = upload_size_schema)]
+    #[serde(deserialize_with = "whole_number")]
     size: u64,
 }
 
+/// A count from JSON, which does not tell integers from other numbers: `1048576.0` is the
+/// number `1048576` (as JSON Schema's `integer` says), so it is read as such; `1.5` is not.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(f))
+                .map(|f| f as u64)
+        })
+        .ok_or_else(|| {
+            serde::de::Error::invalid_value(
+                serde::de::Unexpected::Other(&number.to_string()),
+                &"a whole number of bytes",
+            )
+        })
+}
+
+fn upload_name_schema() -> ObjectBuilder {
+    use crate::domain::schema::{CONTROL, WHITE_SPACE};
+    let any = format!("[^{CONTROL}]*");
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_NAME_BYTES))
+        .pattern(Some(format!("^{any}[^{WHITE_SPACE}{CONTROL}]{any}$")))
+        .description(Some(format!(
+            "The file's name (not blank, at most {MAX_NAME_BYTES} bytes, no control \
+             characters); published sanitized and de-duplicated, as for a multipart file."
+        )))
+}
+
+fn upload_size_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(Limits::default().max_file_bytes))
+        .description(Some(
+            "The file's exact size in bytes: the PUT must send exactly this many; at most the \
+             limit for one file (else 413).",
+        ))
+}
+
+/// Get a presigned upload for one large file
+///
+/// For files too large for one request (API Gateway stops requests at 10 MB): ask for an
+/// upload with the file's name and exact size, PUT the bytes to the returned `url` with the
+/// returned `headers`, then send the response as JSON naming the upload in `uploads`. Checked
+/// here: the consultation exists (404) and accepts responses now (409), the name, and the size
+/// against the limit for one file (413). The file's content and the response's total are
+/// checked when the response is sent. An upload expires an hour after it is granted.
+#[utoipa::path(
+    post,
+    path = "/api/consultations/{id}/uploads",
+    operation_id = "grantUpload",
+    tag = "responses",
+    params(("id" = ConsultationId, Path, description = ID_IN_PATH)),
+    request_body = UploadRequest,
+    responses(
+        (status = 201, description = "Granted.", body = Grant),
+        (status = 400, response = super::error::responses::Malformed),
+        (status = 404, response = super::error::responses::NotFound),
+        (status = 409, description = "The consultation does not accept responses now \
+            (`consultation_closed`, `consultation_not_open`).", body = ErrorBody,
+            example = json!({"error": {"code": "consultation_closed", "message": "the consultation closed at 28 February 2027, 23:59 Geneva time (UTC+01:00) (2027-02-28 22:59:59 UTC); responses are no longer accepted"}})),
+        (status = 413, description = "The declared size is over the limit for one file.",
+            body = ErrorBody,
+            example = json!({"error": {"code": "payload_too_large", "message": "big.pdf is larger than 25 MB, the limit for one file"}})),
+        (status = 422, description = "The name is blank, too long or has a control character, \
+            or the size is 0.", body = ErrorBody),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn grant_upload(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
@@ -96,6 +183,37 @@ async fn grant_upload(
     Ok((StatusCode::CREATED, Json(grant)))
 }
 
+/// Send a presigned upload's bytes (local host only)
+///
+/// Only on the local host, which is its own upload store; on AWS the grant's `url` points to
+/// S3 instead. The body is stored as sent, and must be exactly the declared size. An upload is
+/// received once.
+#[utoipa::path(
+    put,
+    path = "/api/uploads/{id}/{upload}",
+    operation_id = "receiveUpload",
+    tag = "responses",
+    params(
+        ("id" = ConsultationId, Path, description = ID_IN_PATH),
+        ("upload" = UploadId, Path, description = "The upload's id, as granted."),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "The file's bytes, exactly as many as declared."),
+    responses(
+        (status = 200, description = "Received; name the upload in a response to use it."),
+        (status = 404, description = "No such upload was granted for this consultation.",
+            body = ErrorBody,
+            example = json!({"error": {"code": "not_found", "message": "there is no upload 1764338400-3f2a9c0d4b1e4f5a8c7d6e5f4a3b2c1d for this consultation"}})),
+        (status = 409, description = "The upload was received already.", body = ErrorBody),
+        (status = 410, description = "The upload expired.", body = ErrorBody),
+        (status = 413, description = "More bytes than declared, or a declared length over the \
+            limit for one file.", body = ErrorBody),
+        (status = 422, description = "Fewer bytes than declared.", body = ErrorBody),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn receive_upload(
     State(s): State<IntakeState>,
     Path((raw, upload)): Path<(String, String)>,
@@ -130,14 +248,46 @@ pub fn path_id(raw: &str) -> Result<ConsultationId, ApiError> {
     ConsultationId::parse(raw).map_err(|_| ApiError::no_consultation(raw))
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
-}
+/// Said of the `{id}` of every consultation route.
+pub(crate) const ID_IN_PATH: &str =
+    "The consultation's id. An id that breaks the slug rule names no consultation (404).";
 
+/// Said of `?lang=` wherever it picks a page's language.
+pub(crate) const LANG_IN_QUERY: &str = "The language of the page a browser gets, and of a JSON \
+    error's message: ar, en, es, fr, ru or zh; anything else reads as English.";
+
+/// List consultations
+#[utoipa::path(
+    get,
+    path = "/api/consultations",
+    operation_id = "listConsultations",
+    tag = "consultations",
+    responses(
+        (status = 200, description = "Every consultation, with its status now.",
+            body = Vec<ConsultationView>),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn list(State(s): State<IntakeState>) -> Result<Json<Vec<ConsultationView>>, ApiError> {
     consultation_views(s.consultations.as_ref(), s.clock.now()).await
 }
 
+/// One consultation
+#[utoipa::path(
+    get,
+    path = "/api/consultations/{id}",
+    operation_id = "getConsultation",
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = ID_IN_PATH)),
+    responses(
+        (status = 200, description = "The consultation, with its status now.",
+            body = ConsultationView),
+        (status = 404, response = super::error::responses::NotFound),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn show(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
@@ -151,19 +301,117 @@ async fn show(
     Ok(Json(ConsultationView::new(&record, s.clock.now())))
 }
 
+/// Respond to a consultation
+///
+/// Sends a response: the submitter's details, and a text, files, or both (at least one of
+/// them). The text is published as `response.txt` with exactly the bytes received; each file
+/// is published under its own (sanitized, de-duplicated) name with exactly the bytes received.
+/// The receipt lists every published file with its size and SHA-256.
+///
+/// Send `multipart/form-data` for files (the site's HTML form does; it works without
+/// JavaScript), or `application/json` for a text-only response or one naming presigned
+/// uploads. Any other Content-Type is refused with 415.
+///
+/// Whether the consultation exists (404) and accepts responses now (409) is checked before the
+/// body is read. The deadline is checked again, atomically, when the response is stored: the
+/// deadline instant itself is on time.
+///
+/// The answer is a page, with the same status, when the request's `Accept` header includes
+/// `text/html` (a browser posting the form); the receipt's `channel` is then `web`, else `api`.
+///
+/// Limits, enforced while the body streams in (413 `payload_too_large`): at most 20 files;
+/// each file, and the text, at most 25 MiB (26214400 bytes); 100 MiB (104857600 bytes) in all;
+/// each other form field at most 10 KiB; at most 64 form fields besides the files.
+///
+/// Files are accepted only if their content is of an allowed type, judged by the content's
+/// signature and never by the file name or the sender's Content-Type: PDF, DOC, DOCX, ODT,
+/// RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP. Anything else is refused with 415
+/// `unsupported_media_type`, naming the file.
+#[utoipa::path(
+    post,
+    path = "/api/consultations/{id}/responses",
+    operation_id = "submitResponse",
+    tag = "responses",
+    params(
+        ("id" = ConsultationId, Path, description = ID_IN_PATH),
+        ("lang" = Option<String>, Query, description = LANG_IN_QUERY),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            pattern = "^[!-~]+$", description = "The client's own \
+            name for this response (1 to 255 visible ASCII characters; a UUID, for example). \
+            Sent again with the same content (the same submitter fields and files; the \
+            multipart boundary may differ), the response gets its first receipt again and is \
+            stored once; with other content, 422 `invalid` (field `Idempotency-Key`) and \
+            nothing is stored; malformed, 400. A JSON response's presigned uploads used by its \
+            first sending are taken again."),
+    ),
+    request_body(content(
+        (ResponseForm = "multipart/form-data"),
+        (JsonSubmission = "application/json", example = json!({
+            "name": "Ada Lovelace",
+            "organization": "Analytical Engine Society",
+            "email": "ada@example.org",
+            "category": "civil-society",
+            "country": "CH",
+            "text": "Our answer to the first question is…"
+        })),
+    )),
+    responses(
+        (status = 201, description = "Received and stored: the receipt. The response is \
+            published shortly after.", content(
+            (Receipt = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 202, description = "Received and stored, its number not given yet (a \
+            rush): the pending receipt. `Location` names where the full receipt appears once \
+            the response is numbered.",
+            headers(("Location" = String,
+                description = "`/api/consultations/{id}/responses/{response id}`")),
+            content((PendingReceipt = "application/json"), (String = "text/html"))),
+        (status = 400, description = "The body cannot be read: broken multipart or JSON, an \
+            unknown JSON member, a form field given twice, or a malformed `Idempotency-Key`.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 404, description = "There is no such consultation.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 409, description = "The consultation does not accept responses now: \
+            `consultation_not_open` before it opens, `consultation_closed` after its deadline; \
+            or a named upload was used by another response (`conflict`).",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 410, description = "A named upload expired before this response used it.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 413, description = "A limit was exceeded (see above).",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 415, description = "The body is neither multipart/form-data nor \
+            application/json, or a file's content is not of an allowed type.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 422, description = "A field breaks a rule; `field` names it (`name`, \
+            `organization`, `email`, `category`, `country`, `text`, `file` or `uploads`). \
+            Also: an `Idempotency-Key` used before for a response with other content (field \
+            `Idempotency-Key`).",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 429, response = RateLimited),
+        (status = 500, description = "Something went wrong on the server; nothing was lost, \
+            and the request may be retried.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn submit(
     State(s): State<IntakeState>,
     Path(raw): Path<String>,
-    Query(page): Query<PageLanguage>,
+    ReadQuery(page): ReadQuery<PageLanguage>,
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
     let channel = channel_of(&headers);
-    let html = (channel == Channel::Web).then_some(page.language());
+    let html = (channel == Channel::Web)
+        .then(|| page.as_ref().map_or(Language::En, PageLanguage::language));
     // A body declared larger than a response may be is refused before a byte of it is read
     // (and not drained: the connection closes after the answer).
     if let Some(refusal) = declared_too_large(&headers, s.limits) {
         return refusal.at_once(html);
+    }
+    if let Err(e) = page {
+        return refuse(e, request.into_body(), html, None).await;
     }
     let id = match path_id(&raw) {
         Ok(id) => id,
@@ -257,14 +505,41 @@ fn status_url(consultation: &ConsultationId, response: &ResponseId) -> String {
 
 /// `GET /api/consultations/{id}/responses/{response}`: the full receipt once the response is
 /// numbered, the pending receipt (`"status": "pending"`) until then; 404 for an id not stored.
+/// A response's receipt: full once numbered, pending until then
+#[utoipa::path(
+    get,
+    path = "/api/consultations/{id}/responses/{response}",
+    operation_id = "getResponse",
+    tag = "responses",
+    params(
+        ("id" = ConsultationId, Path, description = ID_IN_PATH),
+        ("response" = ResponseId, Path, description = "The response's id, from its receipt."),
+        ("lang" = Option<String>, Query, description = LANG_IN_QUERY),
+    ),
+    responses(
+        (status = 200, description = "The full receipt (numbered), or the pending receipt \
+            (`status: pending`). A browser (`Accept: text/html`) gets the receipt page.",
+            content((ReceiptOrPending = "application/json"), (String = "text/html"))),
+        (status = 404, description = "No such consultation or response.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 500, description = "Something went wrong on the server.",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 503, response = Unavailable),
+    )
+)]
 async fn response_status(
     State(s): State<IntakeState>,
     Path((raw, response)): Path<(String, String)>,
-    Query(page): Query<PageLanguage>,
+    ReadQuery(page): ReadQuery<PageLanguage>,
     headers: HeaderMap,
 ) -> Response {
-    let html = (channel_of(&headers) == Channel::Web).then_some(page.language());
-    match status_of(&s, &raw, &response).await {
+    let html = (channel_of(&headers) == Channel::Web)
+        .then(|| page.as_ref().map_or(Language::En, PageLanguage::language));
+    let status = match page {
+        Ok(_) => status_of(&s, &raw, &response).await,
+        Err(e) => Err(e),
+    };
+    match status {
         Ok(Submitted::Numbered(receipt)) => match html {
             None => Json(receipt).into_response(),
             Some(lang) => Html(crate::site::pages::receipt_page(lang, &receipt)).into_response(),
@@ -522,6 +797,211 @@ async fn drain_multipart(multipart: &mut Multipart) {
         }
     })
     .await;
+}
+
+/// What `GET /api/consultations/{id}/responses/{response}` answers: a receipt, numbered or
+/// pending (a name for the API description).
+pub(crate) struct ReceiptOrPending;
+
+impl PartialSchema for ReceiptOrPending {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(Receipt::name()))
+            .item(utoipa::openapi::Ref::from_schema_name(
+                PendingReceipt::name(),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for ReceiptOrPending {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for (name, schema) in [
+            (Receipt::name(), Receipt::schema()),
+            (PendingReceipt::name(), PendingReceipt::schema()),
+        ] {
+            schemas.push((name.into_owned(), schema));
+        }
+        Receipt::schemas(schemas);
+        PendingReceipt::schemas(schemas);
+    }
+}
+
+/// A response as `multipart/form-data` (what `read_parts` reads), for the API description.
+pub(crate) struct ResponseForm;
+
+impl PartialSchema for ResponseForm {
+    fn schema() -> RefOr<Schema> {
+        let binary = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::Custom("binary".into())))
+                .content_media_type("application/octet-stream")
+        };
+        // A field given once is one part, a repeated one several: `file` is either.
+        let files = |at_least: usize, at_most: Option<usize>| {
+            OneOfBuilder::new().item(binary().min_length(Some(1))).item(
+                ArrayBuilder::new()
+                    .items(binary().min_length(Some(1)))
+                    .min_items(Some(at_least))
+                    .max_items(at_most),
+            )
+        };
+        let limits = Limits::default();
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A response as multipart/form-data. Give `text`, at least one `file`, or both. \
+                 Parts with other names (a submit button's, say) are ignored; a field given \
+                 twice is refused (400). An empty file part without a file name (a file input \
+                 left empty) is ignored.",
+            ))
+            .property("name", SubmitterFields::name_schema())
+            .required("name")
+            .property("organization", SubmitterFields::organization_schema())
+            .property("email", SubmitterFields::email_schema())
+            .property("category", SubmitterFields::category_schema())
+            .property("country", SubmitterFields::country_schema())
+            .property(
+                "text",
+                binary().description(Some(format!(
+                    "The response's text, in any encoding: published as `response.txt` byte \
+                     for byte (media type `text/plain`). At most {} bytes. Empty means none.",
+                    limits.max_file_bytes
+                ))),
+            )
+            .property(
+                "file",
+                files(0, Some(limits.max_files)).description(Some(format!(
+                    "Attached files, each as a part named `file`: up to {}, at most {} \
+                         bytes each, {} bytes in all (text included). Each is published byte \
+                         for byte under its sanitized file name, numbered ` (2)`, ` (3)`… if a \
+                         name repeats; an empty file is refused (422). Files are accepted only \
+                         if their content is of an allowed type, judged by the content's \
+                         signature, never by the file name or the sender's Content-Type: PDF, \
+                         DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP \
+                         (else 415).",
+                    limits.max_files, limits.max_file_bytes, limits.max_total_bytes
+                ))),
+            )
+            // What a part's header can carry: its name has no control character but a tab.
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$")),
+            ));
+        let text_or_file = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property("text", binary().min_length(Some(1)))
+                    .required("text"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("file", files(1, None))
+                    .required("file"),
+            );
+        AllOfBuilder::new().item(fields).item(text_or_file).into()
+    }
+}
+
+impl ToSchema for ResponseForm {}
+
+/// `T` or `null`.
+fn or_null(schema: ObjectBuilder) -> ObjectBuilder {
+    schema.schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+impl PartialSchema for JsonSubmission {
+    fn schema() -> RefOr<Schema> {
+        let limits = Limits::default();
+        let fields = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("name", SubmitterFields::name_schema())
+            .required("name")
+            .property(
+                "organization",
+                or_null(SubmitterFields::organization_schema()),
+            )
+            .property("email", or_null(SubmitterFields::email_schema()))
+            .property("category", or_null(SubmitterFields::category_schema()))
+            .property("country", or_null(SubmitterFields::country_schema()))
+            .property(
+                "text",
+                or_null(ObjectBuilder::new()).description(Some(format!(
+                    "The response's text: its UTF-8 bytes are published as `response.txt` \
+                     (media type `text/plain`). At most {} bytes. Empty or null means none.",
+                    limits.max_file_bytes
+                ))),
+            )
+            .property(
+                "uploads",
+                ArrayBuilder::new()
+                    .items(utoipa::openapi::Ref::from_schema_name(UploadId::name()))
+                    .max_items(Some(limits.max_files))
+                    .description(Some(
+                        "Presigned uploads of this consultation (see `POST \
+                         /api/consultations/{id}/uploads`), attached as files in this order, \
+                         under the names given when they were granted. Each is checked like a \
+                         multipart file (limits, allowed content) and published byte for byte; \
+                         the receipt is the same. An upload is used by one response only: once \
+                         the response's fields are valid its uploads are taken (409 `conflict` \
+                         if taken before), even if the response is then refused for its files' \
+                         content. Unknown, malformed or other consultations' ids: 404; granted \
+                         but not yet sent: 409; expired: 410 `expired`.",
+                    )),
+            )
+            .property(
+                "channel",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["web", "api"]))
+                    .default(Some(serde_json::json!("api")))
+                    .description(Some(
+                        "How the response was sent, as the client declares it: the site's own \
+                         form script sends `web`; anything else is `api` (the default). \
+                         Recorded and published with the response (its `channel`) and counted \
+                         by channel in the closing summary.",
+                    )),
+            )
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        let text_or_uploads = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "text",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1)),
+                    )
+                    .required("text"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property("uploads", ArrayBuilder::new().min_items(Some(1)))
+                    .required("uploads"),
+            );
+        AllOfBuilder::new()
+            .item(fields)
+            .item(text_or_uploads)
+            .description(Some(format!(
+                "A response as JSON: a text, presigned uploads (`uploads`), or both (else 422, \
+                 field `text`). Unknown members are refused (400); a null optional member means \
+                 none. The body may be at most {} bytes plus 64 KiB (413).",
+                limits.max_file_bytes
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for JsonSubmission {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ResponseJson".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((UploadId::name().into_owned(), UploadId::schema()));
+    }
 }
 
 #[derive(Deserialize)]

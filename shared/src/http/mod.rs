@@ -5,6 +5,7 @@ pub mod error;
 pub mod health;
 pub mod intake;
 pub mod list;
+pub mod openapi;
 pub mod rate_limit;
 pub mod site;
 
@@ -29,10 +30,12 @@ pub struct LocalRoutes {
 }
 
 /// Every route of the local host in one router: the intake (with the uploads' own endpoint,
-/// which S3 plays on AWS), the email list, the admin API, publication health and the site.
+/// which S3 plays on AWS), the API description, the email list, the admin API, publication
+/// health and the site.
 pub fn local_router(routes: LocalRoutes) -> Router {
     intake::router(routes.intake.clone())
         .merge(intake::local_uploads_router(routes.intake))
+        .merge(openapi::router())
         .merge(list::router(routes.list))
         .merge(admin::router(routes.admin))
         .merge(health::router(routes.health))
@@ -55,6 +58,31 @@ impl PageLanguage {
 pub(crate) fn page_language(lang: Option<&str>) -> crate::domain::Language {
     lang.and_then(crate::domain::Language::parse)
         .unwrap_or(crate::domain::Language::En)
+}
+
+/// A query string read as `T`, or the 400 that says what is wrong with it. Unlike axum's
+/// `Query`, which refuses a bad query in plain text before the handler runs, this leaves the
+/// refusal to the handler, which answers it as its route answers every error (JSON, or a page
+/// for a browser).
+pub(crate) struct ReadQuery<T>(pub Result<T, ApiError>);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for ReadQuery<T>
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or_default();
+        Ok(Self(serde_urlencoded::from_str(raw).map_err(|e| {
+            ApiError::Malformed(crate::domain::Text::with(
+                "err_query",
+                [("detail", crate::domain::Arg::plain(e))],
+            ))
+        })))
+    }
 }
 
 /// A JSON request body, or a 400 that says what is wrong with it.

@@ -31,7 +31,7 @@ use crate::ports::{
 pub const UPLOAD_LIFETIME: SignedDuration = SignedDuration::from_secs(60 * 60);
 
 /// The longest file name accepted in a grant request (in bytes).
-const MAX_NAME_BYTES: usize = 255;
+pub const MAX_NAME_BYTES: usize = 255;
 
 /// The local host receives uploads itself at `PUT /api/uploads/{consultation}/{id}`, which
 /// checks the ticket (so nothing but a granted upload is accepted) and the declared size.
@@ -58,13 +58,35 @@ impl UploadStaging for LocalStaging {
 }
 
 /// What a client is told when an upload is granted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = UploadGrant, example = json!({
+    "upload": "1764338400-3f2a9c0d4b1e4f5a8c7d6e5f4a3b2c1d",
+    "url": "/api/uploads/internet-access-2027/1764338400-3f2a9c0d4b1e4f5a8c7d6e5f4a3b2c1d",
+    "method": "PUT",
+    "headers": {"Content-Type": "application/octet-stream"},
+    "expires_at": "2025-11-28T14:00:00Z"
+}))]
 pub struct Grant {
+    #[schema(value_type = UploadId)]
     pub upload: String,
+    /// Where to PUT the file's bytes: an S3 presigned URL on AWS; on the local host a path on
+    /// the same host (`/api/uploads/{id}/{upload}`).
+    #[schema(format = "uri-reference")]
     pub url: String,
-    pub method: &'static str,
+    pub method: UploadMethod,
+    /// Headers to send with the PUT (e.g. `Content-Type: application/octet-stream`).
+    /// Content-Length is the declared size.
     pub headers: BTreeMap<String, String>,
+    /// The upload must be sent and used by a response before this instant.
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: Timestamp,
+}
+
+/// How an upload's bytes are sent: always `PUT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub enum UploadMethod {
+    #[serde(rename = "PUT")]
+    Put,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -193,7 +215,7 @@ impl Uploads {
         Ok(Grant {
             upload: id.to_string(),
             url: presigned.url,
-            method: "PUT",
+            method: UploadMethod::Put,
             headers: presigned.headers,
             expires_at: id.expires_at(),
         })

@@ -25,13 +25,16 @@ pub fn pause_after(failures: u32) -> Duration {
 }
 
 /// One consultation whose publication is failing, as the health route shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FailingPublication {
     pub consultation: ConsultationId,
     /// Failures in a row since the last success.
+    #[schema(minimum = 1)]
     pub failures: u32,
+    #[schema(value_type = String, format = DateTime)]
     pub first_failed_at: Timestamp,
     pub last_error: String,
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Timestamp,
 }
 

@@ -8,7 +8,6 @@
 
 use jiff::Timestamp;
 use maud::{Markup, PreEscaped, html};
-use serde_json::json;
 
 use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::limits::Limits;
@@ -18,7 +17,7 @@ use crate::domain::{
 };
 use crate::i18n::{Catalogue, messages};
 use crate::ports::ConsultationRecord;
-use crate::site::views::ConsultationView;
+use crate::site::views::{ConsultationView, Manifest, ManifestPage};
 
 use super::layout::{Here, UPLOAD_SCRIPT_KEY, dir, interpolate, layout};
 
@@ -776,29 +775,37 @@ pub fn manifest_head(
     let pages: Vec<String> = (1..=page_count(record.response_count))
         .map(|p| site_paths::manifest_page_url(id, p))
         .collect();
-    let body = json!({
-        "consultation": ConsultationView::new(record, now),
-        "total": record.response_count,
-        "page_size": site_paths::PAGE_SIZE,
-        "pages": pages,
-        "responses": first_page,
-    });
-    serde_json::to_string_pretty(&body).expect("JSON values serialize")
+    let body = Manifest {
+        consultation: ConsultationView::new(record, now),
+        total: record.response_count,
+        page_size: site_paths::PAGE_SIZE,
+        pages,
+        responses: first_page.to_vec(),
+    };
+    sorted_json(&body)
 }
 
 pub fn manifest_page(record: &ConsultationRecord, page: u64, entries: &[Receipt]) -> String {
-    let body = json!({
-        "consultation": record.consultation.id,
-        "page": page,
-        "responses": entries,
-    });
-    serde_json::to_string_pretty(&body).expect("JSON values serialize")
+    let body = ManifestPage {
+        consultation: record.consultation.id.clone(),
+        page,
+        responses: entries.to_vec(),
+    };
+    sorted_json(&body)
+}
+
+/// Pretty JSON with every object's members in alphabetical order, as manifests have always
+/// been written (through a `serde_json::Value`, whose objects are sorted).
+fn sorted_json(body: &impl serde::Serialize) -> String {
+    let value = serde_json::to_value(body).expect("manifests serialize");
+    serde_json::to_string_pretty(&value).expect("JSON values serialize")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::ConsultationRequest;
+    use serde_json::json;
 
     fn record() -> ConsultationRecord {
         let request: ConsultationRequest = serde_json::from_value(json!({

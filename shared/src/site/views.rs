@@ -1,50 +1,129 @@
-//! The public JSON shape of a consultation, shared by the read API and the site's manifest.
+//! The public JSON shapes of the site and the read API: a consultation, shared by the API and
+//! the manifest, and the manifest's head and pages.
 
 use jiff::Timestamp;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::site_paths;
-use crate::domain::{DeadlineChange, DeadlineRule, Localized, Status};
+use crate::domain::{ConsultationId, DeadlineChange, DeadlineRule, Localized, Receipt, Status};
 use crate::ports::ConsultationRecord;
 
-#[derive(Debug, Clone, Serialize)]
+/// A consultation as the API and the manifest show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Consultation, example = json!({
+    "id": "internet-access-2027",
+    "title": {"en": "Internet access", "fr": "Accès à l'Internet"},
+    "questions": [{"en": "What should be done?", "fr": "Que faudrait-il faire ?"}],
+    "meeting_date": "2027-03-31",
+    "opens_at": "2026-11-28T11:00:00.000+01:00",
+    "deadline": "2027-02-28T23:59:59.999+01:00",
+    "deadline_rule": "resolution-1344",
+    "status": "open",
+    "response_count": 7,
+    "url": "/consultations/internet-access-2027/",
+    "manifest": "/consultations/internet-access-2027/responses.json",
+    "closed_at": null,
+    "dossier": null,
+    "deadline_history": []
+}))]
 pub struct ConsultationView {
+    #[schema(value_type = ConsultationId)]
     pub id: String,
     pub title: Localized,
+    #[schema(min_items = 1)]
     pub questions: Vec<Localized>,
+    /// The date of the Group's meeting.
+    #[schema(format = Date, example = "2027-03-31")]
     pub meeting_date: String,
-    /// RFC 3339 in Geneva time, with its offset.
+    /// When it opens: RFC 3339 in Geneva time with its offset, milliseconds included.
+    #[schema(format = DateTime, example = "2026-11-28T11:00:00.000+01:00")]
     pub opens_at: String,
-    /// RFC 3339 in Geneva time, with its offset: the last instant a response is on time.
+    /// The last instant a response is on time: RFC 3339 in Geneva time with its offset,
+    /// milliseconds included.
+    #[schema(format = DateTime, example = "2027-02-28T23:59:59.999+01:00")]
     pub deadline: String,
     pub deadline_rule: DeadlineRule,
     pub status: Status,
+    /// How many responses it has received.
     pub response_count: u64,
-    /// The consultation's public page.
+    /// Its public page on the site.
+    #[schema(
+        format = "uri-reference",
+        example = "/consultations/internet-access-2027/"
+    )]
     pub url: String,
-    /// The machine-readable list of its responses.
+    /// The machine-readable list of its responses (a Manifest).
+    #[schema(
+        format = "uri-reference",
+        example = "/consultations/internet-access-2027/responses.json"
+    )]
     pub manifest: String,
-    /// When the closing was recorded (absent while open or after a reopening).
+    /// When the closing was recorded (Geneva time with offset); null while open or after a
+    /// reopening.
+    #[schema(format = DateTime)]
     pub closed_at: Option<String>,
-    /// Every published file with an index, once the closing is final.
+    /// Built once the closing is final (deadline + in-flight grace).
     pub dossier: Option<DossierView>,
+    /// Every move of the deadline after creation, oldest first.
     pub deadline_history: Vec<DeadlineChange>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The dossier for the Group's meeting, once the consultation is closed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Dossier)]
 pub struct DossierView {
+    /// `/consultations/{id}/dossier.zip`: every published file as `{number}/{filename}`, plus
+    /// `index.csv` and `index.json`.
+    #[schema(format = "uri-reference")]
     pub url: String,
     pub response_count: u64,
+    /// The archive's size in bytes.
     pub size: u64,
+    /// Lower-case hex SHA-256 of the archive.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
+    /// `/consultations/{id}/summary/`: counts and near-identical responses.
+    #[schema(format = "uri-reference")]
     pub summary: String,
-    /// The transparency log's root hash (hex) over the `response_count` responses, and the
-    /// signed checkpoint.
+    /// The transparency log's root hash (hex) over the `response_count` responses (the
+    /// dossier holds the signed checkpoint as `checkpoint`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[0-9a-f]{64}$")]
     pub log_root: Option<String>,
+    /// `/consultations/{id}/log/checkpoint`: the signed C2SP checkpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uri-reference")]
     pub log_checkpoint: Option<String>,
+}
+
+/// A consultation's manifest head (`responses.json`): the machine-readable entry point.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Manifest {
+    pub consultation: ConsultationView,
+    /// How many responses it has.
+    pub total: u64,
+    /// Responses per manifest page (and per HTML page).
+    #[schema(minimum = 100, maximum = 100)]
+    pub page_size: u64,
+    /// Every manifest page, in order (at least one, even with no responses).
+    #[schema(min_items = 1, example = json!(["/consultations/internet-access-2027/manifest/1.json"]))]
+    pub pages: Vec<String>,
+    /// The receipts of page 1, by number.
+    #[schema(max_items = 100)]
+    pub responses: Vec<Receipt>,
+}
+
+/// One page of a consultation's manifest (`manifest/{page}.json`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ManifestPage {
+    pub consultation: ConsultationId,
+    #[schema(minimum = 1)]
+    pub page: u64,
+    /// The receipts of the responses on this page, by number.
+    #[schema(max_items = 100)]
+    pub responses: Vec<Receipt>,
 }
 
 impl ConsultationView {
