@@ -162,9 +162,7 @@ fn words_of(xml: &[u8], kind: Kind, sink: &mut TextSink) -> Result<(), Skipped> 
                     .map_err(|e| Skipped::Unreadable(format!("XML: {e}")))?;
                 sink.push(&unescaped);
             }
-            Event::GeneralRef(reference)
-                if depth_in_text > 0 || kind.text_elements().is_none() =>
-            {
+            Event::GeneralRef(reference) if depth_in_text > 0 || kind.text_elements().is_none() => {
                 // `&amp;`, `&#233;`: the reader leaves references to us.
                 let character = match reference.resolve_char_ref() {
                     Ok(Some(c)) => Some(c.to_string()),
