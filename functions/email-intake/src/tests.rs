@@ -15,20 +15,8 @@ const DOMAIN: &str = "consultations.example.org";
 
 /// An S3 `ObjectCreated` record as S3 sends it to Lambda (the key URL-encoded).
 fn event(bucket: &str, encoded_key: &str) -> S3Event {
-    serde_json::from_value(json!({"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-        "eventTime": "2026-11-28T12:00:00.000Z", "eventName": "ObjectCreated:Put",
-        "userIdentity": {"principalId": "AWS:SES"},
-        "requestParameters": {"sourceIPAddress": "192.0.2.1"},
-        "responseElements": {"x-amz-request-id": "1", "x-amz-id-2": "2"},
-        "s3": {
-            "s3SchemaVersion": "1.0", "configurationId": "inbound-mail",
-            "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A"},
-                       "arn": format!("arn:aws:s3:::{bucket}")},
-            "object": {"key": encoded_key, "size": 100, "eTag": "0", "sequencer": "1"}
-        }
-    }]}))
-    .unwrap()
+    let record = test_support::events::s3_record(Some(bucket), encoded_key);
+    serde_json::from_value(json!({ "Records": [record] })).unwrap()
 }
 
 /// A message as SES stores it: its own `Received:` header naming the envelope recipient.

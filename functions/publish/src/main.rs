@@ -76,21 +76,8 @@ mod tests {
     use shared::ports::{Clock, ObjectKey};
 
     use super::*;
+    use test_support::events::stream_record as record;
     use test_support::ses as moto_ses;
-
-    /// A stream record as DynamoDB Streams delivers it to Lambda (keys only).
-    fn record(pk: &str, sk: &str) -> serde_json::Value {
-        json!({
-            "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1.8e9,
-                "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
-                "SequenceNumber": "100", "SizeBytes": 40, "StreamViewType": "KEYS_ONLY"
-            }
-        })
-    }
 
     #[tokio::test]
     async fn a_stream_batch_publishes_its_consultations() {

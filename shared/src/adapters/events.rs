@@ -63,40 +63,10 @@ fn decoded_key(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
+    use test_support::events::{s3_record, stream_record};
 
     use super::*;
-
-    /// A stream record as DynamoDB Streams delivers it to Lambda (keys only).
-    fn stream_record(pk: &str, sk: &str) -> Value {
-        json!({
-            "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-            "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1.8e9,
-                "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
-                "SequenceNumber": "100", "SizeBytes": 40, "StreamViewType": "KEYS_ONLY"
-            }
-        })
-    }
-
-    /// An S3 notification record as S3 delivers it to Lambda.
-    fn s3_record(bucket: Option<&str>, key: &str) -> Value {
-        json!({
-            "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
-            "eventTime": "2026-11-28T12:00:00.000Z", "eventName": "ObjectCreated:Put",
-            "userIdentity": {"principalId": "AWS:SES"},
-            "requestParameters": {"sourceIPAddress": "192.0.2.1"},
-            "responseElements": {"x-amz-request-id": "1", "x-amz-id-2": "2"},
-            "s3": {
-                "s3SchemaVersion": "1.0", "configurationId": "inbound-mail",
-                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A"},
-                           "arn": "arn:aws:s3:::private"},
-                "object": {"key": key, "size": 100, "eTag": "0", "sequencer": "1"}
-            }
-        })
-    }
 
     #[test]
     fn stream_records_name_their_consultations_once() {

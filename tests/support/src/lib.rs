@@ -1,6 +1,7 @@
 //! What the tests share, instead of files included by path into each test crate: moto (the
 //! AWS emulator, one per test binary), SES in moto, a clock the test sets, publish queues.
 
+pub mod events;
 pub mod moto;
 pub mod ses;
 
