@@ -13,7 +13,7 @@ use shared::domain::ConsultationId;
 use shared::domain::limits::Limits;
 use shared::http::admin::AdminToken;
 use shared::ports::SweptByTimer;
-use test_support::{Requests, TestClock};
+use test_support::{Requests, TestClock, zip_of};
 use tower::ServiceExt;
 
 const TOKEN: &str = "test-token-0123456789";
@@ -314,19 +314,6 @@ async fn admin_explains_invalid_requests() {
     let reply = app.send(request).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.error_code(), "malformed");
-}
-
-/// A ZIP archive holding `parts` (name, content), each deflated.
-fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
-    use std::io::Write;
-    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, content) in parts {
-        archive
-            .start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        archive.write_all(content).unwrap();
-    }
-    archive.finish().unwrap().into_inner()
 }
 
 /// Office files are recorded as what they are, from their parts: a minimal DOCX once went in

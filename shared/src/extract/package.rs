@@ -194,17 +194,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-
-    fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut archive = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        for (name, content) in parts {
-            archive
-                .start_file(*name, zip::write::SimpleFileOptions::default())
-                .unwrap();
-            archive.write_all(content).unwrap();
-        }
-        archive.finish().unwrap().into_inner()
-    }
+    use test_support::zip_of;
 
     #[test]
     fn a_docx_body_then_its_footnotes() {

@@ -13,6 +13,20 @@ use shared::ports::{Clock, PublishQueue};
 
 pub use moto::{Moto, moto, unique_name, workspace};
 
+/// A ZIP archive holding `parts` (name, content), each deflated: Office files and archives
+/// for the tests of intake and extraction.
+pub fn zip_of(parts: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in parts {
+        archive
+            .start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        archive.write_all(content).unwrap();
+    }
+    archive.finish().unwrap().into_inner()
+}
+
 /// A clock that stands still until the test moves it.
 pub struct TestClock(Mutex<Timestamp>);
 
