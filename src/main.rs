@@ -86,6 +86,10 @@ struct ServeArgs {
     /// pending receipt (`2s`, `500ms`); the embedded store numbers as it commits.
     #[arg(long, env = "VERBATIM_RECEIPT_WAIT", default_value = "2s", value_parser = shared::intake::parse_wait)]
     receipt_wait: std::time::Duration,
+    /// The longest a consultation's search index may wait for new responses: it is rebuilt at
+    /// most this often while they arrive (`60s`, `1s`), and at once when the consultation closes.
+    #[arg(long, env = "VERBATIM_SEARCH_EVERY", default_value = "60s", value_parser = shared::intake::parse_wait)]
+    search_every: std::time::Duration,
     /// How long a response received in time may take to be stored, in whole seconds (1 to
     /// 3600); the dossier follows the deadline by this plus 5 s.
     #[arg(long, env = "VERBATIM_IN_FLIGHT_GRACE_SECONDS", default_value = "30", value_parser = shared::intake::parse_in_flight_grace)]
@@ -136,6 +140,8 @@ const FORGET_IDLE_CLIENTS_EVERY: std::time::Duration = std::time::Duration::from
 /// a second in `bench/intake.sh` on a 2-core machine). Nothing blocking waits for another
 /// blocking task, so a full pool only queues.
 fn main() -> anyhow::Result<()> {
+    // Started again by itself to read a PDF's text in a bounded child process.
+    shared::extract::run_if_child();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(16)
@@ -221,6 +227,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let health = Arc::new(shared::publish::health::PublicationHealth::default());
     let queue = worker::start(
         Arc::new(backend.publisher(clock.clone())),
+        Arc::new(shared::search::SearchIndex {
+            rebuild_every: args.search_every,
+            ..backend.search_index(clock.clone())
+        }),
         list.clone(),
         health.clone(),
     );

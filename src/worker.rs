@@ -16,12 +16,15 @@ use shared::email::list::EmailList;
 use shared::ports::PublishQueue;
 use shared::publish::Publisher;
 use shared::publish::health::PublicationHealth;
+use shared::search::{Refresh, SearchIndex};
 use tokio::sync::{mpsc, watch};
 
 /// Publication runs at most this often; responses that arrive meanwhile form the next batch.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 /// A sequencing run that failed (a store error) is tried again after this.
 const SEQUENCE_RETRY: Duration = Duration::from_secs(1);
+/// A search index build that failed (a store error) is tried again after this.
+const INDEX_RETRY: Duration = Duration::from_secs(10);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
@@ -57,10 +60,13 @@ impl PublishQueue for LocalQueue {
 /// [`PublicationHealth`]); the others go on meanwhile.
 pub fn start(
     publisher: Arc<Publisher>,
+    search: Arc<SearchIndex>,
     list: Arc<EmailList>,
     health: Arc<PublicationHealth>,
 ) -> Arc<dyn PublishQueue> {
     let (sender, requests) = mpsc::unbounded_channel::<ConsultationId>();
+    let (to_index, index_requests) = mpsc::unbounded_channel::<ConsultationId>();
+    tokio::spawn(index(search, index_requests, to_index.clone()));
     let (to_publish, publish_requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (bump, sequenced) = watch::channel(0u64);
     tokio::spawn(sequence(
@@ -89,7 +95,15 @@ pub fn start(
             }
             Err(e) => tracing::error!(error = %e, "listing consultations at start-up"),
         }
-        publish(publisher, list, health, publish_requests, to_publish).await;
+        publish(
+            publisher,
+            list,
+            health,
+            publish_requests,
+            to_publish,
+            to_index,
+        )
+        .await;
     });
     Arc::new(LocalQueue {
         requests: sender,
@@ -149,6 +163,7 @@ async fn publish(
     health: Arc<PublicationHealth>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     retry: mpsc::UnboundedSender<ConsultationId>,
+    to_index: mpsc::UnboundedSender<ConsultationId>,
 ) {
     while let Some(batch) = next_batch(&mut requests).await {
         let round = Instant::now();
@@ -169,7 +184,10 @@ async fn publish(
                 Err(e) => Err(e.to_string()),
             };
             match result {
-                Ok(()) => health.succeeded(&id),
+                Ok(()) => {
+                    health.succeeded(&id);
+                    let _ = to_index.send(id);
+                }
                 Err(e) => {
                     let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
                     let retry = retry.clone();
@@ -183,6 +201,53 @@ async fn publish(
         // A rush makes batches, not a run per response: what arrives meanwhile waits for the
         // next round (a page run costs the same for one response as for a thousand).
         tokio::time::sleep(PUBLISH_EVERY.saturating_sub(round.elapsed())).await;
+    }
+}
+
+/// The search index: rebuilt after publication when due (at most once a minute while responses
+/// arrive, see [`SearchIndex::refresh`]), on its own task so that a rebuild never delays
+/// publication; a rebuild that is not yet due is asked for again when it will be.
+async fn index(
+    search: Arc<SearchIndex>,
+    mut requests: mpsc::UnboundedReceiver<ConsultationId>,
+    again: mpsc::UnboundedSender<ConsultationId>,
+) {
+    // When each consultation's next rebuild is already planned: one timer each, not one per
+    // publication.
+    let mut planned = std::collections::BTreeMap::<ConsultationId, Instant>::new();
+    while let Some(batch) = next_batch(&mut requests).await {
+        for id in batch {
+            match search.refresh(&id).await {
+                Ok(Refresh::UpToDate) => {}
+                Ok(Refresh::NotDue(wait)) => {
+                    let now = Instant::now();
+                    if planned.get(&id).is_none_or(|due| *due <= now) {
+                        planned.insert(id.clone(), now + wait);
+                        let again = again.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(wait).await;
+                            let _ = again.send(id);
+                        });
+                    }
+                }
+                Ok(Refresh::Built {
+                    responses,
+                    files_written,
+                    took,
+                }) => {
+                    tracing::info!(consultation = %id, responses, files_written, ms = took.as_millis() as u64, "search index built");
+                }
+                Err(e) => {
+                    tracing::error!(consultation = %id, error = %e, "building the search index failed; retrying");
+                    let again = again.clone();
+                    let id = id.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(INDEX_RETRY).await;
+                        let _ = again.send(id);
+                    });
+                }
+            }
+        }
     }
 }
 

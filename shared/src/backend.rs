@@ -7,6 +7,7 @@ use crate::closing::Closer;
 use crate::domain::limits::Limits;
 use crate::email::list::EmailList;
 use crate::email::receive::EmailIntake;
+use crate::extract::Isolation;
 use crate::http::admin::{AdminState, AdminToken};
 use crate::http::intake::IntakeState;
 use crate::intake::Intake;
@@ -264,6 +265,20 @@ impl Backend {
             site: self.site.clone(),
             clock,
             log_key: self.log_key.clone(),
+            pdf: Isolation::current_exe(),
+        }
+    }
+
+    /// The full-text search index of each consultation, built from what publication wrote.
+    pub fn search_index(&self, clock: Arc<dyn Clock>) -> crate::search::SearchIndex {
+        crate::search::SearchIndex {
+            consultations: self.consultations.clone(),
+            responses: self.responses.clone(),
+            publication: self.publication.clone(),
+            private: self.private.clone(),
+            site: self.site.clone(),
+            clock,
+            rebuild_every: crate::search::REBUILD_EVERY,
         }
     }
 }

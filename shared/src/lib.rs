@@ -6,10 +6,11 @@
 //! - `ports`: the traits the use cases need from the outside world; `adapters` implement them
 //!   (embedded files + SQLite, S3 + DynamoDB + SES);
 //! - `transparency`: the signed log; `i18n`: the six languages' catalogues; `extract`: the
-//!   words in a response's files, for search (pure, bounded);
+//!   words in a response's files (bounded; PDF in a child process);
 //! - `site`: every page, feed and manifest, pure functions of domain data;
 //! - the use cases, one folder each: `intake` (responses, uploads, spooling), `secretariat`,
-//!   `publish`, `closing` (and the dossier), `email` (intake by mail, the list);
+//!   `publish`, `search` (the static full-text index), `closing` (and the dossier), `email`
+//!   (intake by mail, the list);
 //! - `http`: one router per function; `backend`: a storage choice wired into all of them.
 
 pub mod adapters;
@@ -23,6 +24,7 @@ pub mod i18n;
 pub mod intake;
 pub mod ports;
 pub mod publish;
+pub mod search;
 pub mod secretariat;
 pub mod settings;
 pub mod site;

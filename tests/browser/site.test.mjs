@@ -93,7 +93,9 @@ before(async () => {
   data = mkdtempSync(join(tmpdir(), 'verbatim-browser-'));
   // The set-up posts over a hundred responses from this one address (a paged consultation):
   // more than the per-client rate limit allows a minute, which tests/api/flow.rs checks on its own.
-  const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off'];
+  // The search index is rebuilt every second here (a minute by default) so the search test
+  // does not wait.
+  const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off', '--search-every', '1s'];
   server = spawn(process.env.VERBATIM_BIN, args, {
     env: { ...process.env, VERBATIM_ADMIN_TOKEN: TOKEN, VERBATIM_IN_FLIGHT_GRACE_SECONDS: '1', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -427,6 +429,7 @@ test('every page type has no axe violation in any language, with a working langu
     scheduled: '/consultations/scheduled-consultation/',
     closed: '/consultations/closing-consultation/',
     summary: '/consultations/closing-consultation/summary/',
+    response: '/consultations/paged-consultation/responses/101/',
     verify: '/verify/',
   };
   const page = await newPage();
@@ -624,6 +627,89 @@ test('the verify page checks a downloaded file against the signed log, in the re
   await until('the verdict', async () => /n'est pas signé par la clé/.test(await result.innerText()));
   assert.ok((await result.innerText()).includes(swapped), await result.innerText());
   await page.context().close();
+});
+
+test('search finds each response by a word only inside its file or text, from the consultation page and in every language', async () => {
+  await api('POST', '/api/admin/consultations', {
+    id: 'search-consultation',
+    title: { en: 'Searching the responses', zh: '搜索答复', ar: 'البحث في الردود' },
+    questions: [{ en: 'What should be done?' }],
+    meeting_date: '2031-03-31',
+  }, true);
+  const fixture = (name) => readFileSync(join(import.meta.dirname, 'fixtures', name));
+  // Each word appears in one response only, and only inside its file or its text.
+  const responses = [
+    { name: 'Pdf Sender', file: 'search.pdf', word: 'quixotic' },
+    { name: 'Docx Sender', file: 'search.docx', word: 'zanzibar' },
+    { name: 'Odt Sender', file: 'search.odt', word: 'marmalade' },
+    { name: 'Chinese Sender', text: '互联网治理需要多方参与', word: '治理' },
+    { name: 'Arabic Sender', text: 'يجب أن تبقى الشبكة مفتوحة للجميع', word: 'مفتوحة' },
+  ];
+  for (const r of responses) {
+    const form = new FormData();
+    form.append('name', r.name);
+    if (r.text) form.append('text', r.text);
+    if (r.file) form.append('file', new Blob([fixture(r.file)]), r.file);
+    const reply = await fetch(`${base}/api/consultations/search-consultation/responses`, { method: 'POST', body: form });
+    assert.equal(reply.status, 201, await reply.text());
+  }
+  await until('the search index', async () => {
+    const reply = await fetch(`${base}/consultations/search-consultation/pagefind/covered.json`);
+    return reply.ok && (await reply.json()).responses >= responses.length;
+  }, 60000);
+  // The extracted text is derived and says so; the PDF's words were read.
+  const derived = await (await fetch(`${base}/consultations/search-consultation/extracted/1.txt`)).text();
+  assert.match(derived, /Derived, not the record/);
+  assert.match(derived, /quixotic/);
+
+  const page = await newPage();
+  const titles = async () => {
+    await page.waitForFunction(() => document.getElementById('search-status')?.textContent.match(/\d/));
+    return page.locator('#search-results h2 a').allInnerTexts();
+  };
+  // From the consultation page's search box.
+  await page.goto(`${base}/consultations/search-consultation/`);
+  await page.fill('#search-q', 'quixotic');
+  await Promise.all([page.waitForURL(/\/search\/\?q=quixotic/), page.click('form.search button')]);
+  assert.deepEqual(await titles(), ['1. Pdf Sender']);
+  assert.match(await page.locator('#search-results').innerText(), /quixotic/);
+  await accessible(page, 'the search page with results');
+  await screenshot(page, 'search');
+  // The result leads to the response's own page, with the derived text folded away.
+  await Promise.all([page.waitForURL(/\/responses\/1\/$/), page.click('#search-results a')]);
+  assert.match(await page.locator('h1').innerText(), /Pdf Sender/);
+  assert.equal(await page.locator('details.extracted').getAttribute('open'), null);
+  await accessible(page, 'a response page');
+
+  // Every word, in every language's search page; links stay in that language.
+  for (const lang of LANGUAGES) {
+    for (const [i, r] of responses.entries()) {
+      await page.goto(`${base}/${lang}/consultations/search-consultation/search/?q=${encodeURIComponent(r.word)}`);
+      assert.deepEqual(await titles(), [`${i + 1}. ${r.name}`], `${r.word} in /${lang}/`);
+      assert.equal(
+        await page.locator('#search-results a').getAttribute('href'),
+        `/${lang}/consultations/search-consultation/responses/${i + 1}/`
+      );
+    }
+    if (lang === 'ar' || lang === 'zh') {
+      await accessible(page, `the search page in ${lang}`);
+      await screenshot(page, `${lang}-search`);
+    }
+  }
+  // A word in no response.
+  await page.goto(`${base}/consultations/search-consultation/search/?q=nowhere`);
+  await page.waitForFunction(() => document.getElementById('search-status')?.textContent.length > 0 && !document.getElementById('search-status').textContent.endsWith('…'));
+  assert.equal(await page.locator('#search-results li').count(), 0);
+  await page.context().close();
+
+  // Without JavaScript the page says that search needs it and where else to read everything.
+  const noJs = await newPage({ javaScriptEnabled: false });
+  await noJs.goto(`${base}/fr/consultations/search-consultation/search/?q=quixotic`);
+  const text = await noJs.locator('main').innerText();
+  assert.match(text, /JavaScript/);
+  assert.equal(await noJs.locator('main a[href$="/responses.json"]').count(), 1);
+  await accessibleWithoutJs(noJs, 'the search page without JavaScript');
+  await noJs.context().close();
 });
 
 test('no page broke the Content-Security-Policy or threw a script error', () => {

@@ -1,5 +1,8 @@
 //! Lambda: publishes what the table's stream reports as new (responses, consultations), then
-//! mails each newly published response to the consultation's email list.
+//! mails each newly published response to the consultation's email list and refreshes the
+//! consultation's search index when due. A schedule also invokes it every minute to rebuild the
+//! indexes that a rush left behind (an index is rebuilt at most once a minute, so the last
+//! responses of a rush would otherwise wait for the next one).
 
 use std::sync::Arc;
 
@@ -8,13 +11,17 @@ use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::events::changed_consultations;
 use shared::backend::ses_mailer;
+use shared::domain::ConsultationId;
 use shared::email::list::EmailList;
 use shared::ports::{Clock, SystemClock};
 use shared::publish::Publisher;
+use shared::search::{Refresh, SearchIndex};
 use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // Started again by itself to read a PDF's text in a bounded child process.
+    shared::extract::run_if_child();
     lambda_runtime::tracing::init_default_subscriber();
     let vars = Vars::from_iter(std::env::vars());
     let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
@@ -25,6 +32,7 @@ async fn main() -> Result<(), Error> {
         .with_timing(timing);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = Arc::new(backend.publisher(clock.clone()));
+    let search = Arc::new(backend.search_index(clock.clone()));
     // Stylesheet, scripts, verify pages: once per instance, not with every batch.
     publisher.publish_assets().await?;
     let list = Arc::new(backend.email_list(
@@ -33,24 +41,39 @@ async fn main() -> Result<(), Error> {
         mail.public_url,
         mail.mail_domain,
     ));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
-        let (publisher, list) = (publisher.clone(), list.clone());
-        async move { handle(&publisher, &list, event.payload).await }
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let (publisher, search, list) = (publisher.clone(), search.clone(), list.clone());
+        async move {
+            // The stream's batches carry `Records`; the schedule's event does not.
+            if event.payload.get("Records").is_some() {
+                let batch: Event = serde_json::from_value(event.payload)?;
+                handle(&publisher, &search, &list, batch).await
+            } else {
+                sweep_search(&publisher, &search).await
+            }
+        }
     }))
     .await
 }
 
-/// Publishes each consultation named in the batch once, then mails its list. A consultation
-/// that fails is logged and does not stop the others in the batch; the batch then fails, so the
-/// event source mapping retries it (publication is idempotent, the list resumes from its
-/// progress mark, and the mapping's retries are bounded, with a failure queue after them).
-async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
+/// Publishes each consultation named in the batch once, then mails its list and refreshes its
+/// search index when due. A consultation that fails is logged and does not stop the others in
+/// the batch; the batch then fails, so the event source mapping retries it (publication is
+/// idempotent, the list resumes from its progress mark, and the mapping's retries are bounded,
+/// with a failure queue after them).
+async fn handle(
+    publisher: &Publisher,
+    search: &SearchIndex,
+    list: &EmailList,
+    event: Event,
+) -> Result<(), Error> {
     let mut failed = Vec::new();
     for id in changed_consultations(&event) {
         let span = tracing::info_span!("publish", consultation = %id);
         let result = async {
             publisher.publish(&id).await?;
-            list.notify(&id).await.map(|_| ()).map_err(Error::from)
+            list.notify(&id).await.map(|_| ()).map_err(Error::from)?;
+            refresh(search, &id).await
         }
         .instrument(span)
         .await;
@@ -64,6 +87,42 @@ async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result
     } else {
         Err(format!("publication failed for {}", failed.join(", ")).into())
     }
+}
+
+/// Every minute: the search index of each consultation that has published responses it does
+/// not cover yet (a consultation whose index is current costs one read).
+async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(), Error> {
+    let mut failed = Vec::new();
+    for record in publisher.consultations.list().await? {
+        let id = record.consultation.id;
+        let span = tracing::info_span!("search", consultation = %id);
+        if let Err(e) = refresh(search, &id).instrument(span).await {
+            tracing::error!(consultation = %id, error = %e, "building the search index failed");
+            failed.push(id.to_string());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("search index failed for {}", failed.join(", ")).into())
+    }
+}
+
+async fn refresh(search: &SearchIndex, id: &ConsultationId) -> Result<(), Error> {
+    if let Refresh::Built {
+        responses,
+        files_written,
+        took,
+    } = search.refresh(id).await?
+    {
+        tracing::info!(
+            responses,
+            files_written,
+            ms = took.as_millis() as u64,
+            "search index built"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -153,9 +212,12 @@ mod tests {
             "consultations.example.org",
         );
         let publisher = backend.publisher(Arc::new(SystemClock));
-        handle(&publisher, &list, event.clone()).await.unwrap();
+        let search = backend.search_index(Arc::new(SystemClock));
+        handle(&publisher, &search, &list, event.clone())
+            .await
+            .unwrap();
         // A batch delivered again publishes and mails nothing twice.
-        handle(&publisher, &list, event).await.unwrap();
+        handle(&publisher, &search, &list, event).await.unwrap();
 
         let to_ada = moto_ses::sent_to(&moto.endpoint, "ada@example.org").await;
         assert_eq!(to_ada.len(), 1, "{to_ada:?}");
@@ -188,5 +250,15 @@ mod tests {
             serde_json::from_slice(&object.into_bytes().await.unwrap()).unwrap();
         assert_eq!(manifest["total"], 1);
         assert_eq!(manifest["responses"][0]["name"], "Ada");
+        // The response's own page and the search index, built with the first response.
+        for key in [
+            "consultations/streamed/responses/1.html",
+            "consultations/streamed/extracted/1.txt",
+            "consultations/streamed/pagefind/pagefind-entry.json",
+            "consultations/streamed/pagefind/covered.json",
+        ] {
+            let key = ObjectKey::parse(key).unwrap();
+            assert!(backend.site.get(&key).await.unwrap().is_some(), "{key:?}");
+        }
     }
 }

@@ -137,6 +137,62 @@ pub fn file_url(c: &ConsultationId, number: u64, name: &str) -> String {
     )
 }
 
+/// The permanent address of one response: who, when, its files, its log entry, its text.
+pub fn response_url(c: &ConsultationId, number: u64) -> String {
+    format!("/consultations/{c}/responses/{number}/")
+}
+
+/// The response page's key sits beside its folder, not in it (`…/responses/7.html`, served at
+/// `…/responses/7/`): the folder holds the files as sent, and one may be named `index.html`.
+pub fn response_key(c: &ConsultationId, number: u64) -> String {
+    format!("consultations/{c}/responses/{number}.html")
+}
+
+/// The key a folder URL is served from: `index.html` inside it, except a response's page (see
+/// [`response_key`]). `path` is a decoded URL path without its leading slash, ending in `/`.
+pub fn folder_key(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let response_page = match parts.as_slice() {
+        ["consultations", _, "responses", n] => n,
+        [lang, "consultations", _, "responses", n] if Language::parse(lang).is_some() => n,
+        _ => return format!("{path}index.html"),
+    };
+    if !response_page.is_empty() && response_page.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{}.html", path.trim_end_matches('/'))
+    } else {
+        format!("{path}index.html")
+    }
+}
+
+/// The text extracted from a response's files: derived, for reading and searching, in its own
+/// folder so that no submitted file can take its place.
+pub fn extracted_url(c: &ConsultationId, number: u64) -> String {
+    format!("/consultations/{c}/extracted/{number}.txt")
+}
+
+pub fn extracted_key(c: &ConsultationId, number: u64) -> String {
+    extracted_url(c, number)[1..].to_owned()
+}
+
+/// The consultation's search page (the index is static, next to it; see [`search_index_prefix`]).
+pub fn search_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/search/")
+}
+
+pub fn search_key(c: &ConsultationId) -> String {
+    format!("{}index.html", &search_url(c)[1..])
+}
+
+/// The folder of the consultation's search index (Pagefind's files), with a trailing slash.
+pub fn search_index_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/pagefind/")
+}
+
+/// The site key prefix of the search index's files.
+pub fn search_index_prefix(c: &ConsultationId) -> String {
+    search_index_url(c)[1..].to_owned()
+}
+
 /// The site key of a response's file (the URL path, decoded, without the leading slash).
 pub fn file_key(c: &ConsultationId, number: u64, name: &str) -> String {
     format!("consultations/{c}/responses/{number}/{name}")
@@ -187,6 +243,37 @@ mod tests {
         assert!(!is_response_file(
             "consultations/net-2027/page/2/index.html"
         ));
+    }
+
+    #[test]
+    fn a_response_page_never_takes_the_place_of_a_file() {
+        assert_eq!(
+            response_key(&id(), 7),
+            "consultations/net-2027/responses/7.html"
+        );
+        assert_eq!(
+            folder_key("consultations/net-2027/responses/7/"),
+            response_key(&id(), 7)
+        );
+        assert_eq!(
+            folder_key("fr/consultations/net-2027/responses/7/"),
+            Edition::of(Language::Fr).key(&response_key(&id(), 7))
+        );
+        // A file named index.html stays where it was published.
+        assert_ne!(
+            folder_key("consultations/net-2027/responses/7/"),
+            file_key(&id(), 7, "index.html")
+        );
+        assert!(!is_response_file(&response_key(&id(), 7)));
+        assert_eq!(
+            folder_key("consultations/net-2027/"),
+            "consultations/net-2027/index.html"
+        );
+        assert_eq!(
+            folder_key("xx/consultations/net-2027/responses/7/"),
+            "xx/consultations/net-2027/responses/7/index.html"
+        );
+        assert_eq!(folder_key(""), "index.html");
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //!
 //! Office Open XML (DOCX, XLSX, PPTX) and OpenDocument (ODT, ODS, ODP) are ZIP archives of XML
 //! parts: read with `zip` and `quick-xml`, streaming, the text of the parts that hold the
-//! document's words. Plain text, HTML and RTF are read directly (see [`markup`]).
+//! document's words. Plain text, HTML and RTF are read directly (see [`markup`]). PDF is read
+//! by pdf-extract in a child process with bounded time and memory (see [`isolated`]).
 
+mod isolated;
 mod markup;
 mod package;
 
 use std::fmt;
+
+pub use isolated::{CHILD_ARG, Isolation, run_if_child};
 
 /// At most this much text is kept from one file; what follows is dropped (and said so).
 pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
@@ -30,7 +34,7 @@ pub struct Extracted {
 /// Why a file has no extracted text (it is still published, byte for byte).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipped {
-    /// A type whose text is not read (images, plain ZIP archives, PDF for now).
+    /// A type whose text is not read (images, plain ZIP archives, messages).
     NotText,
     /// The file is not what its type says, or is damaged.
     Unreadable(String),
@@ -76,6 +80,97 @@ pub fn extract(media_type: &str, bytes: &[u8]) -> Result<Extracted, Skipped> {
         _ => return Err(Skipped::NotText),
     };
     Ok(bounded(text))
+}
+
+/// Whether files of `media_type` have words to read (the others are not even fetched).
+pub fn reads(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "text/plain"
+            | "text/html"
+            | "application/rtf"
+            | "application/pdf"
+            | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            | "application/vnd.oasis.opendocument.text"
+            | "application/vnd.oasis.opendocument.spreadsheet"
+            | "application/vnd.oasis.opendocument.presentation"
+    )
+}
+
+/// The text of a file of `media_type`, PDF included (in a child process started as `pdf`
+/// says). The other formats are read on a blocking thread: bounded, but not instant on a
+/// large file.
+pub async fn text_of(
+    pdf: &Isolation,
+    media_type: &str,
+    bytes: bytes::Bytes,
+) -> Result<Extracted, Skipped> {
+    if media_type == "application/pdf" {
+        // PDF text comes positioned on the page: runs of blank lines and spaces joined.
+        return pdf.pdf_text(&bytes).await.map(|text| {
+            let mut sink = TextSink::default();
+            sink.push(&text);
+            bounded(sink.text)
+        });
+    }
+    let media_type = media_type.to_owned();
+    tokio::task::spawn_blocking(move || extract(&media_type, &bytes))
+        .await
+        .unwrap_or_else(|e| Err(Skipped::Unreadable(format!("the reader failed: {e}"))))
+}
+
+/// The words of one published file, or why it has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileText {
+    /// The file's published name.
+    pub name: String,
+    pub words: Result<Extracted, Skipped>,
+}
+
+/// The words of a response's files, in the order they are published: a derived copy for
+/// reading and searching, written next to the originals, which stay the record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResponseText {
+    pub files: Vec<FileText>,
+}
+
+impl ResponseText {
+    /// Whether any file gave words.
+    pub fn has_words(&self) -> bool {
+        self.files
+            .iter()
+            .any(|f| f.words.as_ref().is_ok_and(|w| !w.text.is_empty()))
+    }
+
+    /// The derived text file (`extracted/{number}.txt` on the site and in the dossier): a
+    /// header that says what it is, then each file's words under its name, or why there are
+    /// none. In English: it is read by tools and the Group's staff, like `index.csv`.
+    pub fn derived_file(&self, consultation: &str, number: u64, files_url: &str) -> String {
+        let mut out = format!(
+            "Text extracted automatically from the files of response {number} to the \
+             consultation {consultation}, for reading and searching.\nDerived, not the record: \
+             the files as sent, byte for byte, are at {files_url}\n"
+        );
+        for file in &self.files {
+            out.push_str(&format!("\n=== {} ===\n", file.name));
+            match &file.words {
+                Ok(words) => {
+                    out.push_str(&words.text);
+                    out.push('\n');
+                    if words.truncated {
+                        out.push_str(&format!(
+                            "[Cut here: only the first {} MiB of text are kept.]\n",
+                            MAX_TEXT_BYTES / 1024 / 1024
+                        ));
+                    }
+                }
+                Err(skipped) => out.push_str(&format!("[No text: {skipped}.]\n")),
+            }
+        }
+        out
+    }
 }
 
 /// Cuts `text` at [`MAX_TEXT_BYTES`], on a character boundary.
@@ -146,6 +241,53 @@ mod tests {
         let mut sink = TextSink::default();
         sink.push("  one \t two\n\n\nthree\u{7}four  ");
         assert_eq!(sink.text, "one two\nthreefour");
+    }
+
+    #[test]
+    fn the_derived_file_says_what_it_is_and_names_each_file() {
+        let text = ResponseText {
+            files: vec![
+                FileText {
+                    name: "response.txt".into(),
+                    words: Ok(Extracted {
+                        text: "Spectrum matters.".into(),
+                        truncated: false,
+                    }),
+                },
+                FileText {
+                    name: "scan.png".into(),
+                    words: Err(Skipped::NotText),
+                },
+            ],
+        };
+        assert!(text.has_words());
+        let file = text.derived_file("net-2027", 7, "/consultations/net-2027/responses/7/");
+        assert!(file.starts_with("Text extracted automatically from the files of response 7"));
+        assert!(file.contains("Derived, not the record"));
+        assert!(file.contains("=== response.txt ===\nSpectrum matters.\n"));
+        assert!(file.contains("=== scan.png ===\n[No text: no text is extracted"));
+        assert!(!ResponseText::default().has_words());
+    }
+
+    #[tokio::test]
+    async fn pdf_goes_to_the_isolated_reader_and_the_rest_is_read_here() {
+        let echo = Isolation::program(
+            "sh",
+            ["-c", "cat >/dev/null; printf 'from the child'"],
+            isolated::TIME_LIMIT,
+        );
+        let pdf = text_of(&echo, "application/pdf", bytes::Bytes::from_static(b"%PDF"))
+            .await
+            .unwrap();
+        assert_eq!(pdf.text, "from the child");
+        let plain = text_of(
+            &echo,
+            "text/plain",
+            bytes::Bytes::from_static(b"typed words"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(plain.text, "typed words");
     }
 
     #[test]

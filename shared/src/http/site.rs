@@ -10,11 +10,13 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+use crate::domain::site_paths;
 use crate::ports::{ObjectKey, ObjectStore};
 use crate::site::site_meta;
 
 /// The Content-Security-Policy of every page: no scripts from elsewhere, no inline code.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     script-src 'self' 'wasm-unsafe-eval'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn router(site: Arc<dyn ObjectStore>) -> Router {
@@ -27,7 +29,7 @@ async fn serve(State(site): State<Arc<dyn ObjectStore>>, uri: Uri) -> Response {
     };
     let mut raw = path.trim_start_matches('/').to_owned();
     if raw.is_empty() || raw.ends_with('/') {
-        raw.push_str("index.html");
+        raw = site_paths::folder_key(&raw);
     }
     let Ok(key) = ObjectKey::parse(raw.clone()) else {
         return not_found();
@@ -54,7 +56,7 @@ async fn serve(State(site): State<Arc<dyn ObjectStore>>, uri: Uri) -> Response {
         }
         Ok(None) => {
             // `/consultations/x` -> `/consultations/x/` when that folder has a page.
-            let folder = ObjectKey::parse(format!("{raw}/index.html"));
+            let folder = ObjectKey::parse(site_paths::folder_key(&format!("{raw}/")));
             if let Ok(folder) = folder
                 && let Ok(Some(_)) = site.get(&folder).await
             {

@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::domain::site_paths::{self, Edition, page_of, page_range};
 use crate::domain::{ConsultationId, Receipt, Response};
+use crate::extract::{FileText, Isolation, ResponseText};
 use crate::intake::spool::Spool;
 use crate::ports::{
     Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublicationState,
@@ -41,6 +42,8 @@ pub enum PublishError {
         "no signing key is configured for the transparency log (set VERBATIM_SIGNING_KEY_PARAMETER)"
     )]
     NoLogKey,
+    #[error("signing a response's log entry: {0}")]
+    Sign(#[from] crate::transparency::TransparencyError),
 }
 
 pub struct Publisher {
@@ -52,6 +55,8 @@ pub struct Publisher {
     pub clock: Arc<dyn Clock>,
     /// Signs each consultation's transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
+    /// Starts the child process that reads a PDF's text.
+    pub pdf: Isolation,
 }
 
 fn key(raw: String) -> Result<ObjectKey, StoreError> {
@@ -85,7 +90,10 @@ impl Publisher {
                 for group in new.chunks(COPIES_AT_ONCE) {
                     let mut copies = Vec::with_capacity(group.len());
                     for response in group {
-                        copies.push(self.copy_files(response));
+                        copies.push(async {
+                            self.copy_files(response).await?;
+                            self.publish_reading(&record, response).await
+                        });
                     }
                     futures::future::try_join_all(copies).await?;
                 }
@@ -116,6 +124,12 @@ impl Publisher {
             ),
         };
         for edition in Edition::all() {
+            let search = crate::site::response_pages::search_page(edition, &record);
+            self.write(
+                format!("/{}", edition.key(&site_paths::search_key(id))),
+                search.into_bytes(),
+            )
+            .await?;
             let feed =
                 crate::site::pages::consultation_feed(edition, &record, &latest, self.clock.now());
             self.write(edition.url(&site_paths::feed_url(id)), feed.into_bytes())
@@ -171,6 +185,13 @@ impl Publisher {
         self.write(
             format!("/{}", crate::site::layout::UPLOAD_SCRIPT_KEY),
             crate::site::layout::UPLOAD_SCRIPT.as_bytes().to_vec(),
+        )
+        .await?;
+        self.write(
+            format!("/{}", crate::site::response_pages::SEARCH_SCRIPT_KEY),
+            crate::site::response_pages::SEARCH_SCRIPT
+                .as_bytes()
+                .to_vec(),
         )
         .await?;
         self.site.sync().await?;
@@ -237,6 +258,51 @@ impl Publisher {
         self.site
             .put_deferred(&key, Body::Bytes(bytes.into()), &meta, PutMode::Overwrite)
             .await?;
+        Ok(())
+    }
+
+    /// The response's own page in every edition, with the text of its files, and that text as
+    /// a derived file (`extracted/{n}.txt`). A file whose text cannot be read is noted, never
+    /// an error: only the store failing stops publication.
+    async fn publish_reading(
+        &self,
+        record: &ConsultationRecord,
+        response: &Response,
+    ) -> Result<(), PublishError> {
+        let r = &response.response;
+        let mut text = ResponseText::default();
+        for file in &r.files {
+            let words = if crate::extract::reads(&file.media_type) {
+                let source = key(file.original_key.clone())?;
+                let Some(object) = self.private.get(&source).await? else {
+                    return Err(PublishError::MissingOriginal(file.original_key.clone()));
+                };
+                let bytes = object.into_bytes().await?;
+                crate::extract::text_of(&self.pdf, &file.media_type, bytes.into()).await
+            } else {
+                Err(crate::extract::Skipped::NotText)
+            };
+            text.files.push(FileText {
+                name: file.name.clone(),
+                words,
+            });
+        }
+        let (id, number) = (&r.consultation, response.number);
+        let derived = text.derived_file(id.as_str(), number, &site_paths::response_url(id, number));
+        self.write(site_paths::extracted_url(id, number), derived.into_bytes())
+            .await?;
+        let receipt = match &self.log_key {
+            Some(key) => crate::transparency::sign_receipt(key, &response.receipt())?,
+            None => response.receipt(),
+        };
+        for edition in Edition::all() {
+            let page = crate::site::response_pages::response_page(edition, record, &receipt, &text);
+            self.write(
+                format!("/{}", edition.key(&site_paths::response_key(id, number))),
+                page.into_bytes(),
+            )
+            .await?;
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod layout;
 pub mod list_pages;
 pub mod log_pages;
 pub mod pages;
+pub mod response_pages;
 pub mod views;
 
 use crate::domain::site_paths;
@@ -37,6 +38,7 @@ pub fn site_meta(key: &str) -> ObjectMeta {
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
         Some("atom") => "application/atom+xml; charset=utf-8",
+        Some("txt") => "text/plain; charset=utf-8",
         _ => "application/octet-stream",
     };
     ObjectMeta {

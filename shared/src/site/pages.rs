@@ -49,7 +49,7 @@ fn when(m: &Catalogue, at: Timestamp) -> Markup {
 }
 
 /// A receipt's UTC timestamp (`…Z`) shown like any other date.
-fn when_utc(m: &Catalogue, raw: &str) -> Markup {
+pub(super) fn when_utc(m: &Catalogue, raw: &str) -> Markup {
     match raw.parse::<Timestamp>() {
         Ok(at) => when(m, at),
         Err(_) => html! { time datetime=(raw) { (raw) } },
@@ -58,7 +58,7 @@ fn when_utc(m: &Catalogue, raw: &str) -> Markup {
 
 /// A text the Secretariat gave in several languages: the reader's, or the stated fallback,
 /// marked with its own language so screen readers pronounce it right.
-fn localized(m: &Catalogue, text: &Localized) -> Markup {
+pub(super) fn localized(m: &Catalogue, text: &Localized) -> Markup {
     let (lang, value) = text.get(m.lang());
     if lang == m.lang() {
         html! { (value) }
@@ -196,6 +196,9 @@ pub fn consultation_page(
                 @if status != Status::Closed { (subscribe_form(here, &c.id)) }
             }
             h2 id="responses" { (m.t("responses_heading")) }
+            @if record.response_count > 0 {
+                (search_form(here, record))
+            }
             p {
                 a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }
                 " · "
@@ -206,7 +209,7 @@ pub fn consultation_page(
             } @else {
                 (filter_form(m, &c.id))
                 ol class="responses" start=(entries[0].number) {
-                    @for r in entries { (response_entry(m, r)) }
+                    @for r in entries { (response_entry(here, r)) }
                 }
             }
             @if pages > 1 {
@@ -254,7 +257,8 @@ fn download_everything(here: Here, record: &ConsultationRecord) -> Markup {
     }
 }
 
-fn response_entry(m: &Catalogue, r: &Receipt) -> Markup {
+fn response_entry(here: Here, r: &Receipt) -> Markup {
+    let m = here.m();
     html! {
         li id={ "response-" (r.number) }
             data-name=(r.name)
@@ -263,7 +267,9 @@ fn response_entry(m: &Catalogue, r: &Receipt) -> Markup {
             data-country=(r.country.as_ref().map(|c| c.as_str()).unwrap_or(""))
         {
             article aria-labelledby={ "response-" (r.number) "-title" } {
-                h3 id={ "response-" (r.number) "-title" } { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
+                h3 id={ "response-" (r.number) "-title" } {
+                    a href=(here.url(&site_paths::response_url(&r.consultation, r.number))) { (m.f("response_title", &[("number", &r.number), ("name", &r.name)])) }
+                }
                 p {
                     @if let Some(org) = &r.organization { (org) " · " }
                     @if let Some(cat) = r.category { (category_label(m, cat)) " · " }
@@ -799,6 +805,21 @@ pub fn manifest_page(record: &ConsultationRecord, page: u64, entries: &[Receipt]
 fn sorted_json(body: &impl serde::Serialize) -> String {
     let value = serde_json::to_value(body).expect("manifests serialize");
     serde_json::to_string_pretty(&value).expect("JSON values serialize")
+}
+
+/// The search box: on the consultation page and on the search page itself.
+pub(super) fn search_form(here: Here, record: &ConsultationRecord) -> Markup {
+    let m = here.m();
+    let id = &record.consultation.id;
+    html! {
+        form class="search" role="search" method="get" action=(here.url(&site_paths::search_url(id))) {
+            label for="search-q" { (m.t("search_label")) }
+            " "
+            input id="search-q" name="q" type="search" required;
+            " "
+            button type="submit" { (m.t("search_button")) }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,379 @@
+//! The consultation's full-text search: a static Pagefind index, built from the text extracted
+//! from every published response (`extracted/{n}.txt` on the site) and written to the site next
+//! to the pages, so searching needs no server. Pagefind cannot add to an index, so each build
+//! reads every response's text: that is why it runs at most once a [`REBUILD_EVERY`] while
+//! responses arrive (and once more when the consultation closes), never per response.
+//!
+//! One index for every language, built as Chinese (`zh`): that makes Pagefind segment Chinese
+//! and Japanese words with its dictionary segmenter (the `extended` feature), while words in
+//! the other scripts are still split at spaces and punctuation; the pages of every edition load
+//! the same index (Pagefind falls back to the only language it has). No stemming: responses mix
+//! languages, so "policy" does not find "policies".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::site_paths;
+use crate::domain::{ConsultationId, Response, Status};
+use crate::ports::{
+    Body, Clock, Consultations, ObjectKey, ObjectStore, PublicationState, PutMode, Responses,
+    StoreError,
+};
+use crate::site::site_meta;
+
+/// The index is rebuilt at most this often while responses arrive (by default).
+pub const REBUILD_EVERY: Duration = Duration::from_secs(60);
+/// At most this much of a response's text goes into the index (its whole text stays in
+/// `extracted/{n}.txt`): bounds the index and the memory of a build at 10,000 responses.
+pub const MAX_INDEXED_BYTES: usize = 64 * 1024;
+/// How many extracted texts are read at once.
+const READS_AT_ONCE: usize = 32;
+/// The language the index is built as (see the module's documentation).
+const INDEX_LANGUAGE: &str = "zh";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("building the search index: {0}")]
+    Index(String),
+}
+
+/// What the site says about its index: how many responses it covers and when it was built.
+/// Published as `covered.json` next to the index, read by the search page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Covered {
+    pub responses: u64,
+    pub built_at: Timestamp,
+}
+
+/// What [`SearchIndex::refresh`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The index covers every published response.
+    UpToDate,
+    /// Built less than a minute ago: due again after this.
+    NotDue(Duration),
+    Built {
+        responses: u64,
+        files_written: usize,
+        took: Duration,
+    },
+}
+
+pub struct SearchIndex {
+    pub consultations: Arc<dyn Consultations>,
+    pub responses: Arc<dyn Responses>,
+    pub publication: Arc<dyn PublicationState>,
+    /// Keeps the names of the index files already written (they are named by their content).
+    pub private: Arc<dyn ObjectStore>,
+    pub site: Arc<dyn ObjectStore>,
+    pub clock: Arc<dyn Clock>,
+    /// At most one rebuild per consultation in this time ([`REBUILD_EVERY`] unless set).
+    pub rebuild_every: Duration,
+}
+
+fn key(raw: String) -> Result<ObjectKey, StoreError> {
+    ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a search index object", e))
+}
+
+impl SearchIndex {
+    /// Rebuilds the consultation's index if it misses published responses and was built more
+    /// than `rebuild_every` ago (or never), or at once if the consultation is closed.
+    pub async fn refresh(&self, id: &ConsultationId) -> Result<Refresh, SearchError> {
+        let Some(record) = self.consultations.get(id).await? else {
+            return Ok(Refresh::UpToDate);
+        };
+        let published = self.publication.published(id).await?;
+        let covered = self.covered(id).await?;
+        if published == 0 || covered.as_ref().is_some_and(|c| c.responses >= published) {
+            return Ok(Refresh::UpToDate);
+        }
+        let now = self.clock.now();
+        let closed = record.consultation.status_at(now) == Status::Closed;
+        if let Some(covered) = &covered
+            && !closed
+        {
+            let since = now.duration_since(covered.built_at);
+            let since = Duration::try_from(since).unwrap_or_default();
+            if since < self.rebuild_every {
+                return Ok(Refresh::NotDue(self.rebuild_every - since));
+            }
+        }
+        self.build(id, published).await
+    }
+
+    async fn covered(&self, id: &ConsultationId) -> Result<Option<Covered>, StoreError> {
+        let Some(object) = self.site.get(&covered_key(id)?).await? else {
+            return Ok(None);
+        };
+        let bytes = object
+            .into_bytes()
+            .await
+            .map_err(|e| StoreError::backend("reading covered.json", e))?;
+        // A damaged file is rebuilt over, not trusted.
+        Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// Builds the index of responses `1..=published` and writes what is new of it.
+    pub async fn build(&self, id: &ConsultationId, published: u64) -> Result<Refresh, SearchError> {
+        let started = Instant::now();
+        let built_at = self.clock.now();
+        let responses = if published == 0 {
+            Vec::new()
+        } else {
+            self.responses.range(id, 1..=published).await?
+        };
+        let texts: Vec<(Response, String)> = futures::stream::iter(responses)
+            .map(|response| async move {
+                let text = self.extracted_text(id, response.number).await?;
+                Ok::<_, StoreError>((response, text))
+            })
+            .buffered(READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        let files = index_files(id, &texts).await?;
+        let files_written = self.write_index(id, files).await?;
+        let covered = Covered {
+            responses: published,
+            built_at,
+        };
+        let json = serde_json::to_vec(&covered).expect("Covered serializes");
+        self.put(covered_key(id)?, json, PutMode::Overwrite).await?;
+        self.site.sync().await?;
+        Ok(Refresh::Built {
+            responses: published,
+            files_written,
+            took: started.elapsed(),
+        })
+    }
+
+    /// The words of response `number` as the index takes them: the derived file without its
+    /// header and notes, at most [`MAX_INDEXED_BYTES`]. A response published before texts were
+    /// extracted has none: it is found by its submitter's details only.
+    async fn extracted_text(&self, id: &ConsultationId, number: u64) -> Result<String, StoreError> {
+        let key = key(site_paths::extracted_key(id, number))?;
+        let Some(object) = self.site.get(&key).await? else {
+            return Ok(String::new());
+        };
+        let bytes = object
+            .into_bytes()
+            .await
+            .map_err(|e| StoreError::backend("reading an extracted text", e))?;
+        Ok(indexable(&String::from_utf8_lossy(&bytes)))
+    }
+
+    /// Writes the index's files: the ones named by their content only if not written before
+    /// (a rebuild after one more response changes a few of thousands), the entry point last, so
+    /// a reader never loads an entry whose parts are not there yet.
+    async fn write_index(
+        &self,
+        id: &ConsultationId,
+        files: Vec<(String, Vec<u8>)>,
+    ) -> Result<usize, SearchError> {
+        let written_key = key(format!("search/{id}/written"))?;
+        let mut written: BTreeSet<String> = match self.private.get(&written_key).await? {
+            Some(object) => String::from_utf8_lossy(
+                &object
+                    .into_bytes()
+                    .await
+                    .map_err(|e| StoreError::backend("reading the index's file list", e))?,
+            )
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+            None => BTreeSet::new(),
+        };
+        let prefix = site_paths::search_index_prefix(id);
+        let (entry, rest): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(name, _)| name == "pagefind-entry.json");
+        let new: Vec<(String, Vec<u8>)> = rest
+            .into_iter()
+            .filter(|(name, _)| !(is_content_named(name) && written.contains(name)))
+            .collect();
+        let count = new.len() + entry.len();
+        let names: Vec<String> = new.iter().map(|(name, _)| name.clone()).collect();
+        futures::stream::iter(new)
+            .map(|(name, bytes)| {
+                let prefix = &prefix;
+                async move {
+                    self.put(key(format!("{prefix}{name}"))?, bytes, PutMode::Overwrite)
+                        .await
+                }
+            })
+            .buffer_unordered(READS_AT_ONCE)
+            .try_collect::<Vec<()>>()
+            .await?;
+        self.site.sync().await?;
+        for (name, bytes) in entry {
+            self.put(key(format!("{prefix}{name}"))?, bytes, PutMode::Overwrite)
+                .await?;
+        }
+        written.extend(names.into_iter().filter(|name| is_content_named(name)));
+        let list = written.into_iter().collect::<Vec<_>>().join("\n");
+        self.private
+            .put(
+                &written_key,
+                Body::Bytes(list.into_bytes().into()),
+                &crate::ports::ObjectMeta {
+                    content_type: "text/plain; charset=utf-8".to_owned(),
+                    content_disposition: None,
+                },
+                PutMode::Overwrite,
+            )
+            .await?;
+        Ok(count)
+    }
+
+    async fn put(&self, key: ObjectKey, bytes: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
+        let meta = site_meta(key.as_str());
+        self.site
+            .put_deferred(&key, Body::Bytes(bytes.into()), &meta, mode)
+            .await
+    }
+}
+
+fn covered_key(id: &ConsultationId) -> Result<ObjectKey, StoreError> {
+    key(format!(
+        "{}covered.json",
+        site_paths::search_index_prefix(id)
+    ))
+}
+
+/// Pagefind's index parts (`*.pf_meta`, `*.pf_index`, `*.pf_fragment`, `*.pf_filter`) are named
+/// by a hash of their content: once written, never different.
+fn is_content_named(name: &str) -> bool {
+    name.contains(".pf_")
+}
+
+/// The files a search page needs: the index, Pagefind's script, worker and WebAssembly. Its
+/// ready-made interfaces are left out (the page has its own, in the site's languages).
+fn is_needed(name: &str) -> bool {
+    is_content_named(name)
+        || name.starts_with("wasm.")
+        || matches!(
+            name,
+            "pagefind.js" | "pagefind-worker.js" | "pagefind-entry.json"
+        )
+}
+
+/// The body of a derived text file, as the index takes it: after the header (up to the first
+/// blank line), without the `[No text: …]` and `[Cut here …]` notes, cut at
+/// [`MAX_INDEXED_BYTES`] on a character boundary.
+fn indexable(derived: &str) -> String {
+    let body = derived.split_once("\n\n").map_or("", |(_, body)| body);
+    let mut out = String::new();
+    for line in body.lines() {
+        if line.starts_with("[No text: ") || line.starts_with("[Cut here") {
+            continue;
+        }
+        // A file's heading (`=== name ===`): its name is worth finding, the rule is not.
+        let line = line
+            .strip_prefix("=== ")
+            .and_then(|l| l.strip_suffix(" ==="))
+            .unwrap_or(line);
+        if out.len() + line.len() + 1 > MAX_INDEXED_BYTES {
+            let mut end = MAX_INDEXED_BYTES.saturating_sub(out.len());
+            while end > 0 && !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            out.push_str(&line[..end.min(line.len())]);
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// One Pagefind record per response: its page's address, a title that needs no translation
+/// (number, name, organization) and its words with the submitter's details.
+async fn index_files(
+    id: &ConsultationId,
+    texts: &[(Response, String)],
+) -> Result<Vec<(String, Vec<u8>)>, SearchError> {
+    use pagefind::api::PagefindIndex;
+    use pagefind::options::PagefindServiceConfig;
+    // Pagefind's API answers with `anyhow` errors: their message is what is kept.
+    let failed = |e: anyhow::Error| SearchError::Index(e.to_string());
+    let options = PagefindServiceConfig::builder()
+        .keep_index_url(true)
+        .force_language(INDEX_LANGUAGE.to_owned())
+        .build();
+    let mut index = PagefindIndex::new(Some(options)).map_err(failed)?;
+    for (response, text) in texts {
+        let submitter = &response.response.submitter;
+        let title = match &submitter.organization {
+            Some(org) => format!("{}. {} ({org})", response.number, submitter.name),
+            None => format!("{}. {}", response.number, submitter.name),
+        };
+        let mut content = format!("{title}\n");
+        if let Some(country) = &submitter.country {
+            content.push_str(country.as_str());
+            content.push('\n');
+        }
+        content.push_str(text);
+        let meta = BTreeMap::from([("title".to_owned(), title)]);
+        index
+            .add_custom_record(
+                site_paths::response_url(id, response.number),
+                content,
+                INDEX_LANGUAGE.to_owned(),
+                Some(meta),
+                None,
+                None,
+            )
+            .await
+            .map_err(failed)?;
+    }
+    let files = index.get_files().await.map_err(failed)?;
+    Ok(files
+        .into_iter()
+        .filter_map(|file| {
+            let name = file.filename.to_string_lossy().replace('\\', "/");
+            is_needed(&name).then_some((name, file.contents))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_takes_the_words_not_the_header_nor_the_notes() {
+        let derived = "Text extracted automatically…\nDerived, not the record: …\n\n\
+                       === response.txt ===\nSpectrum matters.\n\n=== scan.png ===\n\
+                       [No text: no text is extracted from this type of file.]\n";
+        let words = indexable(derived);
+        assert!(words.contains("Spectrum matters."));
+        assert!(words.contains("\nscan.png\n"));
+        assert!(!words.contains("==="));
+        assert!(!words.contains("extracted automatically"));
+        assert!(!words.contains("No text"));
+    }
+
+    #[test]
+    fn indexed_words_are_bounded_on_a_character_boundary() {
+        let derived = format!("header\n\n{}", "互联网".repeat(MAX_INDEXED_BYTES));
+        let words = indexable(&derived);
+        assert!(words.len() <= MAX_INDEXED_BYTES);
+        assert!(words.chars().all(|c| "互联网".contains(c)));
+    }
+
+    #[test]
+    fn only_the_parts_a_search_needs_are_published() {
+        assert!(is_needed("pagefind.js"));
+        assert!(is_needed("fragment/zh_738364f.pf_fragment"));
+        assert!(is_needed("wasm.zh.pagefind"));
+        assert!(!is_needed("pagefind-ui.js"));
+        assert!(is_content_named("pagefind.zh_dbdeb3541e.pf_meta"));
+        assert!(!is_content_named("pagefind-entry.json"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The page of one response (its permanent address) and the consultation's search page.
+//!
+//! The response page shows what the record holds (who, when, how, each file with its size and
+//! SHA-256, the signed log entry) and, folded away and labelled as derived, the text read from
+//! its files. The search page is static: `assets/search.js` loads the consultation's Pagefind
+//! index from the site and shows matching responses with an excerpt; without JavaScript it says
+//! so and points to the manifest and the dossier.
+
+use maud::{Markup, html};
+
+use crate::domain::Receipt;
+use crate::domain::site_paths::{self, Edition};
+use crate::extract::ResponseText;
+use crate::ports::ConsultationRecord;
+
+use super::layout::{Here, interpolate, layout};
+
+/// The search page's script: loads the Pagefind index and shows the results.
+pub const SEARCH_SCRIPT_KEY: &str = "assets/search.js";
+pub const SEARCH_SCRIPT: &str = include_str!("assets/search.js");
+
+/// The page of response `receipt` (signed, so its log entry shows) with the words of its files.
+pub fn response_page(
+    edition: Edition,
+    record: &ConsultationRecord,
+    receipt: &Receipt,
+    text: &ResponseText,
+) -> String {
+    let c = &record.consultation;
+    let path = site_paths::response_url(&c.id, receipt.number);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = m.f(
+        "response_title",
+        &[("number", &receipt.number), ("name", &receipt.name)],
+    );
+    let channel = match receipt.channel {
+        crate::domain::Channel::Web => "mail_channel_web",
+        crate::domain::Channel::Api => "mail_channel_api",
+        crate::domain::Channel::Email => "mail_channel_email",
+    };
+    layout(
+        here,
+        &title,
+        html! {
+            p { a href=(here.url(&site_paths::consultation_url(&c.id))) { (super::pages::localized(m, &c.title)) } }
+            h1 { (title) }
+            dl {
+                @if let Some(org) = &receipt.organization {
+                    dt { (m.t("col_organization")) } dd { (org) }
+                }
+                @if let Some(category) = receipt.category {
+                    dt { (m.t("col_category")) } dd { (m.t(&format!("category_{}", category.code()))) }
+                }
+                @if let Some(country) = &receipt.country {
+                    dt { (m.t("col_country")) } dd { (country.as_str()) }
+                }
+                dt { (m.t("col_received")) } dd { (super::pages::when_utc(m, &receipt.received_at)) }
+                dt { (m.t("col_channel")) } dd { (m.t(channel)) }
+                dt { (m.t("response_id")) } dd { code { (receipt.id) } }
+            }
+            h2 { (m.t("response_files_heading")) }
+            ul class="files" {
+                @for f in &receipt.files {
+                    li {
+                        a href=(f.url) download { (f.name) }
+                        " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
+                        span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
+                    }
+                }
+            }
+            @if let Some(log) = &receipt.log {
+                h2 { (m.t("response_log_heading")) }
+                p class="log-entry" { (interpolate(m.t("response_log_text"), &[
+                    ("index", html! { (log.leaf_index) }),
+                    ("origin", html! { code { (log.origin) } }),
+                    ("leaf_hash", html! { code class="sha" { (log.leaf_hash) } }),
+                    ("key", html! { code class="sha" { (log.key) } }),
+                ])) }
+                p { a href=(here.url(&format!("/{}", crate::site::log_pages::VERIFY_PAGE_KEY.trim_end_matches("index.html")))) { (m.t("log_check_link")) } }
+            }
+            (extracted_section(here, record, receipt, text))
+            p { a href=(here.url(&site_paths::page_url(&c.id, site_paths::page_of(receipt.number)))) { (m.t("response_all")) } }
+        },
+    )
+}
+
+/// The words of each file, folded away: derived, so labelled as such.
+fn extracted_section(
+    here: Here,
+    record: &ConsultationRecord,
+    receipt: &Receipt,
+    text: &ResponseText,
+) -> Markup {
+    let m = here.m();
+    let id = &record.consultation.id;
+    html! {
+        details class="extracted" {
+            summary { (m.t("extracted_heading")) }
+            p class="note" {
+                (m.t("extracted_note")) " "
+                a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+            }
+            @for file in &text.files {
+                section {
+                    h3 { (file.name) }
+                    @match &file.words {
+                        Ok(words) if !words.text.is_empty() => {
+                            // The text's own language is unknown: `dir="auto"` lets Arabic read right to left.
+                            div class="text" dir="auto" {
+                                @for paragraph in words.text.split('\n') { p { (paragraph) } }
+                            }
+                        }
+                        Ok(_) => p class="note" { (m.t("extracted_none")) },
+                        Err(skipped) => p class="note" {
+                            (m.t("extracted_none")) " " span lang="en" { "(" (skipped) ")" }
+                        },
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The consultation's search page: a form that works as a link target (`?q=`), results shown
+/// by `assets/search.js`, and, without JavaScript, where else every response can be read.
+pub fn search_page(edition: Edition, record: &ConsultationRecord) -> String {
+    let c = &record.consultation;
+    let path = site_paths::search_url(&c.id);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let heading = m.t("search_heading");
+    let dossier = html! { a href=(site_paths::dossier_url(&c.id)) { "dossier.zip" } };
+    let manifest = html! { a href=(site_paths::manifest_url(&c.id)) type="application/json" { "responses.json" } };
+    layout(
+        here,
+        &format!("{heading} — {}", c.title.get(m.lang()).1),
+        html! {
+            p { a href=(here.url(&site_paths::consultation_url(&c.id))) { (super::pages::localized(m, &c.title)) } }
+            h1 { (heading) }
+            (super::pages::search_form(here, record))
+            noscript { p class="note" { (interpolate(m.t("search_nojs"), &[("manifest", manifest), ("dossier", dossier)])) } }
+            div id="search"
+                hidden
+                data-index=(site_paths::search_index_url(&c.id))
+                data-covers=(m.t("search_covers"))
+                data-found=(m.t("search_found"))
+                data-none=(m.t("search_none"))
+                data-loading=(m.t("search_loading"))
+                data-failed=(m.t("search_failed"))
+                data-empty=(m.t("search_empty_index"))
+                data-prefix=(here.url(""))
+            {
+                p id="search-covers" class="note" {}
+                p id="search-status" role="status" {}
+                p class="note" { (m.t("search_excerpt_note")) }
+                ul id="search-results" {}
+            }
+            script src={ "/" (SEARCH_SCRIPT_KEY) } type="module" {}
+        },
+    )
+}
