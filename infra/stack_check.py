@@ -759,6 +759,19 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
         file_key = receipt["files"][0]["url"].lstrip("/")
         published = s3.get_object(Bucket=site, Key=file_key)["Body"].read()
         check("publish: the file on the site is the exact bytes", published == text.encode(), file_key)
+        page = s3.get_object(Bucket=site, Key=f"consultations/{CONSULTATION}/responses/1.html")["Body"].read()
+        check("publish: the response's own page is in the site bucket", b"<h1>" in page, str(page[:200]))
+        extracted = s3.get_object(Bucket=site, Key=f"consultations/{CONSULTATION}/extracted/1.txt")["Body"].read()
+        check("publish: the text extracted from its files, labelled derived", b"Derived, not the record" in extracted and text.encode() in extracted)
+        # The one-minute schedule's event (EventBridge): the sweep builds the search index.
+        publish.invoke({"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
+        covered = json.loads(
+            s3.get_object(Bucket=site, Key=f"consultations/{CONSULTATION}/pagefind/covered.json")["Body"].read()
+        )
+        check("publish: the search index covers the published response (a batch, then the sweep)", covered.get("responses") == 1, str(covered))
+        s3.head_object(Bucket=site, Key=f"consultations/{CONSULTATION}/pagefind/pagefind-entry.json")
+        written = s3.get_object(Bucket=private, Key=f"search/{CONSULTATION}/written")["Body"].read()
+        check("publish: the index's parts written are kept in the private bucket", b".pf_" in written)
 
         # Presigned upload: granted by intake, PUT straight to the staging bucket, taken by a
         # JSON response into the private bucket.

@@ -1,7 +1,7 @@
 //! Memory and speed of building a dossier, end to end on the embedded store: originals on disk,
 //! the closer streaming them through the ZIP writer into an upload.
 //!
-//! `cargo bench -p verbatim-shared --bench dossier` (size: `VERBATIM_BENCH_MIB`, default 1024;
+//! `cargo bench -p verbatim-shared --features embedded --bench dossier` (size: `VERBATIM_BENCH_MIB`, default 1024;
 //! files of 16 MiB). Prints the archive size, the time, and how much the process's peak
 //! resident memory (VmHWM) grew while building it: flat means independent of the total size.
 

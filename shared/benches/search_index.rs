@@ -3,7 +3,7 @@
 //! must do (Pagefind cannot add to an index). Also the rebuild after one more response (what
 //! the once-a-minute rebuild costs in a rush), the index's size and the peak memory.
 //!
-//! `cargo bench -p verbatim-shared --bench search_index` (sizes: `VERBATIM_BENCH_SIZES`,
+//! `cargo bench -p verbatim-shared --features embedded --bench search_index` (sizes: `VERBATIM_BENCH_SIZES`,
 //! default "1000 10000"). Each response has about 6 KB of text: words drawn from a vocabulary of
 //! 20,000, one sentence in Chinese.
 
@@ -54,7 +54,7 @@ fn text(number: u64) -> String {
         state ^= state >> 7;
         state ^= state << 17;
         out.push_str(&word(state % 20_000));
-        out.push(if state % 11 == 0 { '\n' } else { ' ' });
+        out.push(if state.is_multiple_of(11) { '\n' } else { ' ' });
     }
     out
 }

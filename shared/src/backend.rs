@@ -219,6 +219,7 @@ impl Backend {
             clock,
             settle: self.in_flight_grace + CLOCK_MARGIN,
             log_key: self.log_key.clone(),
+            pdf: Isolation::current_exe(),
         }
     }
 

@@ -626,6 +626,14 @@ async fn closing_builds_the_dossier(f: Fixture) {
     assert_eq!(index["responses"].as_array().unwrap().len(), 3);
     let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
     assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+    // Each response's extracted text, in its own folder, listed as derived.
+    let text = String::from_utf8(entry(&mut archive, "extracted/1.txt")).unwrap();
+    assert!(text.starts_with("Text extracted automatically"), "{text}");
+    assert!(text.contains(&String::from_utf8_lossy(campaign).into_owned()));
+    assert_eq!(index["extracted"].as_array().unwrap().len(), 3);
+    assert_eq!(index["extracted"][0]["path"], "extracted/1.txt");
+    assert_eq!(index["extracted"][0]["derived"], true);
+    assert!(csv.contains(",extracted/1.txt,"), "{csv}");
     // The log's final checkpoint: signed, over the 3 responses, the root the page shows, and
     // the same bytes the publisher puts on the site for that size.
     let note = entry(&mut archive, "checkpoint");

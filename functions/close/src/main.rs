@@ -25,6 +25,9 @@ struct CloseEvent {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // Started again by itself to read a PDF's text in a bounded child process (for a response
+    // whose text publication has not extracted yet when the dossier is built).
+    shared::extract::run_if_child();
     lambda_runtime::tracing::init_default_subscriber();
     let vars = Vars::from_iter(std::env::vars());
     let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);

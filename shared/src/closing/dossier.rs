@@ -27,6 +27,9 @@ const ZIP64_FROM: u64 = 0xF000_0000;
 const PERMISSIONS: u32 = 0o644;
 
 const INDEX_CSV: &str = "index.csv";
+/// The folder of the texts extracted from each response's files: derived, for searching
+/// offline, apart from the responses' folders so no submitted file can clash with them.
+pub const EXTRACTED_FOLDER: &str = "extracted";
 const INDEX_JSON: &str = "index.json";
 
 /// Why a dossier could not be written. After any error other than the name, duplicate and
@@ -89,6 +92,8 @@ pub struct DossierWriter<W: Write> {
     zip64_from: u64,
     /// The transparency log's signed checkpoint over exactly these responses, if given.
     log_checkpoint: Option<Vec<u8>>,
+    /// The size and SHA-256 of each response's extracted text, by number.
+    extracted: BTreeMap<u64, (u64, String)>,
 }
 
 /// The name of the transparency log's final checkpoint inside the dossier.
@@ -111,6 +116,7 @@ impl<W: Write> DossierWriter<W> {
             abandoned: false,
             zip64_from,
             log_checkpoint: None,
+            extracted: BTreeMap::new(),
         }
     }
 
@@ -156,6 +162,40 @@ impl<W: Write> DossierWriter<W> {
                 Err(err)
             }
         }
+    }
+
+    /// Adds the text extracted from a response's files at `extracted/{number}.txt`: derived,
+    /// listed as such in the index, never in place of a file as sent.
+    pub fn add_extracted(&mut self, response: &Receipt, text: &[u8]) -> Result<(), DossierError> {
+        if self.abandoned {
+            return Err(DossierError::Abandoned);
+        }
+        let path = extracted_path(response.number);
+        if self.extracted.contains_key(&response.number) {
+            return Err(DossierError::Duplicate { path });
+        }
+        let modified = dos_time(&response.received_at).ok_or_else(|| DossierError::ReceivedAt {
+            number: response.number,
+            value: response.received_at.clone(),
+        })?;
+        let options = entry_options(CompressionMethod::Deflated, modified);
+        let written = self
+            .zip
+            .as_mut()
+            .ok_or(DossierError::Abandoned)
+            .and_then(|zip| {
+                zip.start_file(path.as_str(), options)?;
+                zip.write_all(text)?;
+                Ok(())
+            });
+        if let Err(err) = written {
+            self.abandon();
+            return Err(err);
+        }
+        let sha256 = hex::encode(Sha256::digest(text));
+        self.extracted
+            .insert(response.number, (text.len() as u64, sha256));
+        Ok(())
     }
 
     fn copy_checked(
@@ -259,9 +299,9 @@ impl<W: Write> DossierWriter<W> {
 
         let zip = self.zip.as_mut().ok_or(DossierError::Abandoned)?;
         zip.start_file(INDEX_CSV, options)?;
-        write_index_csv(responses, &mut *zip)?;
+        write_index_csv(responses, &self.extracted, &mut *zip)?;
         zip.start_file(INDEX_JSON, options)?;
-        write_index_json(responses, &mut *zip)?;
+        write_index_json(responses, &self.extracted, &mut *zip)?;
         if let Some(note) = &self.log_checkpoint {
             zip.start_file(CHECKPOINT_FILE, options)?;
             zip.write_all(note)?;
@@ -374,8 +414,10 @@ fn dos_time_of(at: Timestamp) -> Option<DateTime> {
 }
 
 /// index.csv: one row per file, `number,name,organization,category,country,channel,
-/// received_at,file,size,sha256`; a response without files still gets one row, with the file
-/// columns empty. Rows are in number order, whatever the order given.
+/// received_at,file,size,sha256,derived`; a response without files still gets one row, with the
+/// file columns empty. A response's extracted text follows its files as one more row, with
+/// `file` `extracted/{number}.txt` and `derived` `yes` (empty for the files as sent). Rows are
+/// in number order, whatever the order given.
 ///
 /// Made to be opened in a spreadsheet, so it guards against formula injection (OWASP): a cell
 /// that begins with `=`, `+`, `-`, `@`, TAB or CR gets a leading apostrophe, which makes the
@@ -385,17 +427,22 @@ fn dos_time_of(at: Timestamp) -> Option<DateTime> {
 /// (RFC 4180).
 pub fn index_csv(responses: &[Receipt]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_index_csv(responses, &mut out).expect("writing to memory cannot fail");
+    write_index_csv(responses, &BTreeMap::new(), &mut out).expect("writing to memory cannot fail");
     out
 }
 
-/// index.json: {"responses":[...receipts...]} pretty-printed, exact values.
+/// index.json: {"responses":[...receipts...]} pretty-printed, exact values; with
+/// `"extracted":[{number, path, size, sha256, derived: true}]` when texts were extracted.
 ///
 /// Receipts are the public view of a response (no email address), in number order.
 pub fn index_json(responses: &[Receipt]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_index_json(responses, &mut out).expect("writing to memory cannot fail");
+    write_index_json(responses, &BTreeMap::new(), &mut out).expect("writing to memory cannot fail");
     out
+}
+
+fn extracted_path(number: u64) -> String {
+    format!("{EXTRACTED_FOLDER}/{number}.txt")
 }
 
 fn in_number_order(responses: &[Receipt]) -> Vec<&Receipt> {
@@ -404,7 +451,11 @@ fn in_number_order(responses: &[Receipt]) -> Vec<&Receipt> {
     sorted
 }
 
-fn write_index_csv(responses: &[Receipt], mut sink: impl Write) -> io::Result<()> {
+fn write_index_csv(
+    responses: &[Receipt],
+    extracted: &BTreeMap<u64, (u64, String)>,
+    mut sink: impl Write,
+) -> io::Result<()> {
     sink.write_all("\u{feff}".as_bytes())?;
     let mut csv = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -420,6 +471,7 @@ fn write_index_csv(responses: &[Receipt], mut sink: impl Write) -> io::Result<()
         "file",
         "size",
         "sha256",
+        "derived",
     ])?;
     for r in in_number_order(responses) {
         let number = r.number.to_string();
@@ -432,14 +484,29 @@ fn write_index_csv(responses: &[Receipt], mut sink: impl Write) -> io::Result<()
             channel_code(r.channel),
             &r.received_at,
         ];
-        let files: Vec<[String; 3]> = if r.files.is_empty() {
+        let mut files: Vec<[String; 4]> = if r.files.is_empty() {
             vec![Default::default()]
         } else {
             r.files
                 .iter()
-                .map(|f| [f.name.clone(), f.size.to_string(), f.sha256.clone()])
+                .map(|f| {
+                    [
+                        f.name.clone(),
+                        f.size.to_string(),
+                        f.sha256.clone(),
+                        String::new(),
+                    ]
+                })
                 .collect()
         };
+        if let Some((size, sha256)) = extracted.get(&r.number) {
+            files.push([
+                extracted_path(r.number),
+                size.to_string(),
+                sha256.clone(),
+                "yes".to_owned(),
+            ]);
+        }
         for file in &files {
             let row = response
                 .iter()
@@ -469,13 +536,38 @@ fn channel_code(channel: Channel) -> &'static str {
     }
 }
 
-fn write_index_json(responses: &[Receipt], mut sink: impl Write) -> io::Result<()> {
+fn write_index_json(
+    responses: &[Receipt],
+    extracted: &BTreeMap<u64, (u64, String)>,
+    mut sink: impl Write,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Derived<'a> {
+        number: u64,
+        path: String,
+        size: u64,
+        sha256: &'a str,
+        /// Always true: extracted automatically, not the record.
+        derived: bool,
+    }
     #[derive(Serialize)]
     struct Index<'a> {
         responses: Vec<&'a Receipt>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        extracted: Vec<Derived<'a>>,
     }
     let index = Index {
         responses: in_number_order(responses),
+        extracted: extracted
+            .iter()
+            .map(|(number, (size, sha256))| Derived {
+                number: *number,
+                path: extracted_path(*number),
+                size: *size,
+                sha256,
+                derived: true,
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut sink, &index)?;
     sink.write_all(b"\n")
@@ -720,14 +812,53 @@ mod tests {
         let txt = &receipts[0].files[1];
         let docx = &receipts[2].files[0];
         let expected = format!(
-            "number,name,organization,category,country,channel,received_at,file,size,sha256\r\n\
-             1,Ada Lovelace,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",civil-society,CH,web,2026-11-28T09:40:01.999Z,Réponse.pdf,{},{}\r\n\
-             1,Ada Lovelace,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",civil-society,CH,web,2026-11-28T09:40:01.999Z,回应.txt,{},{}\r\n\
-             2,'-2+3,,,,email,2026-11-29T23:59:59.000Z,,,\r\n\
-             3,\"Zoë, \"\"quoted\"\"\",,,,api,2026-11-30T12:00:00.000Z,notes.docx,{},{}\r\n",
+            "number,name,organization,category,country,channel,received_at,file,size,sha256,derived\r\n\
+             1,Ada Lovelace,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",civil-society,CH,web,2026-11-28T09:40:01.999Z,Réponse.pdf,{},{},\r\n\
+             1,Ada Lovelace,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",civil-society,CH,web,2026-11-28T09:40:01.999Z,回应.txt,{},{},\r\n\
+             2,'-2+3,,,,email,2026-11-29T23:59:59.000Z,,,,\r\n\
+             3,\"Zoë, \"\"quoted\"\"\",,,,api,2026-11-30T12:00:00.000Z,notes.docx,{},{},\r\n",
             pdf.size, pdf.sha256, txt.size, txt.sha256, docx.size, docx.sha256
         );
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn extracted_texts_have_their_own_folder_and_are_listed_as_derived() {
+        let responses = sample();
+        let sink = NoSeek::default();
+        let mut writer = DossierWriter::new(sink.clone());
+        for (r, contents) in &responses {
+            for (file, bytes) in r.files.iter().zip(contents) {
+                writer.add_file(r, file, &mut &bytes[..]).unwrap();
+            }
+        }
+        // A file named like the text cannot clash: files live under their number's folder.
+        writer
+            .add_extracted(&responses[0].0, b"Derived text of response 1")
+            .unwrap();
+        assert!(matches!(
+            writer.add_extracted(&responses[0].0, b"again"),
+            Err(DossierError::Duplicate { .. })
+        ));
+        let receipts: Vec<Receipt> = responses.iter().map(|(r, _)| r.clone()).collect();
+        writer.finish(&receipts).unwrap();
+        let mut archive = ZipArchive::new(Cursor::new(sink.bytes())).unwrap();
+        assert_eq!(
+            read_entry(&mut archive, "extracted/1.txt"),
+            b"Derived text of response 1"
+        );
+        let csv = String::from_utf8(read_entry(&mut archive, INDEX_CSV)).unwrap();
+        let sha = hex::encode(Sha256::digest(b"Derived text of response 1"));
+        assert!(
+            csv.contains(&format!(",extracted/1.txt,26,{sha},yes\r\n2,")),
+            "{csv}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&read_entry(&mut archive, INDEX_JSON)).unwrap();
+        assert_eq!(
+            json["extracted"],
+            serde_json::json!([{"number": 1, "path": "extracted/1.txt", "size": 26, "sha256": sha, "derived": true}])
+        );
     }
 
     #[test]

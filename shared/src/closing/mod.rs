@@ -77,6 +77,8 @@ pub struct Closer {
     pub settle: SignedDuration,
     /// Signs the transparency log's final checkpoint, put in the dossier.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
+    /// Reads PDF text for a response whose extracted text publication has not written yet.
+    pub pdf: crate::extract::Isolation,
 }
 
 impl Closer {
@@ -221,10 +223,14 @@ impl Closer {
         let key = object_key(site_paths::dossier_key(&id))?;
         let mut upload = self.site.upload(&key, &site_meta(key.as_str())).await?;
         let (sender, mut receiver) = mpsc::channel::<Bytes>(4);
-        let private = self.private.clone();
+        let stores = Stores {
+            private: self.private.clone(),
+            site: self.site.clone(),
+            pdf: self.pdf.clone(),
+        };
         let runtime = tokio::runtime::Handle::current();
         let writer = tokio::task::spawn_blocking(move || {
-            write_archive(&runtime, private.as_ref(), &responses, note, sender)
+            write_archive(&runtime, &stores, &responses, note, sender)
         });
         let mut failure = None;
         while let Some(chunk) = receiver.recv().await {
@@ -265,11 +271,37 @@ fn object_key(raw: String) -> Result<ObjectKey, StoreError> {
     ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a site object", e))
 }
 
+/// Where the dossier's contents come from: the originals, and each response's extracted text.
+struct Stores {
+    private: Arc<dyn ObjectStore>,
+    site: Arc<dyn ObjectStore>,
+    pdf: crate::extract::Isolation,
+}
+
+impl Stores {
+    /// The response's extracted text as publication wrote it, or extracted now if publication
+    /// has not reached the response yet (the dossier never waits for publication).
+    async fn extracted_text(&self, response: &Response) -> Result<Vec<u8>, CloseError> {
+        let (id, number) = (&response.response.consultation, response.number);
+        let key = object_key(site_paths::extracted_key(id, number))?;
+        if let Some(object) = self.site.get(&key).await? {
+            return object
+                .into_bytes()
+                .await
+                .map_err(|e| CloseError::Dossier(format!("reading {}: {e}", key.as_str())));
+        }
+        let text = crate::publish::response_text(self.private.as_ref(), &self.pdf, response)
+            .await
+            .map_err(|e| CloseError::Dossier(e.to_string()))?;
+        Ok(crate::publish::derived_file(response, &text).into_bytes())
+    }
+}
+
 /// Runs on a blocking thread: reads each original through a bridge from the async store,
 /// writes the archive into `sender` in 1 MiB pieces, and tallies the summary.
 fn write_archive(
     runtime: &tokio::runtime::Handle,
-    private: &dyn ObjectStore,
+    stores: &Stores,
     responses: &[Response],
     log_checkpoint: Option<Vec<u8>>,
     sender: mpsc::Sender<Bytes>,
@@ -290,7 +322,7 @@ fn write_archive(
         summary.count(receipt);
         for (stored, file) in response.response.files.iter().zip(&receipt.files) {
             let key = object_key(stored.original_key.clone())?;
-            let object = runtime.block_on(private.get(&key))?.ok_or_else(|| {
+            let object = runtime.block_on(stores.private.get(&key))?.ok_or_else(|| {
                 CloseError::Dossier(format!("the original {} is missing", key.as_str()))
             })?;
             let mut reader =
@@ -307,6 +339,10 @@ fn write_archive(
                 similar.add(receipt.number, &sample);
             }
         }
+        let text = runtime.block_on(stores.extracted_text(response))?;
+        dossier
+            .add_extracted(receipt, &text)
+            .map_err(dossier_error)?;
     }
     let mut sink = dossier.finish(&receipts).map_err(dossier_error)?;
     sink.inner

@@ -112,6 +112,10 @@ async fn serve() -> impl IntoResponse {
         download_file,
         dossier,
         summary,
+        response_page,
+        extracted_text,
+        search_page,
+        search_coverage,
     ),
     components(
         // Parameters' types, which paths name but do not add.
@@ -298,7 +302,9 @@ fn download_file() {}
     params(("id" = ConsultationId, Path, description = super::intake::ID_IN_PATH)),
     responses(
         (status = 200, description = "A ZIP archive: `{number}/{filename}` for every published \
-            file (exact bytes), `index.csv` and `index.json`. Served as a download.",
+            file (exact bytes), `index.csv` and `index.json`, and `extracted/{number}.txt`, the \
+            text extracted from each response's files (derived, listed as such in the index). \
+            Served as a download.",
             content((Vec<u8> = "application/zip"))),
         (status = 404, description = "Not closed yet, or no such consultation (plain text, as \
             for any missing file).", content((String = "text/plain"))),
@@ -322,6 +328,92 @@ fn dossier() {}
 )]
 #[allow(dead_code)]
 fn summary() {}
+
+/// The page of one response: its permanent address
+///
+/// Who, when, through which channel, each file with its size and SHA-256, its signed entry in
+/// the transparency log, and the text extracted from its files (derived, folded away). Also at
+/// `/{lang}/consultations/{id}/responses/{number}/`. A file the response carries named
+/// `index.html` stays at `…/{number}/index.html` (the download route).
+#[utoipa::path(
+    get,
+    path = "/consultations/{id}/responses/{number}/",
+    operation_id = "responsePage",
+    tag = "site",
+    params(
+        ("id" = ConsultationId, Path, description = super::intake::ID_IN_PATH),
+        ("number" = u64, Path, minimum = 1,
+            description = "The response's number within the consultation."),
+    ),
+    responses(
+        (status = 200, description = "The page.", content((String = "text/html"))),
+        (status = 404, description = NOT_FOUND, content((String = "text/plain"))),
+    )
+)]
+#[allow(dead_code)]
+fn response_page() {}
+
+/// The text extracted from a response's files (derived, not the record)
+#[utoipa::path(
+    get,
+    path = "/consultations/{id}/extracted/{number}.txt",
+    operation_id = "extractedText",
+    tag = "site",
+    params(
+        ("id" = ConsultationId, Path, description = super::intake::ID_IN_PATH),
+        ("number" = u64, Path, minimum = 1,
+            description = "The response's number within the consultation."),
+    ),
+    responses(
+        (status = 200, description = "A header saying what it is and where the files as sent \
+            are, then each file's words under `=== {name} ===`, or why there are none.",
+            content((String = "text/plain"))),
+        (status = 404, description = NOT_FOUND, content((String = "text/plain"))),
+    )
+)]
+#[allow(dead_code)]
+fn extracted_text() {}
+
+/// Search the words of every response and its files
+///
+/// A static page (also under `/{lang}/`) whose script loads the consultation's Pagefind index
+/// from `/consultations/{id}/pagefind/` and lists the responses holding the words of `q`.
+/// Without JavaScript it says so and points to the manifest and the dossier.
+#[utoipa::path(
+    get,
+    path = "/consultations/{id}/search/",
+    operation_id = "searchPage",
+    tag = "site",
+    params(
+        ("id" = ConsultationId, Path, description = super::intake::ID_IN_PATH),
+        ("q" = Option<String>, Query, description = "The words to find (read by the page's \
+            script; the server ignores it)."),
+    ),
+    responses(
+        (status = 200, description = "The page.", content((String = "text/html"))),
+        (status = 404, description = NOT_FOUND, content((String = "text/plain"))),
+    )
+)]
+#[allow(dead_code)]
+fn search_page() {}
+
+/// What the search index covers
+#[utoipa::path(
+    get,
+    path = "/consultations/{id}/pagefind/covered.json",
+    operation_id = "searchCoverage",
+    tag = "site",
+    params(("id" = ConsultationId, Path, description = super::intake::ID_IN_PATH)),
+    responses(
+        (status = 200, description = "How many responses the index covers (1 to `responses`) \
+            and when it was built; it is rebuilt at most once a minute while responses arrive.",
+            body = crate::search::Covered),
+        (status = 404, description = "No index yet (no response published), or no such \
+            consultation.", content((String = "text/plain"))),
+    )
+)]
+#[allow(dead_code)]
+fn search_coverage() {}
 
 #[cfg(test)]
 mod tests {
@@ -364,10 +456,14 @@ mod tests {
                 "GET /api/subscriptions/unsubscribe",
                 "GET /consultations/{id}/",
                 "GET /consultations/{id}/dossier.zip",
+                "GET /consultations/{id}/extracted/{number}.txt",
                 "GET /consultations/{id}/manifest/{page}.json",
                 "GET /consultations/{id}/page/{page}/",
+                "GET /consultations/{id}/pagefind/covered.json",
                 "GET /consultations/{id}/responses.json",
+                "GET /consultations/{id}/responses/{number}/",
                 "GET /consultations/{id}/responses/{number}/{filename}",
+                "GET /consultations/{id}/search/",
                 "GET /consultations/{id}/summary/",
                 "PATCH /api/admin/consultations/{id}",
                 "POST /api/admin/consultations",

@@ -270,25 +270,9 @@ impl Publisher {
         response: &Response,
     ) -> Result<(), PublishError> {
         let r = &response.response;
-        let mut text = ResponseText::default();
-        for file in &r.files {
-            let words = if crate::extract::reads(&file.media_type) {
-                let source = key(file.original_key.clone())?;
-                let Some(object) = self.private.get(&source).await? else {
-                    return Err(PublishError::MissingOriginal(file.original_key.clone()));
-                };
-                let bytes = object.into_bytes().await?;
-                crate::extract::text_of(&self.pdf, &file.media_type, bytes.into()).await
-            } else {
-                Err(crate::extract::Skipped::NotText)
-            };
-            text.files.push(FileText {
-                name: file.name.clone(),
-                words,
-            });
-        }
+        let text = response_text(self.private.as_ref(), &self.pdf, response).await?;
         let (id, number) = (&r.consultation, response.number);
-        let derived = text.derived_file(id.as_str(), number, &site_paths::response_url(id, number));
+        let derived = derived_file(response, &text);
         self.write(site_paths::extracted_url(id, number), derived.into_bytes())
             .await?;
         let receipt = match &self.log_key {
@@ -354,6 +338,39 @@ impl Publisher {
         }
         Ok(())
     }
+}
+
+/// The words of each of a response's files, read from the private originals (only the types
+/// that have words are fetched). A file whose text cannot be read is noted, never an error.
+pub async fn response_text(
+    private: &dyn ObjectStore,
+    pdf: &Isolation,
+    response: &Response,
+) -> Result<ResponseText, PublishError> {
+    let mut text = ResponseText::default();
+    for file in &response.response.files {
+        let words = if crate::extract::reads(&file.media_type) {
+            let source = key(file.original_key.clone())?;
+            let Some(object) = private.get(&source).await? else {
+                return Err(PublishError::MissingOriginal(file.original_key.clone()));
+            };
+            let bytes = object.into_bytes().await?;
+            crate::extract::text_of(pdf, &file.media_type, bytes.into()).await
+        } else {
+            Err(crate::extract::Skipped::NotText)
+        };
+        text.files.push(FileText {
+            name: file.name.clone(),
+            words,
+        });
+    }
+    Ok(text)
+}
+
+/// The derived text file of a response, as [`Publisher`] writes it to the site.
+pub fn derived_file(response: &Response, text: &ResponseText) -> String {
+    let (id, number) = (&response.response.consultation, response.number);
+    text.derived_file(id.as_str(), number, &site_paths::response_url(id, number))
 }
 
 /// The summary of a closed consultation in every language (written with the dossier).

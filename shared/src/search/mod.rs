@@ -46,9 +46,12 @@ pub enum SearchError {
 
 /// What the site says about its index: how many responses it covers and when it was built.
 /// Published as `covered.json` next to the index, read by the search page.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Covered {
+    /// The index covers responses 1 to this.
     pub responses: u64,
+    /// When the index was built (UTC).
+    #[schema(value_type = String, format = DateTime)]
     pub built_at: Timestamp,
 }
 
