@@ -66,7 +66,12 @@ pub fn start(
 ) -> Arc<dyn PublishQueue> {
     let (sender, requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (to_index, index_requests) = mpsc::unbounded_channel::<ConsultationId>();
-    tokio::spawn(index(search, index_requests, to_index.clone()));
+    tokio::spawn(index(
+        publisher.clone(),
+        search,
+        index_requests,
+        to_index.clone(),
+    ));
     let (to_publish, publish_requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (bump, sequenced) = watch::channel(0u64);
     tokio::spawn(sequence(
@@ -204,10 +209,12 @@ async fn publish(
     }
 }
 
-/// The search index: rebuilt after publication when due (at most once a minute while responses
-/// arrive, see [`SearchIndex::refresh`]), on its own task so that a rebuild never delays
-/// publication; a rebuild that is not yet due is asked for again when it will be.
+/// The reading room, after publication and on its own task so that it never delays it: each
+/// response's page and extracted text (at once when few wait; in a rush, with the index), and
+/// the search index when due (at most once a minute while responses arrive, see
+/// [`SearchIndex::refresh`]); a rebuild that is not yet due is asked for again when it will be.
 async fn index(
+    publisher: Arc<Publisher>,
     search: Arc<SearchIndex>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     again: mpsc::UnboundedSender<ConsultationId>,
@@ -217,7 +224,7 @@ async fn index(
     let mut planned = std::collections::BTreeMap::<ConsultationId, Instant>::new();
     while let Some(batch) = next_batch(&mut requests).await {
         for id in batch {
-            match search.refresh(&id).await {
+            match publisher.refresh_reading(&search, &id).await {
                 Ok(Refresh::UpToDate) => {}
                 Ok(Refresh::NotDue(wait)) => {
                     let now = Instant::now();

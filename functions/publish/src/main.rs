@@ -1,8 +1,8 @@
 //! Lambda: publishes what the table's stream reports as new (responses, consultations), then
-//! mails each newly published response to the consultation's email list and refreshes the
-//! consultation's search index when due. A schedule also invokes it every minute to rebuild the
-//! indexes that a rush left behind (an index is rebuilt at most once a minute, so the last
-//! responses of a rush would otherwise wait for the next one).
+//! mails each newly published response to the consultation's email list. A schedule also
+//! invokes it every minute to rebuild the search index of each consultation that has responses
+//! its index misses: in an invocation of its own, so that publication never waits for a
+//! rebuild (tens of seconds at 10,000 responses).
 
 use std::sync::Arc;
 
@@ -32,7 +32,12 @@ async fn main() -> Result<(), Error> {
         .with_timing(timing);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let publisher = Arc::new(backend.publisher(clock.clone()));
-    let search = Arc::new(backend.search_index(clock.clone()));
+    // The schedule paces the rebuilds (once a minute): a little under a minute here, so that a
+    // sweep arriving a moment early still rebuilds.
+    let search = Arc::new(SearchIndex {
+        rebuild_every: std::time::Duration::from_secs(50),
+        ..backend.search_index(clock.clone())
+    });
     // Stylesheet, scripts, verify pages: once per instance, not with every batch.
     publisher.publish_assets().await?;
     let list = Arc::new(backend.email_list(
@@ -47,7 +52,7 @@ async fn main() -> Result<(), Error> {
             // The stream's batches carry `Records`; the schedule's event does not.
             if event.payload.get("Records").is_some() {
                 let batch: Event = serde_json::from_value(event.payload)?;
-                handle(&publisher, &search, &list, batch).await
+                handle(&publisher, &list, batch).await
             } else {
                 sweep_search(&publisher, &search).await
             }
@@ -56,24 +61,23 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// Publishes each consultation named in the batch once, then mails its list and refreshes its
-/// search index when due. A consultation that fails is logged and does not stop the others in
-/// the batch; the batch then fails, so the event source mapping retries it (publication is
-/// idempotent, the list resumes from its progress mark, and the mapping's retries are bounded,
-/// with a failure queue after them).
-async fn handle(
-    publisher: &Publisher,
-    search: &SearchIndex,
-    list: &EmailList,
-    event: Event,
-) -> Result<(), Error> {
+/// Publishes each consultation named in the batch once, then mails its list. A consultation
+/// that fails is logged and does not stop the others in the batch; the batch then fails, so the
+/// event source mapping retries it (publication is idempotent, the list resumes from its
+/// progress mark, and the mapping's retries are bounded, with a failure queue after them).
+async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
     let mut failed = Vec::new();
     for id in changed_consultations(&event) {
         let span = tracing::info_span!("publish", consultation = %id);
         let result = async {
             publisher.publish(&id).await?;
-            list.notify(&id).await.map(|_| ()).map_err(Error::from)?;
-            refresh(search, &id).await
+            list.notify(&id).await?;
+            // Each response's own page and text, unless a rush has many waiting: the
+            // minute's sweep writes those with the index.
+            publisher
+                .publish_readings(&id, Some(shared::publish::READ_NOW_AT_MOST))
+                .await?;
+            Ok::<_, Error>(())
         }
         .instrument(span)
         .await;
@@ -90,13 +94,13 @@ async fn handle(
 }
 
 /// Every minute: the search index of each consultation that has published responses it does
-/// not cover yet (a consultation whose index is current costs one read).
+/// not cover yet (a consultation whose index is current costs two reads).
 async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(), Error> {
     let mut failed = Vec::new();
     for record in publisher.consultations.list().await? {
         let id = record.consultation.id;
         let span = tracing::info_span!("search", consultation = %id);
-        if let Err(e) = refresh(search, &id).instrument(span).await {
+        if let Err(e) = refresh(publisher, search, &id).instrument(span).await {
             tracing::error!(consultation = %id, error = %e, "building the search index failed");
             failed.push(id.to_string());
         }
@@ -108,12 +112,16 @@ async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(),
     }
 }
 
-async fn refresh(search: &SearchIndex, id: &ConsultationId) -> Result<(), Error> {
+async fn refresh(
+    publisher: &Publisher,
+    search: &SearchIndex,
+    id: &ConsultationId,
+) -> Result<(), Error> {
     if let Refresh::Built {
         responses,
         files_written,
         took,
-    } = search.refresh(id).await?
+    } = publisher.refresh_reading(search, id).await?
     {
         tracing::info!(
             responses,
@@ -213,11 +221,9 @@ mod tests {
         );
         let publisher = backend.publisher(Arc::new(SystemClock));
         let search = backend.search_index(Arc::new(SystemClock));
-        handle(&publisher, &search, &list, event.clone())
-            .await
-            .unwrap();
+        handle(&publisher, &list, event.clone()).await.unwrap();
         // A batch delivered again publishes and mails nothing twice.
-        handle(&publisher, &search, &list, event).await.unwrap();
+        handle(&publisher, &list, event).await.unwrap();
 
         let to_ada = moto_ses::sent_to(&moto.endpoint, "ada@example.org").await;
         assert_eq!(to_ada.len(), 1, "{to_ada:?}");
@@ -250,7 +256,8 @@ mod tests {
             serde_json::from_slice(&object.into_bytes().await.unwrap()).unwrap();
         assert_eq!(manifest["total"], 1);
         assert_eq!(manifest["responses"][0]["name"], "Ada");
-        // The response's own page and the search index, built with the first response.
+        // The response's own page with the batch; the search index with the minute's sweep.
+        sweep_search(&publisher, &search).await.unwrap();
         for key in [
             "consultations/streamed/responses/1.html",
             "consultations/streamed/extracted/1.txt",

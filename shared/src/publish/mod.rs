@@ -28,6 +28,20 @@ use crate::site::site_meta;
 /// How many responses' files are copied at once (links on disk, server-side copies on S3).
 const COPIES_AT_ONCE: usize = 16;
 
+/// Each response's page and extracted text follow publication at once when at most this many
+/// wait (a page of responses); more means a rush, and they wait for the search index's next
+/// rebuild (at most a minute), so that a rush costs publication what it cost before.
+pub const READ_NOW_AT_MOST: u64 = crate::domain::site_paths::PAGE_SIZE;
+
+/// What [`Publisher::publish_readings`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readings {
+    UpToDate,
+    Written(u64),
+    /// This many wait, more than asked to write now.
+    Deferred(u64),
+}
+
 #[derive(Debug, Error)]
 pub enum PublishError {
     #[error(transparent)]
@@ -44,6 +58,8 @@ pub enum PublishError {
     NoLogKey,
     #[error("signing a response's log entry: {0}")]
     Sign(#[from] crate::transparency::TransparencyError),
+    #[error(transparent)]
+    Search(#[from] crate::search::SearchError),
 }
 
 pub struct Publisher {
@@ -90,10 +106,7 @@ impl Publisher {
                 for group in new.chunks(COPIES_AT_ONCE) {
                     let mut copies = Vec::with_capacity(group.len());
                     for response in group {
-                        copies.push(async {
-                            self.copy_files(response).await?;
-                            self.publish_reading(&record, response).await
-                        });
+                        copies.push(self.copy_files(response));
                     }
                     futures::future::try_join_all(copies).await?;
                 }
@@ -259,6 +272,76 @@ impl Publisher {
             .put_deferred(&key, Body::Bytes(bytes.into()), &meta, PutMode::Overwrite)
             .await?;
         Ok(())
+    }
+
+    /// Writes the page and extracted text of every published response that has none yet, unless
+    /// more than `at_most` wait. Resumable: a mark in the private store (`search/{id}/read`)
+    /// says how far it went; writing twice writes the same bytes.
+    pub async fn publish_readings(
+        &self,
+        id: &ConsultationId,
+        at_most: Option<u64>,
+    ) -> Result<Readings, PublishError> {
+        let published = self.publication.published(id).await?;
+        let mark = key(format!("search/{id}/read"))?;
+        let done = match self.private.get(&mark).await? {
+            Some(object) => String::from_utf8_lossy(&object.into_bytes().await?)
+                .trim()
+                .parse::<u64>()
+                .unwrap_or(0),
+            None => 0,
+        }
+        .min(published);
+        let waiting = published - done;
+        if waiting == 0 {
+            return Ok(Readings::UpToDate);
+        }
+        if at_most.is_some_and(|most| waiting > most) {
+            return Ok(Readings::Deferred(waiting));
+        }
+        let Some(record) = self.consultations.get(id).await? else {
+            return Ok(Readings::UpToDate);
+        };
+        for page in page_of(done + 1)..=page_of(published) {
+            let responses = self
+                .responses
+                .range(id, page_range(page, published))
+                .await?;
+            let new: Vec<&Response> = responses.iter().filter(|r| r.number > done).collect();
+            for group in new.chunks(COPIES_AT_ONCE) {
+                let pages = group.iter().map(|r| self.publish_reading(&record, r));
+                futures::future::try_join_all(pages).await?;
+            }
+        }
+        self.site.sync().await?;
+        let meta = crate::ports::ObjectMeta {
+            content_type: "text/plain; charset=utf-8".to_owned(),
+            content_disposition: None,
+        };
+        let body = Body::Bytes(published.to_string().into_bytes().into());
+        self.private
+            .put(&mark, body, &meta, PutMode::Overwrite)
+            .await?;
+        Ok(Readings::Written(waiting))
+    }
+
+    /// The reading room after a publication: the pages and texts now if few wait, and, when
+    /// the search index is due, every page and text that waits, then the index.
+    pub async fn refresh_reading(
+        &self,
+        search: &crate::search::SearchIndex,
+        id: &ConsultationId,
+    ) -> Result<crate::search::Refresh, PublishError> {
+        use crate::search::{Due, Refresh};
+        self.publish_readings(id, Some(READ_NOW_AT_MOST)).await?;
+        Ok(match search.due(id).await? {
+            Due::UpToDate => Refresh::UpToDate,
+            Due::NotDue(wait) => Refresh::NotDue(wait),
+            Due::Now { published } => {
+                self.publish_readings(id, None).await?;
+                search.build(id, published).await?
+            }
+        })
     }
 
     /// The response's own page in every edition, with the text of its files, and that text as

@@ -55,6 +55,14 @@ pub struct Covered {
     pub built_at: Timestamp,
 }
 
+/// Whether the index is due for a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    UpToDate,
+    NotDue(Duration),
+    Now { published: u64 },
+}
+
 /// What [`SearchIndex::refresh`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
@@ -89,13 +97,22 @@ impl SearchIndex {
     /// Rebuilds the consultation's index if it misses published responses and was built more
     /// than `rebuild_every` ago (or never), or at once if the consultation is closed.
     pub async fn refresh(&self, id: &ConsultationId) -> Result<Refresh, SearchError> {
+        Ok(match self.due(id).await? {
+            Due::UpToDate => Refresh::UpToDate,
+            Due::NotDue(wait) => Refresh::NotDue(wait),
+            Due::Now { published } => self.build(id, published).await?,
+        })
+    }
+
+    /// Whether [`SearchIndex::refresh`] would rebuild now.
+    pub async fn due(&self, id: &ConsultationId) -> Result<Due, SearchError> {
         let Some(record) = self.consultations.get(id).await? else {
-            return Ok(Refresh::UpToDate);
+            return Ok(Due::UpToDate);
         };
         let published = self.publication.published(id).await?;
         let covered = self.covered(id).await?;
         if published == 0 || covered.as_ref().is_some_and(|c| c.responses >= published) {
-            return Ok(Refresh::UpToDate);
+            return Ok(Due::UpToDate);
         }
         let now = self.clock.now();
         let closed = record.consultation.status_at(now) == Status::Closed;
@@ -105,10 +122,10 @@ impl SearchIndex {
             let since = now.duration_since(covered.built_at);
             let since = Duration::try_from(since).unwrap_or_default();
             if since < self.rebuild_every {
-                return Ok(Refresh::NotDue(self.rebuild_every - since));
+                return Ok(Due::NotDue(self.rebuild_every - since));
             }
         }
-        self.build(id, published).await
+        Ok(Due::Now { published })
     }
 
     async fn covered(&self, id: &ConsultationId) -> Result<Option<Covered>, StoreError> {
