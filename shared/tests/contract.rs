@@ -732,8 +732,8 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     closer.run(&c.id).await.unwrap();
     assert_eq!(
         dossier(b.site.as_ref(), "reopened").await.len(),
-        4,
-        "1 file + 2 indexes + the log's checkpoint"
+        5,
+        "1 file, its extracted text, 2 indexes and the log's checkpoint"
     );
 
     let secretariat = b
