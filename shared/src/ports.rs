@@ -261,6 +261,16 @@ pub struct ObjectMeta {
     pub content_disposition: Option<String>,
 }
 
+impl ObjectMeta {
+    /// UTF-8 text, shown inline: the private store's bookkeeping (marks, lists).
+    pub fn plain_text() -> Self {
+        Self {
+            content_type: "text/plain; charset=utf-8".to_owned(),
+            content_disposition: None,
+        }
+    }
+}
+
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// A stored object, streamed.

@@ -314,11 +314,8 @@ impl Publisher {
             }
         }
         self.site.sync().await?;
-        let meta = crate::ports::ObjectMeta {
-            content_type: "text/plain; charset=utf-8".to_owned(),
-            content_disposition: None,
-        };
         let body = Body::Bytes(published.to_string().into_bytes().into());
+        let meta = crate::ports::ObjectMeta::plain_text();
         self.private
             .put(&mark, body, &meta, PutMode::Overwrite)
             .await?;

@@ -241,10 +241,7 @@ impl SearchIndex {
             .put(
                 &written_key,
                 Body::Bytes(list.into_bytes().into()),
-                &crate::ports::ObjectMeta {
-                    content_type: "text/plain; charset=utf-8".to_owned(),
-                    content_disposition: None,
-                },
+                &crate::ports::ObjectMeta::plain_text(),
                 PutMode::Overwrite,
             )
             .await?;
