@@ -13,10 +13,10 @@ use thiserror::Error;
 
 use crate::domain::site_paths::{self, Edition};
 use crate::domain::{
-    Channel, ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
+    ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
     SubscriptionToken, ValidationError,
 };
-use crate::i18n::{Catalogue, messages};
+use crate::i18n::messages;
 use crate::ports::{
     Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
     StoreError, Subscriptions,
@@ -412,7 +412,7 @@ impl EmailList {
                 ("consultation", &receipt.consultation),
                 ("from", &from),
                 ("received", &received),
-                ("channel", &channel_name(m, receipt.channel)),
+                ("channel", &m.channel_name(receipt.channel)),
                 ("page", &page),
             ],
         );
@@ -449,13 +449,4 @@ impl EmailList {
             list: Some(self.list_headers(s)),
         }
     }
-}
-
-/// How a response came in, in the reader's words.
-fn channel_name(m: &Catalogue, channel: Channel) -> &str {
-    m.t(match channel {
-        Channel::Web => "mail_channel_web",
-        Channel::Api => "mail_channel_api",
-        Channel::Email => "mail_channel_email",
-    })
 }

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use unic_langid::LanguageIdentifier;
 
 use crate::domain::deadline::geneva;
-use crate::domain::{Arg, Language, Text};
+use crate::domain::{Arg, Channel, Language, Text};
 
 const SOURCES: [(Language, &str); 6] = [
     (Language::Ar, include_str!("messages/ar.json")),
@@ -130,6 +130,15 @@ impl Catalogue {
     }
 
     /// The text for `key` with each `{name}` replaced by its value.
+    /// How a response came in, in this language's words.
+    pub fn channel_name(&self, channel: Channel) -> &str {
+        self.t(match channel {
+            Channel::Web => "mail_channel_web",
+            Channel::Api => "mail_channel_api",
+            Channel::Email => "mail_channel_email",
+        })
+    }
+
     pub fn f(&self, key: &str, args: &[(&str, &dyn Display)]) -> String {
         fill(self.t(key), args)
     }

@@ -13,7 +13,7 @@ use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
 use crate::domain::{
-    Category, ConsultationId, DeadlineRule, Language, Localized, Receipt, Status, Text,
+    Category, ConsultationId, DeadlineRule, Language, Localized, PublicFile, Receipt, Status, Text,
 };
 use crate::i18n::{Catalogue, messages};
 use crate::ports::ConsultationRecord;
@@ -88,7 +88,7 @@ fn status_label(m: &Catalogue, status: Status) -> &str {
     })
 }
 
-fn category_label(m: &Catalogue, c: Category) -> &str {
+pub(super) fn category_label(m: &Catalogue, c: Category) -> &str {
     m.t(&format!("category_{}", c.code()))
 }
 
@@ -276,14 +276,21 @@ fn response_entry(here: Here, r: &Receipt) -> Markup {
                     @if let Some(country) = &r.country { (country.as_str()) " · " }
                     (m.t("received")) " " (when_utc(m, &r.received_at))
                 }
-                ul class="files" {
-                    @for f in &r.files {
-                        li {
-                            a href=(f.url) download { (f.name) }
-                            " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
-                            span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
-                        }
-                    }
+                (file_list(m, &r.files))
+            }
+        }
+    }
+}
+
+/// A response's files, each a download with its size, type and SHA-256.
+pub(super) fn file_list(m: &Catalogue, files: &[PublicFile]) -> Markup {
+    html! {
+        ul class="files" {
+            @for f in files {
+                li {
+                    a href=(f.url) download { (f.name) }
+                    " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
+                    span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
                 }
             }
         }

@@ -37,11 +37,6 @@ pub fn response_page(
         "response_title",
         &[("number", &receipt.number), ("name", &receipt.name)],
     );
-    let channel = match receipt.channel {
-        crate::domain::Channel::Web => "mail_channel_web",
-        crate::domain::Channel::Api => "mail_channel_api",
-        crate::domain::Channel::Email => "mail_channel_email",
-    };
     layout(
         here,
         &title,
@@ -53,25 +48,17 @@ pub fn response_page(
                     dt { (m.t("col_organization")) } dd { (org) }
                 }
                 @if let Some(category) = receipt.category {
-                    dt { (m.t("col_category")) } dd { (m.t(&format!("category_{}", category.code()))) }
+                    dt { (m.t("col_category")) } dd { (super::pages::category_label(m, category)) }
                 }
                 @if let Some(country) = &receipt.country {
                     dt { (m.t("col_country")) } dd { (country.as_str()) }
                 }
                 dt { (m.t("col_received")) } dd { (super::pages::when_utc(m, &receipt.received_at)) }
-                dt { (m.t("col_channel")) } dd { (m.t(channel)) }
+                dt { (m.t("col_channel")) } dd { (m.channel_name(receipt.channel)) }
                 dt { (m.t("response_id")) } dd { code { (receipt.id) } }
             }
             h2 { (m.t("response_files_heading")) }
-            ul class="files" {
-                @for f in &receipt.files {
-                    li {
-                        a href=(f.url) download { (f.name) }
-                        " (" (m.p("bytes", f.size, &[])) ", " (f.media_type) ") "
-                        span class="sha" { (m.t("sha256")) " " code { (f.sha256) } }
-                    }
-                }
-            }
+            (super::pages::file_list(m, &receipt.files))
             @if let Some(log) = &receipt.log {
                 h2 { (m.t("response_log_heading")) }
                 p class="log-entry" { (interpolate(m.t("response_log_text"), &[
