@@ -19,6 +19,11 @@ use super::layout::{Here, interpolate, layout};
 pub const SEARCH_SCRIPT_KEY: &str = "assets/search.js";
 pub const SEARCH_SCRIPT: &str = include_str!("assets/search.js");
 
+/// The most extracted text a response page shows, over all its files (the whole text is in
+/// `extracted/{n}.txt`, linked): a response may carry 20 files of up to 2 MiB of text each, and
+/// the page exists in 7 editions. As much as the search index reads of a response.
+pub const PAGE_TEXT_BYTES: usize = crate::search::MAX_INDEXED_BYTES;
+
 /// The page of response `receipt` (signed, so its log entry shows) with the words of its files.
 pub fn response_page(
     edition: Edition,
@@ -91,18 +96,28 @@ fn extracted_section(
                 (m.t("extracted_note")) " "
                 a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
             }
-            @for file in &text.files {
+            @for (file, shown) in text.files.iter().zip(shown_texts(text, PAGE_TEXT_BYTES)) {
                 section {
                     h3 { (file.name) }
-                    @match &file.words {
-                        Ok(words) if !words.text.is_empty() => {
+                    @match (&file.words, shown) {
+                        (Ok(words), Some(shown)) if !shown.is_empty() => {
                             // The text's own language is unknown: `dir="auto"` lets Arabic read right to left.
                             div class="text" dir="auto" {
-                                @for paragraph in words.text.split('\n') { p { (paragraph) } }
+                                @for paragraph in shown.split('\n') { p { (paragraph) } }
+                            }
+                            @if shown.len() < words.text.len() {
+                                p class="note" {
+                                    (m.t("extracted_cut")) " "
+                                    a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+                                }
                             }
                         }
-                        Ok(_) => p class="note" { (m.t("extracted_none")) },
-                        Err(skipped) => p class="note" {
+                        (Ok(words), None) if !words.text.is_empty() => p class="note" {
+                            (m.t("extracted_cut")) " "
+                            a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+                        },
+                        (Ok(_), _) => p class="note" { (m.t("extracted_none")) },
+                        (Err(skipped), _) => p class="note" {
                             (m.t("extracted_none")) " " span lang="en" { "(" (skipped) ")" }
                         },
                     }
@@ -110,6 +125,31 @@ fn extracted_section(
             }
         }
     }
+}
+
+/// What the page shows of each file's words, within `budget` bytes over all files, in order: the
+/// whole text, its first part (cut at a character boundary: then the budget is spent), or `None`
+/// once the budget is spent.
+fn shown_texts(text: &ResponseText, mut budget: usize) -> Vec<Option<&str>> {
+    text.files
+        .iter()
+        .map(|file| {
+            let words = file.words.as_ref().map(|w| w.text.as_str()).unwrap_or("");
+            if budget == 0 && !words.is_empty() {
+                return None;
+            }
+            let mut end = words.len().min(budget);
+            while !words.is_char_boundary(end) {
+                end -= 1;
+            }
+            // A file cut short spends the budget: later files are not shown in part.
+            budget = if end < words.len() { 0 } else { budget - end };
+            if end == 0 && !words.is_empty() {
+                return None;
+            }
+            Some(&words[..end])
+        })
+        .collect()
 }
 
 /// The consultation's search page: a form that works as a link target (`?q=`), results shown
@@ -152,4 +192,46 @@ pub fn search_page(edition: Edition, record: &ConsultationRecord) -> String {
             script src={ "/" (SEARCH_SCRIPT_KEY) } type="module" {}
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{Extracted, FileText};
+
+    fn file(text: &str) -> FileText {
+        FileText {
+            name: "f.txt".to_owned(),
+            words: Ok(Extracted {
+                text: text.to_owned(),
+                truncated: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_page_shows_texts_within_its_budget_cut_at_characters() {
+        let text = ResponseText {
+            files: vec![file("abc"), file("数据保护"), file(""), file("more")],
+        };
+        // 3 + 6 bytes: "数据" fits, "保" (3 bytes) would not; then the budget is spent.
+        assert_eq!(
+            shown_texts(&text, 9),
+            vec![Some("abc"), Some("数据"), Some(""), None]
+        );
+        // A file cut short ends what is shown, even with a byte left.
+        assert_eq!(
+            shown_texts(&text, 10),
+            vec![Some("abc"), Some("数据"), Some(""), None]
+        );
+        assert_eq!(
+            shown_texts(&text, 100),
+            vec![Some("abc"), Some("数据保护"), Some(""), Some("more")]
+        );
+        // Less than one character left: nothing of the file, not an empty text.
+        assert_eq!(
+            shown_texts(&text, 4),
+            vec![Some("abc"), None, Some(""), None]
+        );
+    }
 }
