@@ -3,7 +3,6 @@
 //! `--store aws`, so a user needs nothing but cargo.
 
 mod http_server;
-mod smtp;
 mod verify;
 mod worker;
 
@@ -74,6 +73,12 @@ struct ServeArgs {
     /// The largest message accepted over SMTP, in bytes (SES's limit is 40 MB).
     #[arg(long, default_value_t = MAX_MESSAGE_BYTES)]
     max_message_bytes: usize,
+    /// How long an SMTP client may stay silent before it is told so (421) and dropped (`60s`).
+    #[arg(long, default_value = "60s", value_parser = parse_timeout)]
+    smtp_timeout: std::time::Duration,
+    /// The most SMTP conversations at once; further connections wait to be accepted.
+    #[arg(long, default_value_t = 256)]
+    smtp_max_connections: usize,
     /// The public site's address, for links in mail (receipts, the email lists) and the name of
     /// a new signing key on AWS; default: the served URL.
     #[arg(long, env = "VERBATIM_PUBLIC_URL")]
@@ -265,7 +270,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             smtp_listener.local_addr()?,
             args.mail_domain
         );
-        tokio::spawn(smtp::serve(smtp_listener, email, args.max_message_bytes));
+        let limits = shared::email::smtp::SmtpLimits {
+            max_message_bytes: args.max_message_bytes,
+            idle: args.smtp_timeout,
+        };
+        tokio::spawn(shared::email::smtp::serve(
+            smtp_listener,
+            email,
+            limits,
+            args.smtp_max_connections,
+        ));
     }
     println!("Verbatim is serving at http://{addr}/");
     let app = shared::http::with_request_log(shared::http::with_security_headers(routes));

@@ -755,3 +755,52 @@ Subject: Our view\r\nMessage-ID: <receipt-retry@example.org>\r\n\r\nOur view, by
         "stored once"
     );
 }
+
+/// A hostile SMTP client is bounded: naming recipients without end gets 452 after
+/// `MAX_RECIPIENTS` (each is looked up and remembered), and one that stays silent is told so
+/// (421) and dropped after `--smtp-timeout`, while a normal client is still served.
+#[tokio::test]
+async fn smtp_bounds_recipients_and_silence() {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["--smtp", "127.0.0.1:0", "--smtp-timeout", "1s"];
+    let server = start(data.path(), &args, &[]);
+    let id = "bounded";
+    open_consultation(&server, id, None).await;
+    let address = server.smtp.as_deref().unwrap();
+
+    let mut greedy = Smtp::connect(address).await;
+    assert_eq!(greedy.command("MAIL FROM:<a@example.org>").await.0, 250);
+    let max = shared::email::smtp::MAX_RECIPIENTS;
+    for n in 0..max {
+        let reply = greedy
+            .command(&format!("RCPT TO:<nobody{n}@consultations.localhost>"))
+            .await;
+        assert_eq!(reply.0, 550, "{reply:?}");
+    }
+    let reply = greedy
+        .command(&format!("RCPT TO:<{id}@consultations.localhost>"))
+        .await;
+    assert_eq!(reply.0, 452, "{reply:?}");
+    assert!(reply.1.contains("recipients"), "{reply:?}");
+
+    // Silent past the timeout: 421, then the connection ends.
+    let mut silent = Smtp::connect(address).await;
+    let started = std::time::Instant::now();
+    let reply = silent.reply().await;
+    assert_eq!(reply.0, 421, "{reply:?}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    let mut rest = String::new();
+    let n = silent.stream.read_line(&mut rest).await.unwrap();
+    assert_eq!(n, 0, "the connection is closed after 421: {rest:?}");
+
+    // Meanwhile a normal client is served.
+    let mut normal = Smtp::connect(address).await;
+    let reply = normal
+        .send(
+            "b@example.org",
+            &format!("{id}@consultations.localhost"),
+            b"From: b@example.org\r\nSubject: View\r\n\r\nOur view.\r\n",
+        )
+        .await;
+    assert_eq!(reply.0, 250, "{reply:?}");
+}

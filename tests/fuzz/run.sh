@@ -8,7 +8,8 @@
 #   bash tests/fuzz/run.sh file_name          # some targets only
 #
 # Targets: email_message (the MIME reader), intake_http (multipart and JSON bodies through the
-# intake router over the embedded store: never a 500), file_name (sanitizing), signed_note
+# intake router over the embedded store: never a 500), file_name (sanitizing), smtp_dialogue
+# (any client bytes through the local SMTP conversation: only well-formed replies), signed_note
 # (checkpoints, verifier keys, receipts' signatures, entry bundles: what `verbatim verify`
 # reads). Seeds come from the repo's real corpora (tests/mail) and a few bodies written here;
 # what libFuzzer learns stays in tests/fuzz/corpus (ignored by git). A crash leaves its input
@@ -21,7 +22,7 @@ SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-20}
 RUNS=${RUNS:-}
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name signed_note)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name smtp_dialogue signed_note)
 
 export RUSTC_BOOTSTRAP=1
 export PATH="$ROOT/.tools/bin:$PATH"
@@ -41,6 +42,8 @@ seed intake_http json-uploads '\x01{"name":"Ada","uploads":["1800000000-01234567
 seed file_name plain 'Report 2027.pdf'
 seed file_name path '../../etc/passwd'
 seed file_name windows 'C:\\Users\\ada\\CON.txt'
+seed smtp_dialogue delivery 'EHLO fuzz.example\r\nMAIL FROM:<ada@example.org>\r\nRCPT TO:<fuzz@fuzz.example>\r\nRCPT TO:<nobody@fuzz.example>\r\nDATA\r\nFrom: Ada <ada@example.org>\r\nSubject: View\r\n\r\nOur view.\r\n..dotted\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n'
+seed smtp_dialogue subscribe 'HELO x\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<fuzz+subscribe@fuzz.example>\r\nDATA\r\nFrom: b@example.org\r\n\r\nsubscribe\r\n.\r\n'
 seed signed_note checkpoint 'verbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
 
 status=0

@@ -3,3 +3,5 @@
 pub mod list;
 pub mod message;
 pub mod receive;
+#[cfg(feature = "embedded")]
+pub mod smtp;

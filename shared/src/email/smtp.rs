@@ -1,19 +1,40 @@
 //! The local host's SMTP listener: real SMTP (mailin's state machine, tokio I/O) feeding the same
 //! email intake as SES does on AWS. Unknown recipients are refused at `RCPT TO` (550), messages
 //! over the limit at the end of `DATA` (552); a message is answered 250 only once it is stored.
+//!
+//! Bounded against hostile clients: a client that stays silent longer than [`SmtpLimits::idle`]
+//! is told so (421) and dropped (RFC 5321 §4.5.3.2 allows a server to time out), [`serve`] runs a
+//! bounded number of conversations at once (further connections wait to be accepted), and a
+//! line is read up to [`MAX_LINE`] bytes at a time. The conversation itself
+//! ([`converse`]) runs over any byte stream, so the fuzz target drives it as a client would.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mailin::{Action, Handler, Response, SessionBuilder};
-use shared::email::message::parse;
-use shared::email::receive::{EmailIntake, Outcome, Recipient};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+use crate::email::message::parse;
+use crate::email::receive::{EmailIntake, Outcome, Recipient};
 
 /// The longest command line accepted (RFC 5321 allows 512; data lines may be longer).
-const MAX_LINE: usize = 64 * 1024;
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// The most distinct recipients one connection may name (RFC 5321 §4.5.3.1.8 asks servers to
+/// take at least 100 in a message): each is looked up, and remembered for the connection.
+pub const MAX_RECIPIENTS: usize = 100;
+
+/// What one SMTP conversation may take.
+#[derive(Debug, Clone, Copy)]
+pub struct SmtpLimits {
+    /// The largest message taken (552 beyond it).
+    pub max_message_bytes: usize,
+    /// How long the client may take to send a line (a command, or a line of a message).
+    pub idle: Duration,
+}
 
 /// A message whose `DATA` has ended, handed from the protocol to the I/O loop.
 struct Delivery {
@@ -105,16 +126,27 @@ impl Handler for Session {
     }
 }
 
-/// Accepts connections until the process stops; messages over `max_bytes` are refused.
-pub async fn serve(listener: TcpListener, email: Arc<EmailIntake>, max_bytes: usize) {
+/// Accepts connections until the process stops, at most `max_connections` conversations at
+/// once (a further connection waits in the listen queue until one ends).
+pub async fn serve(
+    listener: TcpListener,
+    email: Arc<EmailIntake>,
+    limits: SmtpLimits,
+    max_connections: usize,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         match listener.accept().await {
             Ok((stream, peer)) => {
                 let email = email.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, peer, email, max_bytes).await {
+                    if let Err(e) = converse(stream, peer.ip(), email, limits).await {
                         tracing::debug!(error = %e, %peer, "SMTP connection ended");
                     }
+                    drop(slot);
                 });
             }
             Err(e) => tracing::warn!(error = %e, "accepting an SMTP connection"),
@@ -122,13 +154,19 @@ pub async fn serve(listener: TcpListener, email: Arc<EmailIntake>, max_bytes: us
     }
 }
 
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+/// One SMTP conversation with the client at `peer`, over `stream`, until the client quits,
+/// goes away or stays silent too long.
+pub async fn converse<S>(
+    stream: S,
+    peer: IpAddr,
     email: Arc<EmailIntake>,
-    max_bytes: usize,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
+    limits: SmtpLimits,
+) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let max_bytes = limits.max_message_bytes;
+    let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     let shared = Arc::new(Mutex::new(Shared::default()));
     let handler = Session {
@@ -140,21 +178,47 @@ async fn connection(
         max_bytes,
     };
     let builder = SessionBuilder::new(email.mail_domain.clone());
-    let mut session = builder.build(peer.ip(), handler);
+    let mut session = builder.build(peer, handler);
     write.write_all(&session.greeting().buffer()?).await?;
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = (&mut reader)
-            .take(MAX_LINE as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
+        let mut bounded = (&mut reader).take(MAX_LINE as u64);
+        let read = bounded.read_until(b'\n', &mut line);
+        let n = match tokio::time::timeout(limits.idle, read).await {
+            Ok(n) => n?,
+            Err(_) => {
+                let bye = Response::custom(
+                    421,
+                    format!(
+                        "4.4.2 {} no command for {} s: closing the connection",
+                        email.mail_domain,
+                        limits.idle.as_secs()
+                    ),
+                );
+                write.write_all(&bye.buffer()?).await?;
+                return Ok(());
+            }
+        };
         if n == 0 {
             return Ok(());
         }
         // Check a recipient (async) before the protocol sees it.
         if let Some(address) = rcpt_address(&line) {
             let key = address.to_ascii_lowercase();
+            let full = {
+                let shared = shared.lock().unwrap();
+                let seen = shared.known.contains_key(&key) || shared.refused.contains_key(&key);
+                !seen && shared.known.len() + shared.refused.len() >= MAX_RECIPIENTS
+            };
+            if full {
+                let full = Response::custom(
+                    452,
+                    format!("4.5.3 at most {MAX_RECIPIENTS} recipients a connection"),
+                );
+                write.write_all(&full.buffer()?).await?;
+                continue;
+            }
             let verdict = email.accepts(&address).await;
             let mut shared = shared.lock().unwrap();
             match verdict {
