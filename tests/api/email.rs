@@ -102,9 +102,10 @@ async fn manifest(server: &Server, id: &str, total: u64) -> Value {
                 return manifest;
             }
         }
+        // Within a second on an idle machine; room here for a loaded runner.
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "not published in 5 s"
+            started.elapsed() < Duration::from_secs(30),
+            "not published in 30 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -318,8 +319,8 @@ async fn mail_to(data: &std::path::Path, to: &str, needle: &str) -> String {
             return m;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "no mail to {to} with {needle:?}; outbox: {:#?}",
+            started.elapsed() < Duration::from_secs(30),
+            "no mail to {to} with {needle:?} within 30 s; outbox: {:#?}",
             outbox(data)
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
