@@ -21,8 +21,9 @@ pub const SEARCH_SCRIPT: &str = include_str!("assets/search.js");
 
 /// The most extracted text a response page shows, over all its files (the whole text is in
 /// `extracted/{n}.txt`, linked): a response may carry 20 files of up to 2 MiB of text each, and
-/// the page exists in 7 editions. As much as the search index reads of a response.
-pub const PAGE_TEXT_BYTES: usize = crate::search::MAX_INDEXED_BYTES;
+/// the page exists in 7 editions. As much as the search index reads of a response
+/// (`search::MAX_INDEXED_BYTES`; the site does not depend on the search, which uses it).
+pub const PAGE_TEXT_BYTES: usize = 64 * 1024;
 
 /// The page of response `receipt` (signed, so its log entry shows) with the words of its files.
 pub fn response_page(
