@@ -7,63 +7,26 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, OnceLock};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
 use libfuzzer_sys::fuzz_target;
-use shared::Backend;
 use shared::adapters::outbox::OutboxMailer;
-use shared::domain::ConsultationId;
+use shared::email::receive::EmailIntake;
 use shared::email::smtp::{SmtpLimits, converse};
-use shared::http::admin::AdminToken;
-use shared::ports::{Clock, PublishQueue, SweptByTimer, SystemClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower::ServiceExt;
-
-const TOKEN: &str = "fuzz-admin-token-0123456789";
-
-struct NoQueue;
-
-impl PublishQueue for NoQueue {
-    fn request(&self, _: &ConsultationId) {}
-}
+use verbatim_fuzz::Service;
 
 struct Harness {
-    runtime: tokio::runtime::Runtime,
-    email: Arc<shared::email::receive::EmailIntake>,
-    _dir: tempfile::TempDir,
+    service: Service,
+    email: Arc<EmailIntake>,
 }
 
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let backend = Backend::embedded(dir.path()).unwrap();
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let queue: Arc<dyn PublishQueue> = Arc::new(NoQueue);
-        let admin = backend.admin_state(
-            clock.clone(),
-            queue.clone(),
-            Arc::new(SweptByTimer),
-            AdminToken::new(TOKEN).unwrap(),
-        );
-        let created = runtime.block_on(
-            shared::http::admin::router(admin).oneshot(
-                Request::post("/api/admin/consultations")
-                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(Body::from(
-                        r#"{"id":"fuzz","title":{"en":"Fuzz"},"questions":[{"en":"Q?"}],"meeting_date":"2099-03-31"}"#,
-                    ))
-                    .unwrap(),
-            ),
-        );
-        assert_eq!(created.unwrap().status(), StatusCode::CREATED);
-        let intake = backend.intake_state(clock.clone(), queue);
-        let mailer = OutboxMailer::open(dir.path().join("outbox"), "verbatim@fuzz.example").unwrap();
+        let service = Service::start();
+        let (backend, clock) = (&service.backend, service.clock.clone());
+        let intake = backend.intake_state(clock.clone(), service.queue.clone());
+        let outbox = service.dir.path().join("outbox");
+        let mailer = OutboxMailer::open(outbox, "verbatim@fuzz.example").unwrap();
         let list = Arc::new(backend.email_list(
             Arc::new(mailer),
             clock,
@@ -71,11 +34,7 @@ fn harness() -> &'static Harness {
             "fuzz.example",
         ));
         let email = Arc::new(backend.email_intake(intake.intake.clone(), list));
-        Harness {
-            runtime,
-            email,
-            _dir: dir,
-        }
+        Harness { service, email }
     })
 }
 
@@ -100,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         max_message_bytes: 64 * 1024,
         idle: std::time::Duration::from_secs(5),
     };
-    let written = harness.runtime.block_on(async {
+    let written = harness.service.runtime.block_on(async {
         let (mut client, server) = tokio::io::duplex(1 << 20);
         let conversation = tokio::spawn(converse(
             server,
