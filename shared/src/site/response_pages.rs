@@ -90,12 +90,15 @@ fn extracted_section(
 ) -> Markup {
     let m = here.m();
     let id = &record.consultation.id;
+    let whole_text = html! {
+        a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+    };
     html! {
         details class="extracted" {
             summary { (m.t("extracted_heading")) }
             p class="note" {
                 (m.t("extracted_note")) " "
-                a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+                (whole_text)
             }
             @for (file, shown) in text.files.iter().zip(shown_texts(text, PAGE_TEXT_BYTES)) {
                 section {
@@ -109,13 +112,13 @@ fn extracted_section(
                             @if shown.len() < words.text.len() {
                                 p class="note" {
                                     (m.t("extracted_cut")) " "
-                                    a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+                                    (whole_text)
                                 }
                             }
                         }
                         (Ok(words), None) if !words.text.is_empty() => p class="note" {
                             (m.t("extracted_cut")) " "
-                            a href=(site_paths::extracted_url(id, receipt.number)) type="text/plain" { (m.t("extracted_link")) }
+                            (whole_text)
                         },
                         (Ok(_), _) => p class="note" { (m.t("extracted_none")) },
                         (Err(skipped), _) => p class="note" {
@@ -136,9 +139,6 @@ fn shown_texts(text: &ResponseText, mut budget: usize) -> Vec<Option<&str>> {
         .iter()
         .map(|file| {
             let words = file.words.as_ref().map(|w| w.text.as_str()).unwrap_or("");
-            if budget == 0 && !words.is_empty() {
-                return None;
-            }
             let mut end = words.len().min(budget);
             while !words.is_char_boundary(end) {
                 end -= 1;
