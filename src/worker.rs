@@ -25,6 +25,10 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 const SEQUENCE_RETRY: Duration = Duration::from_secs(1);
 /// A search index build that failed (a store error) is tried again after this.
 const INDEX_RETRY: Duration = Duration::from_secs(10);
+/// A due rebuild of the search index waits until a consultation's publication has paused this
+/// long: a rebuild reads every response and takes a core for seconds, which on one machine a
+/// rush needs for intake. A rush that does not pause holds it at most the rebuild interval.
+const SETTLE: Duration = Duration::from_secs(2);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
@@ -65,7 +69,7 @@ pub fn start(
     health: Arc<PublicationHealth>,
 ) -> Arc<dyn PublishQueue> {
     let (sender, requests) = mpsc::unbounded_channel::<ConsultationId>();
-    let (to_index, index_requests) = mpsc::unbounded_channel::<ConsultationId>();
+    let (to_index, index_requests) = mpsc::unbounded_channel::<(ConsultationId, Wake)>();
     tokio::spawn(index(
         publisher.clone(),
         search,
@@ -117,9 +121,7 @@ pub fn start(
 }
 
 /// Every request that came while the last run worked, once each.
-async fn next_batch(
-    receiver: &mut mpsc::UnboundedReceiver<ConsultationId>,
-) -> Option<BTreeSet<ConsultationId>> {
+async fn next_batch<T: Ord>(receiver: &mut mpsc::UnboundedReceiver<T>) -> Option<BTreeSet<T>> {
     let first = receiver.recv().await?;
     let mut batch = BTreeSet::from([first]);
     while let Ok(more) = receiver.try_recv() {
@@ -168,7 +170,7 @@ async fn publish(
     health: Arc<PublicationHealth>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     retry: mpsc::UnboundedSender<ConsultationId>,
-    to_index: mpsc::UnboundedSender<ConsultationId>,
+    to_index: mpsc::UnboundedSender<(ConsultationId, Wake)>,
 ) {
     while let Some(batch) = next_batch(&mut requests).await {
         let round = Instant::now();
@@ -191,7 +193,7 @@ async fn publish(
             match result {
                 Ok(()) => {
                     health.succeeded(&id);
-                    let _ = to_index.send(id);
+                    let _ = to_index.send((id, Wake::Published));
                 }
                 Err(e) => {
                     let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
@@ -209,39 +211,94 @@ async fn publish(
     }
 }
 
+/// Why the reading room's task looks at a consultation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Wake {
+    /// A publication round just published some of its responses.
+    Published,
+    /// A rebuild that was not due, or held, may be due now.
+    Recheck,
+}
+
+/// What the reading room's task remembers of a consultation's publication, to hold a due
+/// rebuild while a rush goes on (see [`SETTLE`]).
+#[derive(Debug, Default)]
+struct Pace {
+    last_published: Option<Instant>,
+    /// When a rebuild was first found due and held.
+    held_since: Option<Instant>,
+}
+
+impl Pace {
+    /// How much longer a due rebuild waits: `None` once publication has paused for
+    /// [`SETTLE`], or once it has been held for `at_most`.
+    fn hold(&self, now: Instant, at_most: Duration) -> Option<Duration> {
+        let since_published = now.duration_since(self.last_published?);
+        let held = self
+            .held_since
+            .map_or(Duration::ZERO, |t| now.duration_since(t));
+        (since_published < SETTLE && held < at_most)
+            .then(|| (SETTLE - since_published).min(at_most - held))
+    }
+}
+
 /// The reading room, after publication and on its own task so that it never delays it: each
 /// response's page and extracted text (at once when few wait; in a rush, with the index), and
 /// the search index when due (at most once a minute while responses arrive, see
-/// [`SearchIndex::refresh`]); a rebuild that is not yet due is asked for again when it will be.
+/// [`SearchIndex::refresh`], and held while a rush goes on, see [`SETTLE`]); a rebuild that is
+/// not yet due, or held, is looked at again when it may be.
 async fn index(
     publisher: Arc<Publisher>,
     search: Arc<SearchIndex>,
-    mut requests: mpsc::UnboundedReceiver<ConsultationId>,
-    again: mpsc::UnboundedSender<ConsultationId>,
+    mut requests: mpsc::UnboundedReceiver<(ConsultationId, Wake)>,
+    again: mpsc::UnboundedSender<(ConsultationId, Wake)>,
 ) {
-    // When each consultation's next rebuild is already planned: one timer each, not one per
+    // When each consultation's next look is already planned: one timer each, not one per
     // publication.
     let mut planned = std::collections::BTreeMap::<ConsultationId, Instant>::new();
+    let mut paces = std::collections::BTreeMap::<ConsultationId, Pace>::new();
+    let plan = |planned: &mut std::collections::BTreeMap<ConsultationId, Instant>,
+                id: &ConsultationId,
+                wait: Duration| {
+        let now = Instant::now();
+        if planned.get(id).is_none_or(|due| *due <= now) {
+            planned.insert(id.clone(), now + wait);
+            let again = again.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                let _ = again.send((id, Wake::Recheck));
+            });
+        }
+    };
     while let Some(batch) = next_batch(&mut requests).await {
-        for id in batch {
-            match publisher.refresh_reading(&search, &id).await {
-                Ok(Refresh::UpToDate) => {}
+        let mut looks = std::collections::BTreeMap::<ConsultationId, bool>::new();
+        for (id, wake) in batch {
+            *looks.entry(id).or_default() |= wake == Wake::Published;
+        }
+        for (id, published) in looks {
+            let pace = paces.entry(id.clone()).or_default();
+            let now = Instant::now();
+            if published {
+                pace.last_published = Some(now);
+            }
+            let hold = pace.hold(now, search.rebuild_every);
+            match publisher.refresh_reading(&search, &id, hold).await {
+                Ok(Refresh::UpToDate) => pace.held_since = None,
                 Ok(Refresh::NotDue(wait)) => {
-                    let now = Instant::now();
-                    if planned.get(&id).is_none_or(|due| *due <= now) {
-                        planned.insert(id.clone(), now + wait);
-                        let again = again.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(wait).await;
-                            let _ = again.send(id);
-                        });
-                    }
+                    pace.held_since = None;
+                    plan(&mut planned, &id, wait);
+                }
+                Ok(Refresh::Held(wait)) => {
+                    pace.held_since.get_or_insert(now);
+                    plan(&mut planned, &id, wait);
                 }
                 Ok(Refresh::Built {
                     responses,
                     files_written,
                     took,
                 }) => {
+                    pace.held_since = None;
                     tracing::info!(consultation = %id, responses, files_written, ms = took.as_millis() as u64, "search index built");
                 }
                 Err(e) => {
@@ -250,7 +307,7 @@ async fn index(
                     let id = id.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(INDEX_RETRY).await;
-                        let _ = again.send(id);
+                        let _ = again.send((id, Wake::Recheck));
                     });
                 }
             }
@@ -270,4 +327,36 @@ pub fn start_closing(closer: Closer) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Duration, Instant, Pace, SETTLE};
+
+    #[test]
+    fn a_due_rebuild_waits_for_a_pause_in_publication_but_not_for_ever() {
+        let start = Instant::now();
+        let every = Duration::from_secs(60);
+        let at = |s: u64| start + Duration::from_secs(s);
+        // Never published: nothing to wait for.
+        assert_eq!(Pace::default().hold(at(0), every), None);
+        // Just published: wait for the pause.
+        let mut pace = Pace {
+            last_published: Some(at(10)),
+            held_since: None,
+        };
+        assert_eq!(pace.hold(at(10), every), Some(SETTLE));
+        assert_eq!(
+            pace.hold(at(11), every),
+            Some(SETTLE - Duration::from_secs(1))
+        );
+        // Paused long enough.
+        assert_eq!(pace.hold(at(10) + SETTLE, every), None);
+        // A rush that never pauses: held at most `every`.
+        pace.held_since = Some(at(0));
+        pace.last_published = Some(at(59));
+        assert_eq!(pace.hold(at(59), every), Some(Duration::from_secs(1)));
+        pace.last_published = Some(at(60));
+        assert_eq!(pace.hold(at(60), every), None);
+    }
 }

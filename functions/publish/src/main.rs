@@ -121,7 +121,7 @@ async fn refresh(
         responses,
         files_written,
         took,
-    } = publisher.refresh_reading(search, id).await?
+    } = publisher.refresh_reading(search, id, None).await?
     {
         tracing::info!(
             responses,

@@ -323,21 +323,27 @@ impl Publisher {
     }
 
     /// The reading room after a publication: the pages and texts now if few wait, and, when
-    /// the search index is due, every page and text that waits, then the index.
+    /// the search index is due, every page and text that waits, then the index, unless the
+    /// caller `hold`s a due rebuild for a while (the local worker does while a rush goes on:
+    /// a rebuild reads every response, and on one machine it competes with intake).
     pub async fn refresh_reading(
         &self,
         search: &crate::search::SearchIndex,
         id: &ConsultationId,
+        hold: Option<std::time::Duration>,
     ) -> Result<crate::search::Refresh, PublishError> {
         use crate::search::{Due, Refresh};
         self.publish_readings(id, Some(READ_NOW_AT_MOST)).await?;
         Ok(match search.due(id).await? {
             Due::UpToDate => Refresh::UpToDate,
             Due::NotDue(wait) => Refresh::NotDue(wait),
-            Due::Now { published } => {
-                self.publish_readings(id, None).await?;
-                search.build(id, published).await?
-            }
+            Due::Now { published } => match hold {
+                Some(hold) => Refresh::Held(hold),
+                None => {
+                    self.publish_readings(id, None).await?;
+                    search.build(id, published).await?
+                }
+            },
         })
     }
 

@@ -70,6 +70,8 @@ pub enum Refresh {
     UpToDate,
     /// Built less than a minute ago: due again after this.
     NotDue(Duration),
+    /// Due, but held by the caller for this long (locally, while a rush goes on).
+    Held(Duration),
     Built {
         responses: u64,
         files_written: usize,
