@@ -1,6 +1,6 @@
 //! Failing dependencies: the real `verbatim` binary on S3 and DynamoDB (moto) behind a proxy
 //! that makes a seeded random share of the SDK's requests fail (500s, throttling, connections
-//! closed before or after moto did the work, delays; `tests/support/fault_proxy.py`). The SDK
+//! closed before or after moto did the work, delays; `test_support::fault_proxy`). The SDK
 //! is not mocked: it sees what it would see from AWS on a bad day.
 //!
 //! Clients send responses with an `Idempotency-Key` and retry what was not acknowledged, as a
@@ -9,14 +9,12 @@
 //! from a retry), the numbers have no gap, everything is published and the log verifies.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{get_json, open_consultation, sha256, start};
 use serde_json::{Value, json};
+use test_support::fault_proxy::FaultProxy;
 
 const ID: &str = "faults";
 const CLIENTS: usize = 8;
@@ -24,60 +22,6 @@ const RESPONSES: usize = 64;
 /// The share of the SDK's requests that fail.
 const FAULT_RATE: f64 = 0.15;
 const SEED: u64 = 1344;
-
-/// The proxy, stopped when dropped (its stdin closes).
-struct FaultProxy {
-    url: String,
-    child: Child,
-}
-
-impl Drop for FaultProxy {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
-
-impl FaultProxy {
-    fn start(workspace: &Path, target: &str) -> Self {
-        let python = std::env::var_os("VERBATIM_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join(".venv/bin/python"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let mut child = Command::new(python)
-            .arg(workspace.join("tests/support/fault_proxy.py"))
-            .args([
-                port.to_string(),
-                target.to_owned(),
-                SEED.to_string(),
-                FAULT_RATE.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting the fault proxy");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready", "the fault proxy did not start");
-        Self {
-            url: format!("http://127.0.0.1:{port}"),
-            child,
-        }
-    }
-
-    async fn set_rate(&self, rate: f64) {
-        let reply = reqwest::get(format!("{}/__faults/{rate}", self.url))
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), 200);
-    }
-}
 
 /// Sends response `i` under its key until it is acknowledged; every answer on the way must
 /// be a receipt or a clean 503 (a connection that fails is a network fault: try again).
@@ -129,7 +73,6 @@ async fn send_until_acknowledged(
 
 #[tokio::test]
 async fn failing_s3_and_dynamodb_lose_nothing_and_store_nothing_twice() {
-    let workspace = test_support::workspace();
     let moto = test_support::moto();
     let env = moto.serve_env("faults");
     let http = reqwest::Client::builder()
@@ -148,7 +91,7 @@ async fn failing_s3_and_dynamodb_lose_nothing_and_store_nothing_twice() {
         open_consultation(&http, &server.url, ID).await;
     }
 
-    let proxy = FaultProxy::start(&workspace, &moto.endpoint);
+    let proxy = FaultProxy::start(&moto.endpoint, SEED, FAULT_RATE);
     let through_proxy: Vec<_> = env
         .iter()
         .map(|(k, v)| match *k {

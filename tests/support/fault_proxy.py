@@ -5,17 +5,23 @@ mocked, it talks to this proxy as to AWS, and a seeded random share of its reque
 
 Each request, with probability RATE (0 to 1), gets one of these faults, chosen at random:
 
-- before it reaches moto (nothing was done): a 500, a 503 (S3's SlowDown, or DynamoDB's
-  throttling answer, a 400 ThrottlingException), or the connection closed without an answer;
+- before it reaches moto (nothing was done): a 500, a 503 (S3's SlowDown; DynamoDB's
+  throttling answer, a 400 ThrottlingException; for SES, its throttling answer, a 429
+  TooManyRequestsException, or a 503 ServiceUnavailable), or the connection closed without
+  an answer;
 - after moto did it (the write happened, the answer is lost): a 500, or the connection closed;
 - a delay of 0.2 to 1 s before the request goes on.
 
 Otherwise the request is forwarded as it is. `GET /__faults/RATE` changes the rate while
-running (the test turns faults off to read back what was stored). Prints "ready" when
-listening, the counts of each fault on stderr at the end, and stops when stdin closes.
+running (the test turns faults off to read back what was stored); `GET /__faults/RATE/KINDS`
+also limits the faults drawn to KINDS (comma-separated names from FAULTS below), until the
+next change. `GET /__faults/counts` answers the counts so far (JSON: each fault, and
+"forwarded"). Prints "ready" when listening, the counts on stderr at the end, and stops when
+stdin closes.
 """
 import http.client
 import http.server
+import json
 import random
 import sys
 import threading
@@ -27,10 +33,9 @@ PORT = int(sys.argv[1])
 TARGET = urllib.parse.urlsplit(sys.argv[2])
 RNG = random.Random(int(sys.argv[3]))
 RNG_LOCK = threading.Lock()
-STATE = {"rate": float(sys.argv[4])}
-COUNTS = Counter()
-
 FAULTS = ["500-before", "503-before", "reset-before", "500-after", "reset-after", "delay"]
+STATE = {"rate": float(sys.argv[4]), "kinds": FAULTS}
+COUNTS = Counter()
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-connection", "content-length"}
 
@@ -39,7 +44,7 @@ def draw():
     with RNG_LOCK:
         if RNG.random() >= STATE["rate"]:
             return None, 0.0
-        return RNG.choice(FAULTS), RNG.uniform(0.2, 1.0)
+        return RNG.choice(STATE["kinds"]), RNG.uniform(0.2, 1.0)
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -65,6 +70,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     def is_dynamodb(self):
         return self.headers.get("X-Amz-Target", "").startswith("DynamoDB_")
 
+    def is_ses(self):
+        # SES v2 (REST and JSON) signs for the service name "ses".
+        return "/ses/aws4_request" in self.headers.get("Authorization", "")
+
     def answer(self, status, body, content_type):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -72,8 +81,22 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def error(self, kind):
-        if self.is_dynamodb():
+    def error(self, kind, draw):
+        if self.is_ses():
+            # SES's throttling answer, or a plain 503, as the draw (already made) says.
+            name, status = {
+                "500": ("InternalFailure", 500),
+                "503": ("TooManyRequestsException", 429) if draw < 0.6
+                else ("ServiceUnavailable", 503),
+            }[kind]
+            body = json.dumps({"message": "injected by the test proxy"}).encode()
+            self.send_response(status)
+            self.send_header("x-amzn-ErrorType", name)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.is_dynamodb():
             name, status = {
                 "500": ("InternalServerError", 500),
                 "503": ("ThrottlingException", 400),
@@ -105,27 +128,35 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         return reply, data
 
     def handle_any(self):
+        if self.path == "/__faults/counts":
+            with RNG_LOCK:
+                counts = dict(COUNTS)
+            self.answer(200, json.dumps(counts).encode(), "application/json")
+            return
         if self.path.startswith("/__faults/"):
-            STATE["rate"] = float(self.path.rsplit("/", 1)[1])
+            rate, _, kinds = self.path[len("/__faults/"):].partition("/")
+            kinds = kinds.split(",") if kinds else FAULTS
+            if not all(kind in FAULTS for kind in kinds):
+                return self.answer(400, b"unknown fault", "text/plain")
+            with RNG_LOCK:
+                STATE["rate"], STATE["kinds"] = float(rate), kinds
             self.answer(200, b"ok", "text/plain")
             return
         body = self.body()
         fault, delay = draw()
-        if fault:
-            COUNTS[fault] += 1
-        else:
-            COUNTS["forwarded"] += 1
+        with RNG_LOCK:
+            COUNTS[fault or "forwarded"] += 1
         if fault == "delay":
             time.sleep(delay)
         if fault == "500-before":
-            return self.error("500")
+            return self.error("500", delay)
         if fault == "503-before":
-            return self.error("503")
+            return self.error("503", delay)
         if fault == "reset-before":
             return self.reset()
         reply, data = self.forward(body)
         if fault == "500-after":
-            return self.error("500")
+            return self.error("500", delay)
         if fault == "reset-after":
             return self.reset()
         self.send_response(reply.status)

@@ -21,16 +21,24 @@ fn event(bucket: &str, encoded_key: &str) -> S3Event {
 
 /// A message as SES stores it: its own `Received:` header naming the envelope recipient.
 fn message(to: &str, body: &str) -> Vec<u8> {
+    message_from("Ada Lovelace <ada@example.org>", to, "m1@example.org", body)
+}
+
+/// A message from `from` (`Name <address>`) with its own Message-ID.
+fn message_from(from: &str, to: &str, message_id: &str, body: &str) -> Vec<u8> {
+    let address = from
+        .rsplit_once('<')
+        .map_or(from, |(_, a)| a.trim_end_matches('>'));
     [
-        "Return-Path: <ada@example.org>",
+        &format!("Return-Path: <{address}>"),
         "Received: from mail.example.org (mail.example.org [192.0.2.1])",
         " by inbound-smtp.us-east-1.amazonaws.com with SMTP id 8h3k2",
         &format!(" for {to};"),
         " Sat, 28 Nov 2026 12:00:00 +0000 (UTC)",
-        "From: Ada Lovelace <ada@example.org>",
+        &format!("From: {from}"),
         "To: \"The Group\" <press@example.org>",
         "Subject: My response",
-        "Message-ID: <m1@example.org>",
+        &format!("Message-ID: <{message_id}>"),
         "Content-Type: text/plain; charset=utf-8",
         "",
         body,
@@ -49,6 +57,13 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    let config = test_support::moto().sdk_config().await;
+    setup_sending_through(&config).await
+}
+
+/// The function as `main` wires it, on moto, with SES reached through `ses` (moto's settings,
+/// or a fault proxy's in front of moto).
+async fn setup_sending_through(ses: &aws_config::SdkConfig) -> Setup {
     let moto = test_support::moto();
     let config = moto.sdk_config().await;
     let names = AwsNames::new(
@@ -63,11 +78,7 @@ async fn setup() -> Setup {
         public_url: "https://consultations.example.org".to_owned(),
         from: format!("verbatim@{DOMAIN}"),
     };
-    let mailer = Arc::new(shared::adapters::ses::SesMailer::new(
-        aws_sdk_sesv2::Client::new(&config),
-        &mail.from,
-    ));
-    let email = email_intake(&backend, &mail, mailer);
+    let email = email_intake(&backend, &mail, ses_mailer(ses, &mail));
     Setup {
         s3_client: s3::client(&config),
         backend,
@@ -204,5 +215,219 @@ async fn unknown_consultations_are_answered_and_list_requests_are_taken() {
             .unwrap()
             .is_empty(),
         "a list request is not a response"
+    );
+}
+
+/// On AWS the publish function, woken by the stream, numbers what intake left pending; here a
+/// task does it every 50 ms until aborted.
+fn sequencer(backend: &Backend, id: &str) -> tokio::task::JoinHandle<()> {
+    let responses = backend.responses.clone();
+    let id = shared::domain::ConsultationId::parse(id).unwrap();
+    tokio::spawn(async move {
+        loop {
+            responses.sequence(&id).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// The SES mail moto received for `address`, and how many of them answer `message_id`.
+async fn receipts_for(endpoint: &str, address: &str, message_id: &str) -> (usize, usize) {
+    let mail = moto_ses::sent_to(endpoint, address).await;
+    let replies = mail
+        .iter()
+        .filter(|m| m.raw.contains(&format!("In-Reply-To: <{message_id}>")))
+        .count();
+    (mail.len(), replies)
+}
+
+/// SES fails every `SendEmail` of the first delivery (the SDK's own retries included): the
+/// response is stored, the invocation fails, and Lambda's retry of the S3 event stores nothing
+/// new and sends the receipt, once.
+#[tokio::test]
+async fn a_receipt_ses_failed_to_send_is_sent_by_the_retried_invocation() {
+    use test_support::fault_proxy::{BEFORE, FaultProxy};
+    let moto = test_support::moto();
+    let proxy = FaultProxy::start(&moto.endpoint, 1344, 0.0);
+    proxy.set_faults(1.0, &BEFORE).await;
+    let s = setup_sending_through(&proxy.sdk_config(&moto.sdk_config().await)).await;
+    open(&s.backend, "ses-fails").await;
+    let sequencer = sequencer(&s.backend, "ses-fails");
+    let (sender, message_id) = ("first-try@example.org", "first-try@example.org");
+    let raw = message_from(
+        &format!("First Try <{sender}>"),
+        "ses-fails@consultations.example.org",
+        message_id,
+        "SES was down when this arrived.",
+    );
+    let event = stored_by_ses(&s, "inbound/ses-fails", &raw).await;
+
+    let failed = handle(&s.email, &s.s3_client, event.clone()).await;
+    let counts = proxy.counts().await;
+    eprintln!("first delivery: {failed:?}; proxy: {counts:?}");
+    assert!(
+        failed.is_err(),
+        "a receipt SES did not send fails the invocation, so that Lambda retries it"
+    );
+    assert!(counts.failed() >= 1 && counts.reached_target() == 0);
+    let id = shared::domain::ConsultationId::parse("ses-fails").unwrap();
+    let stored = s.backend.responses.range(&id, 1..=10).await.unwrap();
+    assert_eq!(stored.len(), 1, "the response is stored before the receipt");
+    assert_eq!(
+        receipts_for(&s.endpoint, sender, message_id).await,
+        (0, 0),
+        "nothing reached SES"
+    );
+
+    // SES is back: Lambda's retry (the same event) sends the receipt; a third delivery (at
+    // least once) sends nothing more.
+    proxy.set_rate(0.0).await;
+    handle(&s.email, &s.s3_client, event.clone()).await.unwrap();
+    handle(&s.email, &s.s3_client, event).await.unwrap();
+    sequencer.abort();
+    let stored = s.backend.responses.range(&id, 1..=10).await.unwrap();
+    assert_eq!(stored.len(), 1, "one response for three deliveries");
+    assert_eq!(
+        receipts_for(&s.endpoint, sender, message_id).await,
+        (1, 1),
+        "one receipt, sent by the retry"
+    );
+    let mail = moto_ses::sent_to(&s.endpoint, sender).await;
+    assert!(
+        mail[0].raw.contains("Response 1 received: ses-fails"),
+        "{mail:?}"
+    );
+}
+
+/// SES fails a seeded share of all `SendEmail` requests, with every kind of fault (500,
+/// throttling, 503, connections closed before or after SES did the work, delays). Each message
+/// is delivered as Lambda would: invoked, and invoked again after a failure, at most three
+/// times in all (`MaximumRetryAttempts: 2` in infra/template.yaml; after that the event goes
+/// to the failure queue, which here would be a lost receipt), then once more after success
+/// (delivery is at least once). Every message is one response, and every sender gets its
+/// receipt. A receipt goes out twice only when SES did send it and its answer was lost (the
+/// SDK, or the next invocation, sends it again): never more often than the proxy did that.
+#[tokio::test]
+async fn receipts_through_a_failing_ses_are_all_sent_within_lambdas_retries() {
+    use test_support::fault_proxy::FaultProxy;
+    const MESSAGES: usize = 8;
+    const RATE: f64 = 0.5;
+    /// The proxy's draws are the same on every run (the SDK's requests go one at a time):
+    /// with this seed two messages need a second invocation (every attempt of their receipt
+    /// failed before reaching SES: a receipt not retried would be lost), and every kind of
+    /// fault occurs.
+    const SEED: u64 = 1036;
+    /// One invocation and Lambda's two retries.
+    const INVOCATIONS: usize = 3;
+    let started = std::time::Instant::now();
+    let moto = test_support::moto();
+    let proxy = FaultProxy::start(&moto.endpoint, SEED, RATE);
+    let s = setup_sending_through(&proxy.sdk_config(&moto.sdk_config().await)).await;
+    open(&s.backend, "ses-flaky").await;
+    let sequencer = sequencer(&s.backend, "ses-flaky");
+    let sender = |i: usize| format!("flaky-sender-{i}@example.org");
+    let message_id = |i: usize| format!("flaky-{i}@example.org");
+
+    let mut invocations = Vec::new();
+    for i in 0..MESSAGES {
+        let raw = message_from(
+            &format!("Sender {i} <{}>", sender(i)),
+            "ses-flaky@consultations.example.org",
+            &message_id(i),
+            &format!("Response {i}, while SES fails now and then."),
+        );
+        let event = stored_by_ses(&s, &format!("inbound/flaky-{i}"), &raw).await;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match handle(&s.email, &s.s3_client, event.clone()).await {
+                Ok(()) => break,
+                Err(e) if tries < INVOCATIONS => eprintln!("message {i}, invocation {tries}: {e}"),
+                Err(e) => panic!("message {i}: {INVOCATIONS} invocations failed; the last: {e}"),
+            }
+        }
+        invocations.push(tries);
+        handle(&s.email, &s.s3_client, event).await.unwrap();
+    }
+    sequencer.abort();
+    let counts = proxy.counts().await;
+
+    let id = shared::domain::ConsultationId::parse("ses-flaky").unwrap();
+    let stored = s.backend.responses.range(&id, 1..=100).await.unwrap();
+    assert_eq!(stored.len(), MESSAGES, "each message stored once");
+    let mut receipts = 0;
+    for i in 0..MESSAGES {
+        let (to_sender, replies) = receipts_for(&s.endpoint, &sender(i), &message_id(i)).await;
+        assert!(replies >= 1, "sender {i} got no receipt");
+        assert_eq!(to_sender, replies, "sender {i} got only receipts");
+        receipts += to_sender as u64;
+    }
+    let failed_invocations = invocations.iter().map(|n| n - 1).sum::<usize>();
+    eprintln!(
+        "{MESSAGES} messages, {} invocations ({failed_invocations} failed), proxy: {:?}, \
+         receipts sent: {receipts} ({} over one each), {:.1} s",
+        invocations.iter().sum::<usize>(),
+        counts.0,
+        receipts - MESSAGES as u64,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        failed_invocations >= 1,
+        "with this seed some receipt fails all the SDK's attempts: the retried invocation is \
+         what this test is for"
+    );
+    assert_eq!(
+        receipts,
+        counts.reached_target(),
+        "every SendEmail that reached SES is a mail moto kept"
+    );
+    assert!(
+        receipts <= MESSAGES as u64 + counts.done_but_failed(),
+        "a receipt is sent again only when SES sent it and the answer was lost"
+    );
+}
+
+/// The list's confirmation mail, by mail: SES fails every `SendEmail` of the first delivery of
+/// a `+subscribe` message, and Lambda's retry sends the confirmation (the list sends one mail
+/// an hour per address, but a mail that was not sent does not count).
+#[tokio::test]
+async fn a_confirmation_ses_failed_to_send_is_sent_by_the_retried_invocation() {
+    use test_support::fault_proxy::{BEFORE, FaultProxy};
+    let moto = test_support::moto();
+    let proxy = FaultProxy::start(&moto.endpoint, 1344, 0.0);
+    proxy.set_faults(1.0, &BEFORE).await;
+    let s = setup_sending_through(&proxy.sdk_config(&moto.sdk_config().await)).await;
+    open(&s.backend, "ses-list-fails").await;
+    let sender = "subscriber-first-try@example.org";
+    let raw = message_from(
+        &format!("Subscriber <{sender}>"),
+        "ses-list-fails+subscribe@consultations.example.org",
+        "subscribe-first-try@example.org",
+        "subscribe",
+    );
+    let event = stored_by_ses(&s, "inbound/ses-list-fails", &raw).await;
+
+    let failed = handle(&s.email, &s.s3_client, event.clone()).await;
+    assert!(
+        failed.is_err(),
+        "a confirmation SES did not send fails the invocation, so that Lambda retries it"
+    );
+    assert!(moto_ses::sent_to(&s.endpoint, sender).await.is_empty());
+
+    proxy.set_rate(0.0).await;
+    handle(&s.email, &s.s3_client, event.clone()).await.unwrap();
+    // A third delivery: the hour's mail went out, nothing more is sent.
+    handle(&s.email, &s.s3_client, event).await.unwrap();
+    let mail = moto_ses::sent_to(&s.endpoint, sender).await;
+    assert_eq!(
+        mail.len(),
+        1,
+        "one confirmation, sent by the retry: {mail:?}"
+    );
+    assert!(
+        mail[0]
+            .raw
+            .contains("Confirm your subscription: By email on AWS"),
+        "{mail:?}"
     );
 }

@@ -268,4 +268,193 @@ mod tests {
             assert!(backend.site.get(&key).await.unwrap().is_some(), "{key:?}");
         }
     }
+
+    /// SES fails a seeded share of `SendEmail` requests, with every kind of fault (500,
+    /// throttling, 503, connections closed before or after SES did the work, delays), while
+    /// responses are published in three stream batches. Each batch is handled as the event
+    /// source mapping does: again after a failure, at most eleven times in all
+    /// (`MaximumRetryAttempts: 10` in infra/template.yaml). Every confirmed subscriber gets every
+    /// response. A mail goes out twice for two reasons only: SES sent it and its answer was lost
+    /// (the SDK, or the next invocation, sends it again), or the batch failed in the middle of a
+    /// response's fan-out, and its retry sends that response again to the subscribers served
+    /// before the failure (the list's design: its mark moves after each whole response, see
+    /// `shared::email::list`). The test counts both and bounds the second.
+    #[tokio::test]
+    async fn list_mail_through_a_failing_ses_reaches_every_subscriber() {
+        use std::collections::BTreeMap;
+        use test_support::fault_proxy::FaultProxy;
+        const ID: &str = "ses-list";
+        const DOMAIN: &str = "consultations.example.org";
+        const WAVES: u64 = 3;
+        const PER_WAVE: u64 = 3;
+        const RATE: f64 = 0.5;
+        /// The proxy's draws are the same on every run (the SDK's requests go one at a time):
+        /// with this seed four invocations fail, three of them in the middle of a fan-out, and
+        /// every kind of fault occurs.
+        const SEED: u64 = 104;
+        /// The batch's first delivery and the stream's ten retries.
+        const INVOCATIONS: usize = 11;
+        let started = std::time::Instant::now();
+        let moto = test_support::moto();
+        let backend = moto.fresh_backend("list-faults").await;
+        let config = moto.sdk_config().await;
+        moto_ses::verify_domain(&config, DOMAIN).await;
+        let proxy = FaultProxy::start(&moto.endpoint, SEED, RATE);
+        let mail = MailSettings {
+            mail_domain: DOMAIN.to_owned(),
+            public_url: format!("https://{DOMAIN}"),
+            from: format!("verbatim@{DOMAIN}"),
+        };
+        // As `main` wires it, with SES reached through the proxy.
+        let list = backend.email_list(
+            ses_mailer(&proxy.sdk_config(&config), &mail),
+            Arc::new(SystemClock),
+            &mail.public_url,
+            &mail.mail_domain,
+        );
+        let publisher = backend.publisher(Arc::new(SystemClock));
+        let clock = SystemClock;
+        let request: ConsultationRequest = serde_json::from_value(json!({
+            "id": ID, "title": {"en": "Mailed while SES fails"},
+            "questions": [{"en": "Q?"}], "meeting_date": "2099-01-31"
+        }))
+        .unwrap();
+        let consultation = request.into_consultation(clock.now()).unwrap();
+        backend
+            .consultations
+            .create(&consultation, &AuditEntry::created(&consultation, None))
+            .await
+            .unwrap();
+        let subscribers = ["ses-list-ada@example.org", "ses-list-bob@example.org"];
+        for (i, address) in subscribers.iter().enumerate() {
+            let s = Subscription::request(
+                consultation.id.clone(),
+                EmailAddress::parse(address).unwrap(),
+                [i as u8 + 1; 32],
+                clock.now(),
+            );
+            backend.subscriptions.request(&s).await.unwrap();
+            backend
+                .subscriptions
+                .confirm(&consultation.id, &s.subscriber, clock.now())
+                .await
+                .unwrap();
+        }
+        let batch: Event =
+            serde_json::from_value(json!({"Records": [record(&format!("C#{ID}"), "META")]}))
+                .unwrap();
+
+        let mut invocations = Vec::new();
+        for wave in 0..WAVES {
+            for k in 1..=PER_WAVE {
+                let number = wave * PER_WAVE + k;
+                backend
+                    .responses
+                    .append(NewResponse {
+                        id: ResponseId::new(),
+                        consultation: consultation.id.clone(),
+                        received_at: clock.now(),
+                        channel: Channel::Api,
+                        submitter: Submitter {
+                            name: format!("Person {number}"),
+                            organization: None,
+                            category: None,
+                            country: None,
+                            email: None,
+                        },
+                        files: vec![],
+                    })
+                    .await
+                    .unwrap();
+            }
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match handle(&publisher, &list, batch.clone()).await {
+                    Ok(()) => break,
+                    Err(e) if tries < INVOCATIONS => {
+                        eprintln!("batch {wave}, invocation {tries}: {e}")
+                    }
+                    Err(e) => panic!("batch {wave}: {INVOCATIONS} invocations failed: {e}"),
+                }
+            }
+            invocations.push(tries);
+        }
+        let counts = proxy.counts().await;
+
+        // What moto's SES received, by subscriber and response number.
+        let responses = WAVES * PER_WAVE;
+        let mut total = 0u64;
+        let mut twice = BTreeMap::new();
+        for address in subscribers {
+            let mut per_number = BTreeMap::<u64, u64>::new();
+            for m in moto_ses::sent_to(&moto.endpoint, address).await {
+                let subject = m
+                    .raw
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("Subject: [{ID}] Response ")))
+                    .unwrap_or_else(|| panic!("not a list mail: {}", m.raw));
+                let (number, name) = subject.split_once(": ").unwrap();
+                let number: u64 = number.parse().unwrap();
+                assert_eq!(name, format!("Person {number}"), "{subject}");
+                *per_number.entry(number).or_default() += 1;
+            }
+            assert_eq!(
+                per_number.keys().copied().collect::<Vec<_>>(),
+                (1..=responses).collect::<Vec<_>>(),
+                "{address} got every response, none lost"
+            );
+            total += per_number.values().sum::<u64>();
+            for (number, n) in per_number.into_iter().filter(|(_, n)| *n > 1) {
+                twice.insert(format!("{address} #{number}"), n);
+            }
+        }
+        let expected = responses * subscribers.len() as u64;
+        let failed_invocations = invocations.iter().map(|n| n - 1).sum::<usize>() as u64;
+        let resent_by_the_list = total as i64 - expected as i64 - counts.done_but_failed() as i64;
+        eprintln!(
+            "{responses} responses x {} subscribers: {total} mails ({expected} expected; more than \
+             once: {twice:?}); {} invocations ({failed_invocations} failed); proxy: {:?}; \
+             resent after a fan-out failed: {resent_by_the_list}; {:.1} s",
+            subscribers.len(),
+            invocations.iter().sum::<usize>(),
+            counts.0,
+            started.elapsed().as_secs_f64()
+        );
+        assert!(
+            failed_invocations >= 1,
+            "with this seed some list mail fails all the SDK's attempts: the stream's retry is \
+             what this test is for"
+        );
+        assert_eq!(
+            total,
+            counts.reached_target(),
+            "every SendEmail that reached SES is a mail moto kept"
+        );
+        // Beyond the sends SES did but answered as failed, only the subscribers served before a
+        // failure in a fan-out get that response again: at most all but one per failed batch.
+        assert!(
+            (0..=(failed_invocations * (subscribers.len() as u64 - 1)) as i64)
+                .contains(&resent_by_the_list),
+            "{resent_by_the_list} mails sent again by the list"
+        );
+        assert_eq!(
+            backend
+                .subscriptions
+                .notified(&consultation.id)
+                .await
+                .unwrap(),
+            responses,
+            "the list's mark is at the last response"
+        );
+
+        // A batch delivered again once SES is well sends nothing more.
+        proxy.set_rate(0.0).await;
+        handle(&publisher, &list, batch).await.unwrap();
+        let mut again = 0;
+        for address in subscribers {
+            again += moto_ses::sent_to(&moto.endpoint, address).await.len() as u64;
+        }
+        assert_eq!(again, total, "nothing sent twice by a later batch");
+    }
 }

@@ -12,6 +12,7 @@ use rand::Rng;
 use thiserror::Error;
 
 use crate::domain::site_paths::{self, Edition};
+use crate::domain::subscription::MAIL_AT_MOST_EVERY;
 use crate::domain::{
     ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
     SubscriptionToken, ValidationError,
@@ -129,7 +130,19 @@ impl EmailList {
         } else {
             self.confirmation_mail(&stored, &title, language)
         };
-        self.mailer.send(&mail).await?;
+        if let Err(e) = self.mailer.send(&mail).await {
+            // Not sent, so not the hour's mail: the request's retry (the form again, or the
+            // message's next delivery) sends it, rather than being taken for a repeat.
+            let before = stored.mailed_at.unwrap_or(now - MAIL_AT_MOST_EVERY);
+            if let Err(undo) = self
+                .subscriptions
+                .record_mailed(consultation, &stored.subscriber, Some(now), before)
+                .await
+            {
+                tracing::warn!(consultation = %consultation, error = %undo, "a subscription mail not sent stays recorded: the next one can go in an hour");
+            }
+            return Err(e.into());
+        }
         Ok(ListChange {
             consultation: consultation.clone(),
             title,

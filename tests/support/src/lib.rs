@@ -1,7 +1,9 @@
 //! What the tests share, instead of files included by path into each test crate: moto (the
-//! AWS emulator, one per test binary), SES in moto, a clock the test sets, publish queues.
+//! AWS emulator, one per test binary), SES in moto, the fault-injecting proxy in front of it, a
+//! clock the test sets, publish queues.
 
 pub mod events;
+pub mod fault_proxy;
 pub mod moto;
 pub mod ses;
 

@@ -12,7 +12,8 @@ pub struct Moto {
     _child: Mutex<Child>,
 }
 
-fn python(workspace: &Path) -> PathBuf {
+/// The venv's Python (with moto), or `VERBATIM_PYTHON`.
+pub(crate) fn python(workspace: &Path) -> PathBuf {
     if let Some(p) = std::env::var_os("VERBATIM_PYTHON") {
         return PathBuf::from(p);
     }
