@@ -14,6 +14,10 @@
 # Settings (environment): DURATION (s, default 20), ROUNDS (1), WARMUP (s, 2), THREADS (2),
 # CONNECTIONS (32), LAG_CAP (s, 300), KEEP=1 keeps the scratch folder (data, logs),
 # STRICT=1 exits 2 if any request was not answered 2xx or publication timed out.
+# FS=journal puts both servers' data on a fresh ext4 with a journal (ext4's default: a loop-
+# mounted 8 GiB sparse image; needs root), for machines whose own disk has none: there an fsync
+# costs a flush but no journal commit, so the floor's sync per request is nearly free and the
+# ratio measures CPU per request only (see docs/write-path.md).
 # Results: a summary on stdout, and one JSON line appended to bench/results/intake.jsonl.
 set -euo pipefail
 
@@ -25,6 +29,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 LAG_CAP=${LAG_CAP:-300}
 KEEP=${KEEP:-0}
 STRICT=${STRICT:-0}
+FS=${FS:-here}
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -33,6 +38,8 @@ VERBATIM=$ROOT/target/bench-release/release/verbatim
 FLOOR=$BENCH/floor/target/release/verbatim-bench-floor
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/verbatim-bench.XXXXXX")
 SERVER_PID=
+MOUNTED=
+DATA_ROOT=$WORK
 
 log() { printf '[intake.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -53,6 +60,7 @@ stop_server() {
 }
 cleanup() {
     stop_server
+    if [ -n "$MOUNTED" ]; then umount "$MOUNTED" || log "could not unmount $MOUNTED"; fi
     if [ "$KEEP" = 1 ]; then log "scratch kept in $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -176,13 +184,28 @@ published_total() {
     fi
 }
 
-fresh_data() { local d=$WORK/data-$1; rm -rf "$d"; mkdir -p "$d"; printf '%s\n' "$d"; }
+fresh_data() { local d=$DATA_ROOT/data-$1; rm -rf "$d"; mkdir -p "$d"; printf '%s\n' "$d"; }
 # A server's data stays until the script ends (the trap removes the scratch folder): deleting
 # 150,000 files between two servers made the second one slower. On a file system without a
 # journal, ext4 will not reuse an inode freed in the last 30 s (dirty_expire_centisecs) and
 # reads each candidate's inode to find out, so every file created after a large deletion costs
 # a scan (`recently_deleted` was 18% of verbatim's CPU time under perf). Only flushed here.
 drop_data() { sync; sleep 1; }
+
+case $FS in
+    here) ;;
+    journal)
+        [ "$(id -u)" = 0 ] || die "FS=journal needs root (mount)"
+        truncate -s 8G "$WORK/ext4.img"
+        mkfs.ext4 -q -F "$WORK/ext4.img" || die "mkfs.ext4 failed"
+        mkdir -p "$WORK/ext4"
+        mount -o loop "$WORK/ext4.img" "$WORK/ext4" || die "mounting the ext4 image failed"
+        MOUNTED=$WORK/ext4
+        DATA_ROOT=$MOUNTED
+        log "data on a fresh ext4 with a journal: $(findmnt -no SOURCE,FSTYPE,OPTIONS "$MOUNTED")"
+        ;;
+    *) die "FS=$FS: write FS=here (default) or FS=journal" ;;
+esac
 
 RATE_LIMIT_ARGS=()
 if "$VERBATIM" serve --help 2>/dev/null | grep -q -- '--rate-limit'; then
@@ -295,6 +318,7 @@ cat <<EOF
 ==== intake benchmark: verbatim serve vs durable-write floor ====
 date          $WHEN   kernel $KERNEL   nproc $NPROC   commit $COMMIT$([ "$DIRTY" = true ] && echo ' (uncommitted changes)')
 load          wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, warm-up ${WARMUP}s, $ROUNDS round(s); multipart with one 10 KiB text/plain file
+data on       $([ "$FS" = journal ] && echo "a fresh ext4 with a journal (FS=journal)" || findmnt -no FSTYPE,OPTIONS -T "$WORK" | cut -c1-60)
 floor         $F_MED 2xx/s   (rounds: $(join "${F_RPS[@]}"))   non-2xx $F_NON2XX (429: $F_429S)
 verbatim      $V_MED 2xx/s   (rounds: $(join "${V_RPS[@]}"))   non-2xx $V_NON2XX (429: $V_429S)
 ratio         $RATIO   (verbatim / floor, median 2xx per second)
@@ -307,8 +331,8 @@ EOF
 [ "$LAG_TIMEOUT" = 0 ] || echo "WARNING: publication did not catch up within ${LAG_CAP}s"
 
 mkdir -p "$RESULTS"
-printf '{"date":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
-    "$WHEN" "$KERNEL" "$NPROC" "$COMMIT" "$DIRTY" "$DURATION" "$WARMUP" "$ROUNDS" "$THREADS" "$CONNECTIONS" \
+printf '{"date":"%s","fs":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
+    "$WHEN" "$FS" "$KERNEL" "$NPROC" "$COMMIT" "$DIRTY" "$DURATION" "$WARMUP" "$ROUNDS" "$THREADS" "$CONNECTIONS" \
     "$F_MED" "$V_MED" "$RATIO" "$(jsonlist "${F_RPS[@]}")" "$(jsonlist "${V_RPS[@]}")" \
     "$(jsonlist "${F_OK[@]}")" "$(jsonlist "${V_OK[@]}")" "$F_NON2XX" "$F_429S" "$V_NON2XX" "$V_429S" \
     "$(jsonlist "${F_P99[@]}")" "$(jsonlist "${V_P99[@]}")" "$(jsonlist "${V_LAG[@]}")" \

@@ -339,6 +339,35 @@ pub trait ObjectStore: Send + Sync {
         Ok(false)
     }
 
+    /// Copies like [`ObjectStore::copy_from`] each `(from, key, meta)`, in a batch: what became
+    /// of each, in order. The first error other than `Conflict` stops the batch (copies before
+    /// it may be done; each is create-new, so running the batch again is safe). The default
+    /// runs [`COPIES_AT_ONCE`] at a time; a store that copies on this machine does the whole
+    /// batch in one go.
+    async fn copy_all_from(
+        &self,
+        copies: &[(Location, ObjectKey, ObjectMeta)],
+    ) -> Result<Vec<Copied>, StoreError> {
+        let mut outcomes = Vec::with_capacity(copies.len());
+        for group in copies.chunks(COPIES_AT_ONCE) {
+            let copied = futures::future::join_all(
+                group
+                    .iter()
+                    .map(|(from, key, meta)| self.copy_from(from, key, meta)),
+            )
+            .await;
+            for outcome in copied {
+                outcomes.push(match outcome {
+                    Ok(true) => Copied::Done,
+                    Ok(false) => Copied::CannotCopy,
+                    Err(StoreError::Conflict(_)) => Copied::AlreadyThere,
+                    Err(e) => return Err(e),
+                });
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Makes every object put so far durable. Concurrent calls may share one flush. Stores
     /// whose every put is durable at once (S3) have nothing to do.
     async fn sync(&self) -> Result<(), StoreError> {
@@ -355,6 +384,20 @@ pub trait ObjectStore: Send + Sync {
         key: &ObjectKey,
         meta: &ObjectMeta,
     ) -> Result<Box<dyn Upload>, StoreError>;
+}
+
+/// How many copies [`ObjectStore::copy_all_from`] runs at once by default (server-side copies
+/// on S3 are one request each, mostly waiting).
+pub const COPIES_AT_ONCE: usize = 16;
+
+/// What became of one copy of [`ObjectStore::copy_all_from`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    Done,
+    /// The key existed and was left untouched (a copy made before).
+    AlreadyThere,
+    /// This store cannot copy from there: the caller streams the bytes instead.
+    CannotCopy,
 }
 
 /// An object being written in pieces; memory holds at most one piece at a time.

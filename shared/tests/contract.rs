@@ -314,6 +314,66 @@ async fn create_new_never_overwrites(f: Fixture) {
     assert_eq!(read(store.as_ref(), "k/page").await.unwrap(), b"v2");
 }
 
+/// Copies from the private store to the site in a batch (a hard link each on disk, a
+/// server-side copy each on S3): the exact bytes, each outcome in order, an existing copy left
+/// untouched, and the batch safe to run again.
+async fn batch_copies_are_create_new_and_in_order(f: Fixture) {
+    let (private, site) = (&f.backend.private, &f.backend.site);
+    let mut copies = Vec::new();
+    for i in 0..20u8 {
+        let source = key(&format!("originals/batch/{i:02}"));
+        private
+            .put(
+                &source,
+                Body::Bytes(Bytes::from(vec![i; 100 + usize::from(i)])),
+                &meta(),
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap();
+        let location = private.location(&source).expect("both stores can copy");
+        copies.push((location, key(&format!("site/batch/{i}/file")), meta()));
+    }
+    // One target exists already, with other bytes: left as it is.
+    site.put(
+        &key("site/batch/7/file"),
+        bytes(b"earlier"),
+        &meta(),
+        PutMode::CreateNew,
+    )
+    .await
+    .unwrap();
+    let outcomes = site.copy_all_from(&copies).await.unwrap();
+    let expected: Vec<Copied> = (0..20)
+        .map(|i| {
+            if i == 7 {
+                Copied::AlreadyThere
+            } else {
+                Copied::Done
+            }
+        })
+        .collect();
+    assert_eq!(outcomes, expected);
+    site.sync().await.unwrap();
+    for i in 0..20u8 {
+        let got = read(site.as_ref(), &format!("site/batch/{i}/file"))
+            .await
+            .unwrap();
+        if i == 7 {
+            assert_eq!(got, b"earlier");
+        } else {
+            assert_eq!(got, vec![i; 100 + usize::from(i)]);
+        }
+    }
+    // Again (a publication redone after a crash): nothing changes.
+    let again = site.copy_all_from(&copies).await.unwrap();
+    assert!(
+        again.iter().all(|c| *c == Copied::AlreadyThere),
+        "{again:?}"
+    );
+    assert!(site.copy_all_from(&[]).await.unwrap().is_empty());
+}
+
 /// Objects of unknown size arrive piece by piece (S3: a multipart upload of 8 MiB parts) and
 /// appear whole only when finished; an aborted upload leaves nothing.
 async fn uploads_appear_whole_when_finished(f: Fixture) {
@@ -1229,6 +1289,7 @@ contract!(
     publication_mark_only_moves_forward,
     objects_round_trip_byte_for_byte,
     create_new_never_overwrites,
+    batch_copies_are_create_new_and_in_order,
     published_files_are_the_exact_bytes,
     publication_is_paginated,
     uploads_appear_whole_when_finished,

@@ -10,7 +10,11 @@ pub const GENEVA: &str = "Europe/Zurich";
 
 /// Geneva's time zone, from the tz database bundled into the binary (Lambda images may lack one).
 pub fn geneva() -> TimeZone {
-    TimeZone::get(GENEVA).expect("the bundled tz database has Europe/Zurich")
+    // Looked up once: every row of every page shows a time (a lookup takes the database's lock).
+    static ZONE: std::sync::LazyLock<TimeZone> = std::sync::LazyLock::new(|| {
+        TimeZone::get(GENEVA).expect("the bundled tz database has Europe/Zurich")
+    });
+    ZONE.clone()
 }
 
 /// The calendar day on which responses are due: one calendar month before the meeting.

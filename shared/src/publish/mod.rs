@@ -16,17 +16,17 @@ use futures::TryStreamExt;
 use thiserror::Error;
 
 use crate::domain::site_paths::{self, Edition, page_of, page_range};
-use crate::domain::{ConsultationId, Receipt, Response};
+use crate::domain::{ConsultationId, Receipt, Response, StoredFile};
 use crate::extract::{FileText, Isolation, ResponseText};
 use crate::intake::spool::Spool;
 use crate::ports::{
-    Body, Clock, ConsultationRecord, Consultations, ObjectKey, ObjectStore, PublicationState,
-    PutMode, Responses, StoreError,
+    Body, Clock, ConsultationRecord, Consultations, Copied, ObjectKey, ObjectMeta, ObjectStore,
+    PublicationState, PutMode, Responses, StoreError,
 };
 use crate::site::site_meta;
 
-/// How many responses' files are copied at once (links on disk, server-side copies on S3).
-const COPIES_AT_ONCE: usize = 16;
+/// How many responses' pages and texts are written at once.
+const READINGS_AT_ONCE: usize = 16;
 
 /// Each response's page and extracted text follow publication at once when at most this many
 /// wait (a page of responses); more means a rush, and they wait for the search index's next
@@ -101,15 +101,9 @@ impl Publisher {
             for page in page_of(done + 1)..=page_of(total) {
                 let responses = self.responses.range(id, page_range(page, total)).await?;
                 // Copies are independent (create-only, the mark moves after all of them): a
-                // page's responses are copied several at a time, not one after another.
+                // page's new responses are copied in one batch.
                 let new: Vec<&Response> = responses.iter().filter(|r| r.number > done).collect();
-                for group in new.chunks(COPIES_AT_ONCE) {
-                    let mut copies = Vec::with_capacity(group.len());
-                    for response in group {
-                        copies.push(self.copy_files(response));
-                    }
-                    futures::future::try_join_all(copies).await?;
-                }
+                self.copy_originals(&new).await?;
                 let entries = receipts(&responses);
                 self.write_page(&record, page, &entries).await?;
                 rendered.insert(page);
@@ -308,7 +302,7 @@ impl Publisher {
                 .range(id, page_range(page, published))
                 .await?;
             let new: Vec<&Response> = responses.iter().filter(|r| r.number > done).collect();
-            for group in new.chunks(COPIES_AT_ONCE) {
+            for group in new.chunks(READINGS_AT_ONCE) {
                 let pages = group.iter().map(|r| self.publish_reading(&record, r));
                 futures::future::try_join_all(pages).await?;
             }
@@ -376,53 +370,81 @@ impl Publisher {
         Ok(())
     }
 
-    /// Copies a response's originals to the site, byte for byte. Published files are never
-    /// replaced: a second copy finds the file there (`Conflict`) and leaves it. Where the site
-    /// can copy from the private store itself (a hard link on disk, a server-side copy on S3)
-    /// the bytes do not pass through here; the batch's `sync` makes them durable.
-    async fn copy_files(&self, response: &Response) -> Result<(), PublishError> {
-        let r = &response.response;
-        for file in &r.files {
-            let source = key(file.original_key.clone())?;
-            let target = key(site_paths::file_key(
-                &r.consultation,
-                response.number,
-                &file.name,
-            ))?;
-            let meta = site_meta(target.as_str());
-            if let Some(location) = self.private.location(&source) {
-                match self.site.copy_from(&location, &target, &meta).await {
-                    Ok(true) | Err(StoreError::Conflict(_)) => continue,
-                    Ok(false) => {}
-                    Err(e) => return Err(e.into()),
+    /// Copies the originals of `responses` to the site, byte for byte. Published files are
+    /// never replaced: a copy that finds its file there (made by a run that did not finish)
+    /// leaves it. Where the site can copy from the private store itself (a hard link on disk, a
+    /// server-side copy on S3) the bytes do not pass through here and the copies go as one
+    /// batch; the publication's `sync` makes them durable.
+    async fn copy_originals(&self, responses: &[&Response]) -> Result<(), PublishError> {
+        let mut direct = Vec::new();
+        let mut direct_files = Vec::new();
+        let mut streamed = Vec::new();
+        for response in responses {
+            let r = &response.response;
+            for file in &r.files {
+                let source = key(file.original_key.clone())?;
+                let target = key(site_paths::file_key(
+                    &r.consultation,
+                    response.number,
+                    &file.name,
+                ))?;
+                let meta = site_meta(target.as_str());
+                match self.private.location(&source) {
+                    Some(location) => {
+                        direct.push((location, target, meta));
+                        direct_files.push(file);
+                    }
+                    None => streamed.push((file, target, meta)),
                 }
             }
-            let Some(object) = self.private.get(&source).await? else {
-                return Err(PublishError::MissingOriginal(file.original_key.clone()));
-            };
-            // Spooled through a local file: flat memory, and a retryable upload body.
-            let mut spool = Spool::create(&file.name)?;
-            let mut body = object.body;
-            while let Some(chunk) = body.try_next().await? {
-                spool.write(&chunk).await?;
-            }
-            let copy = spool.finish(String::new()).await?;
-            if copy.sha256 != file.sha256 {
-                return Err(PublishError::Io(std::io::Error::other(format!(
-                    "the original {} does not match its recorded SHA-256",
-                    file.original_key
-                ))));
-            }
-            match self
-                .site
-                .put(&target, copy.body(), &meta, PutMode::CreateNew)
-                .await
-            {
-                Ok(()) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
+        }
+        let outcomes = self.site.copy_all_from(&direct).await?;
+        for ((_, target, meta), (file, outcome)) in direct
+            .into_iter()
+            .zip(direct_files.into_iter().zip(outcomes))
+        {
+            if outcome == Copied::CannotCopy {
+                streamed.push((file, target, meta));
             }
         }
+        for (file, target, meta) in streamed {
+            self.copy_through_here(file, &target, &meta).await?;
+        }
         Ok(())
+    }
+
+    /// Copies an original whose bytes must pass through this process: spooled through a local
+    /// file (flat memory, and a retryable upload body) and checked against its SHA-256.
+    async fn copy_through_here(
+        &self,
+        file: &StoredFile,
+        target: &ObjectKey,
+        meta: &ObjectMeta,
+    ) -> Result<(), PublishError> {
+        let source = key(file.original_key.clone())?;
+        let Some(object) = self.private.get(&source).await? else {
+            return Err(PublishError::MissingOriginal(file.original_key.clone()));
+        };
+        let mut spool = Spool::create(&file.name)?;
+        let mut body = object.body;
+        while let Some(chunk) = body.try_next().await? {
+            spool.write(&chunk).await?;
+        }
+        let copy = spool.finish(String::new()).await?;
+        if copy.sha256 != file.sha256 {
+            return Err(PublishError::Io(std::io::Error::other(format!(
+                "the original {} does not match its recorded SHA-256",
+                file.original_key
+            ))));
+        }
+        match self
+            .site
+            .put(target, copy.body(), meta, PutMode::CreateNew)
+            .await
+        {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
