@@ -146,6 +146,26 @@ mod tests {
     use test_support::events::stream_record as record;
     use test_support::ses as moto_ses;
 
+    /// A consultation open until 2099, stored with its audit entry.
+    async fn open_consultation(
+        backend: &shared::Backend,
+        id: &str,
+        title: &str,
+    ) -> shared::domain::Consultation {
+        let request: ConsultationRequest = serde_json::from_value(json!({
+            "id": id, "title": {"en": title},
+            "questions": [{"en": "Q?"}], "meeting_date": "2099-01-31"
+        }))
+        .unwrap();
+        let consultation = request.into_consultation(SystemClock.now()).unwrap();
+        backend
+            .consultations
+            .create(&consultation, &AuditEntry::created(&consultation, None))
+            .await
+            .unwrap();
+        consultation
+    }
+
     #[tokio::test]
     async fn a_stream_batch_publishes_its_consultations() {
         let moto = test_support::moto();
@@ -153,17 +173,7 @@ mod tests {
         let config = moto.sdk_config().await;
         moto_ses::verify_domain(&config, "consultations.example.org").await;
         let clock = SystemClock;
-        let request: ConsultationRequest = serde_json::from_value(json!({
-            "id": "streamed", "title": {"en": "Streamed"},
-            "questions": [{"en": "Q?"}], "meeting_date": "2099-01-31"
-        }))
-        .unwrap();
-        let consultation = request.into_consultation(clock.now()).unwrap();
-        backend
-            .consultations
-            .create(&consultation, &AuditEntry::created(&consultation, None))
-            .await
-            .unwrap();
+        let consultation = open_consultation(&backend, "streamed", "Streamed").await;
         backend
             .responses
             .append(NewResponse {
@@ -314,17 +324,7 @@ mod tests {
         );
         let publisher = backend.publisher(Arc::new(SystemClock));
         let clock = SystemClock;
-        let request: ConsultationRequest = serde_json::from_value(json!({
-            "id": ID, "title": {"en": "Mailed while SES fails"},
-            "questions": [{"en": "Q?"}], "meeting_date": "2099-01-31"
-        }))
-        .unwrap();
-        let consultation = request.into_consultation(clock.now()).unwrap();
-        backend
-            .consultations
-            .create(&consultation, &AuditEntry::created(&consultation, None))
-            .await
-            .unwrap();
+        let consultation = open_consultation(&backend, ID, "Mailed while SES fails").await;
         let subscribers = ["ses-list-ada@example.org", "ses-list-bob@example.org"];
         for (i, address) in subscribers.iter().enumerate() {
             let s = Subscription::request(
