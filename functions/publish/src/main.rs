@@ -146,6 +146,24 @@ mod tests {
     use test_support::events::stream_record as record;
     use test_support::ses as moto_ses;
 
+    /// A response with nothing but its submitter's name, received now by the API.
+    fn response_by(consultation: &shared::domain::Consultation, name: &str) -> NewResponse {
+        NewResponse {
+            id: ResponseId::new(),
+            consultation: consultation.id.clone(),
+            received_at: SystemClock.now(),
+            channel: Channel::Api,
+            submitter: Submitter {
+                name: name.into(),
+                organization: None,
+                category: None,
+                country: None,
+                email: None,
+            },
+            files: vec![],
+        }
+    }
+
     /// A consultation open until 2099, stored with its audit entry.
     async fn open_consultation(
         backend: &shared::Backend,
@@ -176,20 +194,7 @@ mod tests {
         let consultation = open_consultation(&backend, "streamed", "Streamed").await;
         backend
             .responses
-            .append(NewResponse {
-                id: ResponseId::new(),
-                consultation: consultation.id.clone(),
-                received_at: clock.now(),
-                channel: Channel::Api,
-                submitter: Submitter {
-                    name: "Ada".into(),
-                    organization: None,
-                    category: None,
-                    country: None,
-                    email: None,
-                },
-                files: vec![],
-            })
+            .append(response_by(&consultation, "Ada"))
             .await
             .unwrap();
 
@@ -350,20 +355,7 @@ mod tests {
                 let number = wave * PER_WAVE + k;
                 backend
                     .responses
-                    .append(NewResponse {
-                        id: ResponseId::new(),
-                        consultation: consultation.id.clone(),
-                        received_at: clock.now(),
-                        channel: Channel::Api,
-                        submitter: Submitter {
-                            name: format!("Person {number}"),
-                            organization: None,
-                            category: None,
-                            country: None,
-                            email: None,
-                        },
-                        files: vec![],
-                    })
+                    .append(response_by(&consultation, &format!("Person {number}")))
                     .await
                     .unwrap();
             }
