@@ -17,5 +17,5 @@ for n in $SIZES; do
     echo "== $n responses"
     VERBATIM_RUSH_RESPONSES=$n VERBATIM_RUSH_SECONDS=$SECONDS_LIMIT \
         cargo test --locked --quiet --test api rush:: -- --nocapture --test-threads 1 2>&1 |
-        grep -E '^RUSH|panicked|test result' || true
+        grep -oE 'RUSH.*|panicked.*|test result.*' || true
 done

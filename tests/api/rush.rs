@@ -30,7 +30,7 @@ const ID: &str = "rush";
 /// The clients reach the server through a proxy on this machine that names them.
 const BEHIND_A_PROXY: &[&str] = &["--trusted-proxy", "127.0.0.1/32"];
 
-async fn rush(server: &Server) {
+async fn rush(server: &Server, store: &str) {
     let (responses, seconds) = settings();
     let limit = Duration::from_secs(seconds);
     let http = reqwest::Client::new();
@@ -141,7 +141,7 @@ async fn rush(server: &Server) {
         assert_eq!(entry["id"].as_str(), Some(numbers[&n].as_str()));
     }
     eprintln!(
-        "RUSH {responses} responses from {CLIENTS} clients: {statuses:?}, answered in {:.1} s, all numbered (gap-free) and published in {:.1} s",
+        "RUSH {store}: {responses} responses from {CLIENTS} clients: {statuses:?}, answered in {:.1} s, all numbered (gap-free) and published in {:.1} s",
         answered.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
@@ -151,7 +151,7 @@ async fn rush(server: &Server) {
 async fn a_rush_on_the_embedded_store() {
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), BEHIND_A_PROXY, &[]);
-    rush(&server).await;
+    rush(&server, "embedded").await;
 }
 
 #[tokio::test]
@@ -161,5 +161,5 @@ async fn a_rush_on_s3_and_dynamodb() {
     let env = moto.serve_env("rush");
     let args = [BEHIND_A_PROXY, &["--store", "aws", "--create-resources"]].concat();
     let server = start(data.path(), &args, &env);
-    rush(&server).await;
+    rush(&server, "S3 + DynamoDB on moto").await;
 }
