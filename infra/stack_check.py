@@ -319,6 +319,9 @@ class RuntimeApi:
         self.pending: queue.Queue[Invocation] = queue.Queue()
         self.by_id: dict[str, Invocation] = {}
         self.init_error = None
+        # When the process first asked for an invocation: its initialization was done.
+        self.first_poll: float | None = None
+        self.polled = threading.Event()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -329,6 +332,9 @@ class RuntimeApi:
                 if self.path != "/2018-06-01/runtime/invocation/next":
                     self.send_error(404)
                     return
+                if api.first_poll is None:
+                    api.first_poll = time.monotonic()
+                    api.polled.set()
                 invocation = api.pending.get()
                 body = json.dumps(invocation.event).encode()
                 self.send_response(200)
@@ -399,9 +405,19 @@ class Function:
             }
         )
         self.log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"stack-check-{self.name}.log", "w+b")
+        self.started = time.monotonic()
         self.process = subprocess.Popen(
             [str(binary)], env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT
         )
+
+    def time_to_first_poll(self, timeout: float = 30) -> float:
+        """Seconds from starting the process to its first request for an invocation."""
+        if not self.api.polled.wait(timeout):
+            raise AssertionError(
+                f"{self.logical_id} never polled (exit {self.process.poll()}, init error "
+                f"{self.api.init_error}):\n{self.output()}"
+            )
+        return self.api.first_poll - self.started
 
     def invoke(self, event: dict, timeout: float = 60):
         invocation = Invocation(event)
@@ -542,9 +558,59 @@ BINARIES = {
 }
 # The receipt signing key stored in SSM before deploying (see docs/deploy.md, "The signing key"),
 # made the way an operator makes it: `verbatim keygen` (a signed-note private key).
-def signing_key(bin_dir: Path) -> str:
+def function_binary(bin_dir: Path, logical_id: str) -> Path:
+    """A function's binary: `bin_dir/<name>` as cargo builds it, or `bin_dir/<name>/bootstrap`
+    as cargo lambda (and Lambda) has it."""
+    name = BINARIES[logical_id]
+    bootstrap = bin_dir / name / "bootstrap"
+    return bootstrap if bootstrap.is_file() else bin_dir / name
+
+
+def measure_cold_starts(bin_dir: Path, environments: dict, endpoint: str, runs: int):
+    """Time from process start to the first poll for an event, `runs` times a function, each a
+    fresh process with the template's environment (so initialization includes what it does on
+    Lambda: reading configuration, loading the signing key from SSM, here on moto). The floor,
+    measured the same way in the same run: curl, a process that starts and makes the same
+    request and nothing else."""
+    def summary(label: str, binary: Path | None, seconds: list) -> None:
+        ms = sorted(1000 * s for s in seconds)
+        size = f"{binary.stat().st_size / 1048576:6.1f} MiB" if binary else "       -  "
+        print(
+            f"COLD {label:<24} {size}  first poll: median {ms[len(ms) // 2]:6.1f} ms"
+            f"  (min {ms[0]:.1f}, max {ms[-1]:.1f}, {len(ms)} runs)",
+            flush=True,
+        )
+
+    floor = []
+    for _ in range(runs):
+        api = RuntimeApi("arn:aws:lambda:floor")
+        started = time.monotonic()
+        curl = subprocess.Popen(
+            ["curl", "-s", "-o", "/dev/null", "-m", "5", f"http://{api.address}/2018-06-01/runtime/invocation/next"],
+            stdin=subprocess.DEVNULL,
+        )
+        if not api.polled.wait(30):
+            raise AssertionError("curl never polled")
+        floor.append(api.first_poll - started)
+        curl.kill()
+        curl.wait()
+        api.server.shutdown()
+    summary("floor (curl)", None, floor)
+    for logical_id in BINARIES:
+        binary = function_binary(bin_dir, logical_id)
+        seconds = []
+        for _ in range(runs):
+            function = Function(logical_id, binary, environments[logical_id], endpoint)
+            try:
+                seconds.append(function.time_to_first_poll())
+            finally:
+                function.stop()
+        summary(BINARIES[logical_id], binary, seconds)
+
+
+def signing_key(cli: Path) -> str:
     out = subprocess.run(
-        [str(bin_dir / "verbatim"), "keygen", "--name", "stack-check.example.org"],
+        [str(cli), "keygen", "--name", "stack-check.example.org"],
         check=True,
         capture_output=True,
         text=True,
@@ -574,7 +640,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
+def run(
+    template_path: Path, bin_dir: Path, workspace: Path, check: Checks, cold_starts: int = 0, cli: Path | None = None
+):
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -615,7 +683,7 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
         # What the operator creates before deploying (the signing key) and what the rest of
         # the template creates (schedule group, verified mail identity).
         key_parameter = parameters["SigningKeyParameterName"]
-        clients["ssm"].put_parameter(Name=key_parameter, Value=signing_key(bin_dir), Type="SecureString")
+        clients["ssm"].put_parameter(Name=key_parameter, Value=signing_key(cli or bin_dir / "verbatim"), Type="SecureString")
         group = resolver.ref("ClosingScheduleGroup")
         clients["scheduler"].create_schedule_group(Name=group)
         clients["ses"].verify_domain_identity(Domain=MAIL_DOMAIN)
@@ -644,12 +712,17 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
                 }
             )
             environments[logical_id] = env
+            if cold_starts:
+                continue
             check(
                 f"{logical_id}: names the deployed table and buckets",
                 env["VERBATIM_TABLE"] == physical["Table"]
                 and env["VERBATIM_PRIVATE_BUCKET"] == physical["PrivateBucket"]
                 and env["VERBATIM_SITE_BUCKET"] == physical["SiteBucket"],
             )
+        if cold_starts:
+            measure_cold_starts(bin_dir, environments, endpoint, cold_starts)
+            return
         for logical_id in ("IntakeFunction", "EmailIntakeFunction", "PublishFunction", "CloseFunction"):
             check(
                 f"{logical_id}: VERBATIM_SIGNING_KEY_PARAMETER names the key parameter",
@@ -665,7 +738,7 @@ def run(template_path: Path, bin_dir: Path, workspace: Path, check: Checks):
             )
 
         def start(logical_id: str) -> Function:
-            binary = bin_dir / BINARIES[logical_id]
+            binary = function_binary(bin_dir, logical_id)
             check(f"{logical_id}: binary {binary.name} built", binary.is_file(), str(binary))
             function = Function(logical_id, binary, environments[logical_id], endpoint)
             functions.append(function)
@@ -903,10 +976,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", type=Path, default=Path(__file__).with_name("template.yaml"))
     parser.add_argument("--bin-dir", type=Path, required=True, help="where cargo put the function binaries")
+    parser.add_argument(
+        "--cli", type=Path, help="the verbatim binary that makes the signing key (default: BIN_DIR/verbatim)"
+    )
+    parser.add_argument(
+        "--cold-starts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the checks, time each function's start to its first poll N times (bench/lambda.sh)",
+    )
     args = parser.parse_args()
     check = Checks()
     try:
-        run(args.template, args.bin_dir, Path(__file__).resolve().parent.parent, check)
+        run(args.template, args.bin_dir, Path(__file__).resolve().parent.parent, check, args.cold_starts, args.cli)
     except Exception:
         traceback.print_exc()
         if check.failed == 0:
