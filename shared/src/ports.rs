@@ -377,6 +377,12 @@ pub trait ObjectStore: Send + Sync {
     /// The object at `key`, or `None` if there is none.
     async fn get(&self, key: &ObjectKey) -> Result<Option<Object>, StoreError>;
 
+    /// Removes the object at `key`; one that is not there is not an error. Only for derived
+    /// objects that a newer one has replaced (the search index's superseded parts): the record
+    /// (originals, pages, the log) is never deleted, and on AWS the functions' permissions
+    /// allow this only under the search indexes' prefix.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+
     /// Starts writing an object of unknown size piece by piece (a dossier of many gigabytes):
     /// nothing is visible until `finish`, which then replaces the object at `key` atomically.
     async fn upload(

@@ -314,6 +314,122 @@ async fn create_new_never_overwrites(f: Fixture) {
     assert_eq!(read(store.as_ref(), "k/page").await.unwrap(), b"v2");
 }
 
+/// A superseded derived object is removed; the objects beside it stay, and removing what is
+/// not there (a second removal, a retry) is not an error.
+async fn deleting_removes_that_object_only(f: Fixture) {
+    let site = &f.backend.site;
+    for name in ["a.pf_fragment", "b.pf_fragment"] {
+        site.put(
+            &key(&format!("consultations/c/pagefind/{name}")),
+            bytes(name.as_bytes()),
+            &meta(),
+            PutMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    }
+    let gone = key("consultations/c/pagefind/a.pf_fragment");
+    site.delete(&gone).await.unwrap();
+    assert!(site.get(&gone).await.unwrap().is_none());
+    assert_eq!(
+        read(site.as_ref(), "consultations/c/pagefind/b.pf_fragment")
+            .await
+            .unwrap(),
+        b"b.pf_fragment"
+    );
+    site.delete(&gone).await.unwrap();
+    site.delete(&key("consultations/c/pagefind/never.pf_index"))
+        .await
+        .unwrap();
+}
+
+/// The search index on the site: a rebuild replaces parts, and a part no build has used for
+/// an hour is deleted (a reader of an older build fetches parts for that long), while every
+/// part of the latest build stays.
+async fn superseded_search_index_parts_are_deleted_after_an_hour(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("search-parts");
+    create(b, &c).await;
+    let clock = TestClock::at("2026-12-05T10:00:00Z");
+    let search = b.search_index(clock.clone());
+    // The list of parts written: each with when a build last used it.
+    let listed = || async {
+        let list = read(b.private.as_ref(), "search/search-parts/written")
+            .await
+            .expect("the list of parts written");
+        String::from_utf8(list)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let (name, at) = line.split_once('\t').unwrap();
+                (name.to_owned(), at.parse::<i64>().unwrap())
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let on_site = |name: String| async move {
+        let key = format!("consultations/search-parts/pagefind/{name}");
+        read(b.site.as_ref(), &key).await.is_some()
+    };
+    // The parts each build used, and what was listed after the last.
+    let mut used = Vec::new();
+    let mut after = Default::default();
+    for (n, words, minutes) in [
+        (1, "spectrum allocation", 0),
+        (2, "IPv6 deployment", 30),
+        (3, "互联网 治理", 90),
+    ] {
+        b.responses
+            .receive(response(&c, at("2026-12-05T10:00:00Z")))
+            .await
+            .unwrap();
+        b.responses.sequence(&c.id).await.unwrap();
+        let text = format!("Derived, not the record.\n\n=== response.txt ===\n{words}\n");
+        b.site
+            .put(
+                &key(&format!("consultations/search-parts/extracted/{n}.txt")),
+                Body::Bytes(Bytes::from(text)),
+                &meta(),
+                PutMode::Overwrite,
+            )
+            .await
+            .unwrap();
+        let now = at("2026-12-05T10:00:00Z") + SignedDuration::from_mins(minutes);
+        clock.set(now);
+        search.build(&c.id, n).await.unwrap();
+        after = listed().await;
+        let this_build: std::collections::BTreeSet<String> = after
+            .iter()
+            .filter(|(_, at)| **at == now.as_millisecond())
+            .map(|(name, _)| name.clone())
+            .collect();
+        assert!(!this_build.is_empty());
+        used.push(this_build);
+    }
+    // Build 3 came 90 minutes after build 1: what only build 1 used is gone from the site and
+    // from the list.
+    let only_first: Vec<_> = used[0]
+        .difference(&used[1])
+        .filter(|name| !used[2].contains(*name))
+        .cloned()
+        .collect();
+    assert!(!only_first.is_empty(), "a rebuild replaces some parts");
+    for name in &only_first {
+        assert!(!after.contains_key(name), "{name} is still listed");
+        assert!(!on_site(name.clone()).await, "{name} is still on the site");
+    }
+    // What build 2 used was used an hour ago: still there, for its readers.
+    for name in &used[1] {
+        assert!(on_site(name.clone()).await, "{name} went too early");
+    }
+    // The latest build is whole.
+    for name in &used[2] {
+        assert!(
+            on_site(name.clone()).await,
+            "{name} of the latest build is missing"
+        );
+    }
+}
+
 /// Copies from the private store to the site in a batch (a hard link each on disk, a
 /// server-side copy each on S3): the exact bytes, each outcome in order, an existing copy left
 /// untouched, and the batch safe to run again.
@@ -1290,6 +1406,8 @@ contract!(
     objects_round_trip_byte_for_byte,
     create_new_never_overwrites,
     batch_copies_are_create_new_and_in_order,
+    deleting_removes_that_object_only,
+    superseded_search_index_parts_are_deleted_after_an_hour,
     published_files_are_the_exact_bytes,
     publication_is_paginated,
     uploads_appear_whole_when_finished,

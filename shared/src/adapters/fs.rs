@@ -170,6 +170,15 @@ impl ObjectStore for FsObjectStore {
         }))
     }
 
+    /// Not flushed: a removal a crash undoes leaves a superseded part in place, which is harmless.
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_absent(&e) => Ok(()),
+            Err(e) => Err(StoreError::backend(format!("deleting {}", key.as_str()), e)),
+        }
+    }
+
     async fn upload(
         &self,
         key: &ObjectKey,

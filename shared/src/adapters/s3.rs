@@ -114,6 +114,23 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError> {
+        // S3 answers 204 whether or not the key was there.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                StoreError::backend(
+                    format!("deleting s3://{}/{}", self.bucket, key.as_str()),
+                    aws_sdk_s3::Error::from(e),
+                )
+            })
+    }
+
     fn location(&self, key: &ObjectKey) -> Option<Location> {
         Some(Location::Bucket {
             bucket: self.bucket.clone(),

@@ -35,6 +35,10 @@ pub const MAX_INDEXED_BYTES: usize = 64 * 1024;
 const READS_AT_ONCE: usize = 32;
 /// The language the index is built as (see the module's documentation).
 const INDEX_LANGUAGE: &str = "zh";
+/// How long a part that newer builds no longer use stays published before it is deleted: a
+/// search page loads the entry point once and then fetches parts query by query, so a reader
+/// who opened it before a rebuild still needs the parts of the build it loaded.
+pub const SUPERSEDED_KEPT: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -83,7 +87,8 @@ pub struct SearchIndex {
     pub consultations: Arc<dyn Consultations>,
     pub responses: Arc<dyn Responses>,
     pub publication: Arc<dyn PublicationState>,
-    /// Keeps the names of the index files already written (they are named by their content).
+    /// Keeps the names of the index files already written (they are named by their content)
+    /// and when a build last used each.
     pub private: Arc<dyn ObjectStore>,
     pub site: Arc<dyn ObjectStore>,
     pub clock: Arc<dyn Clock>,
@@ -192,35 +197,41 @@ impl SearchIndex {
 
     /// Writes the index's files: the ones named by their content only if not written before
     /// (a rebuild after one more response changes a few of thousands), the entry point last, so
-    /// a reader never loads an entry whose parts are not there yet.
+    /// a reader never loads an entry whose parts are not there yet; then deletes the parts no
+    /// build has used for [`SUPERSEDED_KEPT`].
     async fn write_index(
         &self,
         id: &ConsultationId,
         files: Vec<(String, Vec<u8>)>,
     ) -> Result<usize, SearchError> {
+        let now_ms = self.clock.now().as_millisecond();
         let written_key = key(format!("search/{id}/written"))?;
-        let mut written: BTreeSet<String> = match self.private.get(&written_key).await? {
-            Some(object) => String::from_utf8_lossy(
-                &object
-                    .into_bytes()
-                    .await
-                    .map_err(|e| StoreError::backend("reading the index's file list", e))?,
-            )
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-            None => BTreeSet::new(),
+        let written = match self.private.get(&written_key).await? {
+            Some(object) => parse_written(
+                &String::from_utf8_lossy(
+                    &object
+                        .into_bytes()
+                        .await
+                        .map_err(|e| StoreError::backend("reading the index's file list", e))?,
+                ),
+                now_ms,
+            ),
+            None => BTreeMap::new(),
         };
+        let used: BTreeSet<String> = files
+            .iter()
+            .map(|(name, _)| name.clone())
+            .filter(|name| is_content_named(name))
+            .collect();
         let prefix = site_paths::search_index_prefix(id);
         let (entry, rest): (Vec<_>, Vec<_>) = files
             .into_iter()
             .partition(|(name, _)| name == "pagefind-entry.json");
         let new: Vec<(String, Vec<u8>)> = rest
             .into_iter()
-            .filter(|(name, _)| !(is_content_named(name) && written.contains(name)))
+            .filter(|(name, _)| !(is_content_named(name) && written.contains_key(name)))
             .collect();
         let count = new.len() + entry.len();
-        let names: Vec<String> = new.iter().map(|(name, _)| name.clone()).collect();
         futures::stream::iter(new)
             .map(|(name, bytes)| {
                 let prefix = &prefix;
@@ -237,15 +248,23 @@ impl SearchIndex {
             self.put(key(format!("{prefix}{name}"))?, bytes, PutMode::Overwrite)
                 .await?;
         }
-        written.extend(names.into_iter().filter(|name| is_content_named(name)));
-        let list = written.into_iter().collect::<Vec<_>>().join("\n");
+        let (kept, superseded) = sweep(written, &used, now_ms);
+        // The list first: a part deleted but still listed would never be written again.
         self.private
             .put(
                 &written_key,
-                Body::Bytes(list.into_bytes().into()),
+                Body::Bytes(format_written(&kept).into_bytes().into()),
                 &crate::ports::ObjectMeta::plain_text(),
                 PutMode::Overwrite,
             )
+            .await?;
+        futures::stream::iter(superseded)
+            .map(|name| {
+                let prefix = &prefix;
+                async move { self.site.delete(&key(format!("{prefix}{name}"))?).await }
+            })
+            .buffer_unordered(READS_AT_ONCE)
+            .try_collect::<Vec<()>>()
             .await?;
         Ok(count)
     }
@@ -256,6 +275,48 @@ impl SearchIndex {
             .put_deferred(&key, Body::Bytes(bytes.into()), &meta, mode)
             .await
     }
+}
+
+/// The list of parts written, one `name<TAB>last used (Unix ms)` a line. A line without a time
+/// (the list as first kept, before parts were ever deleted) counts as used now.
+fn parse_written(list: &str, now_ms: i64) -> BTreeMap<String, i64> {
+    list.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| match line.split_once('\t') {
+            Some((name, at)) => (name.to_owned(), at.parse().unwrap_or(now_ms)),
+            None => (line.to_owned(), now_ms),
+        })
+        .collect()
+}
+
+fn format_written(written: &BTreeMap<String, i64>) -> String {
+    written
+        .iter()
+        .map(|(name, at)| format!("{name}\t{at}\n"))
+        .collect()
+}
+
+/// After a build that uses the parts `used`: every part written so far with when a build last
+/// used it (now for `used`), and the parts unused for longer than [`SUPERSEDED_KEPT`], to
+/// delete (and forget).
+fn sweep(
+    mut written: BTreeMap<String, i64>,
+    used: &BTreeSet<String>,
+    now_ms: i64,
+) -> (BTreeMap<String, i64>, Vec<String>) {
+    let kept_ms = SUPERSEDED_KEPT.as_millis() as i64;
+    for name in used {
+        written.insert(name.clone(), now_ms);
+    }
+    let superseded: Vec<String> = written
+        .iter()
+        .filter(|(_, at)| now_ms - **at > kept_ms)
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &superseded {
+        written.remove(name);
+    }
+    (written, superseded)
 }
 
 fn covered_key(id: &ConsultationId) -> Result<ObjectKey, StoreError> {
@@ -384,6 +445,32 @@ mod tests {
         let words = indexable(&derived);
         assert!(words.len() <= MAX_INDEXED_BYTES);
         assert!(words.chars().all(|c| "互联网".contains(c)));
+    }
+
+    #[test]
+    fn superseded_parts_are_deleted_an_hour_after_their_last_use() {
+        let hour = SUPERSEDED_KEPT.as_millis() as i64;
+        let now = 10 * hour;
+        // As first kept (names only): counted as used now, so nothing goes at once.
+        let written = parse_written("a.pf_index\nold.pf_fragment\n", now);
+        assert_eq!(written["old.pf_fragment"], now);
+        let used: BTreeSet<String> = ["a.pf_index".into(), "b.pf_index".into()].into();
+        let (kept, gone) = sweep(written, &used, now);
+        assert!(gone.is_empty());
+        assert_eq!(kept.len(), 3);
+        // Just within the hour: still there for a reader of the older build.
+        let (kept, gone) = sweep(kept, &used, now + hour);
+        assert!(gone.is_empty());
+        assert_eq!(kept["old.pf_fragment"], now);
+        // Past it: deleted and forgotten; the parts in use stay, whatever their age.
+        let (kept, gone) = sweep(kept, &used, now + hour + 1);
+        assert_eq!(gone, vec!["old.pf_fragment".to_owned()]);
+        assert_eq!(
+            kept.keys().cloned().collect::<Vec<_>>(),
+            vec!["a.pf_index".to_owned(), "b.pf_index".to_owned()]
+        );
+        // The list reads back as written.
+        assert_eq!(parse_written(&format_written(&kept), 0), kept);
     }
 
     #[test]
