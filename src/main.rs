@@ -34,8 +34,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    // Boxed: its many options make it far larger than the other commands.
     /// Serve the API and the public site, and publish responses as they arrive.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Check a published consultation against its signed transparency log.
     Verify(verify::VerifyArgs),
     /// Print a new log signing key (for the SSM parameter named by VERBATIM_SIGNING_KEY_PARAMETER).
@@ -95,6 +96,10 @@ struct ServeArgs {
     /// most this often while they arrive (`60s`, `1s`), and at once when the consultation closes.
     #[arg(long, env = "VERBATIM_SEARCH_EVERY", default_value = "60s", value_parser = shared::intake::parse_wait)]
     search_every: std::time::Duration,
+    /// How many responses each block of a consultation's search index holds: a rebuild indexes
+    /// only the blocks that miss responses, so its time and memory are bounded by this.
+    #[arg(long, env = "VERBATIM_SEARCH_BLOCK_SIZE", default_value_t = shared::search::BLOCK_SIZE, value_parser = clap::value_parser!(u64).range(1..))]
+    search_block_size: u64,
     /// How long a response received in time may take to be stored, in whole seconds (1 to
     /// 3600); the dossier follows the deadline by this plus 5 s.
     #[arg(long, env = "VERBATIM_IN_FLIGHT_GRACE_SECONDS", default_value = "30", value_parser = shared::intake::parse_in_flight_grace)]
@@ -162,7 +167,7 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Verify(args) => {
             if !verify::verify(args).await? {
                 std::process::exit(1);
@@ -234,6 +239,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(backend.publisher(clock.clone())),
         Arc::new(shared::search::SearchIndex {
             rebuild_every: args.search_every,
+            block_size: args.search_block_size,
             ..backend.search_index(clock.clone())
         }),
         list.clone(),

@@ -280,6 +280,7 @@ impl Backend {
             site: self.site.clone(),
             clock,
             rebuild_every: crate::search::REBUILD_EVERY,
+            block_size: crate::search::BLOCK_SIZE,
         }
     }
 }

@@ -343,6 +343,26 @@ async fn deleting_removes_that_object_only(f: Fixture) {
         .unwrap();
 }
 
+/// A response numbered `n` in `c` whose published extracted text holds `words`, as the search
+/// index reads it.
+async fn published_with_words(b: &Backend, c: &Consultation, n: u64, words: &str) {
+    b.responses
+        .receive(response(c, at("2026-12-05T10:00:00Z")))
+        .await
+        .unwrap();
+    b.responses.sequence(&c.id).await.unwrap();
+    let text = format!("Derived, not the record.\n\n=== response.txt ===\n{words}\n");
+    b.site
+        .put(
+            &key(&format!("consultations/{}/extracted/{n}.txt", c.id)),
+            Body::Bytes(Bytes::from(text)),
+            &meta(),
+            PutMode::Overwrite,
+        )
+        .await
+        .unwrap();
+}
+
 /// The search index on the site: a rebuild replaces parts, and a part no build has used for
 /// an hour is deleted (a reader of an older build fetches parts for that long), while every
 /// part of the latest build stays.
@@ -378,21 +398,7 @@ async fn superseded_search_index_parts_are_deleted_after_an_hour(f: Fixture) {
         (2, "IPv6 deployment", 30),
         (3, "互联网 治理", 90),
     ] {
-        b.responses
-            .receive(response(&c, at("2026-12-05T10:00:00Z")))
-            .await
-            .unwrap();
-        b.responses.sequence(&c.id).await.unwrap();
-        let text = format!("Derived, not the record.\n\n=== response.txt ===\n{words}\n");
-        b.site
-            .put(
-                &key(&format!("consultations/search-parts/extracted/{n}.txt")),
-                Body::Bytes(Bytes::from(text)),
-                &meta(),
-                PutMode::Overwrite,
-            )
-            .await
-            .unwrap();
+        published_with_words(b, &c, n, words).await;
         let now = at("2026-12-05T10:00:00Z") + SignedDuration::from_mins(minutes);
         clock.set(now);
         search.build(&c.id, n).await.unwrap();
@@ -428,6 +434,94 @@ async fn superseded_search_index_parts_are_deleted_after_an_hour(f: Fixture) {
             "{name} of the latest build is missing"
         );
     }
+}
+
+/// The search index in blocks: each block of responses its own index (block 1 at `pagefind/`,
+/// block b at `pagefind/{b}/`), named in `covered.json`; a rebuild builds only the blocks that
+/// miss responses, never a full one again.
+async fn the_search_index_is_built_in_blocks(f: Fixture) {
+    let b = &f.backend;
+    let c = &consultation("search-blocks");
+    create(b, c).await;
+    let clock = TestClock::at("2026-12-05T10:00:00Z");
+    let search = shared::search::SearchIndex {
+        block_size: 2,
+        ..b.search_index(clock.clone())
+    };
+    let add = |n: u64| async move { published_with_words(b, c, n, &format!("word{n}")).await };
+    let list = |name: &'static str| async move {
+        read(b.private.as_ref(), &format!("search/search-blocks/{name}"))
+            .await
+            .map(|bytes| String::from_utf8(bytes).unwrap())
+    };
+    let covered = || async {
+        let bytes = read(
+            b.site.as_ref(),
+            "consultations/search-blocks/pagefind/covered.json",
+        )
+        .await
+        .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+    };
+    for n in 1..=5 {
+        add(n).await;
+    }
+    search.build(&c.id, 5).await.unwrap();
+    let first = covered().await;
+    assert_eq!(
+        (first["responses"].as_u64(), first["blocks"].as_u64()),
+        (Some(5), Some(3))
+    );
+    assert_eq!(first["block_size"], 2);
+    for entry in ["pagefind/", "pagefind/2/", "pagefind/3/"] {
+        let key = format!("consultations/search-blocks/{entry}pagefind-entry.json");
+        assert!(read(b.site.as_ref(), &key).await.is_some(), "{key}");
+    }
+    // The script and WebAssembly are the first block's only.
+    assert!(
+        read(
+            b.site.as_ref(),
+            "consultations/search-blocks/pagefind/pagefind.js"
+        )
+        .await
+        .is_some()
+    );
+    assert!(
+        read(
+            b.site.as_ref(),
+            "consultations/search-blocks/pagefind/2/pagefind.js"
+        )
+        .await
+        .is_none()
+    );
+    let (block1, block2) = (
+        list("written").await.unwrap(),
+        list("written-2").await.unwrap(),
+    );
+    // One more response, a minute later: only block 3 is built again.
+    add(6).await;
+    clock.set(at("2026-12-05T10:01:00Z"));
+    search.build(&c.id, 6).await.unwrap();
+    assert_eq!(covered().await["blocks"], 3);
+    assert_eq!(
+        list("written").await.unwrap(),
+        block1,
+        "block 1 was not rebuilt"
+    );
+    assert_eq!(
+        list("written-2").await.unwrap(),
+        block2,
+        "block 2 was not rebuilt"
+    );
+    let block3 = list("written-3").await.unwrap();
+    let minute = at("2026-12-05T10:01:00Z").as_millisecond().to_string();
+    assert!(block3.contains(&minute), "block 3 was rebuilt: {block3}");
+    // And a seventh opens block 4.
+    add(7).await;
+    clock.set(at("2026-12-05T10:02:00Z"));
+    search.build(&c.id, 7).await.unwrap();
+    assert_eq!(covered().await["blocks"], 4);
+    assert_eq!(list("written-3").await.unwrap(), block3, "block 3 was full");
 }
 
 /// Copies from the private store to the site in a batch (a hard link each on disk, a
@@ -1408,6 +1502,7 @@ contract!(
     batch_copies_are_create_new_and_in_order,
     deleting_removes_that_object_only,
     superseded_search_index_parts_are_deleted_after_an_hour,
+    the_search_index_is_built_in_blocks,
     published_files_are_the_exact_bytes,
     publication_is_paginated,
     uploads_appear_whole_when_finished,

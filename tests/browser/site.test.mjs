@@ -94,8 +94,10 @@ before(async () => {
   // The set-up posts over a hundred responses from this one address (a paged consultation):
   // more than the per-client rate limit allows a minute, which tests/api/flow.rs checks on its own.
   // The search index is rebuilt every second here (a minute by default) so the search test
-  // does not wait.
-  const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off', '--search-every', '1s'];
+  // does not wait, in blocks of two responses (a thousand by default) so that its five
+  // responses span three blocks, which the search page merges.
+  const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off', '--search-every', '1s',
+    '--search-block-size', '2'];
   server = spawn(process.env.VERBATIM_BIN, args, {
     env: { ...process.env, VERBATIM_ADMIN_TOKEN: TOKEN, VERBATIM_IN_FLIGHT_GRACE_SECONDS: '1', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -9,6 +9,12 @@
 //! the other scripts are still split at spaces and punctuation; the pages of every edition load
 //! the same index (Pagefind falls back to the only language it has). No stemming: responses mix
 //! languages, so "policy" does not find "policies".
+//!
+//! The index is split into blocks of [`BLOCK_SIZE`] responses, each its own Pagefind index
+//! (block 1 at `pagefind/`, block `b` at `pagefind/{b}/`), which the search page merges. A
+//! response's text never changes once published, so a full block is never built again: a
+//! rebuild indexes only the blocks that miss responses (normally the last one), and its time
+//! and memory are bounded by a block, not by the consultation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -31,6 +37,9 @@ pub const REBUILD_EVERY: Duration = Duration::from_secs(60);
 /// At most this much of a response's text goes into the index (its whole text stays in
 /// `extracted/{n}.txt`): bounds the index and the memory of a build at 10,000 responses.
 pub const MAX_INDEXED_BYTES: usize = 64 * 1024;
+/// Responses per index block (by default; see the module's documentation). At about half a
+/// megabyte of Pagefind's memory per response, a block's build takes about 0.5 GB and 3 s.
+pub const BLOCK_SIZE: u64 = 1_000;
 /// How many extracted texts are read at once.
 const READS_AT_ONCE: usize = 32;
 /// The language the index is built as (see the module's documentation).
@@ -57,6 +66,14 @@ pub struct Covered {
     /// When the index was built (UTC).
     #[schema(value_type = String, format = DateTime)]
     pub built_at: Timestamp,
+    /// How many index blocks there are: block 1 at `pagefind/`, block `b` at `pagefind/{b}/`,
+    /// merged by the search page.
+    #[serde(default)]
+    pub blocks: u64,
+    /// Responses per block: block `b` holds responses `(b - 1) × block_size + 1` to
+    /// `b × block_size`. 0 in an index built before blocks: one index at `pagefind/`.
+    #[serde(default)]
+    pub block_size: u64,
 }
 
 /// Whether the index is due for a rebuild.
@@ -94,6 +111,8 @@ pub struct SearchIndex {
     pub clock: Arc<dyn Clock>,
     /// At most one rebuild per consultation in this time ([`REBUILD_EVERY`] unless set).
     pub rebuild_every: Duration,
+    /// Responses per index block ([`BLOCK_SIZE`] unless set; at least 1).
+    pub block_size: u64,
 }
 
 fn key(raw: String) -> Result<ObjectKey, StoreError> {
@@ -147,32 +166,52 @@ impl SearchIndex {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    /// Builds the index of responses `1..=published` and writes what is new of it.
+    /// Brings the index up to responses `1..=published`: builds each block that misses some
+    /// (every block if the index has none yet, or blocks of another size), writes what is new of
+    /// it, then `covered.json`, which tells readers which blocks to merge. `covered.json` follows
+    /// each block, so a first build of many blocks that runs out of time (a Lambda invocation's
+    /// 300 s) goes on from there next time instead of starting over.
     pub async fn build(&self, id: &ConsultationId, published: u64) -> Result<Refresh, SearchError> {
         let started = Instant::now();
         let built_at = self.clock.now();
-        let responses = if published == 0 {
-            Vec::new()
-        } else {
-            self.responses.range(id, 1..=published).await?
+        let size = self.block_size.max(1);
+        let first = match self.covered(id).await? {
+            Some(c) if c.block_size == size && c.blocks > 0 => block_of(c.responses + 1, size),
+            _ => 1,
         };
-        let texts: Vec<(Response, String)> = futures::stream::iter(responses)
-            .map(|response| async move {
-                let text = self.extracted_text(id, response.number).await?;
-                Ok::<_, StoreError>((response, text))
-            })
-            .buffered(READS_AT_ONCE)
-            .try_collect()
-            .await?;
-        let files = index_files(id, &texts).await?;
-        let files_written = self.write_index(id, files).await?;
-        let covered = Covered {
-            responses: published,
-            built_at,
-        };
-        let json = serde_json::to_vec(&covered).expect("Covered serializes");
-        self.put(covered_key(id)?, json, PutMode::Overwrite).await?;
-        self.site.sync().await?;
+        let blocks = block_of(published, size);
+        let mut files_written = 0;
+        for block in first..=blocks {
+            let numbers = (block - 1) * size + 1..=published.min(block * size);
+            let responses = self.responses.range(id, numbers).await?;
+            let texts: Vec<(Response, String)> = futures::stream::iter(responses)
+                .map(|response| async move {
+                    let text = self.extracted_text(id, response.number).await?;
+                    Ok::<_, StoreError>((response, text))
+                })
+                .buffered(READS_AT_ONCE)
+                .try_collect()
+                .await?;
+            let files = index_files(id, block, &texts).await?;
+            files_written += self.write_index(id, block, files).await?;
+            let covered = Covered {
+                responses: published.min(block * size),
+                built_at,
+                blocks: block,
+                block_size: size,
+            };
+            self.write_covered(id, &covered).await?;
+        }
+        if blocks < first {
+            // Nothing to index (no response yet): say so, with the block size.
+            let covered = Covered {
+                responses: published,
+                built_at,
+                blocks,
+                block_size: size,
+            };
+            self.write_covered(id, &covered).await?;
+        }
         Ok(Refresh::Built {
             responses: published,
             files_written,
@@ -202,10 +241,14 @@ impl SearchIndex {
     async fn write_index(
         &self,
         id: &ConsultationId,
+        block: u64,
         files: Vec<(String, Vec<u8>)>,
     ) -> Result<usize, SearchError> {
         let now_ms = self.clock.now().as_millisecond();
-        let written_key = key(format!("search/{id}/written"))?;
+        let written_key = key(match block {
+            1 => format!("search/{id}/written"),
+            _ => format!("search/{id}/written-{block}"),
+        })?;
         let written = match self.private.get(&written_key).await? {
             Some(object) => parse_written(
                 &String::from_utf8_lossy(
@@ -223,7 +266,7 @@ impl SearchIndex {
             .map(|(name, _)| name.clone())
             .filter(|name| is_content_named(name))
             .collect();
-        let prefix = site_paths::search_index_prefix(id);
+        let prefix = block_prefix(id, block);
         let (entry, rest): (Vec<_>, Vec<_>) = files
             .into_iter()
             .partition(|(name, _)| name == "pagefind-entry.json");
@@ -267,6 +310,16 @@ impl SearchIndex {
             .try_collect::<Vec<()>>()
             .await?;
         Ok(count)
+    }
+
+    async fn write_covered(
+        &self,
+        id: &ConsultationId,
+        covered: &Covered,
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(covered).expect("Covered serializes");
+        self.put(covered_key(id)?, json, PutMode::Overwrite).await?;
+        self.site.sync().await
     }
 
     async fn put(&self, key: ObjectKey, bytes: Vec<u8>, mode: PutMode) -> Result<(), StoreError> {
@@ -319,6 +372,19 @@ fn sweep(
     (written, superseded)
 }
 
+/// The block that holds response `number` (block 0 for none: an index of no response).
+fn block_of(number: u64, size: u64) -> u64 {
+    number.div_ceil(size)
+}
+
+/// Where block `block` of the index is published: block 1 where the index always was.
+fn block_prefix(id: &ConsultationId, block: u64) -> String {
+    match block {
+        1 => site_paths::search_index_prefix(id),
+        _ => format!("{}{block}/", site_paths::search_index_prefix(id)),
+    }
+}
+
 fn covered_key(id: &ConsultationId) -> Result<ObjectKey, StoreError> {
     key(format!(
         "{}covered.json",
@@ -332,15 +398,15 @@ fn is_content_named(name: &str) -> bool {
     name.contains(".pf_")
 }
 
-/// The files a search page needs: the index, Pagefind's script, worker and WebAssembly. Its
-/// ready-made interfaces are left out (the page has its own, in the site's languages).
-fn is_needed(name: &str) -> bool {
+/// The files a search page needs of `block`: its index and entry point, and with the first
+/// block (the one the page loads) Pagefind's script, worker and WebAssembly, which the merged
+/// blocks share. Its ready-made interfaces are left out (the page has its own, in the site's
+/// languages).
+fn is_needed(name: &str, block: u64) -> bool {
     is_content_named(name)
-        || name.starts_with("wasm.")
-        || matches!(
-            name,
-            "pagefind.js" | "pagefind-worker.js" | "pagefind-entry.json"
-        )
+        || name == "pagefind-entry.json"
+        || (block == 1
+            && (name.starts_with("wasm.") || matches!(name, "pagefind.js" | "pagefind-worker.js")))
 }
 
 /// The body of a derived text file, as the index takes it: after the header (up to the first
@@ -376,6 +442,7 @@ fn indexable(derived: &str) -> String {
 /// (number, name, organization) and its words with the submitter's details.
 async fn index_files(
     id: &ConsultationId,
+    block: u64,
     texts: &[(Response, String)],
 ) -> Result<Vec<(String, Vec<u8>)>, SearchError> {
     use pagefind::api::PagefindIndex;
@@ -417,7 +484,7 @@ async fn index_files(
         .into_iter()
         .filter_map(|file| {
             let name = file.filename.to_string_lossy().replace('\\', "/");
-            is_needed(&name).then_some((name, file.contents))
+            is_needed(&name, block).then_some((name, file.contents))
         })
         .collect())
 }
@@ -448,6 +515,24 @@ mod tests {
     }
 
     #[test]
+    fn responses_fall_into_blocks_of_the_block_size() {
+        assert_eq!(block_of(0, 1_000), 0);
+        assert_eq!(block_of(1, 1_000), 1);
+        assert_eq!(block_of(1_000, 1_000), 1);
+        assert_eq!(block_of(1_001, 1_000), 2);
+        assert_eq!(block_of(5, 2), 3);
+        let id = ConsultationId::parse("internet-2027").unwrap();
+        assert_eq!(
+            block_prefix(&id, 1),
+            "consultations/internet-2027/pagefind/"
+        );
+        assert_eq!(
+            block_prefix(&id, 12),
+            "consultations/internet-2027/pagefind/12/"
+        );
+    }
+
+    #[test]
     fn superseded_parts_are_deleted_an_hour_after_their_last_use() {
         let hour = SUPERSEDED_KEPT.as_millis() as i64;
         let now = 10 * hour;
@@ -475,10 +560,16 @@ mod tests {
 
     #[test]
     fn only_the_parts_a_search_needs_are_published() {
-        assert!(is_needed("pagefind.js"));
-        assert!(is_needed("fragment/zh_738364f.pf_fragment"));
-        assert!(is_needed("wasm.zh.pagefind"));
-        assert!(!is_needed("pagefind-ui.js"));
+        assert!(is_needed("pagefind.js", 1));
+        assert!(is_needed("fragment/zh_738364f.pf_fragment", 1));
+        assert!(is_needed("wasm.zh.pagefind", 1));
+        assert!(is_needed("pagefind-entry.json", 1));
+        assert!(!is_needed("pagefind-ui.js", 1));
+        // A merged block: its index and entry only (the script and WebAssembly are block 1's).
+        assert!(is_needed("fragment/zh_738364f.pf_fragment", 2));
+        assert!(is_needed("pagefind-entry.json", 2));
+        assert!(!is_needed("pagefind.js", 2));
+        assert!(!is_needed("wasm.zh.pagefind", 2));
         assert!(is_content_named("pagefind.zh_dbdeb3541e.pf_meta"));
         assert!(!is_content_named("pagefind-entry.json"));
     }

@@ -63,6 +63,10 @@ async function run() {
     pagefind = await import(`${words.index}pagefind.js`);
     // The index keeps each response page's own address: nothing to prefix.
     await pagefind.options({ excerptLength: 24, baseUrl: "/" });
+    // The index comes in blocks of responses (block 1 here, block b in `{b}/`): one search.
+    for (let block = 2; block <= (covered.blocks || 1); block += 1) {
+      await pagefind.mergeIndex(`${words.index}${block}/`, { excerptLength: 24, baseUrl: "/" });
+    }
   } catch {
     status.textContent = words.failed;
     return;
