@@ -636,6 +636,33 @@ async fn hundreds_of_attachments_cannot_stop_the_log() {
         "the receipt says which annexes stay inside message.eml: {receipt}"
     );
 
+    // The words of the annexes left inside message.eml are read from there, as many as a
+    // response's files (the rest noted), not the ones published on their own.
+    let started = Instant::now();
+    let extracted = loop {
+        let reply = reqwest::get(format!("{}/consultations/{id}/extracted/1.txt", server.url))
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            break reply.text().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no extracted text"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let inside = extracted.split("=== message.eml ===").nth(1).unwrap();
+    let inside = inside.split("\n=== ").next().unwrap();
+    assert!(!inside.contains("--- Annex 019"), "{inside}");
+    assert!(inside.contains("--- Annex 020"), "{inside}");
+    assert!(inside.contains("--- Annex 039"), "{inside}");
+    assert!(!inside.contains("--- Annex 040"), "{inside}");
+    assert!(
+        inside.contains("[Not read: 261 more attachments.]"),
+        "{inside}"
+    );
+
     // The log took it, and goes on with the next response.
     checkpoint_size(&server, id, 1).await;
     respond(&server, id, "After", "Still published.").await;

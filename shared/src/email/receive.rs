@@ -21,6 +21,8 @@ use crate::ports::{
     StoreError,
 };
 
+/// The whole message as received, the first file of every email response.
+pub const MESSAGE_FILE_NAME: &str = "message.eml";
 /// SES accepts messages up to 40 MB; so does the local SMTP listener.
 pub const MAX_MESSAGE_BYTES: usize = 40 * 1024 * 1024;
 
@@ -307,7 +309,7 @@ impl EmailIntake {
         message: &InboundMessage,
         raw: &[u8],
     ) -> Result<(Submission, LeftInside), IntakeError> {
-        let mut files = vec![spool("message.eml", raw, Some("message/rfc822")).await?];
+        let mut files = vec![spool(MESSAGE_FILE_NAME, raw, Some("message/rfc822")).await?];
         let mut skipped = LeftInside {
             max_files: self.intake.limits.max_files,
             ..LeftInside::default()

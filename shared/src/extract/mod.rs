@@ -6,15 +6,21 @@
 //! Office Open XML (DOCX, XLSX, PPTX) and OpenDocument (ODT, ODS, ODP) are ZIP archives of XML
 //! parts: read with `zip` and `quick-xml`, streaming, the text of the parts that hold the
 //! document's words. Plain text, HTML and RTF are read directly (see [`markup`]). PDF is read
-//! by pdf-extract in a child process with bounded time and memory (see [`isolated`]).
+//! by pdf-extract in a child process with bounded time and memory (see [`isolated`]). A message
+//! kept as a file gives its body and its attachments' words as files (see [`message`]).
 
 mod isolated;
 mod markup;
+mod message;
 mod package;
 
 use std::fmt;
 
 pub use isolated::{CHILD_ARG, Isolation, run_if_child};
+pub use message::{MessageParts, ReadElsewhere, message_text};
+
+/// A message kept as a file (see [`message_text`]).
+pub const MESSAGE: &str = "message/rfc822";
 
 /// At most this much text is kept from one file; what follows is dropped (and said so).
 pub const MAX_TEXT_BYTES: usize = 2 * 1024 * 1024;
@@ -34,7 +40,8 @@ pub struct Extracted {
 /// Why a file has no extracted text (it is still published, byte for byte).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skipped {
-    /// A type whose text is not read (images, plain ZIP archives, messages).
+    /// A type whose text is not read (images, plain ZIP archives), or a message whose words
+    /// are all read elsewhere.
     NotText,
     /// The file is not what its type says, or is damaged.
     Unreadable(String),

@@ -455,15 +455,37 @@ pub async fn response_text(
     pdf: &Isolation,
     response: &Response,
 ) -> Result<ResponseText, PublishError> {
+    use crate::extract::{MESSAGE, ReadElsewhere};
     let mut text = ResponseText::default();
+    let files: std::collections::BTreeSet<String> = response
+        .response
+        .files
+        .iter()
+        .map(|file| file.sha256.clone())
+        .collect();
     for file in &response.response.files {
-        let words = if crate::extract::reads(&file.media_type) {
+        let message = file.media_type == MESSAGE;
+        let words = if message || crate::extract::reads(&file.media_type) {
             let source = key(file.original_key.clone())?;
             let Some(object) = private.get(&source).await? else {
                 return Err(PublishError::MissingOriginal(file.original_key.clone()));
             };
             let bytes = object.into_bytes().await?;
-            crate::extract::text_of(pdf, &file.media_type, bytes.into()).await
+            if message {
+                // Email intake's own copy of the message: its body is `response.txt`.
+                let body = response.response.channel == crate::domain::Channel::Email
+                    && file.name == crate::email::receive::MESSAGE_FILE_NAME;
+                let elsewhere = ReadElsewhere {
+                    body,
+                    files: &files,
+                };
+                match read_message(bytes).await {
+                    Ok(parts) => crate::extract::message_text(pdf, parts, elsewhere).await,
+                    Err(skipped) => Err(skipped),
+                }
+            } else {
+                crate::extract::text_of(pdf, &file.media_type, bytes.into()).await
+            }
         } else {
             Err(crate::extract::Skipped::NotText)
         };
@@ -473,6 +495,25 @@ pub async fn response_text(
         });
     }
     Ok(text)
+}
+
+/// A message kept as a file, read with email intake's MIME reader (which never fails: a
+/// damaged message gives what could be read of it).
+async fn read_message(
+    raw: Vec<u8>,
+) -> Result<crate::extract::MessageParts, crate::extract::Skipped> {
+    let message = tokio::task::spawn_blocking(move || crate::email::message::parse(&raw, None))
+        .await
+        .map_err(|e| crate::extract::Skipped::Unreadable(format!("the reader failed: {e}")))?;
+    Ok(crate::extract::MessageParts {
+        subject: message.subject,
+        body: message.text,
+        attachments: message
+            .attachments
+            .into_iter()
+            .map(|attachment| (attachment.name, attachment.bytes))
+            .collect(),
+    })
 }
 
 /// The derived text file of a response, as [`Publisher`] writes it to the site.
