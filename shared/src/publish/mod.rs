@@ -167,38 +167,41 @@ impl Publisher {
     /// What every page uses and no response changes: the stylesheet, the scripts and the
     /// verify page in every language. Written when a publisher starts, not with every batch.
     pub async fn publish_assets(&self) -> Result<(), PublishError> {
-        self.write(
-            format!("/{}", crate::site::layout::STYLESHEET_KEY),
-            crate::site::layout::STYLESHEET.as_bytes().to_vec(),
-        )
-        .await?;
+        use crate::site::{layout, log_pages, response_pages};
+        let mut assets = vec![
+            (
+                layout::STYLESHEET_KEY.to_owned(),
+                layout::STYLESHEET.as_bytes().to_vec(),
+            ),
+            (
+                log_pages::VERIFY_SCRIPT_KEY.to_owned(),
+                log_pages::VERIFY_SCRIPT.as_bytes().to_vec(),
+            ),
+            (
+                layout::SCRIPT_KEY.to_owned(),
+                layout::SCRIPT.as_bytes().to_vec(),
+            ),
+            (
+                layout::UPLOAD_SCRIPT_KEY.to_owned(),
+                layout::UPLOAD_SCRIPT.as_bytes().to_vec(),
+            ),
+            (
+                response_pages::SEARCH_SCRIPT_KEY.to_owned(),
+                response_pages::SEARCH_SCRIPT.as_bytes().to_vec(),
+            ),
+        ];
         for edition in Edition::all() {
-            self.write(
-                format!("/{}", edition.key(crate::site::log_pages::VERIFY_PAGE_KEY)),
-                crate::site::log_pages::verify_page(edition).into_bytes(),
-            )
-            .await?;
+            assets.push((
+                edition.key(log_pages::VERIFY_PAGE_KEY),
+                log_pages::verify_page(edition).into_bytes(),
+            ));
         }
-        self.write(
-            format!("/{}", crate::site::log_pages::VERIFY_SCRIPT_KEY),
-            crate::site::log_pages::VERIFY_SCRIPT.as_bytes().to_vec(),
-        )
-        .await?;
-        self.write(
-            format!("/{}", crate::site::layout::SCRIPT_KEY),
-            crate::site::layout::SCRIPT.as_bytes().to_vec(),
-        )
-        .await?;
-        self.write(
-            format!("/{}", crate::site::layout::UPLOAD_SCRIPT_KEY),
-            crate::site::layout::UPLOAD_SCRIPT.as_bytes().to_vec(),
-        )
-        .await?;
-        self.write(
-            format!("/{}", crate::site::response_pages::SEARCH_SCRIPT_KEY),
-            crate::site::response_pages::SEARCH_SCRIPT
-                .as_bytes()
-                .to_vec(),
+        // All at once: on Lambda this runs in the publish function's initialization, where
+        // twelve S3 requests one after the other were most of its cold start.
+        futures::future::try_join_all(
+            assets
+                .into_iter()
+                .map(|(key, bytes)| self.write(format!("/{key}"), bytes)),
         )
         .await?;
         self.site.sync().await?;
