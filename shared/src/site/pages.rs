@@ -708,7 +708,9 @@ pub fn consultation_feed(
                     updated { (r.received_at) }
                     published { (r.received_at) }
                     author { name { (r.name) } }
-                    link rel="alternate" type="text/html" href={ (edition.url(&site_paths::page_url(&c.id, site_paths::page_of(r.number)))) "#response-" (r.number) } {}
+                    // The response's own page; and where it is listed.
+                    link rel="alternate" type="text/html" href=(edition.url(&site_paths::response_url(&c.id, r.number))) {}
+                    link rel="related" type="text/html" href={ (edition.url(&site_paths::page_url(&c.id, site_paths::page_of(r.number)))) "#response-" (r.number) } {}
                     @for f in &r.files {
                         link rel="enclosure" type=(f.media_type) length=(f.size) title=(f.name) href=(f.url) {}
                     }
@@ -1005,8 +1007,16 @@ mod tests {
         );
         assert!(fr.contains(r#"<link rel="self" href="/fr/consultations/net-2031/feed.atom">"#));
         assert!(
-            fr.contains(r#"href="/fr/consultations/net-2031/#response-1""#),
+            fr.contains(
+                r#"rel="related" type="text/html" href="/fr/consultations/net-2031/#response-1""#
+            ),
             "{fr}"
+        );
+        assert!(
+            fr.contains(
+                r#"rel="alternate" type="text/html" href="/fr/consultations/net-2031/responses/1/""#
+            ),
+            "the entry links to the response's own page: {fr}"
         );
         assert!(fr.contains("<title>Réponse 1 : Ada</title>"), "{fr}");
         assert!(fr.contains("a.pdf (1 octet, SHA-256 00)"), "{fr}");
