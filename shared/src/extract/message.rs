@@ -3,8 +3,8 @@
 //! attachments that were not published as files of their own (those over the number of files a
 //! response carries). The caller reads the message with email intake's MIME reader and gives
 //! its parts (this module does not depend on email intake); each attachment's type is judged
-//! from its bytes, as at intake, and its words read as a published file of that type. Messages
-//! inside the message are not opened.
+//! from its bytes, as at intake, and its words read as a published file of that type. A message
+//! inside the message is not opened: it is judged, like at intake, the plain text it is.
 
 use std::collections::BTreeSet;
 
