@@ -458,7 +458,7 @@ pub async fn response_text(
     pdf: &Isolation,
     response: &Response,
 ) -> Result<ResponseText, PublishError> {
-    use crate::extract::{MESSAGE, ReadElsewhere};
+    use crate::extract::{MESSAGE, ReadElsewhere, message_text};
     let mut text = ResponseText::default();
     let files: std::collections::BTreeSet<String> = response
         .response
@@ -483,7 +483,7 @@ pub async fn response_text(
                     files: &files,
                 };
                 match read_message(bytes).await {
-                    Ok(parts) => crate::extract::message_text(pdf, parts, elsewhere).await,
+                    Ok(parts) => message_text(pdf, parts, elsewhere).await,
                     Err(skipped) => Err(skipped),
                 }
             } else {

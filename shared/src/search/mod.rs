@@ -155,15 +155,14 @@ impl SearchIndex {
     }
 
     async fn covered(&self, id: &ConsultationId) -> Result<Option<Covered>, StoreError> {
-        let Some(object) = self.site.get(&covered_key(id)?).await? else {
-            return Ok(None);
-        };
-        let bytes = object
-            .into_bytes()
-            .await
-            .map_err(|e| StoreError::backend("reading covered.json", e))?;
+        let bytes = read(
+            self.site.as_ref(),
+            &covered_key(id)?,
+            "reading covered.json",
+        )
+        .await?;
         // A damaged file is rebuilt over, not trusted.
-        Ok(serde_json::from_slice(&bytes).ok())
+        Ok(bytes.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
     }
 
     /// Brings the index up to responses `1..=published`: builds each block that misses some
@@ -203,7 +202,7 @@ impl SearchIndex {
             self.write_covered(id, &covered).await?;
         }
         if blocks < first {
-            // Nothing to index (no response yet): say so, with the block size.
+            // No block to build (no response yet, or the index covers them all): say so.
             let covered = Covered {
                 responses: published,
                 built_at,
@@ -224,14 +223,10 @@ impl SearchIndex {
     /// extracted has none: it is found by its submitter's details only.
     async fn extracted_text(&self, id: &ConsultationId, number: u64) -> Result<String, StoreError> {
         let key = key(site_paths::extracted_key(id, number))?;
-        let Some(object) = self.site.get(&key).await? else {
-            return Ok(String::new());
-        };
-        let bytes = object
-            .into_bytes()
-            .await
-            .map_err(|e| StoreError::backend("reading an extracted text", e))?;
-        Ok(indexable(&String::from_utf8_lossy(&bytes)))
+        let bytes = read(self.site.as_ref(), &key, "reading an extracted text").await?;
+        Ok(bytes.map_or_else(String::new, |bytes| {
+            indexable(&String::from_utf8_lossy(&bytes))
+        }))
     }
 
     /// Writes the index's files: the ones named by their content only if not written before
@@ -249,18 +244,13 @@ impl SearchIndex {
             1 => format!("search/{id}/written"),
             _ => format!("search/{id}/written-{block}"),
         })?;
-        let written = match self.private.get(&written_key).await? {
-            Some(object) => parse_written(
-                &String::from_utf8_lossy(
-                    &object
-                        .into_bytes()
-                        .await
-                        .map_err(|e| StoreError::backend("reading the index's file list", e))?,
-                ),
-                now_ms,
-            ),
-            None => BTreeMap::new(),
-        };
+        let list = read(
+            self.private.as_ref(),
+            &written_key,
+            "reading the index's file list",
+        )
+        .await?;
+        let written = parse_written(&String::from_utf8_lossy(&list.unwrap_or_default()), now_ms);
         let used: BTreeSet<String> = files
             .iter()
             .map(|(name, _)| name.clone())
@@ -383,6 +373,22 @@ fn block_prefix(id: &ConsultationId, block: u64) -> String {
         1 => site_paths::search_index_prefix(id),
         _ => format!("{}{block}/", site_paths::search_index_prefix(id)),
     }
+}
+
+/// The whole object at `key`, or `None` if there is none.
+async fn read(
+    store: &dyn ObjectStore,
+    key: &ObjectKey,
+    what: &'static str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(object) = store.get(key).await? else {
+        return Ok(None);
+    };
+    let bytes = object
+        .into_bytes()
+        .await
+        .map_err(|e| StoreError::backend(what, e))?;
+    Ok(Some(bytes))
 }
 
 fn covered_key(id: &ConsultationId) -> Result<ObjectKey, StoreError> {
