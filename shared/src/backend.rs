@@ -63,21 +63,43 @@ impl Backend {
         use crate::adapters::sqlite::SqliteStore;
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
-        let records = Arc::new(SqliteStore::open(&data_dir.join("verbatim.sqlite3"))?);
+        use crate::adapters::sqlite::AppendDurability;
+        // Records commit without a flush of their own: intake's flush of the private store
+        // (and publication's of the site) flushes the database's file system too, so one
+        // flush makes a batch's originals and records durable (see `AppendDurability`).
+        let records = Arc::new(SqliteStore::open(
+            &data_dir.join("verbatim.sqlite3"),
+            AppendDurability::AtNextFlush,
+        )?);
         let log_key = crate::adapters::signing_key::load_or_create_file(
             &data_dir.join("log-signing-key"),
             crate::transparency::key::LOCAL_KEY_NAME,
         )?;
         let folder = |name: &str| {
             FsObjectStore::open(data_dir.join(name))
+                .and_then(|store| store.flushing_too(data_dir))
                 .map_err(|e| StoreError::backend(format!("creating {name}/"), e))
         };
+        let private = folder("private")?;
+        let stored = |file: &crate::domain::StoredFile| {
+            crate::ports::ObjectKey::parse(file.original_key.clone())
+                .ok()
+                .and_then(|key| private.location(&key))
+                .and_then(|location| match location {
+                    crate::ports::Location::File(path) => std::fs::metadata(path).ok(),
+                    crate::ports::Location::Bucket { .. } => None,
+                })
+                .is_some_and(|found| found.len() == file.size)
+        };
+        for (consultation, numbers) in records.drop_unflushed_tail(stored)? {
+            tracing::error!(%consultation, first = numbers.start(), last = numbers.end(), "responses removed: the machine stopped before their files were flushed, so none was acknowledged; their numbers will be given again");
+        }
         Ok(Self {
             consultations: records.clone(),
             responses: records.clone(),
             publication: records.clone(),
             subscriptions: records,
-            private: Arc::new(folder("private")?),
+            private: Arc::new(private),
             site: Arc::new(folder("site")?),
             staging: Arc::new(folder("staging")?),
             presigner: Arc::new(crate::intake::uploads::LocalStaging),

@@ -133,11 +133,14 @@ pub trait Responses: Send + Sync {
     /// Response ids are unique: appending an id again fails with `AlreadyStored`.
     async fn append(&self, response: NewResponse) -> Result<Response, AppendError>;
 
-    /// Makes the response durable, after the checks of `append` (consultation, window, seal):
+    /// Stores the response, after the checks of `append` (consultation, window, seal):
     /// numbered at once where the store numbers as it commits (the embedded store's group
     /// commit), else pending until [`Responses::sequence`] numbers it. An id stored already is
     /// `AlreadyStored` once numbered; while pending, receiving it again is the same pending
-    /// response (nothing new is stored).
+    /// response (nothing new is stored). Durable when it returns, except on the embedded store,
+    /// whose records are durable at the next `ObjectStore::sync` of its private or site store
+    /// (one flush of the data folder for a batch's originals and records): callers flush before
+    /// they acknowledge or publish what was stored.
     async fn receive(&self, response: NewResponse) -> Result<Received, AppendError> {
         self.append(response).await.map(Received::Numbered)
     }
@@ -307,8 +310,10 @@ pub trait ObjectStore: Send + Sync {
     /// `sync` has returned: writers that make many objects durable together (the intake's
     /// group commit, a batch of publication) pay for one flush, not one per object. Until then
     /// a crash may lose a new object or leave it incomplete, or, for `Overwrite`, leave the
-    /// old one or an empty one in its place: a caller acknowledges and refers to nothing before
-    /// `sync`, creates only keys that no one else writes (named by a new response's id) or
+    /// old one or an empty one in its place: a caller acknowledges and publishes nothing before
+    /// `sync` (a record that names it may be stored before: the embedded store removes such a
+    /// record when it finds its originals lost; see `AppendDurability::AtNextFlush`), creates
+    /// only keys that no one else writes (named by a new response's id) or
     /// copies of objects durable already (a link shares their content), and overwrites only
     /// what it writes again after a crash (the pages of an unfinished batch).
     async fn put_deferred(

@@ -1513,3 +1513,81 @@ contract!(
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
 );
+
+/// The embedded store commits records without a flush of their own; a crash of the machine may
+/// then keep a record whose originals, written just before it, were lost. Opening the store
+/// again removes each consultation's records from the first such one (none was acknowledged
+/// or published: both wait for a flush, which covers every earlier original), and only those.
+#[tokio::test]
+async fn embedded_store_removes_records_whose_originals_a_machine_crash_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = consultation("crashed");
+    let mut responses = Vec::new();
+    {
+        let b = Backend::embedded(dir.path()).unwrap();
+        create(&b, &c).await;
+        for _ in 1..=4 {
+            let mut r = response(&c, at("2026-12-05T10:00:00Z"));
+            let original = shared::intake::original_key(&c.id, &r.id, 0, None);
+            b.private
+                .put_deferred(
+                    &key(&original),
+                    bytes(b"our view"),
+                    &meta(),
+                    PutMode::CreateNew,
+                )
+                .await
+                .unwrap();
+            r.files = vec![StoredFile {
+                name: "view.txt".into(),
+                media_type: "text/plain".into(),
+                size: 8,
+                sha256: "0".repeat(64),
+                original_key: original,
+            }];
+            b.responses.append(r.clone()).await.unwrap();
+            responses.push(r);
+        }
+        b.private.sync().await.unwrap();
+        b.publication.set_published(&c.id, 1).await.unwrap();
+    }
+    let lose = |n: usize| {
+        let path = dir
+            .path()
+            .join("private")
+            .join(&responses[n - 1].files[0].original_key);
+        std::fs::remove_file(path).unwrap();
+    };
+
+    // Everything there: nothing removed.
+    let b = Backend::embedded(dir.path()).unwrap();
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        4
+    );
+    drop(b);
+
+    // #3's original lost (and #1's, which is published: a published response is never removed).
+    lose(3);
+    lose(1);
+    let b = Backend::embedded(dir.path()).unwrap();
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 2, "#3 and #4 after it removed");
+    let kept = b.responses.range(&c.id, 1..=4).await.unwrap();
+    let kept: Vec<_> = kept
+        .iter()
+        .map(|r| (r.number, r.response.id.clone()))
+        .collect();
+    assert_eq!(
+        kept,
+        [(1, responses[0].id.clone()), (2, responses[1].id.clone())]
+    );
+    // Their numbers are given again, with no gap; their ids are free again.
+    let again = b.responses.append(responses[3].clone()).await.unwrap();
+    assert_eq!(again.number, 3);
+}

@@ -5,6 +5,10 @@
 //! Deferred puts (the intake's originals) skip those flushes: one `sync` then flushes the
 //! whole file system once (`syncfs`) for every response stored meanwhile. Concurrent `sync`
 //! calls share a flush, so a rush costs one flush per batch, not one per file.
+//!
+//! A store opened [`FsObjectStore::flushing_too`] another folder flushes that folder's file
+//! system as well: the embedded store's records (SQLite) commit without a flush of their own,
+//! and the flush that makes a batch's originals durable makes its records durable with them.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -21,6 +25,9 @@ use crate::ports::{
 pub struct FsObjectStore {
     root: PathBuf,
     flushes: GroupFlush,
+    /// A folder on each file system that `sync` flushes: the root's, and those of
+    /// [`FsObjectStore::flushing_too`].
+    flushed: Vec<PathBuf>,
 }
 
 impl FsObjectStore {
@@ -29,8 +36,24 @@ impl FsObjectStore {
         fs::create_dir_all(&root)?;
         Ok(Self {
             flushes: GroupFlush::default(),
+            flushed: vec![root.clone()],
             root,
         })
+    }
+
+    /// `sync` flushes `folder`'s file system too (once, if it is the root's).
+    pub fn flushing_too(mut self, folder: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let device = fs::metadata(folder)?.dev();
+        let known = self
+            .flushed
+            .iter()
+            .map(|f| fs::metadata(f).map(|m| m.dev()))
+            .collect::<io::Result<Vec<_>>>()?;
+        if !known.contains(&device) {
+            self.flushed.push(folder.to_owned());
+        }
+        Ok(self)
     }
 
     fn path(&self, key: &ObjectKey) -> PathBuf {
@@ -145,7 +168,7 @@ impl ObjectStore for FsObjectStore {
 
     async fn sync(&self) -> Result<(), StoreError> {
         self.flushes
-            .flush(&self.root)
+            .flush(&self.flushed)
             .await
             .map_err(|e| StoreError::backend("flushing the file store", e))
     }
@@ -362,7 +385,7 @@ struct GroupFlush {
 }
 
 impl GroupFlush {
-    async fn flush(&self, root: &Path) -> io::Result<()> {
+    async fn flush(&self, folders: &[PathBuf]) -> io::Result<()> {
         let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let _one_at_a_time = self.running.lock().await;
         if self.completed.load(Ordering::SeqCst) >= ticket {
@@ -370,8 +393,8 @@ impl GroupFlush {
         }
         // Every ticket taken by now belongs to writes that are finished: this flush covers them.
         let covers = self.requested.load(Ordering::SeqCst);
-        let root = root.to_owned();
-        tokio::task::spawn_blocking(move || flush_file_system(&root))
+        let folders = folders.to_owned();
+        tokio::task::spawn_blocking(move || folders.iter().try_for_each(|f| flush_file_system(f)))
             .await
             .map_err(io::Error::other)??;
         self.completed.fetch_max(covers, Ordering::SeqCst);

@@ -7,6 +7,11 @@
 //! them in one transaction (in order of receipt) and commits once, so a rush costs one durable
 //! write of the database per batch, not one per response. Appends that arrive while a batch
 //! commits join the next one.
+//!
+//! With [`AppendDurability::AtNextFlush`] (the embedded backend) a batch's commit does not
+//! flush at all: the intake's one flush of the data folder, which it makes before it
+//! acknowledges, makes the batch's originals and records durable together (one durable write
+//! per batch, where a flush of the originals and then one of the database took two in a row).
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -73,6 +78,19 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// When a committed batch of appends is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendDurability {
+    /// At its commit: SQLite flushes its write-ahead log.
+    OnCommit,
+    /// At the next flush of the database's file system (`syncfs`), which the caller makes
+    /// before it acknowledges or publishes what was appended. Until then a crash of the
+    /// machine (not of the process: the kernel keeps what was written) may lose the batch, or
+    /// keep a record and lose the originals written just before it, which
+    /// [`SqliteStore::drop_unflushed_tail`] repairs when the store is opened again.
+    AtNextFlush,
+}
+
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -90,7 +108,7 @@ struct AppendJob {
 const MAX_BATCH: usize = 1024;
 
 impl SqliteStore {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, durability: AppendDurability) -> Result<Self, StoreError> {
         let connect = || -> Result<Connection, StoreError> {
             let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
             // Statements are prepared once per connection and kept (each query uses
@@ -109,12 +127,98 @@ impl SqliteStore {
         let (appends, waiting) = std::sync::mpsc::channel();
         // The committer has a connection of its own: in WAL mode readers go on while it
         // commits (and flushes), instead of queueing behind it for one connection.
-        let committer = Mutex::new(connect()?);
+        let committer = connect()?;
+        if durability == AppendDurability::AtNextFlush {
+            // Still consistent: a crash keeps every batch whole or loses it whole (the log's
+            // checksums), and checkpoints flush as before.
+            committer
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| db("preparing the database", e))?;
+        }
+        let committer = Mutex::new(committer);
         std::thread::Builder::new()
             .name("sqlite-appends".into())
             .spawn(move || commit_appends(&committer, &waiting))
             .map_err(|e| StoreError::backend("starting the append committer", e))?;
         Ok(Self { conn, appends })
+    }
+
+    /// Repairs what a crash of the machine may leave with [`AppendDurability::AtNextFlush`]: a
+    /// record whose batch was committed, and reached the disk, while the originals written just
+    /// before it did not (the flush that would have made both durable did not finish). Such a
+    /// record was never acknowledged nor published: both wait for a flush, and a flush covers
+    /// every original written before it. Nor was any record numbered after it. So each
+    /// consultation's records from the first unpublished one whose originals `is_stored` does
+    /// not find are removed, and its count set back: their numbers are given again, with no gap.
+    /// Run when the store opens, before anything appends or publishes. Returns the numbers
+    /// removed, by consultation.
+    pub fn drop_unflushed_tail(
+        &self,
+        is_stored: impl Fn(&crate::domain::StoredFile) -> bool,
+    ) -> Result<Vec<(ConsultationId, RangeInclusive<u64>)>, StoreError> {
+        let mut conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = immediate(&mut conn)?;
+        let unpublished: Vec<(String, i64, i64)> = tx
+            .prepare(
+                "SELECT id, response_count, published_count FROM consultations
+                 WHERE response_count > published_count",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| db("reading consultations", e))?;
+        let mut removed = Vec::new();
+        for (id, count, published) in unpublished {
+            let records: Vec<(i64, String)> = tx
+                .prepare(
+                    "SELECT number, data FROM responses
+                     WHERE consultation = ?1 AND number > ?2 ORDER BY number",
+                )
+                .and_then(|mut statement| {
+                    statement
+                        .query_map(params![id, published], |row| Ok((row.get(0)?, row.get(1)?)))?
+                        .collect()
+                })
+                .map_err(|e| db("reading responses", e))?;
+            let mut first_lost = None;
+            for (index, (_, data)) in records.iter().enumerate() {
+                let response: NewResponse = from_json(data)?;
+                if !response.files.iter().all(&is_stored) {
+                    first_lost = Some(index);
+                    break;
+                }
+            }
+            let Some(first_lost) = first_lost else {
+                continue;
+            };
+            // The records removed stay in the log, whole, for whoever wants to know why.
+            for (number, data) in &records[first_lost..] {
+                tracing::error!(consultation = %id, number, record = %data, "removing a response that was never acknowledged: the machine stopped before its files were flushed");
+            }
+            let first_lost = records[first_lost].0;
+            tx.execute(
+                "DELETE FROM responses WHERE consultation = ?1 AND number >= ?2",
+                params![id, first_lost],
+            )
+            .and_then(|_| {
+                tx.execute(
+                    "UPDATE consultations SET response_count = ?2 WHERE id = ?1",
+                    params![id, first_lost - 1],
+                )
+            })
+            .map_err(|e| db("removing responses whose originals were lost", e))?;
+            let id = ConsultationId::parse(&id)
+                .map_err(|e| StoreError::backend("reading consultations", e))?;
+            removed.push((id, first_lost as u64..=count as u64));
+        }
+        tx.commit()
+            .map_err(|e| db("removing responses whose originals were lost", e))?;
+        Ok(removed)
     }
 
     /// Runs `f` on the connection off the async threads (SQLite calls block).

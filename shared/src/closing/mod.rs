@@ -179,6 +179,10 @@ impl Closer {
             }))
         })
         .await?;
+        // Every response counted now committed before the seal, and its originals were written
+        // before it committed: one flush makes them all durable before the dossier names them
+        // (on the embedded store a record commits before the flush that keeps it).
+        self.private.sync().await?;
         self.consultations.get(id).await?.ok_or_else(|| {
             CloseError::Store(StoreError::backend("sealing", format!("{id} vanished")))
         })

@@ -372,15 +372,19 @@ impl Intake {
                 Err(e) => return Err(e.into()),
             }
         }
-        // One flush for the originals of every response being stored at this moment.
-        self.private.sync().await?;
-
         if self.clock.now() > received_at + self.in_flight_grace {
             return Err(IntakeError::TooSlow(self.in_flight_grace));
         }
         let response_id = response.id.clone();
         let sent = derived.then(|| response.clone());
-        let pending = match self.responses.receive(response).await {
+        let received = self.responses.receive(response).await;
+        if matches!(received, Ok(_) | Err(AppendError::AlreadyStored(_))) {
+            // One flush for every response being stored at this moment, before any is
+            // acknowledged: it makes their originals durable and, on the embedded store, their
+            // records too (they commit without a flush of their own), in one durable write.
+            self.private.sync().await?;
+        }
+        let pending = match received {
             Ok(Received::Numbered(stored)) => {
                 self.queue.request(consultation);
                 return Ok(Submitted::Numbered(self.receipt_of(&stored)));
@@ -425,6 +429,9 @@ impl Intake {
         stored: Received,
         sent: &NewResponse,
     ) -> Result<Submitted, IntakeError> {
+        // The first delivery may still be on its way to its flush: what is acknowledged again
+        // must be durable too.
+        self.private.sync().await?;
         match stored {
             Received::Numbered(stored) if stored.response.says_the_same_as(sent) => {
                 Err(IntakeError::AlreadyStored(Box::new(stored)))

@@ -98,6 +98,10 @@ impl Publisher {
         let mut rendered = BTreeSet::new();
         let mut latest = None;
         if done < total {
+            // Publication never gets ahead of what is kept: on the embedded store a record
+            // commits before the flush that makes it and its originals durable, and this flush
+            // covers every record counted in `total`.
+            self.private.sync().await?;
             for page in page_of(done + 1)..=page_of(total) {
                 let responses = self.responses.range(id, page_range(page, total)).await?;
                 // Copies are independent (create-only, the mark moves after all of them): a
