@@ -33,6 +33,8 @@ venv_with() {
 
 venv_with "$repo_dir/.venv-infra" "cfn-lint==$CFN_LINT_VERSION" "checkov==$CHECKOV_VERSION"
 venv_with "$repo_dir/.venv-sam" "aws-sam-cli==$SAM_CLI_VERSION"
+# INSTALL_ONLY=1: the Python tools only (tests/run installs them while it builds).
+if [ "${INSTALL_ONLY:-}" = 1 ]; then exit 0; fi
 guard="$repo_dir/.tools/bin/cfn-guard"
 if ! "$guard" --version 2>/dev/null | grep -qF "$CFN_GUARD_VERSION"; then
   echo "check.sh: installing cfn-guard $CFN_GUARD_VERSION into .tools" >&2

@@ -20,16 +20,18 @@ TOKEN=schemathesis-admin-token-0123456789
 # examples phase and the requests built from them reach an open consultation.
 CONSULTATION=internet-access-2027
 
-if [ ! -x "$BIN" ]; then
-  echo "no binary at $BIN: build it first (cargo build --bin verbatim)" >&2
-  exit 2
-fi
 if [ ! -x .venv-schemathesis/bin/st ] ||
   ! .venv-schemathesis/bin/st --version 2>/dev/null | grep -q "$SCHEMATHESIS"; then
   echo "==> installing schemathesis $SCHEMATHESIS into .venv-schemathesis"
   python3 -m venv .venv-schemathesis
   .venv-schemathesis/bin/pip install --quiet --disable-pip-version-check \
     "schemathesis==$SCHEMATHESIS"
+fi
+# INSTALL_ONLY=1: install schemathesis and stop (tests/run does it while it builds).
+if [ "${INSTALL_ONLY:-}" = 1 ]; then exit 0; fi
+if [ ! -x "$BIN" ]; then
+  echo "no binary at $BIN: build it first (cargo build --bin verbatim)" >&2
+  exit 2
 fi
 
 work=$(mktemp -d)

@@ -26,6 +26,8 @@ if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/@axe-core/playwr
   echo "==> npm ci (playwright-core, @axe-core/playwright)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# INSTALL_ONLY=1: install and stop (tests/run does it while it builds).
+if [ "${INSTALL_ONLY:-}" = 1 ]; then exit 0; fi
 
 (cd ../.. && cargo build --locked --quiet --bin verbatim)
 export VERBATIM_BIN="${VERBATIM_BIN:-$(cd ../.. && pwd)/target/debug/verbatim}"
