@@ -81,15 +81,21 @@ impl Backend {
                 .map_err(|e| StoreError::backend(format!("creating {name}/"), e))
         };
         let private = folder("private")?;
-        let stored = |file: &crate::domain::StoredFile| {
-            crate::ports::ObjectKey::parse(file.original_key.clone())
-                .ok()
-                .and_then(|key| private.location(&key))
-                .and_then(|location| match location {
-                    crate::ports::Location::File(path) => std::fs::metadata(path).ok(),
-                    crate::ports::Location::Bucket { .. } => None,
-                })
-                .is_some_and(|found| found.len() == file.size)
+        // An original is stored if its file is there with its size; a name that cannot be a
+        // key, or a file that cannot be looked at, is an error, never a reason to remove.
+        let stored = |file: &crate::domain::StoredFile| -> std::io::Result<bool> {
+            let key = crate::ports::ObjectKey::parse(file.original_key.clone())
+                .map_err(std::io::Error::other)?;
+            let Some(crate::ports::Location::File(path)) = private.location(&key) else {
+                return Err(std::io::Error::other(
+                    "the private store is not on this disk",
+                ));
+            };
+            match std::fs::metadata(path) {
+                Ok(found) => Ok(found.len() == file.size),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            }
         };
         for (consultation, numbers) in records.drop_unflushed_tail(stored)? {
             tracing::error!(%consultation, first = numbers.start(), last = numbers.end(), "responses removed: the machine stopped before their files were flushed, so none was acknowledged; their numbers will be given again");

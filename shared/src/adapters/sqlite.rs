@@ -148,13 +148,13 @@ impl SqliteStore {
     /// before it did not (the flush that would have made both durable did not finish). Such a
     /// record was never acknowledged nor published: both wait for a flush, and a flush covers
     /// every original written before it. Nor was any record numbered after it. So each
-    /// consultation's records from the first unpublished one whose originals `is_stored` does
-    /// not find are removed, and its count set back: their numbers are given again, with no gap.
+    /// consultation's records from the first unpublished one whose originals `is_stored` finds
+    /// missing (an error looking stops the repair and the opening) are removed, and its count set back: their numbers are given again, with no gap.
     /// Run when the store opens, before anything appends or publishes. Returns the numbers
     /// removed, by consultation.
     pub fn drop_unflushed_tail(
         &self,
-        is_stored: impl Fn(&crate::domain::StoredFile) -> bool,
+        is_stored: impl Fn(&crate::domain::StoredFile) -> std::io::Result<bool>,
     ) -> Result<Vec<(ConsultationId, RangeInclusive<u64>)>, StoreError> {
         let mut conn = self
             .conn
@@ -188,7 +188,15 @@ impl SqliteStore {
             let mut first_lost = None;
             for (index, (_, data)) in records.iter().enumerate() {
                 let response: NewResponse = from_json(data)?;
-                if !response.files.iter().all(&is_stored) {
+                let mut files_stored = true;
+                for file in &response.files {
+                    // A file that cannot be looked at stops the repair: only a file known to
+                    // be missing removes anything.
+                    files_stored &= is_stored(file).map_err(|e| {
+                        StoreError::backend(format!("looking for {}", file.original_key), e)
+                    })?;
+                }
+                if !files_stored {
                     first_lost = Some(index);
                     break;
                 }
