@@ -63,14 +63,10 @@ impl Backend {
         use crate::adapters::sqlite::SqliteStore;
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
-        use crate::adapters::sqlite::AppendDurability;
         // Records commit without a flush of their own: intake's flush of the private store
         // (and publication's of the site) flushes the database's file system too, so one
-        // flush makes a batch's originals and records durable (see `AppendDurability`).
-        let records = Arc::new(SqliteStore::open(
-            &data_dir.join("verbatim.sqlite3"),
-            AppendDurability::AtNextFlush,
-        )?);
+        // flush makes a batch's originals and records durable (see `adapters::sqlite`).
+        let records = Arc::new(SqliteStore::open(&data_dir.join("verbatim.sqlite3"))?);
         let log_key = crate::adapters::signing_key::load_or_create_file(
             &data_dir.join("log-signing-key"),
             crate::transparency::key::LOCAL_KEY_NAME,

@@ -312,7 +312,7 @@ pub trait ObjectStore: Send + Sync {
     /// a crash may lose a new object or leave it incomplete, or, for `Overwrite`, leave the
     /// old one or an empty one in its place: a caller acknowledges and publishes nothing before
     /// `sync` (a record that names it may be stored before: the embedded store removes such a
-    /// record when it finds its originals lost; see `AppendDurability::AtNextFlush`), creates
+    /// record when it finds its originals lost; see `adapters::sqlite`), creates
     /// only keys that no one else writes (named by a new response's id) or
     /// copies of objects durable already (a link shares their content), and overwrites only
     /// what it writes again after a crash (the pages of an unfinished batch).

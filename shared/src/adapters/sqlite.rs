@@ -8,10 +8,14 @@
 //! write of the database per batch, not one per response. Appends that arrive while a batch
 //! commits join the next one.
 //!
-//! With [`AppendDurability::AtNextFlush`] (the embedded backend) a batch's commit does not
-//! flush at all: the intake's one flush of the data folder, which it makes before it
-//! acknowledges, makes the batch's originals and records durable together (one durable write
-//! per batch, where a flush of the originals and then one of the database took two in a row).
+//! A batch's commit does not flush: the records are durable at the next flush of the
+//! database's file system (`syncfs`), which the caller makes before it acknowledges or
+//! publishes what was appended. The intake's one flush of the data folder thus makes a batch's
+//! originals and records durable together: one durable write per batch, where a flush of the
+//! originals and then one of the database took two in a row. Until that flush a crash of the
+//! machine (not of the process: the kernel keeps what was written) may lose the batch, or keep
+//! a record and lose the originals written just before it, which
+//! [`SqliteStore::drop_unflushed_tail`] repairs when the store is opened again.
 
 use std::ops::RangeInclusive;
 use std::path::Path;
@@ -78,19 +82,6 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// When a committed batch of appends is durable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppendDurability {
-    /// At its commit: SQLite flushes its write-ahead log.
-    OnCommit,
-    /// At the next flush of the database's file system (`syncfs`), which the caller makes
-    /// before it acknowledges or publishes what was appended. Until then a crash of the
-    /// machine (not of the process: the kernel keeps what was written) may lose the batch, or
-    /// keep a record and lose the originals written just before it, which
-    /// [`SqliteStore::drop_unflushed_tail`] repairs when the store is opened again.
-    AtNextFlush,
-}
-
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -108,7 +99,7 @@ struct AppendJob {
 const MAX_BATCH: usize = 1024;
 
 impl SqliteStore {
-    pub fn open(path: &Path, durability: AppendDurability) -> Result<Self, StoreError> {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connect = || -> Result<Connection, StoreError> {
             let conn = Connection::open(path).map_err(|e| db("opening the database", e))?;
             // Statements are prepared once per connection and kept (each query uses
@@ -128,13 +119,12 @@ impl SqliteStore {
         // The committer has a connection of its own: in WAL mode readers go on while it
         // commits (and flushes), instead of queueing behind it for one connection.
         let committer = connect()?;
-        if durability == AppendDurability::AtNextFlush {
-            // Still consistent: a crash keeps every batch whole or loses it whole (the log's
-            // checksums), and checkpoints flush as before.
-            committer
-                .pragma_update(None, "synchronous", "NORMAL")
-                .map_err(|e| db("preparing the database", e))?;
-        }
+        // Commits without a flush (see the module's documentation). Still consistent: a crash
+        // keeps every batch whole or loses it whole (the log's checksums), and checkpoints
+        // flush as before.
+        committer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| db("preparing the database", e))?;
         let committer = Mutex::new(committer);
         std::thread::Builder::new()
             .name("sqlite-appends".into())
@@ -143,15 +133,16 @@ impl SqliteStore {
         Ok(Self { conn, appends })
     }
 
-    /// Repairs what a crash of the machine may leave with [`AppendDurability::AtNextFlush`]: a
+    /// Repairs what a crash of the machine may leave, since appends commit without a flush: a
     /// record whose batch was committed, and reached the disk, while the originals written just
     /// before it did not (the flush that would have made both durable did not finish). Such a
     /// record was never acknowledged nor published: both wait for a flush, and a flush covers
     /// every original written before it. Nor was any record numbered after it. So each
     /// consultation's records from the first unpublished one whose originals `is_stored` finds
-    /// missing (an error looking stops the repair and the opening) are removed, and its count set back: their numbers are given again, with no gap.
-    /// Run when the store opens, before anything appends or publishes. Returns the numbers
-    /// removed, by consultation.
+    /// missing are removed and its count set back: their numbers are given again, with no gap.
+    /// An error looking for a file stops the repair (and the opening): only a file known to be
+    /// missing removes anything. Run when the store opens, before anything appends or
+    /// publishes. Returns the numbers removed, by consultation.
     pub fn drop_unflushed_tail(
         &self,
         is_stored: impl Fn(&crate::domain::StoredFile) -> std::io::Result<bool>,
@@ -190,8 +181,6 @@ impl SqliteStore {
                 let response: NewResponse = from_json(data)?;
                 let mut files_stored = true;
                 for file in &response.files {
-                    // A file that cannot be looked at stops the repair: only a file known to
-                    // be missing removes anything.
                     files_stored &= is_stored(file).map_err(|e| {
                         StoreError::backend(format!("looking for {}", file.original_key), e)
                     })?;
