@@ -31,6 +31,8 @@ if [[ "$(cat "$venv/.pins" 2>/dev/null || true)" != "$pins" ]]; then
   printf '%s' "$pins" >"$venv/.pins"
 fi
 export PATH="$venv/bin:$PATH"
+# INSTALL_ONLY=1: cargo-lambda and zig only (tests/run installs them while it builds).
+if [ "${INSTALL_ONLY:-}" = 1 ]; then exit 0; fi
 
 # Every function crate of the workspace (functions/*), built together so that the shared
 # crate is compiled once.
