@@ -18,6 +18,8 @@
 # mounted 8 GiB sparse image; needs root), for machines whose own disk has none: there an fsync
 # costs a flush but no journal commit, so the floor's sync per request is nearly free and the
 # ratio measures CPU per request only (see docs/write-path.md).
+# Each server's CPU time (user + system, from /proc) over the requests it completed is reported
+# too: where the floor's syncs cost next to nothing, the ratio is the ratio of these.
 # Results: a summary on stdout, and one JSON line appended to bench/results/intake.jsonl.
 set -euo pipefail
 
@@ -184,6 +186,13 @@ published_total() {
     fi
 }
 
+# cpu_ticks PID: the process's user + system CPU time so far, in clock ticks (/proc/PID/stat).
+# The fields after the command name, which sits in parentheses and may hold spaces.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+TICKS_PER_S=$(getconf CLK_TCK)
+# us_per_request TICKS REQUESTS: CPU microseconds a request.
+us_per_request() { awk -v t="$1" -v n="$2" -v hz="$TICKS_PER_S" 'BEGIN{ if (n > 0) printf "%.0f", t / hz * 1e6 / n; else print "null" }'; }
+
 fresh_data() { local d=$DATA_ROOT/data-$1; rm -rf "$d"; mkdir -p "$d"; printf '%s\n' "$d"; }
 # A server's data stays until the script ends (the trap removes the scratch folder): deleting
 # 150,000 files between two servers made the second one slower. On a file system without a
@@ -215,8 +224,8 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # Rounds: the floor, then verbatim, ROUNDS times, each on a fresh data folder.
-F_RPS=(); F_OK=(); F_BAD=(); F_429=(); F_P99=()
-V_RPS=(); V_OK=(); V_BAD=(); V_429=(); V_P99=(); V_LAG=(); V_EXTRA=(); V_LOGERR=()
+F_RPS=(); F_OK=(); F_BAD=(); F_429=(); F_P99=(); F_CPU=()
+V_RPS=(); V_OK=(); V_BAD=(); V_429=(); V_P99=(); V_CPU=(); V_LAG=(); V_EXTRA=(); V_LOGERR=()
 LAG_TIMEOUT=0
 for round in $(seq "$ROUNDS"); do
     # --- the floor
@@ -226,14 +235,16 @@ for round in $(seq "$ROUNDS"); do
     log "round $round: floor at $url, warm-up ${WARMUP}s, then ${DURATION}s"
     target=$url/api/consultations/bench/responses
     run_wrk floor-$round-warmup "$WARMUP" "$target" >/dev/null
+    ticks=$(cpu_ticks "$SERVER_PID")
     s=$(run_wrk floor-$round "$DURATION" "$target")
+    F_CPU+=("$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")")
     stop_server
     drop_data "$data"
     rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
     okps=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
     F_RPS+=("$okps"); F_OK+=("$(kv ok "$s")"); F_429+=("$(kv r429 "$s")")
     F_BAD+=("$(($(kv other "$s") + $(kv r429 "$s")))"); F_P99+=("$(kv p99_ms "$s")")
-    log "round $round: floor $rps req/s, $okps 2xx/s; statuses $(kv codes "$s"); p99 $(kv p99_ms "$s") ms; timeouts $(kv timeout "$s")"
+    log "round $round: floor $rps req/s, $okps 2xx/s; statuses $(kv codes "$s"); p99 $(kv p99_ms "$s") ms; timeouts $(kv timeout "$s"); CPU ${F_CPU[-1]} µs a request"
 
     # --- verbatim
     data=$(fresh_data verbatim-$round)
@@ -255,14 +266,16 @@ for round in $(seq "$ROUNDS"); do
     log "round $round: verbatim at $url, consultation $id, warm-up ${WARMUP}s, then ${DURATION}s"
     target=$url/api/consultations/$id/responses
     w=$(run_wrk verbatim-$round-warmup "$WARMUP" "$target")
+    ticks=$(cpu_ticks "$SERVER_PID")
     s=$(run_wrk verbatim-$round "$DURATION" "$target")
+    V_CPU+=("$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")")
     stopped=$(date +%s.%N)
     rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
     okps=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
     V_RPS+=("$okps"); V_OK+=("$(kv ok "$s")"); V_429+=("$(($(kv r429 "$s") + $(kv r429 "$w")))")
     V_BAD+=("$(($(kv other "$s") + $(kv r429 "$s") + $(kv other "$w") + $(kv r429 "$w")))")
     V_P99+=("$(kv p99_ms "$s")")
-    log "round $round: verbatim $rps req/s, $okps 2xx/s; statuses $(kv codes "$s") (warm-up $(kv codes "$w")); p99 $(kv p99_ms "$s") ms; timeouts $(kv timeout "$s")"
+    log "round $round: verbatim $rps req/s, $okps 2xx/s; statuses $(kv codes "$s") (warm-up $(kv codes "$w")); p99 $(kv p99_ms "$s") ms; timeouts $(kv timeout "$s"); CPU ${V_CPU[-1]} µs a request"
 
     # Publication lag: from wrk's end until responses.json lists every accepted response
     # (warm-up included: those were stored too).
@@ -323,6 +336,7 @@ floor         $F_MED 2xx/s   (rounds: $(join "${F_RPS[@]}"))   non-2xx $F_NON2XX
 verbatim      $V_MED 2xx/s   (rounds: $(join "${V_RPS[@]}"))   non-2xx $V_NON2XX (429: $V_429S)
 ratio         $RATIO   (verbatim / floor, median 2xx per second)
 p99 latency   floor $(join "${F_P99[@]}") ms   verbatim $(join "${V_P99[@]}") ms
+CPU/request   floor $(join "${F_CPU[@]}") µs   verbatim $(join "${V_CPU[@]}") µs   (each server's user + system time while loaded, over the requests completed)
 publication   lag $(join "${V_LAG[@]}") s after the load stopped (cap ${LAG_CAP}s); stored beyond acknowledged: $(join "${V_EXTRA[@]}")
 verbatim log  WARN/ERROR lines: $(join "${V_LOGERR[@]}")
 EOF
@@ -331,11 +345,12 @@ EOF
 [ "$LAG_TIMEOUT" = 0 ] || echo "WARNING: publication did not catch up within ${LAG_CAP}s"
 
 mkdir -p "$RESULTS"
-printf '{"date":"%s","fs":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
+printf '{"date":"%s","fs":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"floor_cpu_us_per_request":%s,"verbatim_cpu_us_per_request":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
     "$WHEN" "$FS" "$KERNEL" "$NPROC" "$COMMIT" "$DIRTY" "$DURATION" "$WARMUP" "$ROUNDS" "$THREADS" "$CONNECTIONS" \
     "$F_MED" "$V_MED" "$RATIO" "$(jsonlist "${F_RPS[@]}")" "$(jsonlist "${V_RPS[@]}")" \
     "$(jsonlist "${F_OK[@]}")" "$(jsonlist "${V_OK[@]}")" "$F_NON2XX" "$F_429S" "$V_NON2XX" "$V_429S" \
-    "$(jsonlist "${F_P99[@]}")" "$(jsonlist "${V_P99[@]}")" "$(jsonlist "${V_LAG[@]}")" \
+    "$(jsonlist "${F_P99[@]}")" "$(jsonlist "${V_P99[@]}")" "$(jsonlist "${F_CPU[@]}")" "$(jsonlist "${V_CPU[@]}")" \
+    "$(jsonlist "${V_LAG[@]}")" \
     "$(jsonlist "${V_EXTRA[@]}")" "$(jsonlist "${V_LOGERR[@]}")" >>"$RESULTS/intake.jsonl"
 echo "appended to ${RESULTS#"$ROOT"/}/intake.jsonl"
 
