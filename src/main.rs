@@ -21,12 +21,6 @@ use shared::http::rate_limit::{ClientLimits, RateLimit};
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
 use shared::{Backend, Timing, Vars};
 
-/// mimalloc instead of the system allocator: allocation was a tenth of the server's CPU under a
-/// rush (perf under `bench/intake.sh`'s load); with mimalloc a response cost 4% less CPU and the
-/// server took 7% more responses a second (alternating rounds, docs/write-path.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "verbatim",
