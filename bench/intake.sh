@@ -15,11 +15,13 @@
 # CONNECTIONS (32), LAG_CAP (s, 300), KEEP=1 keeps the scratch folder (data, logs),
 # STRICT=1 exits 2 if any request was not answered 2xx or publication timed out.
 # FS=journal puts both servers' data on a fresh ext4 with a journal (ext4's default: a loop-
-# mounted 8 GiB sparse image; needs root), for machines whose own disk has none: there an fsync
-# costs a flush but no journal commit, so the floor's sync per request is nearly free and the
-# ratio measures CPU per request only (see docs/write-path.md).
-# Each server's CPU time (user + system, from /proc) over the requests it completed is reported
-# too: where the floor's syncs cost next to nothing, the ratio is the ratio of these.
+# mounted 32 GiB sparse image, room for the unsynced floor's files; needs root), for machines
+# whose own disk has none (see docs/write-path.md).
+# Each round also runs the floor without its two fsyncs (NOSYNC=0 skips it): the share of the
+# floor's time its syncs take on this machine is the most that saving syncs (group commit) can
+# win here. Each server's CPU time (user + system, from /proc) over the requests it completed is
+# reported too: all three are CPU-bound on a small machine, and what a server does beyond an
+# unsynced write shows as the difference between its CPU a request and the unsynced floor's.
 # Results: a summary on stdout, and one JSON line appended to bench/results/intake.jsonl.
 set -euo pipefail
 
@@ -32,6 +34,7 @@ LAG_CAP=${LAG_CAP:-300}
 KEEP=${KEEP:-0}
 STRICT=${STRICT:-0}
 FS=${FS:-here}
+NOSYNC=${NOSYNC:-1}
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
@@ -201,11 +204,33 @@ fresh_data() { local d=$DATA_ROOT/data-$1; rm -rf "$d"; mkdir -p "$d"; printf '%
 # a scan (`recently_deleted` was 18% of verbatim's CPU time under perf). Only flushed here.
 drop_data() { sync; sleep 1; }
 
+# run_floor NAME ROUND [--no-sync]: one loaded run of the floor on a fresh data folder; sets
+# OKPS (2xx a second), OK, R429, BAD (non-2xx), P99 and CPU (µs a request).
+run_floor() {
+    local name=$1-$2 round=$2 data url target s rps ticks
+    shift 2
+    data=$(fresh_data "$name")
+    start_server "$name" "$FLOOR" 127.0.0.1:0 "$data" "$@"
+    url=$URL
+    log "round $round: $name at $url, warm-up ${WARMUP}s, then ${DURATION}s"
+    target=$url/api/consultations/bench/responses
+    run_wrk "$name-warmup" "$WARMUP" "$target" >/dev/null
+    ticks=$(cpu_ticks "$SERVER_PID")
+    s=$(run_wrk "$name" "$DURATION" "$target")
+    CPU=$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")
+    stop_server
+    drop_data "$data"
+    rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
+    OKPS=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
+    OK=$(kv ok "$s"); R429=$(kv r429 "$s"); BAD=$(($(kv other "$s") + $(kv r429 "$s"))); P99=$(kv p99_ms "$s")
+    log "round $round: $name $rps req/s, $OKPS 2xx/s; statuses $(kv codes "$s"); p99 $P99 ms; timeouts $(kv timeout "$s"); CPU $CPU µs a request"
+}
+
 case $FS in
     here) ;;
     journal)
         [ "$(id -u)" = 0 ] || die "FS=journal needs root (mount)"
-        truncate -s 8G "$WORK/ext4.img"
+        truncate -s 32G "$WORK/ext4.img"
         mkfs.ext4 -q -F "$WORK/ext4.img" || die "mkfs.ext4 failed"
         mkdir -p "$WORK/ext4"
         mount -o loop "$WORK/ext4.img" "$WORK/ext4" || die "mounting the ext4 image failed"
@@ -223,28 +248,19 @@ if "$VERBATIM" serve --help 2>/dev/null | grep -q -- '--rate-limit'; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Rounds: the floor, then verbatim, ROUNDS times, each on a fresh data folder.
+# Rounds: the floor, the floor without syncs, then verbatim, ROUNDS times, each on a fresh data folder.
 F_RPS=(); F_OK=(); F_BAD=(); F_429=(); F_P99=(); F_CPU=()
+U_RPS=(); U_BAD=(); U_CPU=()
 V_RPS=(); V_OK=(); V_BAD=(); V_429=(); V_P99=(); V_CPU=(); V_LAG=(); V_EXTRA=(); V_LOGERR=()
 LAG_TIMEOUT=0
 for round in $(seq "$ROUNDS"); do
-    # --- the floor
-    data=$(fresh_data floor-$round)
-    start_server floor-$round "$FLOOR" 127.0.0.1:0 "$data"
-    url=$URL
-    log "round $round: floor at $url, warm-up ${WARMUP}s, then ${DURATION}s"
-    target=$url/api/consultations/bench/responses
-    run_wrk floor-$round-warmup "$WARMUP" "$target" >/dev/null
-    ticks=$(cpu_ticks "$SERVER_PID")
-    s=$(run_wrk floor-$round "$DURATION" "$target")
-    F_CPU+=("$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")")
-    stop_server
-    drop_data "$data"
-    rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
-    okps=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
-    F_RPS+=("$okps"); F_OK+=("$(kv ok "$s")"); F_429+=("$(kv r429 "$s")")
-    F_BAD+=("$(($(kv other "$s") + $(kv r429 "$s")))"); F_P99+=("$(kv p99_ms "$s")")
-    log "round $round: floor $rps req/s, $okps 2xx/s; statuses $(kv codes "$s"); p99 $(kv p99_ms "$s") ms; timeouts $(kv timeout "$s"); CPU ${F_CPU[-1]} µs a request"
+    # --- the floor, then the same without its syncs (what the syncs cost it here)
+    run_floor floor "$round"
+    F_RPS+=("$OKPS"); F_OK+=("$OK"); F_429+=("$R429"); F_BAD+=("$BAD"); F_P99+=("$P99"); F_CPU+=("$CPU")
+    if [ "$NOSYNC" = 1 ]; then
+        run_floor floor-nosync "$round" --no-sync
+        U_RPS+=("$OKPS"); U_BAD+=("$BAD"); U_CPU+=("$CPU")
+    fi
 
     # --- verbatim
     data=$(fresh_data verbatim-$round)
@@ -319,6 +335,14 @@ F_MED=$(median "${F_RPS[@]}")
 V_MED=$(median "${V_RPS[@]}")
 RATIO=$(awk -v v="$V_MED" -v f="$F_MED" 'BEGIN{ if (f > 0) printf "%.2f", v/f; else print "null" }')
 F_NON2XX=$(sum "${F_BAD[@]}"); V_NON2XX=$(sum "${V_BAD[@]}")
+# The floor without syncs: its median, and the share of the floor's time the syncs take
+# (1 - floor / unsynced floor, from the medians). null when NOSYNC=0.
+U_MED=null; U_NON2XX=0; SYNC_SHARE=null
+if [ "${#U_RPS[@]}" -gt 0 ]; then
+    U_MED=$(median "${U_RPS[@]}")
+    U_NON2XX=$(sum "${U_BAD[@]}")
+    SYNC_SHARE=$(awk -v f="$F_MED" -v u="$U_MED" 'BEGIN{ if (u > 0) printf "%.2f", 1 - f/u; else print "null" }')
+fi
 F_429S=$(sum "${F_429[@]}"); V_429S=$(sum "${V_429[@]}")
 NPROC=$(nproc)
 WHEN=$(date -u +%FT%TZ)
@@ -333,6 +357,8 @@ date          $WHEN   kernel $KERNEL   nproc $NPROC   commit $COMMIT$([ "$DIRTY"
 load          wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, warm-up ${WARMUP}s, $ROUNDS round(s); multipart with one 10 KiB text/plain file
 data on       $([ "$FS" = journal ] && echo "a fresh ext4 with a journal (FS=journal)" || findmnt -no FSTYPE,OPTIONS -T "$WORK" | cut -c1-60)
 floor         $F_MED 2xx/s   (rounds: $(join "${F_RPS[@]}"))   non-2xx $F_NON2XX (429: $F_429S)
+$([ "$U_MED" = null ] || echo "unsynced      $U_MED 2xx/s   (rounds: $(join "${U_RPS[@]}"))   non-2xx $U_NON2XX   the floor without its fsyncs; CPU $(join "${U_CPU[@]}") µs a request
+sync share    $SYNC_SHARE of the floor's time goes to its two fsyncs here: the most that saving syncs can win")
 verbatim      $V_MED 2xx/s   (rounds: $(join "${V_RPS[@]}"))   non-2xx $V_NON2XX (429: $V_429S)
 ratio         $RATIO   (verbatim / floor, median 2xx per second)
 p99 latency   floor $(join "${F_P99[@]}") ms   verbatim $(join "${V_P99[@]}") ms
@@ -342,18 +368,20 @@ verbatim log  WARN/ERROR lines: $(join "${V_LOGERR[@]}")
 EOF
 [ "$V_NON2XX" -eq 0 ] || echo "WARNING: verbatim answered $V_NON2XX requests with a non-2xx status ($V_429S of them 429): see the statuses above"
 [ "$F_NON2XX" -eq 0 ] || echo "WARNING: the floor answered $F_NON2XX requests with a non-2xx status"
+[ "$U_NON2XX" -eq 0 ] || echo "WARNING: the unsynced floor answered $U_NON2XX requests with a non-2xx status"
 [ "$LAG_TIMEOUT" = 0 ] || echo "WARNING: publication did not catch up within ${LAG_CAP}s"
 
 mkdir -p "$RESULTS"
-printf '{"date":"%s","fs":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"floor_cpu_us_per_request":%s,"verbatim_cpu_us_per_request":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
+printf '{"date":"%s","fs":"%s","kernel":"%s","nproc":%s,"commit":"%s","dirty":%s,"duration_s":%s,"warmup_s":%s,"rounds":%s,"threads":%s,"connections":%s,"floor_rps":%s,"verbatim_rps":%s,"ratio":%s,"floor_rps_rounds":%s,"verbatim_rps_rounds":%s,"floor_accepted":%s,"verbatim_accepted":%s,"floor_non2xx":%s,"floor_429":%s,"verbatim_non2xx":%s,"verbatim_429":%s,"floor_p99_ms":%s,"verbatim_p99_ms":%s,"floor_cpu_us_per_request":%s,"verbatim_cpu_us_per_request":%s,"floor_nosync_rps":%s,"floor_nosync_rps_rounds":%s,"floor_nosync_cpu_us_per_request":%s,"sync_share":%s,"publication_lag_s":%s,"stored_beyond_acknowledged":%s,"verbatim_log_warn_error":%s}\n' \
     "$WHEN" "$FS" "$KERNEL" "$NPROC" "$COMMIT" "$DIRTY" "$DURATION" "$WARMUP" "$ROUNDS" "$THREADS" "$CONNECTIONS" \
     "$F_MED" "$V_MED" "$RATIO" "$(jsonlist "${F_RPS[@]}")" "$(jsonlist "${V_RPS[@]}")" \
     "$(jsonlist "${F_OK[@]}")" "$(jsonlist "${V_OK[@]}")" "$F_NON2XX" "$F_429S" "$V_NON2XX" "$V_429S" \
     "$(jsonlist "${F_P99[@]}")" "$(jsonlist "${V_P99[@]}")" "$(jsonlist "${F_CPU[@]}")" "$(jsonlist "${V_CPU[@]}")" \
+    "$U_MED" "$(jsonlist "${U_RPS[@]}")" "$(jsonlist "${U_CPU[@]}")" "$SYNC_SHARE" \
     "$(jsonlist "${V_LAG[@]}")" \
     "$(jsonlist "${V_EXTRA[@]}")" "$(jsonlist "${V_LOGERR[@]}")" >>"$RESULTS/intake.jsonl"
 echo "appended to ${RESULTS#"$ROOT"/}/intake.jsonl"
 
-if [ "$STRICT" = 1 ] && { [ "$V_NON2XX" -gt 0 ] || [ "$F_NON2XX" -gt 0 ] || [ "$LAG_TIMEOUT" = 1 ]; }; then
+if [ "$STRICT" = 1 ] && { [ "$V_NON2XX" -gt 0 ] || [ "$F_NON2XX" -gt 0 ] || [ "$U_NON2XX" -gt 0 ] || [ "$LAG_TIMEOUT" = 1 ]; }; then
     exit 2
 fi

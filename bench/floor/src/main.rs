@@ -4,7 +4,11 @@
 //! No parsing, no validation, no database, no publication. Verbatim's intake throughput is
 //! reported as a ratio of this server's, measured on the same machine in the same run.
 //!
-//! Usage: verbatim-bench-floor ADDR DATA_DIR   (e.g. 127.0.0.1:0 /tmp/floor-data)
+//! With `--no-sync` it does the same minus the two fsyncs: not a server anyone should run, but
+//! the measure of what the syncs cost on this machine, and so of the most that saving syncs
+//! (group commit) can win here.
+//!
+//! Usage: verbatim-bench-floor ADDR DATA_DIR [--no-sync]   (e.g. 127.0.0.1:0 /tmp/floor-data)
 
 use std::{fs::File, io::Write, net::SocketAddr, path::PathBuf, sync::Arc};
 
@@ -18,17 +22,27 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 
+/// Where the files go, and whether each is synced before the answer.
+struct Floor {
+    dir: PathBuf,
+    sync: bool,
+}
+
 async fn receive(
-    State(dir): State<Arc<PathBuf>>,
+    State(floor): State<Arc<Floor>>,
     Path(_consultation): Path<String>,
     body: Bytes,
 ) -> impl IntoResponse {
     let sha256 = hex::encode(Sha256::digest(&body));
-    let path = dir.join(uuid::Uuid::new_v4().to_string());
+    let path = floor.dir.join(uuid::Uuid::new_v4().to_string());
+    let sync = floor.sync;
     // One durable write: the file's bytes, then the folder entry that names it.
     let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let mut file = File::create_new(&path)?;
         file.write_all(&body)?;
+        if !sync {
+            return Ok(());
+        }
         file.sync_all()?;
         File::open(path.parent().expect("a file in a folder"))?.sync_all()
     })
@@ -56,15 +70,22 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or("127.0.0.1:0".into())
         .parse()
         .expect("ADDR");
-    let dir = PathBuf::from(
-        args.next()
-            .expect("usage: verbatim-bench-floor ADDR DATA_DIR"),
-    );
+    let usage = "usage: verbatim-bench-floor ADDR DATA_DIR [--no-sync]";
+    let dir = PathBuf::from(args.next().expect(usage));
+    let sync = match args.next().as_deref() {
+        None => true,
+        Some("--no-sync") => false,
+        Some(_) => panic!("{usage}"),
+    };
     std::fs::create_dir_all(&dir)?;
     let app = Router::new()
         .route("/api/consultations/{id}/responses", post(receive))
-        .with_state(Arc::new(dir));
+        .with_state(Arc::new(Floor { dir, sync }));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("floor serving at http://{}/", listener.local_addr()?);
+    let unsynced = if sync { "" } else { " (no sync)" };
+    println!(
+        "floor{unsynced} serving at http://{}/",
+        listener.local_addr()?
+    );
     axum::serve(listener, app).await
 }
