@@ -6,6 +6,7 @@
 #   SECONDS_PER_TARGET=600 bash tests/fuzz/run.sh
 #   RUNS=1000000 bash tests/fuzz/run.sh       # the long run: a million executions a target
 #   bash tests/fuzz/run.sh file_name          # some targets only
+#   SANITIZER=none bash tests/fuzz/run.sh     # without AddressSanitizer (the default: address)
 #
 # Targets: email_message (the MIME reader), intake_http (multipart and JSON bodies through the
 # intake router over the embedded store: never a 500), file_name (sanitizing), smtp_dialogue
@@ -20,6 +21,11 @@ FUZZ=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$FUZZ/../.." && pwd)
 SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-20}
 RUNS=${RUNS:-}
+# AddressSanitizer finds memory errors in unsafe code (ours and our dependencies'); a panic, the
+# usual failure of safe Rust, is caught without it. tests/run's short run goes without it: the
+# instrumented build is 29% faster (258 vs 362 s from clean on a 2-core machine) and each
+# execution cheaper; the long run keeps it.
+SANITIZER=${SANITIZER:-address}
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name smtp_dialogue signed_note)
@@ -56,7 +62,7 @@ for target in "${TARGETS[@]}"; do
     what="${SECONDS_PER_TARGET} s"
     [ -z "$RUNS" ] || what="$RUNS runs"
     echo "fuzz: $target ($what)" >&2
-    if (cd "$FUZZ" && nice cargo fuzz run --fuzz-dir "$FUZZ" "$target" "$FUZZ/corpus/$target" -- \
+    if (cd "$FUZZ" && nice cargo fuzz run --sanitizer "$SANITIZER" --fuzz-dir "$FUZZ" "$target" "$FUZZ/corpus/$target" -- \
         "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$FUZZ/artifacts/$target/") >"$log" 2>&1; then
         result=ok
