@@ -36,7 +36,7 @@ async fn receive(
     let sha256 = hex::encode(Sha256::digest(&body));
     let path = floor.dir.join(uuid::Uuid::new_v4().to_string());
     let sync = floor.sync;
-    // One durable write: the file's bytes, then the folder entry that names it.
+    // One durable write (unless --no-sync): the file's bytes, then the folder entry that names it.
     let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         let mut file = File::create_new(&path)?;
         file.write_all(&body)?;
