@@ -149,6 +149,8 @@ EOF
 
 # kv KEY LINE: the value of KEY=value in a WRKSTATS line.
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# per_second KEY LINE: KEY's count in a WRKSTATS line over its duration, a second.
+per_second() { awk -v n="$(kv "$1" "$2")" -v us="$(kv duration_us "$2")" 'BEGIN{printf "%.1f", n/(us/1e6)}'; }
 
 # run_wrk NAME SECONDS URL: runs wrk, keeps its output, prints the WRKSTATS line.
 run_wrk() {
@@ -220,8 +222,8 @@ run_floor() {
     CPU=$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")
     stop_server
     drop_data "$data"
-    rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
-    OKPS=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
+    rps=$(per_second completed "$s")
+    OKPS=$(per_second ok "$s")
     OK=$(kv ok "$s"); R429=$(kv r429 "$s"); BAD=$(($(kv other "$s") + $(kv r429 "$s"))); P99=$(kv p99_ms "$s")
     log "round $round: $name $rps req/s, $OKPS 2xx/s; statuses $(kv codes "$s"); p99 $P99 ms; timeouts $(kv timeout "$s"); CPU $CPU µs a request"
 }
@@ -283,8 +285,8 @@ for round in $(seq "$ROUNDS"); do
     s=$(run_wrk verbatim-$round "$DURATION" "$target")
     V_CPU+=("$(us_per_request "$(($(cpu_ticks "$SERVER_PID") - ticks))" "$(kv completed "$s")")")
     stopped=$(date +%s.%N)
-    rps=$(awk -v n="$(kv completed "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
-    okps=$(awk -v n="$(kv ok "$s")" -v us="$(kv duration_us "$s")" 'BEGIN{printf "%.1f", n/(us/1e6)}')
+    rps=$(per_second completed "$s")
+    okps=$(per_second ok "$s")
     V_RPS+=("$okps"); V_OK+=("$(kv ok "$s")"); V_429+=("$(($(kv r429 "$s") + $(kv r429 "$w")))")
     V_BAD+=("$(($(kv other "$s") + $(kv r429 "$s") + $(kv other "$w") + $(kv r429 "$w")))")
     V_P99+=("$(kv p99_ms "$s")")
