@@ -245,7 +245,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         list.clone(),
         health.clone(),
     );
-    worker::start_closing(backend.closer(clock.clone(), queue.clone()));
+    let closer = backend.closer(clock.clone(), queue.clone());
+    let closing = closer.health.clone();
+    worker::start_closing(closer);
     let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     let intake = backend.intake_state(clock, queue);
     let mut routes = shared::http::local_router(LocalRoutes {
@@ -253,6 +255,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         list: list.clone(),
         admin,
         health,
+        closing,
         site: backend.site.clone(),
     });
     if let Some(limits) = ClientLimits::new(args.rate_limit, args.trusted_proxies.clone()) {

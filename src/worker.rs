@@ -142,7 +142,7 @@ async fn sequence(
     while let Some(batch) = next_batch(&mut requests).await {
         for id in batch {
             let started = Instant::now();
-            match publisher.responses.sequence(&id).await {
+            match publisher.sequence(&id).await {
                 Ok(0) => {}
                 Ok(numbered) => {
                     tracing::info!(consultation = %id, numbered, ms = started.elapsed().as_millis() as u64, "sequenced");

@@ -244,6 +244,7 @@ impl Backend {
             settle: self.in_flight_grace + CLOCK_MARGIN,
             log_key: self.log_key.clone(),
             pdf: Isolation::current_exe(),
+            health: Arc::default(),
         }
     }
 

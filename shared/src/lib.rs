@@ -8,7 +8,8 @@
 //! - `transparency`: the signed log; `i18n`: the six languages' catalogues; `extract`: the
 //!   words in a response's files (bounded; PDF in a child process);
 //! - `site`: every page, feed and manifest, pure functions of domain data;
-//! - the use cases, one folder each: `intake` (responses, uploads, spooling), `secretariat`,
+//! - the use cases, one folder each: `intake` (responses, uploads, spooling), `sequencing`
+//!   (numbering, and keeping what can no longer be numbered), `secretariat`,
 //!   `publish`, `search` (the static full-text index), `closing` (and the dossier), `email`
 //!   (intake by mail, the list);
 //! - `http`: one router per function; `backend`: a storage choice wired into all of them.
@@ -26,6 +27,7 @@ pub mod ports;
 pub mod publish;
 pub mod search;
 pub mod secretariat;
+pub mod sequencing;
 pub mod settings;
 pub mod site;
 pub mod transparency;

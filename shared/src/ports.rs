@@ -148,11 +148,22 @@ pub trait Responses: Send + Sync {
     /// Numbers the consultation's pending responses, oldest first, in batches: one update of
     /// the consultation's count per batch, not one per response. Meant to run as one writer
     /// per consultation; two at once stay correct (each batch is fenced by the count it read),
-    /// they only waste work. Pending responses of a sealed consultation were never
-    /// acknowledged (see `Intake::submit`): they are removed, never numbered. Returns how many
-    /// it numbered.
+    /// they only waste work. Every pending response is numbered, whatever its time of receipt
+    /// (the window was checked when it was received, and it may have been acknowledged since):
+    /// only the seal stops numbering. Pending responses of a sealed consultation are left
+    /// untouched, never deleted here (see [`crate::sequencing::set_aside_late`], which keeps
+    /// each privately before it takes it back). Returns how many it numbered.
     async fn sequence(&self, _consultation: &ConsultationId) -> Result<u64, StoreError> {
         Ok(0)
+    }
+
+    /// The consultation's responses still waiting for a number, oldest first (a strongly
+    /// consistent read). Always empty where the store numbers as it commits.
+    async fn pending(
+        &self,
+        _consultation: &ConsultationId,
+    ) -> Result<Vec<NewResponse>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// The response with this id, numbered or pending.

@@ -1479,6 +1479,207 @@ async fn s3_presigned_puts_store_the_bytes_sent() {
     );
 }
 
+/// Numbers nothing: a sequencer that lags behind intake (fenced out, slow transactions), as
+/// the closing's own pass sees it in a large rush on AWS. Everything else is the store's.
+struct SequencerAway(Arc<dyn Responses>);
+
+#[async_trait::async_trait]
+impl Responses for SequencerAway {
+    async fn append(&self, response: NewResponse) -> Result<Response, AppendError> {
+        self.0.append(response).await
+    }
+    async fn receive(&self, response: NewResponse) -> Result<Received, AppendError> {
+        self.0.receive(response).await
+    }
+    async fn sequence(&self, _: &ConsultationId) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    async fn pending(&self, id: &ConsultationId) -> Result<Vec<NewResponse>, StoreError> {
+        self.0.pending(id).await
+    }
+    async fn lookup(
+        &self,
+        c: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Received>, StoreError> {
+        self.0.lookup(c, id).await
+    }
+    async fn withdraw(
+        &self,
+        c: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        self.0.withdraw(c, id).await
+    }
+    async fn find(
+        &self,
+        c: &ConsultationId,
+        id: &ResponseId,
+    ) -> Result<Option<Response>, StoreError> {
+        self.0.find(c, id).await
+    }
+    async fn range(
+        &self,
+        c: &ConsultationId,
+        numbers: std::ops::RangeInclusive<u64>,
+    ) -> Result<Vec<Response>, StoreError> {
+        self.0.range(c, numbers).await
+    }
+}
+
+/// The closing never seals while a response received in time is pending (it may have been
+/// acknowledged): it says so, comes back, and seals once the sequencer has numbered them all,
+/// every one of them in the dossier.
+async fn the_seal_waits_for_every_pending_response(f: Fixture) {
+    let b = &f.backend;
+    let c = closing_soon("seal-waits", "2026-12-10T12:00:00Z");
+    create(b, &c).await;
+    for _ in 0..3 {
+        let r = response(&c, at("2026-12-10T11:59:00Z"));
+        b.responses.receive(r).await.unwrap();
+    }
+    let clock = TestClock::at("2026-12-10T12:00:01Z");
+    let mut closer = b.closer(clock.clone(), Arc::new(NoQueue));
+    closer.responses = Arc::new(SequencerAway(b.responses.clone()));
+    let come_back = closer
+        .run(&c.id)
+        .await
+        .unwrap()
+        .expect("the seal waits for the grace");
+    clock.set(come_back);
+    let pending = b.responses.pending(&c.id).await.unwrap().len();
+    let next = closer.run(&c.id).await.unwrap();
+    if pending > 0 {
+        // The store leaves them pending (DynamoDB): not sealed, shown, tried again soon.
+        assert_eq!(pending, 3);
+        assert_eq!(next, Some(come_back + shared::closing::SEAL_RETRY));
+        let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+        assert!(
+            !record.consultation.is_sealed(),
+            "never sealed over pending responses"
+        );
+        let waiting = closer.health.waiting();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!((waiting[0].pending, waiting[0].since), (3, come_back));
+        // The sequencer catches up; the next look seals.
+        b.responses.sequence(&c.id).await.unwrap();
+        clock.set(next.unwrap());
+        assert_eq!(closer.run(&c.id).await.unwrap(), None);
+        assert!(closer.health.waiting().is_empty());
+    } else {
+        // The store numbers as it commits (embedded): nothing to wait for.
+        assert_eq!(next, None);
+    }
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert!(record.consultation.is_sealed());
+    let dossier = record.consultation.closing.unwrap().dossier.expect("built");
+    assert_eq!(
+        dossier.response_count, 3,
+        "every acknowledged response is in the dossier"
+    );
+    assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+}
+
+/// A response stored after the seal was read (its intake past the grace, so never
+/// acknowledged) is never numbered and never deleted unkept: the sequencer keeps it privately
+/// with the reason, then takes it back.
+async fn responses_pending_after_the_seal_are_kept_privately(f: Fixture) {
+    let b = &f.backend;
+    let c = closing_soon("late-pending", "2026-12-10T12:00:00Z");
+    create(b, &c).await;
+    let r = response(&c, at("2026-12-10T11:59:59Z"));
+    let received = b.responses.receive(r.clone()).await.unwrap();
+    let after = at("2026-12-10T12:01:00Z");
+    modify::<std::convert::Infallible>(b.consultations.as_ref(), &c.id, |c| {
+        assert!(c.record_closing(after) && c.seal(after));
+        Ok(Some(AuditEntry {
+            at: after,
+            consultation: c.id.clone(),
+            actor: Actor::System,
+            by: None,
+            action: Action::Sealed,
+            details: serde_json::json!({}),
+        }))
+    })
+    .await
+    .unwrap();
+    let publisher = b.publisher(TestClock::at("2026-12-10T12:01:01Z"));
+    assert_eq!(
+        publisher.sequence(&c.id).await.unwrap(),
+        0,
+        "nothing numbered after the seal"
+    );
+    let late = shared::sequencing::late_key(&c.id, &r);
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    match received {
+        Received::Pending(_) => {
+            let kept = read(b.private.as_ref(), &late)
+                .await
+                .expect("kept privately");
+            let kept: serde_json::Value = serde_json::from_slice(&kept).unwrap();
+            assert_eq!(kept["response"]["id"], r.id.as_str());
+            assert!(kept["reason"].as_str().unwrap().contains("sealed"));
+            assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+            assert!(b.responses.lookup(&c.id, &r.id).await.unwrap().is_none());
+            assert_eq!(record.response_count, 0);
+            // Setting aside again finds nothing, and the kept copy stays.
+            assert_eq!(publisher.sequence(&c.id).await.unwrap(), 0);
+            assert!(read(b.private.as_ref(), &late).await.is_some());
+        }
+        Received::Numbered(stored) => {
+            // Numbered as it committed (embedded), before the seal: stored, nothing set aside.
+            assert_eq!(stored.number, 1);
+            assert_eq!(record.response_count, 1);
+            assert!(read(b.private.as_ref(), &late).await.is_none());
+        }
+    }
+}
+
+/// A guard pointing at a pending item that is gone (an inconsistent record) is an error the
+/// API answers with 503, not an unbounded recursion that overflows the stack.
+#[tokio::test]
+async fn a_guard_pointing_at_nothing_is_an_error_not_a_crash() {
+    let moto = test_support::moto();
+    let config = moto.sdk_config().await;
+    let table = test_support::unique_name("guard-table");
+    let names = shared::AwsNames::new(
+        &table,
+        &test_support::unique_name("guard-private"),
+        &test_support::unique_name("guard-site"),
+    );
+    let b = Backend::aws(&config, &names, true).await.unwrap();
+    let c = consultation("guarded");
+    create(&b, &c).await;
+    let r = response(&c, at("2026-12-05T10:00:00Z"));
+    b.responses.receive(r.clone()).await.unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let guard = dynamo
+        .get_item()
+        .table_name(&table)
+        .key("pk", s(&format!("RID#{}", r.id)))
+        .key("sk", s("RID"))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the guard");
+    let field = |name: &str| guard[name].as_s().unwrap().clone();
+    dynamo
+        .delete_item()
+        .table_name(&table)
+        .key("pk", s(&field("pending_pk")))
+        .key("sk", s(&field("pending_sk")))
+        .send()
+        .await
+        .unwrap();
+    let found = b.responses.lookup(&c.id, &r.id).await;
+    assert!(
+        matches!(found, Err(StoreError::Backend { .. })),
+        "{found:?}"
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -1510,6 +1711,8 @@ contract!(
     reopening_leads_to_a_new_dossier,
     submissions_racing_the_closing,
     nothing_is_appended_once_sealed,
+    the_seal_waits_for_every_pending_response,
+    responses_pending_after_the_seal_are_kept_privately,
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
 );

@@ -55,6 +55,7 @@ fn app_with(limits: Limits) -> App {
             list: list.clone(),
             admin,
             health: Default::default(),
+            closing: Default::default(),
             site: backend.site.clone(),
         },
     ));

@@ -16,6 +16,9 @@ use shared::{AwsNames, Backend, Timing, Vars};
 /// A due step this close is waited for within the invocation (the dossier follows the
 /// deadline by the in-flight grace); anything later is left to the next sweep.
 const WAIT_AT_MOST: Duration = Duration::from_secs(120);
+/// How long one invocation keeps coming back (a seal waiting for pending responses looks again
+/// every 10 s): inside the function's 300 s timeout, the 5-minute sweep takes over after it.
+const RUN_FOR_AT_MOST: Duration = Duration::from_secs(240);
 
 #[derive(Debug, Deserialize)]
 struct CloseEvent {
@@ -51,11 +54,12 @@ async fn handle(closer: &Closer, event: CloseEvent) -> Result<(), Error> {
     };
     let id = ConsultationId::parse(&raw)?;
     let span = tracing::info_span!("close", consultation = %id);
+    let started = std::time::Instant::now();
     async {
         while let Some(next) = closer.run(&id).await? {
             let wait = jiff::Timestamp::now().duration_until(next);
             let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-            if wait > WAIT_AT_MOST {
+            if wait > WAIT_AT_MOST || started.elapsed() + wait > RUN_FOR_AT_MOST {
                 break;
             }
             tokio::time::sleep(wait).await;

@@ -68,6 +68,8 @@ pub const PENDING_SHARDS: u8 = 16;
 const SEQUENCE_BATCH: usize = 32;
 /// Reads of the pending responses one sequencing run makes when fenced out.
 const SEQUENCE_PASSES: usize = 5;
+/// Reads of a response's guard and pending item before a lookup gives up (see `lookup`).
+const LOOKUP_READS: usize = 5;
 /// Further tries of a transaction that failed without an answer (beyond the SDK's own retries).
 const TRANSACTION_ATTEMPTS: u32 = 4;
 
@@ -359,8 +361,9 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Every pending response of the consultation, oldest first (strongly consistent).
-    async fn pending(
+    /// Every pending response of the consultation with its item's key, oldest first
+    /// (strongly consistent).
+    async fn pending_items(
         &self,
         consultation: &ConsultationId,
     ) -> Result<Vec<(Item, NewResponse)>, StoreError> {
@@ -400,9 +403,10 @@ impl DynamoStore {
             .clone()
     }
 
-    /// Numbers one batch of `pending` (oldest first) after `count`, fenced by `count`; removes
-    /// those the consultation refuses (outside its window: never acknowledged). `Ok(None)`:
-    /// another sequencer came first, or the seal: read again.
+    /// Numbers one batch of `pending` (oldest first) after `count`, fenced by `count` and by
+    /// the seal. Every one is numbered: its window was checked when it was received, and it
+    /// may have been acknowledged since (a deadline moved earlier meanwhile does not take
+    /// back a receipt). `Ok(None)`: another sequencer came first, or the seal: read again.
     async fn number_batch(
         &self,
         record: &ConsultationRecord,
@@ -414,11 +418,6 @@ impl DynamoStore {
         for (pending_key, response) in batch {
             items.push(self.delete(pending_key.clone(), "attribute_exists(pk)")?);
             let guard_key = key(id_partition(&response.id), ID_SORT_KEY);
-            if AppendError::refusal(&record.consultation, response.received_at).is_some() {
-                tracing::warn!(consultation = %id, response = %response.id, "a pending response outside the consultation's window is removed, not numbered");
-                items.push(self.delete(guard_key, "attribute_not_exists(#number)")?);
-                continue;
-            }
             number += 1;
             let mut item = key(partition_key(id), response_sort_key(number));
             item.insert("number".into(), n(number));
@@ -452,20 +451,6 @@ impl DynamoStore {
             .transact(all)
             .await?
             .then_some(number - record.response_count))
-    }
-
-    /// Removes pending responses of a sealed consultation (never acknowledged: see `sequence`).
-    async fn discard(&self, batch: &[(Item, NewResponse)]) -> Result<(), StoreError> {
-        let mut items = Vec::new();
-        for (pending_key, response) in batch {
-            tracing::warn!(consultation = %response.consultation, response = %response.id, "a response pending after the seal was never acknowledged; removed");
-            items.push(self.delete(pending_key.clone(), "attribute_exists(pk)")?);
-            items.push(name_number(self.delete(
-                key(id_partition(&response.id), ID_SORT_KEY),
-                "attribute_not_exists(#number)",
-            )?));
-        }
-        self.transact(items).await.map(|_| ())
     }
 }
 
@@ -699,7 +684,7 @@ impl Responses for DynamoStore {
         // Fenced out by another sequencer (or the seal), it reads again, a few times.
         let mut numbered = 0;
         for _ in 0..SEQUENCE_PASSES {
-            let pending = self.pending(consultation).await?;
+            let pending = self.pending_items(consultation).await?;
             if pending.is_empty() {
                 return Ok(numbered);
             }
@@ -707,9 +692,9 @@ impl Responses for DynamoStore {
                 return Ok(numbered);
             };
             if record.consultation.is_sealed() {
-                for batch in pending.chunks(SEQUENCE_BATCH) {
-                    self.discard(batch).await?;
-                }
+                // Never deleted here: they may have been acknowledged. The caller keeps each
+                // privately, then takes it back (`sequencing::set_aside_late`).
+                tracing::warn!(consultation = %consultation, pending = pending.len(), "responses pending after the seal are left for setting aside");
                 return Ok(numbered);
             }
             let mut record = record;
@@ -734,40 +719,53 @@ impl Responses for DynamoStore {
         Ok(numbered)
     }
 
+    async fn pending(&self, consultation: &ConsultationId) -> Result<Vec<NewResponse>, StoreError> {
+        let items = self.pending_items(consultation).await?;
+        Ok(items.into_iter().map(|(_, response)| response).collect())
+    }
+
+    /// Reads the guard, then the item it points at. Bounded: a guard that keeps pointing at a
+    /// pending item that is gone (numbered or withdrawn between the two reads, or an
+    /// inconsistent record) is an error after a few reads, never an unbounded recursion.
     async fn lookup(
         &self,
         consultation: &ConsultationId,
         id: &ResponseId,
     ) -> Result<Option<Received>, StoreError> {
-        let Some(guard) = self.guard(id).await? else {
-            return Ok(None);
-        };
-        if guard.contains_key("number") {
-            let number = get_n(&guard, "number")?;
-            let found = self.range(consultation, number..=number).await?;
-            return Ok(found
-                .into_iter()
-                .find(|r| &r.response.id == id)
-                .map(Received::Numbered));
+        for _ in 0..LOOKUP_READS {
+            let Some(guard) = self.guard(id).await? else {
+                return Ok(None);
+            };
+            if guard.contains_key("number") {
+                let number = get_n(&guard, "number")?;
+                let found = self.range(consultation, number..=number).await?;
+                return Ok(found
+                    .into_iter()
+                    .find(|r| &r.response.id == id)
+                    .map(Received::Numbered));
+            }
+            let pending_key = key(
+                get_s(&guard, "pending_pk")?.to_owned(),
+                get_s(&guard, "pending_sk")?,
+            );
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(pending_key))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
+            if let Some(item) = out.item {
+                return Ok(Some(Received::Pending(from_json(get_s(&item, "data")?)?)));
+            }
+            // Numbered or withdrawn between the two reads: read the guard again.
         }
-        let pending_key = key(
-            get_s(&guard, "pending_pk")?.to_owned(),
-            get_s(&guard, "pending_sk")?,
-        );
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(pending_key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
-        match out.item {
-            Some(item) => Ok(Some(Received::Pending(from_json(get_s(&item, "data")?)?))),
-            // Numbered between the two reads: read the guard again.
-            None => Box::pin(self.lookup(consultation, id)).await,
-        }
+        Err(StoreError::backend(
+            format!("finding response {id}"),
+            "its guard points at a pending item that is gone",
+        ))
     }
 
     async fn withdraw(

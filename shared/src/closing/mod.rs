@@ -46,12 +46,71 @@ const TEXT_SAMPLE: usize = 64 * 1024;
 /// The size of the pieces the archive is handed to the upload in.
 const CHUNK: usize = 1024 * 1024;
 
+/// How soon the closing looks again when responses received in time are still pending.
+pub const SEAL_RETRY: SignedDuration = SignedDuration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum CloseError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("building the dossier: {0}")]
     Dossier(String),
+    /// The seal waits: sealing now would leave out responses that may have been acknowledged.
+    #[error("{pending} responses received in time are still pending: not sealed yet")]
+    StillPending { pending: usize },
+}
+
+/// A consultation whose seal is waiting for pending responses to be numbered, as
+/// `/api/health` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct WaitingSeal {
+    pub consultation: ConsultationId,
+    /// Responses received in time and not yet numbered, at the last look.
+    pub pending: usize,
+    /// When the seal first found responses pending.
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub next_attempt_at: Timestamp,
+}
+
+/// The consultations whose seal waits (one process's view: the local host's closing timer, or
+/// one close invocation). An operator sees them in the health route, the error log and, on
+/// AWS, the `PendingAtSeal` metric (a filter on that log line).
+#[derive(Debug, Default)]
+pub struct ClosingHealth {
+    waiting: std::sync::Mutex<std::collections::BTreeMap<ConsultationId, WaitingSeal>>,
+}
+
+impl ClosingHealth {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<ConsultationId, WaitingSeal>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn waits(&self, id: &ConsultationId, pending: usize, now: Timestamp) {
+        let mut waiting = self.lock();
+        let since = waiting.get(id).map_or(now, |w| w.since);
+        waiting.insert(
+            id.clone(),
+            WaitingSeal {
+                consultation: id.clone(),
+                pending,
+                since,
+                next_attempt_at: now + SEAL_RETRY,
+            },
+        );
+    }
+
+    fn sealed(&self, id: &ConsultationId) {
+        self.lock().remove(id);
+    }
+
+    /// The consultations whose seal waits, by id.
+    pub fn waiting(&self) -> Vec<WaitingSeal> {
+        self.lock().values().cloned().collect()
+    }
 }
 
 impl From<ModifyError<std::convert::Infallible>> for CloseError {
@@ -79,6 +138,8 @@ pub struct Closer {
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
     /// Reads PDF text for a response whose extracted text publication has not written yet.
     pub pdf: crate::extract::Isolation,
+    /// Whose seal waits for pending responses (shown by the health route).
+    pub health: Arc<ClosingHealth>,
 }
 
 impl Closer {
@@ -123,7 +184,18 @@ impl Closer {
             return Ok(Some(final_at));
         }
         let deadline = c.deadline;
-        let record = self.seal(id, deadline).await?;
+        let record = match self.seal(id, deadline).await {
+            Ok(record) => record,
+            Err(CloseError::StillPending { pending }) => {
+                let now = self.clock.now();
+                self.health.waits(id, pending, now);
+                // The template's `PendingAtSeal` metric filter counts this message.
+                tracing::error!(consultation = %id, pending, retry_in_s = SEAL_RETRY.as_secs(), "the closing is not sealed: responses received in time are still pending; trying again");
+                return Ok(Some(now + SEAL_RETRY));
+            }
+            Err(e) => return Err(e),
+        };
+        self.health.sealed(id);
         if record.consultation.deadline != deadline {
             // Reopened meanwhile: nothing to build.
             return Ok(None);
@@ -160,10 +232,16 @@ impl Closer {
         id: &ConsultationId,
         deadline: Timestamp,
     ) -> Result<ConsultationRecord, CloseError> {
-        // Every response pending now was stored within the grace (intake acknowledges none
-        // stored later): number them all before the seal, so the dossier and the log hold
-        // every acknowledged response. One stored after this was never acknowledged.
+        // Every response pending now was stored within the grace and may have been
+        // acknowledged: the seal waits until all are numbered, so the dossier and the log hold
+        // every acknowledged response. The sequencer (publication) numbers them; this run
+        // helps. One stored after the seal was read was never acknowledged (its intake was
+        // past the grace), and is kept privately after the seal (`sequencing`).
         self.responses.sequence(id).await?;
+        let pending = self.responses.pending(id).await?.len();
+        if pending > 0 {
+            return Err(CloseError::StillPending { pending });
+        }
         let now = self.clock.now();
         modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
             if c.deadline != deadline || !c.seal(now) {
@@ -183,6 +261,9 @@ impl Closer {
         // before it committed: one flush makes them all durable before the dossier names them
         // (on the embedded store a record commits before the flush that keeps it).
         self.private.sync().await?;
+        // A response stored between the look above and the seal is kept privately.
+        crate::sequencing::set_aside_late(self.responses.as_ref(), self.private.as_ref(), id)
+            .await?;
         self.consultations.get(id).await?.ok_or_else(|| {
             CloseError::Store(StoreError::backend("sealing", format!("{id} vanished")))
         })

@@ -26,6 +26,8 @@ pub struct LocalRoutes {
     pub list: std::sync::Arc<crate::email::list::EmailList>,
     pub admin: admin::AdminState,
     pub health: std::sync::Arc<crate::publish::health::PublicationHealth>,
+    /// Whose closing waits for pending responses before it seals.
+    pub closing: std::sync::Arc<crate::closing::ClosingHealth>,
     pub site: std::sync::Arc<dyn crate::ports::ObjectStore>,
 }
 
@@ -38,7 +40,7 @@ pub fn local_router(routes: LocalRoutes) -> Router {
         .merge(openapi::router())
         .merge(list::router(routes.list))
         .merge(admin::router(routes.admin))
-        .merge(health::router(routes.health))
+        .merge(health::router(routes.health, routes.closing))
         .merge(site::router(routes.site))
 }
 

@@ -83,8 +83,20 @@ impl Publisher {
     /// Numbers what is pending (the sequencer: publication is its one writer per
     /// consultation), then publishes what is not yet public, and refreshes the pages.
     pub async fn publish(&self, id: &ConsultationId) -> Result<(), PublishError> {
-        self.responses.sequence(id).await?;
+        self.sequence(id).await?;
         self.publish_numbered(id).await
+    }
+
+    /// Numbers what is pending, and keeps privately what a sealed consultation can no longer
+    /// number (see [`crate::sequencing`]). Returns how many it numbered.
+    pub async fn sequence(&self, id: &ConsultationId) -> Result<u64, StoreError> {
+        crate::sequencing::sequence(
+            self.consultations.as_ref(),
+            self.responses.as_ref(),
+            self.private.as_ref(),
+            id,
+        )
+        .await
     }
 
     /// Publishes what is numbered and not yet public, and refreshes the pages.
