@@ -227,6 +227,8 @@ impl Backend {
                 clock,
                 queue,
                 scheduler,
+                private: self.private.clone(),
+                site: self.site.clone(),
             }),
             token: Arc::new(token),
         }

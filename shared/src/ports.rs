@@ -253,7 +253,7 @@ pub enum PutMode {
 }
 
 /// The bytes to store: in memory, or in a local file (spooled uploads, so memory stays flat).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Body {
     Bytes(Bytes),
     File(PathBuf),

@@ -1680,6 +1680,57 @@ async fn a_guard_pointing_at_nothing_is_an_error_not_a_crash() {
     );
 }
 
+/// The Group's outcome on every store: its files kept privately and published byte-exact,
+/// the version recorded with its audit entry, its pages written by publication.
+async fn the_outcome_is_published_byte_exact(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("outcome-2027");
+    create(b, &c).await;
+    let clock = TestClock::at("2027-04-02T09:00:00Z");
+    let secretariat = b
+        .admin_state(
+            clock.clone(),
+            Arc::new(NoQueue),
+            Arc::new(SweptByTimer),
+            shared::http::admin::AdminToken::generate(),
+        )
+        .secretariat;
+    let pdf = [b"%PDF-1.7\n".as_slice(), &awkward_bytes()].concat();
+    let submission = shared::secretariat::outcome::OutcomeSubmission {
+        texts: vec![(
+            "text.ar".into(),
+            "النتائج\r\nالسطر الثاني".as_bytes().to_vec(),
+        )],
+        documents: vec![spooled("report.pdf", &pdf).await],
+    };
+    let record = secretariat
+        .publish_outcome(&c.id, submission, Some("ana".into()))
+        .await
+        .unwrap();
+    let version = record.consultation.outcome.last().unwrap().clone();
+    assert_eq!((version.version, version.by.as_deref()), (1, Some("ana")));
+    let stored = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(stored.consultation.outcome, record.consultation.outcome);
+    let audit = b.consultations.audit_log(&c.id).await.unwrap();
+    assert_eq!(audit.last().unwrap().action, Action::OutcomePublished);
+    let site = b.site.as_ref();
+    let folder = format!("consultations/outcome-2027/outcome/{}", version.folder);
+    assert_eq!(
+        read(site, &format!("{folder}/report.pdf")).await.unwrap(),
+        pdf
+    );
+    assert_eq!(
+        read(site, &format!("{folder}/text.ar.txt")).await.unwrap(),
+        "النتائج\r\nالسطر الثاني".as_bytes()
+    );
+    b.publisher(clock).publish(&c.id).await.unwrap();
+    let page = read(site, "ar/consultations/outcome-2027/outcome/index.html")
+        .await
+        .expect("the outcome page");
+    assert!(String::from_utf8(page).unwrap().contains("السطر الثاني"));
+    assert!(read(site, &format!("{folder}/statement")).await.is_some());
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -1713,6 +1764,7 @@ contract!(
     nothing_is_appended_once_sealed,
     the_seal_waits_for_every_pending_response,
     responses_pending_after_the_seal_are_kept_privately,
+    the_outcome_is_published_byte_exact,
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
 );

@@ -1505,3 +1505,162 @@ async fn the_audit_log_names_the_caller_the_host_knows() {
     assert_eq!(audit[1]["action"], "deadline-changed");
     assert!(audit[1].get("by").is_none(), "{}", audit[1]);
 }
+
+impl App {
+    async fn post_outcome(&self, id: &str, parts: &[Part<'_>], token: bool) -> Reply {
+        let (content_type, body) = multipart(parts);
+        let mut request = Request::post(format!("/api/admin/consultations/{id}/outcome"))
+            .header(header::CONTENT_TYPE, content_type);
+        if token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+}
+
+/// The Group's outcome (Res. 1344: its results made known to all): published through the
+/// admin API byte-exact with SHA-256, shown by the API, the consultation's page, its own page
+/// and the feed; a second version replaces the shown one and keeps the first listed; a
+/// request that breaks a rule publishes nothing.
+#[tokio::test]
+async fn the_groups_outcome_is_published_exactly_and_versioned() {
+    use sha2::Digest;
+    let app = app();
+    app.open_consultation().await;
+    let id = ConsultationId::parse("net-2027").unwrap();
+    let text_en = b"Conclusions of the meeting.\r\n\r\nSee https://www.itu.int/council <b>now</b>.";
+    let text_fr = "Conclusions de la réunion.".as_bytes();
+
+    // Refused whole, each naming its field.
+    for (parts, field) in [
+        (
+            vec![Part::Field("text.en", text_en), Part::Field("answer", b"x")],
+            "answer",
+        ),
+        (vec![Part::Field("text.xx", text_en)], "text.xx"),
+        (vec![Part::Field("text.en", b"\xff\xfe")], "text.en"),
+        (vec![], "text.en"),
+        (
+            vec![
+                Part::Field("text.en", text_en),
+                Part::File("a.exe", b"MZ\x90\0\x03"),
+            ],
+            "file",
+        ),
+    ] {
+        let reply = app.post_outcome("net-2027", &parts, true).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert_eq!(reply.json()["error"]["field"], field);
+    }
+    let parts = [Part::Field("text.en", text_en)];
+    assert_eq!(
+        app.post_outcome("net-2027", &parts, false).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.post_outcome("nope-2027", &parts, true).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.get("/api/consultations/net-2027").await.json()["outcome"].is_null());
+
+    let reply = app
+        .post_outcome(
+            "net-2027",
+            &[
+                Part::Field("text.fr", text_fr),
+                Part::Field("text.en", text_en),
+                Part::File("../report.pdf", PDF),
+            ],
+            true,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    let outcome = reply.json()["outcome"].clone();
+    assert_eq!(outcome["version"], 1);
+    assert_eq!(outcome["languages"], json!(["en", "fr"]));
+    let names: Vec<&str> = outcome["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["text.en.txt", "text.fr.txt", "report.pdf"]);
+    for (file, sent) in
+        outcome["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip([text_en.as_slice(), text_fr, PDF])
+    {
+        assert_eq!(file["sha256"], hex::encode(sha2::Sha256::digest(sent)));
+        assert_eq!(file["size"], sent.len());
+        let published = app.get(file["url"].as_str().unwrap()).await;
+        assert_eq!(published.status, StatusCode::OK);
+        assert_eq!(published.body, sent, "published byte for byte");
+    }
+    assert_eq!(
+        app.get("/api/consultations/net-2027").await.json()["outcome"],
+        outcome
+    );
+    let audit = app
+        .send(
+            Request::get("/api/admin/consultations/net-2027/audit")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let last = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "outcome-published");
+    assert_eq!(last["details"]["version"], 1);
+
+    // The pages follow through publication.
+    let publisher = app.backend.publisher(app.clock.clone());
+    publisher.publish(&id).await.unwrap();
+    let page = String::from_utf8(app.get("/consultations/net-2027/").await.body).unwrap();
+    assert!(
+        page.contains("href=\"/consultations/net-2027/outcome/\""),
+        "{page}"
+    );
+    let own = String::from_utf8(app.get("/fr/consultations/net-2027/outcome/").await.body).unwrap();
+    assert!(
+        own.contains("Conclusions de la réunion."),
+        "the reader's language"
+    );
+    let own = String::from_utf8(app.get("/consultations/net-2027/outcome/").await.body).unwrap();
+    assert!(
+        own.contains("<a href=\"https://www.itu.int/council\">"),
+        "links, {own}"
+    );
+    assert!(
+        own.contains("&lt;b&gt;now&lt;/b&gt;"),
+        "never HTML from the author"
+    );
+    let feed = String::from_utf8(app.get("/consultations/net-2027/feed.atom").await.body).unwrap();
+    assert!(feed.contains("/consultations/net-2027/outcome/"), "{feed}");
+    let statement = app.get(outcome["statement"].as_str().unwrap()).await;
+    let statement = String::from_utf8(statement.body).unwrap();
+    assert!(
+        statement.starts_with("verbatim-outcome/v1\n"),
+        "{statement}"
+    );
+    assert!(statement.contains(&format!(
+        "{} {} report.pdf\n",
+        hex::encode(sha2::Sha256::digest(PDF)),
+        PDF.len()
+    )));
+    assert!(statement.contains("\n— "), "signed: {statement}");
+
+    // A second version replaces the shown one; the first stays listed.
+    let reply = app
+        .post_outcome("net-2027", &[Part::Field("text.en", b"Corrected.")], true)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json()["outcome"]["version"], 2);
+    assert_eq!(reply.json()["outcome"]["versions"], 2);
+    publisher.publish(&id).await.unwrap();
+    let own = String::from_utf8(app.get("/consultations/net-2027/outcome/").await.body).unwrap();
+    assert!(own.contains("Corrected."));
+    assert!(own.contains("report.pdf"), "the first version stays listed");
+}

@@ -29,6 +29,8 @@ pub enum Action {
     /// The set of responses became final: nothing more is stored.
     Sealed,
     DossierBuilt,
+    /// A version of the Group's outcome was published.
+    OutcomePublished,
 }
 
 /// One change to a consultation, in its append-only audit log.

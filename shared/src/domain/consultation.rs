@@ -257,6 +257,37 @@ pub struct Consultation {
     /// Set once the closing has been recorded; cleared when the Secretariat reopens.
     #[serde(default)]
     pub closing: Option<Closing>,
+    /// The Group's outcome, every version published, oldest first (the last is shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outcome: Vec<OutcomeVersion>,
+}
+
+/// A text or document of the Group's outcome, as published (see `domain::outcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeFile {
+    /// The file's name on the site (sanitized; `text.{lang}.txt` for a text).
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes as sent.
+    pub sha256: String,
+}
+
+/// One publication of the Group's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeVersion {
+    /// 1 for the first publication, then 2, 3… (the latest is shown).
+    pub version: u32,
+    pub published_at: Timestamp,
+    /// Who published it, as the audit names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Where its files are: `consultations/{id}/outcome/{folder}/` on the site. A fresh name
+    /// for each publication, so two at once never write over each other's files.
+    pub folder: String,
+    /// The texts, one per language (`text.{lang}.txt`), in the order of [`Language::ALL`].
+    pub texts: Vec<OutcomeFile>,
+    pub documents: Vec<OutcomeFile>,
 }
 
 /// A recorded closing, and the dossier built for the Group once the set of responses is final.
@@ -686,6 +717,7 @@ impl ConsultationRequest {
             created_at: now,
             deadline_history: Vec::new(),
             closing: None,
+            outcome: Vec::new(),
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod country;
 pub mod deadline;
 pub mod limits;
 pub mod media;
+pub mod outcome;
 pub mod response;
 pub mod schema;
 pub mod similarity;

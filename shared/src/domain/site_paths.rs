@@ -205,6 +205,35 @@ pub fn is_response_file(key: &str) -> bool {
         if number.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The Group's outcome for a consultation: its latest version, and every earlier one listed.
+pub fn outcome_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/outcome/")
+}
+
+pub fn outcome_key(c: &ConsultationId) -> String {
+    format!("{}index.html", &outcome_url(c)[1..])
+}
+
+/// The site key of a file of the outcome version kept in `folder`.
+pub fn outcome_file_key(c: &ConsultationId, folder: &str, name: &str) -> String {
+    format!("consultations/{c}/outcome/{folder}/{name}")
+}
+
+/// The public path of a file of the outcome version kept in `folder`.
+pub fn outcome_file_url(c: &ConsultationId, folder: &str, name: &str) -> String {
+    format!(
+        "/consultations/{c}/outcome/{folder}/{}",
+        utf8_percent_encode(name, SEGMENT)
+    )
+}
+
+/// Whether a site key is a file of an outcome version (a download, like a response's file).
+pub fn is_outcome_file(key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    matches!(parts.as_slice(), ["consultations", _, "outcome", folder, name]
+        if !folder.is_empty() && !name.is_empty())
+}
+
 /// The 1-based page on which response `number` is listed.
 pub fn page_of(number: u64) -> u64 {
     (number.max(1) - 1) / PAGE_SIZE + 1

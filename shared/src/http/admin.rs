@@ -59,11 +59,7 @@ impl AdminToken {
     }
 }
 
-/// Who sent an admin request, as the deployment knows them, put in the request's extensions
-/// by the host (on AWS: the admin function, from the IAM principal API Gateway checked); it
-/// goes into the audit log. The local host's token is shared, so it names no one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller(pub String);
+pub use super::caller::Caller;
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -71,11 +67,19 @@ pub struct AdminState {
     pub token: Arc<AdminToken>,
 }
 
+/// The use cases' entry point, for routes written outside this module (`outcome`).
+impl axum::extract::FromRef<AdminState> for Arc<Secretariat> {
+    fn from_ref(state: &AdminState) -> Self {
+        state.secretariat.clone()
+    }
+}
+
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/api/admin/consultations", post(create).get(list))
         .route("/api/admin/consultations/{id}", patch(move_deadline))
         .route("/api/admin/consultations/{id}/audit", get(audit_log))
+        .merge(super::outcome::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }

@@ -1,11 +1,13 @@
 //! HTTP: one axum `Router` per function, served by `lambda_http` on AWS and by the local host.
 
 pub mod admin;
+pub mod caller;
 pub mod error;
 pub mod health;
 pub mod intake;
 pub mod list;
 pub mod openapi;
+pub mod outcome;
 pub mod rate_limit;
 pub mod site;
 

@@ -165,6 +165,26 @@ impl SpooledFile {
         }
     }
 
+    /// The file's media type: as the channel knows it, else judged from its first bytes against
+    /// the allow-list (a ZIP archive by the names inside it: Office Open XML packages).
+    pub async fn media_type(
+        &self,
+        name: &str,
+    ) -> Result<&'static str, crate::domain::media::Unsupported> {
+        use crate::domain::media::{ZIP, classify, office_type};
+        Ok(match self.media_type {
+            Some(known) => known,
+            None => match classify(name, &self.head)? {
+                ZIP => self
+                    .zip_entry_names()
+                    .await
+                    .and_then(|names| office_type(names.iter().map(String::as_str)))
+                    .unwrap_or(ZIP),
+                judged => judged,
+            },
+        })
+    }
+
     /// The bytes, to store: a file is read from where it was spooled (or linked, on disk).
     pub fn body(&self) -> crate::ports::Body {
         match &self.content {

@@ -158,6 +158,9 @@ impl Publisher {
             self.write(edition.url(&site_paths::feed_url(id)), feed.into_bytes())
                 .await?;
         }
+        if !record.consultation.outcome.is_empty() {
+            self.write_outcome(&record).await?;
+        }
         // After the pages (a reader never finds the log ahead of the manifests), before the
         // high-water mark (a crash here is redone, and the rebuilt log must match).
         self.publish_log(id, total).await?;
@@ -165,6 +168,49 @@ impl Publisher {
         self.site.sync().await?;
         self.publication.set_published(id, total).await?;
         self.publish_index().await
+    }
+
+    /// The Group's outcome: each version's signed statement (the same bytes each time), and
+    /// the outcome page in every edition with the latest version's texts, read from the
+    /// private store where the Secretariat's publication kept them.
+    async fn write_outcome(&self, record: &ConsultationRecord) -> Result<(), PublishError> {
+        use crate::domain::outcome::{STATEMENT_FILE_NAME, private_key, statement, text_language};
+        let c = &record.consultation;
+        let log_key = self.log_key.clone().ok_or(PublishError::NoLogKey)?;
+        let origin = crate::transparency::checkpoint::origin(log_key.name(), c.id.as_str());
+        for version in &c.outcome {
+            let note = crate::transparency::checkpoint::sign_note(
+                &log_key,
+                &statement(&origin, &c.id, version),
+            )?;
+            let path = site_paths::outcome_file_key(&c.id, &version.folder, STATEMENT_FILE_NAME);
+            self.write(format!("/{path}"), note).await?;
+        }
+        let mut texts = Vec::new();
+        if let Some(latest) = c.outcome.last() {
+            for file in &latest.texts {
+                let Some(lang) = text_language(&file.name) else {
+                    continue;
+                };
+                let object = key(private_key(&c.id, &latest.folder, &file.name))?;
+                let bytes = match self.private.get(&object).await? {
+                    Some(found) => found.into_bytes().await?,
+                    None => return Err(PublishError::MissingOriginal(object.as_str().to_owned())),
+                };
+                texts.push((lang, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+        for edition in Edition::all() {
+            let page = crate::site::outcome_pages::outcome_page(
+                edition,
+                record,
+                &texts,
+                Some(log_key.verifier().as_str()),
+            );
+            let path = edition.key(&site_paths::outcome_key(&c.id));
+            self.write(format!("/{path}"), page.into_bytes()).await?;
+        }
+        Ok(())
     }
 
     /// Appends the consultation's responses `..=total` to its transparency log.

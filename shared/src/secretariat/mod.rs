@@ -1,6 +1,8 @@
 //! What the Secretariat does: open consultations and move their deadlines (extensions,
-//! corrections, reopening). Every change is audited and (re)schedules the closing.
+//! corrections, reopening), and publish the Group's outcome (`outcome`). Every change is
+//! audited; a change of deadline (re)schedules the closing.
 
+pub mod outcome;
 pub mod records;
 
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use crate::domain::{
     ValidationError,
 };
 use crate::ports::{
-    Clock, CloseScheduler, ConsultationRecord, Consultations, PublishQueue, StoreError,
+    Clock, CloseScheduler, ConsultationRecord, Consultations, ObjectStore, PublishQueue, StoreError,
 };
 use crate::secretariat::records::{ModifyError, modify};
 
@@ -39,6 +41,9 @@ pub struct Secretariat {
     pub clock: Arc<dyn Clock>,
     pub queue: Arc<dyn PublishQueue>,
     pub scheduler: Arc<dyn CloseScheduler>,
+    /// Where the outcome's files are kept (the record) and published.
+    pub private: Arc<dyn ObjectStore>,
+    pub site: Arc<dyn ObjectStore>,
 }
 
 impl Secretariat {

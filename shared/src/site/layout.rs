@@ -35,6 +35,17 @@ impl Here<'_> {
     }
 }
 
+/// A text the Secretariat gave in several languages: the reader's, or the stated fallback,
+/// marked with its own language so screen readers pronounce it right.
+pub(super) fn localized(m: &Catalogue, text: &crate::domain::Localized) -> Markup {
+    let (lang, value) = text.get(m.lang());
+    if lang == m.lang() {
+        html! { (value) }
+    } else {
+        html! { span lang=(lang.code()) dir=(dir(lang)) { (value) } }
+    }
+}
+
 pub(super) fn dir(lang: Language) -> &'static str {
     if lang.is_rtl() { "rtl" } else { "ltr" }
 }

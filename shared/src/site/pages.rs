@@ -56,16 +56,7 @@ pub(super) fn when_utc(m: &Catalogue, raw: &str) -> Markup {
     }
 }
 
-/// A text the Secretariat gave in several languages: the reader's, or the stated fallback,
-/// marked with its own language so screen readers pronounce it right.
-pub(super) fn localized(m: &Catalogue, text: &Localized) -> Markup {
-    let (lang, value) = text.get(m.lang());
-    if lang == m.lang() {
-        html! { (value) }
-    } else {
-        html! { span lang=(lang.code()) dir=(dir(lang)) { (value) } }
-    }
-}
+pub(super) use super::layout::localized;
 
 /// The note that says which language a fallback text is shown in, if any is.
 fn fallback_note<'a>(m: &Catalogue, texts: impl IntoIterator<Item = &'a Localized>) -> Markup {
@@ -156,6 +147,7 @@ pub fn consultation_page(
         html! {
             h1 { (localized(m, &c.title)) }
             (fallback_note(m, std::iter::once(&c.title).chain(&c.questions)))
+            @if page == 1 { (super::outcome_pages::outcome_box(here, c)) }
             dl {
                 dt { (m.t("label_status")) } dd { (status_label(m, status)) }
                 dt { (m.t("label_opens")) } dd { (when(m, c.opens_at)) }
@@ -691,6 +683,14 @@ pub fn consultation_feed(
         .filter_map(|r| r.received_at.parse::<Timestamp>().ok())
         .max()
         .unwrap_or(c.opens_at.min(now));
+    let updated = c
+        .outcome
+        .last()
+        .map_or(updated, |o| updated.max(o.published_at));
+    let outcome_urn = c
+        .outcome
+        .last()
+        .map(|o| atom_id(lang, &format!("verbatim outcome {} {}", c.id, o.version)));
     html! {
         (ATOM_DECLARATION)
         feed xmlns="http://www.w3.org/2005/Atom" xml:lang=(lang.code()) {
@@ -701,6 +701,9 @@ pub fn consultation_feed(
             author { name { "ITU CWG-Internet" } }
             link rel="self" href=(edition.url(&site_paths::feed_url(&c.id))) {}
             link rel="alternate" type="text/html" href=(edition.url(&site_paths::consultation_url(&c.id))) {}
+            @if let Some(urn) = outcome_urn {
+                (super::outcome_pages::outcome_entry(edition, c, urn))
+            }
             @for r in latest.iter().rev() {
                 entry {
                     id { (response_urn(lang, r)) }

@@ -7,7 +7,9 @@ use utoipa::ToSchema;
 
 use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::site_paths;
-use crate::domain::{ConsultationId, DeadlineChange, DeadlineRule, Localized, Receipt, Status};
+use crate::domain::{
+    ConsultationId, DeadlineChange, DeadlineRule, Language, Localized, Receipt, Status,
+};
 use crate::ports::ConsultationRecord;
 
 /// A consultation as the API and the manifest show it.
@@ -68,6 +70,78 @@ pub struct ConsultationView {
     pub dossier: Option<DossierView>,
     /// Every move of the deadline after creation, oldest first.
     pub deadline_history: Vec<DeadlineChange>,
+    /// The Group's outcome once the Secretariat has published it (its latest version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub outcome: Option<OutcomeView>,
+}
+
+/// The Group's outcome for a consultation: the latest version's texts and documents, each
+/// published byte-exact with its SHA-256.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Outcome)]
+pub struct OutcomeView {
+    /// 1 for the first publication; a new one replaces the shown one, the earlier ones stay
+    /// listed on the outcome page.
+    #[schema(minimum = 1)]
+    pub version: u32,
+    /// When this version was published (Geneva time with offset).
+    #[schema(format = DateTime)]
+    pub published_at: String,
+    /// The languages it has a text in (`text.{lang}.txt` among the files).
+    pub languages: Vec<Language>,
+    /// The texts, then the documents.
+    pub files: Vec<OutcomeFileView>,
+    /// `/consultations/{id}/outcome/`: its page.
+    #[schema(format = "uri-reference")]
+    pub url: String,
+    /// The signed note listing every file's SHA-256 and size (signed with the log's key).
+    #[schema(format = "uri-reference")]
+    pub statement: String,
+    /// How many versions were published (the earlier ones are listed on its page).
+    #[schema(minimum = 1)]
+    pub versions: u32,
+}
+
+/// A text or document of the outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = OutcomeFile)]
+pub struct OutcomeFileView {
+    pub name: String,
+    pub media_type: String,
+    pub size: u64,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub sha256: String,
+    #[schema(format = "uri-reference")]
+    pub url: String,
+}
+
+impl OutcomeView {
+    fn new(c: &crate::domain::Consultation) -> Option<Self> {
+        let latest = c.outcome.last()?;
+        Some(Self {
+            version: latest.version,
+            published_at: rfc3339_geneva(latest.published_at),
+            languages: latest.languages(),
+            files: latest
+                .files()
+                .map(|f| OutcomeFileView {
+                    name: f.name.clone(),
+                    media_type: f.media_type.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                    url: site_paths::outcome_file_url(&c.id, &latest.folder, &f.name),
+                })
+                .collect(),
+            url: site_paths::outcome_url(&c.id),
+            statement: site_paths::outcome_file_url(
+                &c.id,
+                &latest.folder,
+                crate::domain::outcome::STATEMENT_FILE_NAME,
+            ),
+            versions: c.outcome.len() as u32,
+        })
+    }
 }
 
 /// The dossier for the Group's meeting, once the consultation is closed.
@@ -158,6 +232,7 @@ impl ConsultationView {
                     }),
                 }),
             deadline_history: c.deadline_history.clone(),
+            outcome: OutcomeView::new(c),
         }
     }
 }

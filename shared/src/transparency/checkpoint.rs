@@ -41,6 +41,16 @@ pub fn sign_checkpoint(key: &LogKey, head: &TreeHead) -> Result<Vec<u8>, Transpa
     Ok(note.to_bytes())
 }
 
+/// A signed note of `text` (a statement other than a checkpoint, e.g. the list of an outcome's
+/// files). Deterministic like a checkpoint: signing again gives the same bytes.
+pub fn sign_note(key: &LogKey, text: &str) -> Result<Vec<u8>, TransparencyError> {
+    let mut note = Note::new(text.as_bytes(), &[])
+        .map_err(|e| TransparencyError::MalformedCheckpoint(e.to_string()))?;
+    note.add_sigs(&[key.signer()])
+        .map_err(|e| TransparencyError::MalformedCheckpoint(e.to_string()))?;
+    Ok(note.to_bytes())
+}
+
 /// Parses a checkpoint and checks it is signed by `verifier` for `expected_origin`.
 pub fn open_checkpoint(
     bytes: &[u8],
