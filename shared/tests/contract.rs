@@ -1680,9 +1680,9 @@ async fn a_guard_pointing_at_nothing_is_an_error_not_a_crash() {
     );
 }
 
-/// The Group's outcome on every store: its files kept privately and published byte-exact,
-/// the version recorded with its audit entry, its pages written by publication.
-async fn the_outcome_is_published_byte_exact(f: Fixture) {
+/// The Group's outcome and the background documents on every store: files kept privately and
+/// published byte-exact, recorded with their audit entries, pages written by publication.
+async fn what_the_secretariat_publishes_is_byte_exact(f: Fixture) {
     let b = &f.backend;
     let c = consultation("outcome-2027");
     create(b, &c).await;
@@ -1723,7 +1723,24 @@ async fn the_outcome_is_published_byte_exact(f: Fixture) {
         read(site, &format!("{folder}/text.ar.txt")).await.unwrap(),
         "النتائج\r\nالسطر الثاني".as_bytes()
     );
+    let record = secretariat
+        .add_documents(&c.id, vec![spooled("../Contexte.pdf", &pdf).await], None)
+        .await
+        .unwrap();
+    let document = &record.consultation.documents[0];
+    assert_eq!(document.file.name, "Contexte.pdf");
+    let key = format!(
+        "consultations/outcome-2027/documents/{}/Contexte.pdf",
+        document.folder
+    );
+    assert_eq!(read(site, &key).await.unwrap(), pdf);
+    let stored = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(stored.consultation.documents, record.consultation.documents);
     b.publisher(clock).publish(&c.id).await.unwrap();
+    let page = read(site, "consultations/outcome-2027/index.html")
+        .await
+        .unwrap();
+    assert!(String::from_utf8(page).unwrap().contains("Contexte.pdf"));
     let page = read(site, "ar/consultations/outcome-2027/outcome/index.html")
         .await
         .expect("the outcome page");
@@ -1764,7 +1781,7 @@ contract!(
     nothing_is_appended_once_sealed,
     the_seal_waits_for_every_pending_response,
     responses_pending_after_the_seal_are_kept_privately,
-    the_outcome_is_published_byte_exact,
+    what_the_secretariat_publishes_is_byte_exact,
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
 );

@@ -1664,3 +1664,114 @@ async fn the_groups_outcome_is_published_exactly_and_versioned() {
     assert!(own.contains("Corrected."));
     assert!(own.contains("report.pdf"), "the first version stays listed");
 }
+
+/// What a consultation is about: a description (plain text, paragraphs and links, never HTML)
+/// given at creation or replaced, and background documents published byte-exact; each change
+/// audited; refusals name their field and publish nothing.
+#[tokio::test]
+async fn a_consultation_has_a_description_and_background_documents() {
+    use sha2::Digest;
+    let app = app();
+    let mut request = consultation();
+    request["description"] =
+        json!({"en": "Why we ask.\n\nRead https://www.itu.int/res1344 <i>first</i>."});
+    assert_eq!(app.create(request).await.status, StatusCode::CREATED);
+    let shown = app.get("/api/consultations/net-2027").await.json();
+    assert_eq!(
+        shown["description"]["en"],
+        "Why we ask.\n\nRead https://www.itu.int/res1344 <i>first</i>."
+    );
+
+    let describe = |body: Value| {
+        Request::put("/api/admin/consultations/net-2027/description")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let refused = app.send(describe(json!({"xx": "?"}))).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json()["error"]["field"], "description");
+    let replaced = app
+        .send(describe(
+            json!({"en": "Why we ask.", "fr": "Pourquoi nous demandons."}),
+        ))
+        .await;
+    assert_eq!(replaced.status, StatusCode::OK);
+    assert_eq!(
+        replaced.json()["description"]["fr"],
+        "Pourquoi nous demandons."
+    );
+
+    let post_documents = |parts: &[Part<'_>]| {
+        let (content_type, body) = multipart(parts);
+        Request::post("/api/admin/consultations/net-2027/documents")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let notes = "Notes\r\nÉté 2027 — 夏\r\n".as_bytes();
+    let added = app
+        .send(post_documents(&[
+            Part::File("Background paper.pdf", PDF),
+            Part::File("notes.txt", notes),
+        ]))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{:?}", added.json());
+    let documents = added.json()["documents"].clone();
+    assert_eq!(documents.as_array().unwrap().len(), 2);
+    for (document, sent) in documents.as_array().unwrap().iter().zip([PDF, notes]) {
+        assert_eq!(document["sha256"], hex::encode(sha2::Sha256::digest(sent)));
+        let published = app.get(document["url"].as_str().unwrap()).await;
+        assert_eq!(published.body, sent, "published byte for byte");
+        assert!(
+            published.headers[header::CONTENT_DISPOSITION]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment")
+        );
+    }
+    for (parts, field) in [
+        (vec![Part::File("background paper.PDF", PDF)], "file"),
+        (vec![Part::Field("text.en", b"no texts here")], "text.en"),
+        (vec![], "file"),
+    ] {
+        let reply = app.send(post_documents(&parts)).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        assert_eq!(reply.json()["error"]["field"], field);
+    }
+    let audit = app
+        .send(
+            Request::get("/api/admin/consultations/net-2027/audit")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["created", "description-changed", "documents-added"]
+    );
+
+    app.backend
+        .publisher(app.clock.clone())
+        .publish(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    let page = String::from_utf8(app.get("/fr/consultations/net-2027/").await.body).unwrap();
+    assert!(page.contains("<p>Pourquoi nous demandons.</p>"), "{page}");
+    assert!(page.contains("Background paper.pdf"));
+    let page = String::from_utf8(app.get("/ru/consultations/net-2027/").await.body).unwrap();
+    assert!(
+        page.contains("lang=\"en\""),
+        "the fallback marked with its language"
+    );
+}

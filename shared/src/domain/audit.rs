@@ -31,6 +31,10 @@ pub enum Action {
     DossierBuilt,
     /// A version of the Group's outcome was published.
     OutcomePublished,
+    /// The description was given or replaced.
+    DescriptionChanged,
+    /// Background documents were published.
+    DocumentsAdded,
 }
 
 /// One change to a consultation, in its append-only audit log.

@@ -171,6 +171,20 @@ impl Localized {
         Ok(Self(texts))
     }
 
+    /// The schema of a description as a request gives it.
+    pub fn description_request_schema() -> ObjectBuilder {
+        Self::request_schema(MAX_DESCRIPTION_CHARS).description(Some(format!(
+            "What the consultation is about, by language code: paragraphs of plain text \
+             separated by a blank line, at most {MAX_DESCRIPTION_CHARS} characters a language; \
+             web addresses become links, nothing is read as HTML."
+        )))
+    }
+
+    /// A consultation's description as a request gives it (field `description`).
+    pub fn parse_description(raw: BTreeMap<String, String>) -> Result<Self, ValidationError> {
+        Self::parse("description", raw, MAX_DESCRIPTION_CHARS)
+    }
+
     /// The text in `lang`, else in English, else in the first language given.
     pub fn get(&self, lang: Language) -> (Language, &str) {
         self.0
@@ -260,11 +274,29 @@ pub struct Consultation {
     /// The Group's outcome, every version published, oldest first (the last is shown).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcome: Vec<OutcomeVersion>,
+    /// What the consultation is about, beyond its title: paragraphs of plain text (web
+    /// addresses become links; nothing is read as HTML), in one or more languages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Localized>,
+    /// Background documents, in the order added; each published byte-exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<BackgroundDocument>,
 }
 
-/// A text or document of the Group's outcome, as published (see `domain::outcome`).
+/// A background document of a consultation, published at
+/// `/consultations/{id}/documents/{folder}/{name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutcomeFile {
+pub struct BackgroundDocument {
+    /// A fresh name for each upload, so two documents of one name never clash.
+    pub folder: String,
+    pub file: PublishedFile,
+    pub added_at: Timestamp,
+}
+
+/// A file the Secretariat published: a background document, or a text or document of the
+/// Group's outcome (see `domain::outcome`). Published byte-exact, like a response's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedFile {
     /// The file's name on the site (sanitized; `text.{lang}.txt` for a text).
     pub name: String,
     pub media_type: String,
@@ -286,8 +318,8 @@ pub struct OutcomeVersion {
     /// for each publication, so two at once never write over each other's files.
     pub folder: String,
     /// The texts, one per language (`text.{lang}.txt`), in the order of [`Language::ALL`].
-    pub texts: Vec<OutcomeFile>,
-    pub documents: Vec<OutcomeFile>,
+    pub texts: Vec<PublishedFile>,
+    pub documents: Vec<PublishedFile>,
 }
 
 /// A recorded closing, and the dossier built for the Group once the set of responses is final.
@@ -553,7 +585,13 @@ pub struct ConsultationRequest {
     pub opens_at: Option<String>,
     #[serde(default)]
     pub deadline: Option<String>,
+    /// What the consultation is about: paragraphs of plain text, by language code.
+    #[serde(default)]
+    pub description: Option<BTreeMap<String, String>>,
 }
+
+/// The longest description, in characters, in each language.
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 
 /// The longest title, in characters, in each language.
 pub const MAX_TITLE_CHARS: usize = 500;
@@ -646,6 +684,11 @@ impl PartialSchema for ConsultationRequest {
                     ))
                     .examples(["2027-02-28T23:59:59+01:00"]),
             )
+            .property(
+                "description",
+                Localized::description_request_schema()
+                    .schema_type(SchemaType::from_iter([Type::Object, Type::Null])),
+            )
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .examples([serde_json::json!({
                 "id": "internet-access-2027",
@@ -682,6 +725,10 @@ impl ConsultationRequest {
             .enumerate()
             .map(|(i, q)| Localized::parse(&format!("questions[{i}]"), q, MAX_QUESTION_CHARS))
             .collect::<Result<Vec<_>, _>>()?;
+        let description = self
+            .description
+            .map(Localized::parse_description)
+            .transpose()?;
         let meeting_date = parse_meeting_date(&self.meeting_date)?;
         let opens_at = match self.opens_at {
             None => now,
@@ -718,6 +765,8 @@ impl ConsultationRequest {
             deadline_history: Vec::new(),
             closing: None,
             outcome: Vec::new(),
+            description,
+            documents: Vec::new(),
         })
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use super::ValidationError;
 use super::consultation::{ConsultationId, Language};
-pub use super::consultation::{OutcomeFile, OutcomeVersion};
+pub use super::consultation::{OutcomeVersion, PublishedFile};
 use super::response::sanitize_file_name;
 
 /// The largest text of one language (64 KiB): a summary of conclusions, not a report (a report
@@ -29,7 +29,7 @@ impl OutcomeVersion {
     }
 
     /// The text and document files, texts first.
-    pub fn files(&self) -> impl Iterator<Item = &OutcomeFile> {
+    pub fn files(&self) -> impl Iterator<Item = &PublishedFile> {
         self.texts.iter().chain(&self.documents)
     }
 }
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn the_statement_lists_every_file() {
-        let file = |name: &str| OutcomeFile {
+        let file = |name: &str| PublishedFile {
             name: name.into(),
             media_type: "text/plain".into(),
             size: 3,

@@ -227,10 +227,24 @@ pub fn outcome_file_url(c: &ConsultationId, folder: &str, name: &str) -> String 
     )
 }
 
-/// Whether a site key is a file of an outcome version (a download, like a response's file).
-pub fn is_outcome_file(key: &str) -> bool {
+/// The site key of a background document uploaded into `folder`.
+pub fn document_file_key(c: &ConsultationId, folder: &str, name: &str) -> String {
+    format!("consultations/{c}/documents/{folder}/{name}")
+}
+
+/// The public path of a background document.
+pub fn document_file_url(c: &ConsultationId, folder: &str, name: &str) -> String {
+    format!(
+        "/consultations/{c}/documents/{folder}/{}",
+        utf8_percent_encode(name, SEGMENT)
+    )
+}
+
+/// Whether a site key is a file the Secretariat published (an outcome's or a background
+/// document): a download, like a response's file.
+pub fn is_secretariat_file(key: &str) -> bool {
     let parts: Vec<&str> = key.split('/').collect();
-    matches!(parts.as_slice(), ["consultations", _, "outcome", folder, name]
+    matches!(parts.as_slice(), ["consultations", _, "outcome" | "documents", folder, name]
         if !folder.is_empty() && !name.is_empty())
 }
 

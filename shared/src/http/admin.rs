@@ -80,6 +80,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/admin/consultations/{id}", patch(move_deadline))
         .route("/api/admin/consultations/{id}/audit", get(audit_log))
         .merge(super::outcome::routes())
+        .merge(super::documents::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .with_state(state)
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod caller;
+pub mod documents;
 pub mod error;
 pub mod health;
 pub mod intake;

@@ -92,6 +92,8 @@ async fn serve() -> impl IntoResponse {
         super::admin::move_deadline,
         super::admin::audit_log,
         super::outcome::publish,
+        super::documents::describe,
+        super::documents::add_documents,
         super::intake::list,
         super::intake::show,
         super::intake::submit,
@@ -468,12 +470,14 @@ mod tests {
                 "GET /consultations/{id}/summary/",
                 "PATCH /api/admin/consultations/{id}",
                 "POST /api/admin/consultations",
+                "POST /api/admin/consultations/{id}/documents",
                 "POST /api/admin/consultations/{id}/outcome",
                 "POST /api/consultations/{id}/responses",
                 "POST /api/consultations/{id}/subscriptions",
                 "POST /api/consultations/{id}/uploads",
                 "POST /api/subscriptions/confirm",
                 "POST /api/subscriptions/unsubscribe",
+                "PUT /api/admin/consultations/{id}/description",
                 "PUT /api/uploads/{id}/{upload}",
             ]
         );

@@ -39,7 +39,7 @@ where
     )
 }
 
-fn malformed(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn malformed(e: impl std::fmt::Display) -> ApiError {
     ApiError::Malformed(Text::with("err_multipart", [("detail", Arg::plain(e))]))
 }
 
@@ -88,7 +88,7 @@ async fn publish(
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|e| malformed(e.body_text()))?;
-    let submission = read_parts(&mut multipart).await?;
+    let submission = read_parts(&mut multipart, Texts::Accepted).await?;
     let record = secretariat.publish_outcome(&id, submission, by).await?;
     let now = secretariat.clock.now();
     Ok((
@@ -97,10 +97,20 @@ async fn publish(
     ))
 }
 
+/// Whether a form takes `text.{lang}` fields besides its documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Texts {
+    Accepted,
+    Refused,
+}
+
 /// The parts as sent, bounded: each text to its limit (one byte more tells it is over), the
 /// documents spooled within the intake's limits for files. Unknown fields are refused, never
 /// dropped.
-async fn read_parts(multipart: &mut Multipart) -> Result<OutcomeSubmission, ApiError> {
+pub(super) async fn read_parts(
+    multipart: &mut Multipart,
+    texts: Texts,
+) -> Result<OutcomeSubmission, ApiError> {
     let limits = Limits {
         max_files: MAX_DOCUMENTS,
         ..Limits::default()
@@ -133,7 +143,7 @@ async fn read_parts(multipart: &mut Multipart) -> Result<OutcomeSubmission, ApiE
             }
             let spooled = spool.finish(file_name).await.map_err(SpoolError::from)?;
             submission.documents.push(spooled);
-        } else if name.starts_with("text.") {
+        } else if texts == Texts::Accepted && name.starts_with("text.") {
             let mut text = Vec::new();
             while let Some(chunk) = field.chunk().await.map_err(malformed)? {
                 if text.len() + chunk.len() > MAX_TEXT_BYTES + 1 {

@@ -2,6 +2,7 @@
 //! corrections, reopening), and publish the Group's outcome (`outcome`). Every change is
 //! audited; a change of deadline (re)schedules the closing.
 
+pub mod documents;
 pub mod outcome;
 pub mod records;
 
@@ -24,6 +25,17 @@ pub enum AdminError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// A change that cannot be refused (its checks came before it) failing to commit.
+    pub(crate) fn from_modify(e: ModifyError<std::convert::Infallible>) -> Self {
+        match e {
+            ModifyError::NotFound(id) => Self::NotFound(id),
+            ModifyError::Store(s) => Self::Store(s),
+            ModifyError::Refused(never) => match never {},
+        }
+    }
 }
 
 impl From<ModifyError<ValidationError>> for AdminError {
@@ -103,6 +115,34 @@ impl Secretariat {
             return Err(AdminError::NotFound(id.clone()));
         }
         Ok(self.consultations.audit_log(id).await?)
+    }
+
+    /// Keeps a file the Secretariat publishes privately at `private` (the record), then puts
+    /// its public copy at `public` on the site; both create-only (each upload has a fresh
+    /// folder), so what the record will name is already on the site when it commits.
+    async fn store_published(
+        &self,
+        private: String,
+        public: String,
+        file: &crate::domain::PublishedFile,
+        body: &crate::ports::Body,
+    ) -> Result<(), StoreError> {
+        use crate::ports::{ObjectKey, ObjectMeta, PutMode};
+        let key = |raw: String| {
+            ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming a published file", e))
+        };
+        let meta = ObjectMeta {
+            content_type: file.media_type.clone(),
+            content_disposition: None,
+        };
+        self.private
+            .put(&key(private)?, body.clone(), &meta, PutMode::CreateNew)
+            .await?;
+        let public = key(public)?;
+        let meta = crate::site::site_meta(public.as_str());
+        self.site
+            .put(&public, body.clone(), &meta, PutMode::CreateNew)
+            .await
     }
 
     async fn after_change(

@@ -12,21 +12,17 @@ use sha2::{Digest, Sha256};
 use super::records::modify;
 use super::{AdminError, Secretariat};
 use crate::domain::outcome::{
-    OutcomeDraft, OutcomeFile, OutcomeVersion, private_key, text_file_name,
+    OutcomeDraft, OutcomeVersion, PublishedFile, private_key, text_file_name,
 };
 use crate::domain::{Action, Actor, AuditEntry, ConsultationId, ValidationError, site_paths};
 use crate::intake::spool::SpooledFile;
-use crate::ports::{Body, ConsultationRecord, ObjectKey, ObjectMeta, PutMode, StoreError};
+use crate::ports::{Body, ConsultationRecord};
 
 /// What the Secretariat sent: `text.{lang}` fields as sent (field name, bytes), and documents.
 #[derive(Debug, Default)]
 pub struct OutcomeSubmission {
     pub texts: Vec<(String, Vec<u8>)>,
     pub documents: Vec<SpooledFile>,
-}
-
-fn object_key(raw: String) -> Result<ObjectKey, StoreError> {
-    ObjectKey::parse(raw).map_err(|e| StoreError::backend("naming an outcome file", e))
 }
 
 impl Secretariat {
@@ -54,7 +50,7 @@ impl Secretariat {
                 .await
                 .map_err(|u| ValidationError::text("file", u.text()))?;
             documents.push((
-                OutcomeFile {
+                PublishedFile {
                     name: name.clone(),
                     media_type: media_type.to_owned(),
                     size: file.size,
@@ -67,7 +63,7 @@ impl Secretariat {
         for (lang, text) in draft.texts {
             let bytes = Bytes::from(text.into_bytes());
             texts.push((
-                OutcomeFile {
+                PublishedFile {
                     name: text_file_name(lang),
                     media_type: "text/plain".to_owned(),
                     size: bytes.len() as u64,
@@ -79,10 +75,12 @@ impl Secretariat {
 
         let folder = uuid::Uuid::now_v7().simple().to_string();
         for (file, body) in texts.iter().chain(&documents) {
-            self.store_outcome_file(id, &folder, file, body).await?;
+            let private = private_key(id, &folder, &file.name);
+            let public = site_paths::outcome_file_key(id, &folder, &file.name);
+            self.store_published(private, public, file, body).await?;
         }
-        let texts: Vec<OutcomeFile> = texts.into_iter().map(|(f, _)| f).collect();
-        let documents: Vec<OutcomeFile> = documents.into_iter().map(|(f, _)| f).collect();
+        let texts: Vec<PublishedFile> = texts.into_iter().map(|(f, _)| f).collect();
+        let documents: Vec<PublishedFile> = documents.into_iter().map(|(f, _)| f).collect();
         let now = self.clock.now();
         let record = modify::<std::convert::Infallible>(self.consultations.as_ref(), id, |c| {
             let version = OutcomeVersion {
@@ -93,7 +91,7 @@ impl Secretariat {
                 texts: texts.clone(),
                 documents: documents.clone(),
             };
-            let listed = |files: &[OutcomeFile]| {
+            let listed = |files: &[PublishedFile]| {
                 files
                     .iter()
                     .map(|f| json!({ "name": f.name, "size": f.size, "sha256": f.sha256 }))
@@ -116,37 +114,9 @@ impl Secretariat {
             }))
         })
         .await
-        .map_err(|e| match e {
-            super::records::ModifyError::NotFound(id) => AdminError::NotFound(id),
-            super::records::ModifyError::Store(s) => AdminError::Store(s),
-            super::records::ModifyError::Refused(never) => match never {},
-        })?;
+        .map_err(AdminError::from_modify)?;
         self.queue.request(id);
         tracing::info!(consultation = %id, version = record.consultation.outcome.len(), "outcome published");
         Ok(record)
-    }
-
-    /// Keeps one file privately, then puts its public copy on the site (both create-only: the
-    /// folder is new).
-    async fn store_outcome_file(
-        &self,
-        id: &ConsultationId,
-        folder: &str,
-        file: &OutcomeFile,
-        body: &Body,
-    ) -> Result<(), StoreError> {
-        let private = object_key(private_key(id, folder, &file.name))?;
-        let meta = ObjectMeta {
-            content_type: file.media_type.clone(),
-            content_disposition: None,
-        };
-        self.private
-            .put(&private, body.clone(), &meta, PutMode::CreateNew)
-            .await?;
-        let public = object_key(site_paths::outcome_file_key(id, folder, &file.name))?;
-        let meta = crate::site::site_meta(public.as_str());
-        self.site
-            .put(&public, body.clone(), &meta, PutMode::CreateNew)
-            .await
     }
 }

@@ -26,7 +26,7 @@ pub fn site_meta(key: &str) -> ObjectMeta {
             content_disposition: Some(attachment(&format!("{consultation}-dossier.zip"))),
         };
     }
-    if site_paths::is_response_file(key) || site_paths::is_outcome_file(key) {
+    if site_paths::is_response_file(key) || site_paths::is_secretariat_file(key) {
         let name = key.rsplit('/').next().unwrap_or("file");
         return ObjectMeta {
             content_type: "application/octet-stream".to_owned(),

@@ -1,13 +1,14 @@
-//! The Group's outcome on the site: its own page (`/consultations/{id}/outcome/`, in every
-//! edition), the box at the top of the consultation's page, and its entry in the consultation's
-//! feed. The texts are plain text: paragraphs and links are shown, nothing the author typed is
-//! ever read as HTML.
+//! What the Secretariat publishes beside the responses: the Group's outcome (its own page,
+//! `/consultations/{id}/outcome/` in every edition, the box at the top of the consultation's
+//! page, its entry in the consultation's feed), and the consultation's description and
+//! background documents. Texts are plain text: paragraphs and links are shown, nothing the
+//! author typed is ever read as HTML.
 
 use jiff::Timestamp;
 use maud::{Markup, html};
 
 use crate::domain::deadline::rfc3339_geneva;
-use crate::domain::outcome::{OutcomeFile, OutcomeVersion, STATEMENT_FILE_NAME};
+use crate::domain::outcome::{OutcomeVersion, PublishedFile, STATEMENT_FILE_NAME};
 use crate::domain::site_paths::{self, Edition};
 use crate::domain::{Consultation, ConsultationId, Language};
 use crate::i18n::Catalogue;
@@ -74,7 +75,7 @@ fn files(
     m: &Catalogue,
     id: &ConsultationId,
     version: &OutcomeVersion,
-    list: &[OutcomeFile],
+    list: &[PublishedFile],
 ) -> Markup {
     html! {
         ul class="files" {
@@ -178,6 +179,36 @@ pub(super) fn outcome_box(here: Here, c: &Consultation) -> Markup {
                 }
                 @if !latest.documents.is_empty() {
                     (files(m, &c.id, latest, &latest.documents))
+                }
+            }
+        }
+    }
+}
+
+/// The consultation's description (in the reader's language, or the fallback marked with its
+/// own) and its background documents, each a download with its size and SHA-256.
+pub(super) fn about(here: Here, c: &Consultation) -> Markup {
+    let m = here.m();
+    html! {
+        @if let Some(description) = &c.description {
+            @let (lang, text) = description.get(m.lang());
+            @if lang == m.lang() {
+                div class="description" { (plain_text(text)) }
+            } @else {
+                div class="description" lang=(lang.code()) dir=(dir(lang)) { (plain_text(text)) }
+            }
+        }
+        @if !c.documents.is_empty() {
+            section aria-labelledby="documents" {
+                h2 id="documents" { (m.t("documents_heading")) }
+                ul class="files" {
+                    @for d in &c.documents {
+                        li {
+                            a href=(site_paths::document_file_url(&c.id, &d.folder, &d.file.name)) download { (d.file.name) }
+                            " (" (m.p("bytes", d.file.size, &[])) ", " (d.file.media_type) ") "
+                            span class="sha" { (m.t("sha256")) " " code { (d.file.sha256) } }
+                        }
+                    }
                 }
             }
         }

@@ -147,7 +147,10 @@ pub fn consultation_page(
         html! {
             h1 { (localized(m, &c.title)) }
             (fallback_note(m, std::iter::once(&c.title).chain(&c.questions)))
-            @if page == 1 { (super::outcome_pages::outcome_box(here, c)) }
+            @if page == 1 {
+                (super::outcome_pages::outcome_box(here, c))
+                (super::outcome_pages::about(here, c))
+            }
             dl {
                 dt { (m.t("label_status")) } dd { (status_label(m, status)) }
                 dt { (m.t("label_opens")) } dd { (when(m, c.opens_at)) }

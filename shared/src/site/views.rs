@@ -74,6 +74,13 @@ pub struct ConsultationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub outcome: Option<OutcomeView>,
+    /// What the consultation is about (paragraphs of plain text), when the Secretariat gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub description: Option<Localized>,
+    /// Background documents, each published byte-exact.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub documents: Vec<PublishedFileView>,
 }
 
 /// The Group's outcome for a consultation: the latest version's texts and documents, each
@@ -91,7 +98,7 @@ pub struct OutcomeView {
     /// The languages it has a text in (`text.{lang}.txt` among the files).
     pub languages: Vec<Language>,
     /// The texts, then the documents.
-    pub files: Vec<OutcomeFileView>,
+    pub files: Vec<PublishedFileView>,
     /// `/consultations/{id}/outcome/`: its page.
     #[schema(format = "uri-reference")]
     pub url: String,
@@ -105,8 +112,8 @@ pub struct OutcomeView {
 
 /// A text or document of the outcome.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(as = OutcomeFile)]
-pub struct OutcomeFileView {
+#[schema(as = PublishedFile)]
+pub struct PublishedFileView {
     pub name: String,
     pub media_type: String,
     pub size: u64,
@@ -125,7 +132,7 @@ impl OutcomeView {
             languages: latest.languages(),
             files: latest
                 .files()
-                .map(|f| OutcomeFileView {
+                .map(|f| PublishedFileView {
                     name: f.name.clone(),
                     media_type: f.media_type.clone(),
                     size: f.size,
@@ -233,6 +240,18 @@ impl ConsultationView {
                 }),
             deadline_history: c.deadline_history.clone(),
             outcome: OutcomeView::new(c),
+            description: c.description.clone(),
+            documents: c
+                .documents
+                .iter()
+                .map(|d| PublishedFileView {
+                    name: d.file.name.clone(),
+                    media_type: d.file.media_type.clone(),
+                    size: d.file.size,
+                    sha256: d.file.sha256.clone(),
+                    url: site_paths::document_file_url(&c.id, &d.folder, &d.file.name),
+                })
+                .collect(),
         }
     }
 }
