@@ -459,6 +459,9 @@ test('every page type has no axe violation in any language, with a working langu
   // The closed consultation offers the dossier, and the summary groups the identical texts.
   await page.goto(`${base}/fr/consultations/closing-consultation/summary/`);
   assert.match(await page.locator('main').innerText(), /2 réponses identiques/);
+  // Its charts are pictures with a name, each with the same numbers in a table.
+  assert.equal(await page.locator('figure.chart svg[role=img]').count(), 5);
+  assert.equal(await page.locator('figure.chart table').count(), 5);
   await page.context().close();
 });
 

@@ -558,6 +558,9 @@ pub fn error_page(
 
 /// The Group's overview of a closed consultation: who responded, and which responses are
 /// identical or nearly identical (flagged for attention, never removed or altered).
+/// The hours before the deadline whose responses the summary charts one by one: the rush.
+const RUSH_HOURS: i64 = 72;
+
 pub fn summary_page(
     edition: Edition,
     record: &ConsultationRecord,
@@ -571,18 +574,38 @@ pub fn summary_page(
     };
     let m = here.m();
     let title = c.title.get(m.lang()).1;
-    let counts = |heading: &str,
+    use super::charts::{Bar, Shape, chart};
+    let counts = |id: &str,
+                  heading: &str,
                   label: &str,
                   map: &std::collections::BTreeMap<String, u64>,
                   name: &dyn Fn(&str) -> String| {
+        let bars: Vec<Bar> = map
+            .iter()
+            .map(|(key, count)| Bar {
+                label: name(key),
+                count: *count,
+            })
+            .collect();
         html! {
             h2 { (heading) }
-            table {
-                thead { tr { th scope="col" { (label) } th scope="col" { (m.t("col_responses")) } } }
-                tbody { @for (key, count) in map { tr { td { (name(key)) } td { (count) } } } }
-            }
+            (chart(m.lang(), m.t("chart_table"), id, heading, label, m.t("col_responses"), Shape::Rows, &bars))
         }
     };
+    let series = |pairs: Vec<(String, u64)>| -> Vec<Bar> {
+        pairs
+            .into_iter()
+            .map(|(label, count)| Bar { label, count })
+            .collect()
+    };
+    let days = series(summary.by_day().into_iter().collect());
+    let hours = series(
+        summary
+            .last_hours(c.deadline, RUSH_HOURS)
+            .into_iter()
+            .map(|(hour, count)| (hour.replace('T', " ") + ":00", count))
+            .collect(),
+    );
     let category = |code: &str| {
         Category::ALL
             .into_iter()
@@ -600,9 +623,12 @@ pub fn summary_page(
                 a href=(here.url(&site_paths::consultation_url(&c.id))) { (m.t("all_responses")) } " · "
                 a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
             }
-            (counts(m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
-            (counts(m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
-            (counts(m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+            h2 { (m.t("chart_over_time")) }
+            (chart(m.lang(), m.t("chart_table"), "by-day", m.t("chart_by_day"), m.t("col_day"), m.t("col_responses"), Shape::Columns, &days))
+            (chart(m.lang(), m.t("chart_table"), "last-hours", m.t("chart_last_hours"), m.t("col_hour"), m.t("col_responses"), Shape::Columns, &hours))
+            (counts("by-category", m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
+            (counts("by-country", m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
+            (counts("by-channel", m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
             h2 { (m.t("similar_heading")) }
             @if summary.similar.is_empty() {
                 p { (m.t("similar_none")) }
