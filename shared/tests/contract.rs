@@ -920,9 +920,16 @@ async fn closing_builds_the_dossier(f: Fixture) {
     let summary = String::from_utf8(summary).unwrap();
     assert!(summary.contains("2 identical responses"), "{summary}");
     // Each chart with its table: over time, by category, country and channel.
-    assert_eq!(summary.matches("<figure class=\"chart\"").count(), 5, "{summary}");
+    assert_eq!(
+        summary.matches("<figure class=\"chart\"").count(),
+        5,
+        "{summary}"
+    );
     assert_eq!(summary.matches("role=\"img\"").count(), 5);
-    assert!(summary.contains("<th scope=\"row\">2026-12-05</th><td>3</td>"), "{summary}");
+    assert!(
+        summary.contains("<th scope=\"row\">2026-12-05</th><td>3</td>"),
+        "{summary}"
+    );
     publisher.publish(&c.id).await.unwrap();
     let page = String::from_utf8(
         read(site, "consultations/closing/index.html")

@@ -30,7 +30,15 @@ const ID: &str = "rush";
 /// The clients reach the server through a proxy on this machine that names them.
 const BEHIND_A_PROXY: &[&str] = &["--trusted-proxy", "127.0.0.1/32"];
 
-async fn rush(server: &Server, store: &str) {
+/// Where the clients come from: each its own address named by the proxy the server trusts, or
+/// all from this machine's one address (a ministry's network, a carrier's NAT).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Clients {
+    BehindAProxy,
+    OneAddress,
+}
+
+async fn rush(server: &Server, store: &str, from: Clients) {
     let (responses, seconds) = settings();
     let limit = Duration::from_secs(seconds);
     let http = reqwest::Client::new();
@@ -45,13 +53,18 @@ async fn rush(server: &Server, store: &str) {
             tokio::spawn(async move {
                 let mut receipts = Vec::new();
                 for i in (client..responses).step_by(CLIENTS) {
-                    let reply = http
+                    let mut request = http
                         .post(format!("{url}/api/consultations/{ID}/responses"))
-                        .header("x-forwarded-for", format!("198.51.100.{client}"))
-                        .json(&json!({"name": format!("Person {i}"), "text": format!("Response {i}.")}))
-                        .send()
-                        .await
-                        .unwrap();
+                        .json(&json!({"name": format!("Person {i}"), "text": format!("Response {i}.")}));
+                    request = match from {
+                        Clients::BehindAProxy => {
+                            request.header("x-forwarded-for", format!("198.51.100.{client}"))
+                        }
+                        // A new connection for each response, as many clients make: the one
+                        // closing still counts for a moment when the next one opens.
+                        Clients::OneAddress => request.header("connection", "close"),
+                    };
+                    let reply = request.send().await.unwrap();
                     let status = reply.status().as_u16();
                     let location = reply
                         .headers()
@@ -151,7 +164,17 @@ async fn rush(server: &Server, store: &str) {
 async fn a_rush_on_the_embedded_store() {
     let data = tempfile::tempdir().unwrap();
     let server = start(data.path(), BEHIND_A_PROXY, &[]);
-    rush(&server, "embedded").await;
+    rush(&server, "embedded", Clients::BehindAProxy).await;
+}
+
+/// The same rush from one address, with the default connection limits (64 a client): a
+/// connection that is closing still counted for a moment, and the next one was reset. Now
+/// it waits for its client's share, or gets an HTTP answer: every response is accepted.
+#[tokio::test]
+async fn a_rush_from_one_address_with_the_default_limits() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &["--rate-limit", "off"], &[]);
+    rush(&server, "embedded, one address", Clients::OneAddress).await;
 }
 
 #[tokio::test]
@@ -161,5 +184,5 @@ async fn a_rush_on_s3_and_dynamodb() {
     let env = moto.serve_env("rush");
     let args = [BEHIND_A_PROXY, &["--store", "aws", "--create-resources"]].concat();
     let server = start(data.path(), &args, &env);
-    rush(&server, "S3 + DynamoDB on moto").await;
+    rush(&server, "S3 + DynamoDB on moto", Clients::BehindAProxy).await;
 }
