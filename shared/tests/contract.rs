@@ -661,6 +661,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
             ..Default::default()
         },
         text: Some(spooled("", &text).await),
+        answers: Default::default(),
         files: vec![spooled("../../report.pdf", &pdf).await],
     };
     let submitted = state.intake.submit(&c.id, submission).await.unwrap();
@@ -794,6 +795,7 @@ async fn submission(
             ..Default::default()
         },
         text: Some(spooled("", text).await),
+        answers: Default::default(),
         files: spooled_files,
     }
 }
