@@ -9,6 +9,7 @@
 use jiff::Timestamp;
 use maud::{Markup, PreEscaped, html};
 
+use crate::domain::answer;
 use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
@@ -192,7 +193,7 @@ pub fn consultation_page(
                 h2 { (m.t("questions_heading")) }
                 ol { @for q in &c.questions { li { (localized(m, q)) } } }
                 @if status != Status::Closed { (how_to_respond(m, &c.id, c.deadline)) }
-                @if status == Status::Open { (response_form(here, &c.id)) }
+                @if status == Status::Open { (response_form(here, &c.id, &c.questions)) }
                 @if status != Status::Closed { (subscribe_form(here, &c.id)) }
             }
             h2 id="responses" { (m.t("responses_heading")) }
@@ -364,7 +365,7 @@ fn described_by(id: &str, hint: bool) -> String {
 /// page in the reader's language (`?lang=`). With JavaScript, `upload.js` sends the chosen files
 /// through presigned uploads instead (past API Gateway's 10 MB request limit), checked first
 /// against the limits and with the words it shows in `data-` attributes.
-fn response_form(here: Here, id: &ConsultationId) -> Markup {
+fn response_form(here: Here, id: &ConsultationId, questions: &[Localized]) -> Markup {
     let m = here.m();
     let lang = here.edition.lang.code();
     let required = format!("{} ({})", m.t("field_name"), m.t("required"));
@@ -402,6 +403,7 @@ fn response_form(here: Here, id: &ConsultationId) -> Markup {
                 (field("country", m.t("field_country"), Some(m.t("field_country_hint")), html! {
                     input id="country" name="country" maxlength="2" size="3" pattern="[A-Za-z]{2}" autocomplete="off" dir="ltr" aria-describedby=(described_by("country", true));
                 }))
+                (answer_fields(m, questions))
                 (field("text", m.t("field_text"), None, html! {
                     textarea id="text" name="text" rows="12" aria-describedby=(described_by("text", false)) {}
                 }))
@@ -411,6 +413,28 @@ fn response_form(here: Here, id: &ConsultationId) -> Markup {
                 p { button type="submit" { (m.t("submit")) } }
             }
             script src={ "/" (UPLOAD_SCRIPT_KEY) } defer {}
+        }
+    }
+}
+
+/// One text box per question (`answer-{k}`), labelled with the question in the reader's
+/// language (or its fallback, marked with its own language), grouped under one legend.
+fn answer_fields(m: &Catalogue, questions: &[Localized]) -> Markup {
+    html! {
+        fieldset class="answers" aria-describedby="answers-hint" {
+            legend { (m.t("answers_form_heading")) }
+            p class="hint" id="answers-hint" { (m.t("answers_form_hint")) }
+            @for (i, q) in questions.iter().enumerate() {
+                @let id = answer::answer_field(i + 1);
+                div class="field" {
+                    label for=(id) {
+                        (m.f("answers_question_label", &[("number", &(i + 1))])) " "
+                        (localized(m, q))
+                    }
+                    textarea id=(id) name=(id) rows="6" aria-describedby=(described_by(&id, false)) {}
+                    p class="error" id={ (id) "-error" } hidden {}
+                }
+            }
         }
     }
 }
@@ -893,6 +917,20 @@ mod tests {
         assert!(page.contains(r#"<span lang="en" dir="ltr">What should be done?</span>"#));
         assert!(page.contains("معروض باللغة الإنكليزية"));
         assert!(page.contains(r#"action="/api/consultations/net-2031/responses?lang=ar""#));
+    }
+
+    #[test]
+    fn the_form_has_one_labelled_box_per_question() {
+        let page = consultation_page(Edition::of(Language::Ar), &record(), 1, &[], now());
+        assert!(page.contains(r#"<label for="answer-1">السؤال 1: <span lang="en" dir="ltr">What should be done?</span></label>"#), "{page}");
+        assert!(page.contains(
+            r#"<textarea id="answer-1" name="answer-1" rows="6" aria-describedby="answer-1-error">"#
+        ));
+        assert!(page.contains(r#"<p class="error" id="answer-1-error" hidden>"#));
+        assert!(
+            !page.contains(r#"name="answer-2""#),
+            "one question, one box"
+        );
     }
 
     #[test]

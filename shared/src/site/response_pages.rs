@@ -9,6 +9,7 @@
 use maud::{Markup, html};
 
 use crate::domain::Receipt;
+use crate::domain::answer;
 use crate::domain::site_paths::{self, Edition};
 use crate::extract::ResponseText;
 use crate::ports::ConsultationRecord;
@@ -63,6 +64,7 @@ pub fn response_page(
                 dt { (m.t("col_channel")) } dd { (m.channel_name(receipt.channel)) }
                 dt { (m.t("response_id")) } dd { code { (receipt.id) } }
             }
+            (answers_section(here, record, receipt, text))
             h2 { (m.t("response_files_heading")) }
             (super::pages::file_list(m, &receipt.files))
             @if let Some(log) = &receipt.log {
@@ -79,6 +81,67 @@ pub fn response_page(
             p { a href=(here.url(&site_paths::page_url(&c.id, site_paths::page_of(receipt.number)))) { (m.t("response_all")) } }
         },
     )
+}
+
+/// Each answer under its question, with a link to the answer as received (the record) and to
+/// every answer to that question. The words shown are read from the file, like the extracted
+/// text below, and cut at [`PAGE_TEXT_BYTES`] each.
+fn answers_section(
+    here: Here,
+    record: &ConsultationRecord,
+    receipt: &Receipt,
+    text: &ResponseText,
+) -> Markup {
+    let m = here.m();
+    let c = &record.consultation;
+    let answered: Vec<(usize, &crate::domain::PublicFile)> = receipt
+        .files
+        .iter()
+        .filter_map(|f| Some((answer::question_of_file(&f.name)?, f)))
+        .filter(|(k, _)| (1..=c.questions.len()).contains(k))
+        .collect();
+    let words_of = |name: &str| {
+        text.files
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.words.as_ref().ok())
+            .map(|w| w.text.as_str())
+    };
+    html! {
+        @if !answered.is_empty() {
+            section aria-labelledby="answers" {
+                h2 id="answers" { (m.t("answers_heading")) }
+                @for (k, file) in &answered {
+                    @let q = &c.questions[k - 1];
+                    h3 id={ "answer-" (k) } {
+                        (m.f("answers_question_label", &[("number", k)])) " "
+                        (super::pages::localized(m, q))
+                    }
+                    @if let Some(words) = words_of(&file.name) {
+                        @let shown = cut(words, PAGE_TEXT_BYTES);
+                        div class="text" dir="auto" {
+                            @for paragraph in shown.split('\n') { p { (paragraph) } }
+                        }
+                        @if shown.len() < words.len() { p class="note" { (m.t("extracted_cut")) } }
+                    }
+                    p {
+                        a href=(file.url) download { (m.t("answers_as_received")) } " (" (file.name) ")"
+                        " · "
+                        a href=(here.url(&site_paths::question_url(&c.id, *k, site_paths::page_of(receipt.number)))) { (m.t("answers_all_link")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The first `max` bytes of `text`, cut on a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The words of each file, folded away: derived, so labelled as such.
