@@ -191,7 +191,17 @@ pub fn consultation_page(
                     }
                 }
                 h2 { (m.t("questions_heading")) }
-                ol { @for q in &c.questions { li { (localized(m, q)) } } }
+                ol {
+                    @for (i, q) in c.questions.iter().enumerate() {
+                        li {
+                            (localized(m, q))
+                            // Its page exists once a response is published.
+                            @if record.response_count > 0 {
+                                " — " a href=(here.url(&site_paths::question_url(&c.id, i + 1, 1))) { (m.t("answers_all_link")) }
+                            }
+                        }
+                    }
+                }
                 @if status != Status::Closed { (how_to_respond(m, &c.id, c.deadline)) }
                 @if status == Status::Open { (response_form(here, &c.id, &c.questions)) }
                 @if status != Status::Closed { (subscribe_form(here, &c.id)) }
@@ -199,6 +209,12 @@ pub fn consultation_page(
             h2 id="responses" { (m.t("responses_heading")) }
             @if record.response_count > 0 {
                 (search_form(here, record))
+            }
+            @if record.response_count > 0 {
+                p {
+                    a href=(site_paths::csv_url(&c.id)) type="text/csv" download { (m.t("csv_link")) }
+                    " " span class="note" { (m.t("csv_note")) }
+                }
             }
             p {
                 a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }

@@ -4,7 +4,7 @@
 //! SHA-256, the signed log entry) and, folded away and labelled as derived, the text read from
 //! its files. The search page is static: `assets/search.js` loads the consultation's Pagefind
 //! index from the site and shows matching responses with an excerpt; without JavaScript it says
-//! so and points to the manifest and the dossier.
+//! so and points to the manifest and the dossier. A question's page lists every answer to it.
 
 use maud::{Markup, html};
 
@@ -133,6 +133,83 @@ fn answers_section(
             }
         }
     }
+}
+
+/// Page `page` of the answers to question `k`: the answers among that page's responses (see
+/// [`crate::publish::answers`]), each with who sent it, its words and a link to its response
+/// and to the answer as received.
+pub fn question_page(
+    edition: Edition,
+    record: &ConsultationRecord,
+    k: usize,
+    page: u64,
+    total: u64,
+    entries: &[crate::publish::answers::AnswerEntry],
+) -> String {
+    let c = &record.consultation;
+    let path = site_paths::question_url(&c.id, k, page);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = m.f("question_page_title", &[("number", &k)]);
+    let page_title = if page == 1 {
+        title.clone()
+    } else {
+        format!("{title} — {}", m.f("page_n", &[("page", &page)]))
+    };
+    let pages = site_paths::page_count(total).max(1);
+    let question = c.questions.get(k - 1);
+    layout(
+        here,
+        &page_title,
+        html! {
+            p { a href=(here.url(&site_paths::consultation_url(&c.id))) { (super::pages::localized(m, &c.title)) } }
+            h1 { (title) }
+            @if let Some(q) = question { p class="question" { (super::pages::localized(m, q)) } }
+            p class="note" { (m.t("question_page_note")) " " (m.t("question_page_paging")) }
+            @if entries.is_empty() {
+                p { (m.t("question_page_empty")) }
+            } @else {
+                ol class="responses" {
+                    @for e in entries {
+                        li id={ "response-" (e.number) } {
+                            article aria-labelledby={ "answer-" (e.number) "-title" } {
+                                h2 id={ "answer-" (e.number) "-title" } {
+                                    a href=(here.url(&site_paths::response_url(&c.id, e.number))) { (m.f("response_title", &[("number", &e.number), ("name", &e.name)])) }
+                                }
+                                @if let Some(org) = &e.organization { p { (org) } }
+                                @if let Some(text) = &e.text {
+                                    div class="text" dir="auto" {
+                                        @for paragraph in text.split('\n') { p { (paragraph) } }
+                                    }
+                                    @if e.cut { p class="note" { (m.t("extracted_cut")) } }
+                                }
+                                p {
+                                    a href=(e.file.url) download { (m.t("answers_as_received")) }
+                                    " (" (e.file.name) ", " (m.p("bytes", e.file.size, &[])) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if pages > 1 {
+                nav aria-label=(m.t("pages_nav")) {
+                    ul class="pages" { @for p in 1..=pages {
+                        li {
+                            @if p == page {
+                                a href=(here.url(&site_paths::question_url(&c.id, k, p))) aria-current="page" aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            } @else {
+                                a href=(here.url(&site_paths::question_url(&c.id, k, p))) aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            }
+                        }
+                    } }
+                }
+            }
+        },
+    )
 }
 
 /// The first `max` bytes of `text`, cut on a character boundary.
