@@ -1044,6 +1044,22 @@ async fn closing_builds_the_dossier(f: Fixture) {
     assert_eq!(index["responses"].as_array().unwrap().len(), 3);
     let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
     assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+    // The table of every response, derived from the files.
+    let table = entry(&mut archive, "responses.csv");
+    let table = table
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("a byte-order mark");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(table)
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[1][3], "Grace");
+    assert_eq!(
+        &rows[0][8],
+        "We demand option A.\r\nSigned, a concerned citizen.\r\n"
+    );
+    assert_eq!(&rows[0][9], "response.txt\nposition.pdf");
     // Each response's extracted text, in its own folder, listed as derived.
     let text = String::from_utf8(entry(&mut archive, "extracted/1.txt")).unwrap();
     assert!(text.starts_with("Text extracted automatically"), "{text}");
@@ -1150,8 +1166,8 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     closer.run(&c.id).await.unwrap();
     assert_eq!(
         dossier(b.site.as_ref(), "reopened").await.len(),
-        5,
-        "1 file, its extracted text, 2 indexes and the log's checkpoint"
+        6,
+        "1 file, its extracted text, 2 indexes, the log's checkpoint and responses.csv"
     );
 
     let secretariat = b

@@ -12,6 +12,9 @@ pub struct Summary {
     pub by_category: BTreeMap<String, u64>,
     pub by_country: BTreeMap<String, u64>,
     pub by_channel: BTreeMap<String, u64>,
+    /// How many responses answer each question (by its 1-based position), from their
+    /// `answer-{k}.txt` files.
+    pub answers_by_question: BTreeMap<usize, u64>,
     pub similar: Vec<SimilarGroup>,
 }
 
@@ -28,5 +31,12 @@ impl Summary {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         *self.by_channel.entry(channel).or_default() += 1;
+        for k in r
+            .files
+            .iter()
+            .filter_map(|f| super::answer::question_of_file(&f.name))
+        {
+            *self.answers_by_question.entry(k).or_default() += 1;
+        }
     }
 }

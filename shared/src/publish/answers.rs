@@ -7,15 +7,15 @@
 //! - question `k`'s page `p` lists the answers to `k` among the responses of page `p`; it is
 //!   written when page `p` gets its first response (for every question, so that every page the
 //!   navigation links to exists) and then only when a new response of page `p` answers `k`;
-//! - the CSV rows of page `p` are kept privately as one part (`csv/{id}/{p}.csv`), rewritten
-//!   with the page. `responses.csv` is those parts after a byte-order mark and the header,
+//! - the CSV rows of page `p` are kept privately as one part (`csv/{id}/{p}-{rows}.csv`),
+//!   rewritten with the page. `responses.csv` is those parts after a byte-order mark and the header,
 //!   assembled when the search index is rebuilt (at most once a minute while responses arrive,
 //!   held in a rush, and at the close) and for the dossier: assembling copies every part, so
 //!   it is not done every round.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 
 use crate::domain::answer;
 use crate::domain::site_paths::{self, Edition, PAGE_SIZE};
@@ -49,9 +49,12 @@ pub struct AnswerEntry {
     pub cut: bool,
 }
 
-/// Where the CSV rows of page `page` are kept (private: only `responses.csv` is published).
-pub fn csv_part_key(id: &ConsultationId, page: u64) -> String {
-    format!("csv/{id}/{page}.csv")
+/// Where the CSV rows of page `page`'s first `rows` responses are kept (private: only
+/// `responses.csv` is published). The count in the name lets the table take exactly the rows
+/// it needs: a part written before the page's later responses were published is not taken
+/// for the whole page.
+pub fn csv_part_key(id: &ConsultationId, page: u64, rows: usize) -> String {
+    format!("csv/{id}/{page}-{rows}.csv")
 }
 
 /// `responses.csv`'s first row: the columns.
@@ -199,6 +202,13 @@ pub async fn publish_page(
             .collect()
     };
     let texts = write_part(private, &c.id, page, responses, questions).await?;
+    // The page's previous part is superseded (and rebuilt if a table ever needs it again).
+    let before = responses.iter().filter(|r| r.number <= done).count();
+    if before > 0 && before < responses.len() {
+        private
+            .delete(&key(csv_part_key(&c.id, page, before))?)
+            .await?;
+    }
 
     let total = record.response_count;
     for k in touched {
@@ -259,18 +269,18 @@ async fn write_part(
     responses: &[Response],
     questions: usize,
 ) -> Result<Vec<Texts>, PublishError> {
-    let texts: Vec<Texts> = futures::stream::iter(responses)
-        .map(|r| texts_of(private, r, questions))
-        .buffered(READS_AT_ONCE)
-        .try_collect()
-        .await?;
+    let mut texts = Vec::with_capacity(responses.len());
+    for group in responses.chunks(READS_AT_ONCE) {
+        let reads = group.iter().map(|r| texts_of(private, r, questions));
+        texts.extend(futures::future::try_join_all(reads).await?);
+    }
     let mut part = Vec::new();
     for (response, texts) in responses.iter().zip(&texts) {
         part.extend(row_of(response, questions, texts));
     }
     private
         .put(
-            &key(csv_part_key(id, page))?,
+            &key(csv_part_key(id, page, responses.len()))?,
             Body::Bytes(part.into()),
             &ObjectMeta::plain_text(),
             PutMode::Overwrite,
@@ -294,7 +304,8 @@ pub async fn assemble_csv(
     spool.write(b"\xEF\xBB\xBF").await?;
     spool.write(&csv_header(questions)).await?;
     for page in 1..=site_paths::page_count(published) {
-        let part = key(csv_part_key(&c.id, page))?;
+        let rows = site_paths::page_range(page, published).count();
+        let part = key(csv_part_key(&c.id, page, rows))?;
         let object = match private.get(&part).await? {
             Some(object) => object,
             None => {

@@ -648,6 +648,24 @@ pub fn summary_page(
             (counts(m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
             (counts(m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
             (counts(m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+            h2 { (m.t("answers_summary_heading")) }
+            table {
+                thead { tr { th scope="col" { (m.t("questions_heading")) } th scope="col" { (m.t("col_responses")) } } }
+                tbody {
+                    @for (i, q) in c.questions.iter().enumerate() {
+                        @let count = summary.answers_by_question.get(&(i + 1)).copied().unwrap_or(0);
+                        tr {
+                            td {
+                                a href=(here.url(&site_paths::question_url(&c.id, i + 1, 1))) {
+                                    (m.f("answers_question_label", &[("number", &(i + 1))]))
+                                }
+                                " " (localized(m, q))
+                            }
+                            td { (m.p("answers_summary_count", count, &[])) }
+                        }
+                    }
+                }
+            }
             h2 { (m.t("similar_heading")) }
             @if summary.similar.is_empty() {
                 p { (m.t("similar_none")) }
@@ -912,11 +930,13 @@ mod tests {
                     identical: false,
                 },
             ],
+            answers_by_question: [(1, 2)].into(),
             ..Default::default()
         };
         let page = summary_page(Edition::DEFAULT, &record(), &summary);
         assert!(page.contains("2 identical responses:"), "{page}");
         assert!(page.contains("3 nearly identical responses:"), "{page}");
+        assert!(page.contains(r#"<a href="/consultations/net-2031/questions/1/">Question 1:</a> What should be done?</td><td>2 answers</td>"#), "{page}");
         // Each number links to its response on the page that lists it.
         assert!(page.contains(r#"href="/consultations/net-2031/#response-3""#));
         assert!(page.contains(r#"href="/consultations/net-2031/page/2/#response-150""#));
