@@ -8,10 +8,14 @@
 //!   written when page `p` gets its first response (for every question, so that every page the
 //!   navigation links to exists) and then only when a new response of page `p` answers `k`;
 //! - the CSV rows of page `p` are kept privately as one part (`csv/{id}/{p}-{rows}.csv`),
-//!   rewritten with the page. `responses.csv` is those parts after a byte-order mark and the header,
-//!   assembled when the search index is rebuilt (at most once a minute while responses arrive,
-//!   held in a rush, and at the close) and for the dossier: assembling copies every part, so
-//!   it is not done every round.
+//!   rewritten with the page. `responses.csv` is those parts after a byte-order mark and the
+//!   header, assembled when the search index is rebuilt (at most once a minute while
+//!   responses arrive, held in a rush, and at the close) and for the dossier: assembling
+//!   copies every part, so it is not done every round.
+//!
+//! The texts are decoded for reading as the reading room decodes them (UTF-8, UTF-16 with its
+//! mark, else Windows-1252; at most `extract::MAX_TEXT_BYTES` of one), and the CSV's cells
+//! are neutralised against formulas: neither is the record.
 
 use std::collections::{BTreeMap, BTreeSet};
 
