@@ -434,6 +434,8 @@ test('every page type has no axe violation in any language, with a working langu
     closed: '/consultations/closing-consultation/',
     summary: '/consultations/closing-consultation/summary/',
     response: '/consultations/paged-consultation/responses/101/',
+    // Written once a response on open-consultation is published (the first test sends one).
+    question: '/consultations/open-consultation/questions/2/',
     verify: '/verify/',
   };
   const page = await newPage();
