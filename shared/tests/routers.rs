@@ -1596,6 +1596,15 @@ async fn an_answer_to_no_question_is_refused_naming_it() {
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.error_code(), "invalid");
     assert_eq!(reply.json()["error"]["field"], "answer-3");
+    // Empty, it still names a question that is not put.
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[Part::Field("name", b"Ada"), Part::Field("answer-3", b"")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["error"]["field"], "answer-3");
 
     for answers in [json!({"3": "no"}), json!({"0": "no"}), json!({"x": "no"})] {
         let reply = app

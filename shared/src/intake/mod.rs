@@ -285,24 +285,6 @@ impl Intake {
         let submitter = submission.fields.parse()?;
         let text = submission.text.filter(|t| t.size > 0);
         let asked: Vec<usize> = submission.answers.keys().copied().collect();
-        // An empty answer is no answer, as an empty text is no text.
-        let answers: Vec<(usize, SpooledFile)> = submission
-            .answers
-            .into_iter()
-            .filter(|(_, a)| a.size > 0)
-            .collect();
-        if text.is_none() && answers.is_empty() && submission.files.is_empty() {
-            return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
-        }
-        // Every channel caps the files it takes while reading; this checks it again for all.
-        if submission.files.len() > self.limits.max_files {
-            return Err(TooLarge(Text::with(
-                "err_too_many_files",
-                [("count", Arg::count(self.limits.max_files))],
-            ))
-            .into());
-        }
-
         // An answer's file name says which question it answers, so the names of the
         // consultation's answers are reserved: an attached `answer-2.txt` is published as
         // `answer-2 (2).txt`. The questions are read only when a name is at stake.
@@ -320,6 +302,24 @@ impl Intake {
                 crate::domain::answer::answer_field(*k),
                 Text::with("answers_err_no_question", [("number", Arg::plain(k))]),
             )
+            .into());
+        }
+
+        // An empty answer is no answer, as an empty text is no text.
+        let answers: Vec<(usize, SpooledFile)> = submission
+            .answers
+            .into_iter()
+            .filter(|(_, a)| a.size > 0)
+            .collect();
+        if text.is_none() && answers.is_empty() && submission.files.is_empty() {
+            return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
+        }
+        // Every channel caps the files it takes while reading; this checks it again for all.
+        if submission.files.len() > self.limits.max_files {
+            return Err(TooLarge(Text::with(
+                "err_too_many_files",
+                [("count", Arg::count(self.limits.max_files))],
+            ))
             .into());
         }
 
