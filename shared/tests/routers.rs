@@ -1577,6 +1577,12 @@ async fn answers_are_published_one_file_per_question() {
         .await;
     assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.json()["error"]["field"], "text");
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answer at least one question")
+    );
 }
 
 #[tokio::test]

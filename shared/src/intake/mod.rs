@@ -312,7 +312,7 @@ impl Intake {
             .filter(|(_, a)| a.size > 0)
             .collect();
         if text.is_none() && answers.is_empty() && submission.files.is_empty() {
-            return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
+            return Err(ValidationError::text("text", Text::key("answers_err_empty")).into());
         }
         // Every channel caps the files it takes while reading; this checks it again for all.
         if submission.files.len() > self.limits.max_files {
