@@ -76,7 +76,8 @@ fi
 
 # Every check runs. tests/schemathesis.toml holds the three exceptions the description cannot
 # avoid (positive_data_acceptance admits 422 where a deadline must be in the future, 410 and
-# 415 where an upload's expiry or a file's content decide; negative_data_rejection admits 413
+# 415 where an upload's expiry or a file's content decide, 422 where an answer's question
+# number does; negative_data_rejection admits 413
 # for a grant's size over the limit) with why, and loads the hook that gives each well-formed
 # Idempotency-Key a fresh value (tests/schemathesis_hooks.py, why there).
 .venv-schemathesis/bin/st --config-file tests/schemathesis.toml run "$url/api/openapi.json" \

@@ -661,6 +661,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
             ..Default::default()
         },
         text: Some(spooled("", &text).await),
+        answers: Default::default(),
         files: vec![spooled("../../report.pdf", &pdf).await],
     };
     let submitted = state.intake.submit(&c.id, submission).await.unwrap();
@@ -705,6 +706,152 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
         manifest
     );
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 1);
+}
+
+/// Answers per question: each published byte for byte as its own file, listed on its
+/// question's page (in every edition) and in `responses.csv`, which never names an email.
+async fn answers_are_published_per_question(f: Fixture) {
+    let b = &f.backend;
+    let request: ConsultationRequest = serde_json::from_value(serde_json::json!({
+        "id": "answered",
+        "title": {"en": "Internet access"},
+        "questions": [{"en": "What should be done?"}, {"en": "By whom?", "fr": "Par qui ?"}],
+        "meeting_date": "2027-03-31",
+        "opens_at": "2026-12-01T00:00:00+01:00"
+    }))
+    .unwrap();
+    let c = request.into_consultation(at(NOW)).unwrap();
+    create(b, &c).await;
+    let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
+    let state = b.intake_state(clock.clone(), Arc::new(NoQueue));
+    let first = "Ça va\r\nbien — 回应 وجيد\r\n".as_bytes().to_vec();
+    let formula = b"=cmd|' /C calc'!A0\r\n".to_vec();
+    let latin1 = b"caf\xe9, \xabna\xefve\xbb\r\n".to_vec();
+    let send = |text, answers| send_answers(b, &state, &c.id, text, answers);
+    send(
+        Some(b"General view."),
+        vec![(1, first.clone()), (2, formula.clone())],
+    )
+    .await;
+    send(None, vec![(2, latin1.clone())]).await;
+    send(Some(b"-Only a text."), vec![]).await;
+
+    let publisher = b.publisher(clock);
+    publisher.publish(&c.id).await.unwrap();
+    let site = b.site.as_ref();
+    let base = "consultations/answered";
+    let file = |n: u64, name: &str| format!("{base}/responses/{n}/{name}");
+    assert_eq!(read(site, &file(1, "answer-1.txt")).await.unwrap(), first);
+    assert_eq!(read(site, &file(1, "answer-2.txt")).await.unwrap(), formula);
+    assert_eq!(read(site, &file(2, "answer-2.txt")).await.unwrap(), latin1);
+    assert_eq!(read(site, &file(2, "answer-1.txt")).await, None);
+
+    let page = |k: String| async move {
+        String::from_utf8(read(site, &format!("{k}index.html")).await.unwrap()).unwrap()
+    };
+    let one = page(format!("{base}/questions/1/")).await;
+    assert!(one.contains("What should be done?"), "{one}");
+    assert!(one.contains("回应 وجيد"));
+    assert!(one.contains(r#"href="/consultations/answered/responses/1/""#));
+    assert!(!one.contains(r#"href="/consultations/answered/responses/2/""#));
+    let two = page(format!("fr/{base}/questions/2/")).await;
+    assert!(two.contains("Par qui ?"), "{two}");
+    assert!(two.contains(r#"href="/fr/consultations/answered/responses/1/""#));
+    assert!(two.contains(r#"href="/fr/consultations/answered/responses/2/""#));
+    assert!(two.contains("café, «naïve»"), "decoded for reading");
+    assert!(!two.contains("/responses/3/"));
+    for page in [&one, &two] {
+        assert!(!page.contains("ada@example.org"));
+    }
+    let head = page(format!("{base}/")).await;
+    assert!(head.contains(r#"href="/consultations/answered/questions/2/""#));
+
+    publisher.publish_csv(&c.id, 3).await.unwrap();
+    let table = read(site, &format!("{base}/responses.csv")).await.unwrap();
+    let table = table
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("a byte-order mark");
+    assert!(!String::from_utf8_lossy(table).contains("ada@example.org"));
+    let mut reader = csv::Reader::from_reader(table);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "number",
+            "received_at",
+            "channel",
+            "name",
+            "organization",
+            "category",
+            "country",
+            "answer_1",
+            "answer_2",
+            "text",
+            "files",
+            "file_urls"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[0][0], "1");
+    assert_eq!(&rows[0][2], "web");
+    assert_eq!(&rows[0][7], "Ça va\r\nbien — 回应 وجيد\r\n");
+    assert_eq!(
+        &rows[0][8], "'=cmd|' /C calc'!A0\r\n",
+        "a formula is neutralised"
+    );
+    assert_eq!(&rows[0][9], "General view.");
+    assert_eq!(&rows[0][10], "response.txt\nanswer-1.txt\nanswer-2.txt");
+    assert!(rows[0][11].starts_with("/consultations/answered/responses/1/response.txt\n"));
+    assert_eq!(&rows[1][7], "");
+    assert_eq!(&rows[1][8], "café, «naïve»\r\n");
+    assert_eq!(&rows[2][9], "'-Only a text.");
+
+    // A round with one more response rewrites its page's part: the table grows by its row.
+    send(None, vec![(1, b"Later.".to_vec())]).await;
+    publisher.publish(&c.id).await.unwrap();
+    publisher.publish_csv(&c.id, 4).await.unwrap();
+    let table = read(site, &format!("{base}/responses.csv")).await.unwrap();
+    let mut reader = csv::Reader::from_reader(&table[3..]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(&rows[3][7], "Later.");
+    assert!(
+        page(format!("{base}/questions/1/"))
+            .await
+            .contains("Later.")
+    );
+}
+
+/// Sends a web response of Ada's with `text` and `answers`, and numbers it.
+async fn send_answers(
+    b: &Backend,
+    state: &shared::http::intake::IntakeState,
+    id: &ConsultationId,
+    text: Option<&'static [u8]>,
+    answers: Vec<(usize, Vec<u8>)>,
+) {
+    let mut given = std::collections::BTreeMap::new();
+    for (k, bytes) in answers {
+        given.insert(k, spooled("", &bytes).await);
+    }
+    let submission = shared::intake::Submission {
+        id: None,
+        channel: Channel::Web,
+        fields: SubmitterFields {
+            name: Some("Ada".into()),
+            email: Some("ada@example.org".into()),
+            ..Default::default()
+        },
+        text: match text {
+            Some(t) => Some(spooled("", t).await),
+            None => None,
+        },
+        answers: given,
+        files: vec![],
+    };
+    state.intake.submit(id, submission).await.unwrap();
+    b.responses.sequence(id).await.unwrap();
 }
 
 /// Large consultations are paginated: pages of 100 in HTML and in the manifest.
@@ -794,6 +941,7 @@ async fn submission(
             ..Default::default()
         },
         text: Some(spooled("", text).await),
+        answers: Default::default(),
         files: spooled_files,
     }
 }
@@ -896,6 +1044,22 @@ async fn closing_builds_the_dossier(f: Fixture) {
     assert_eq!(index["responses"].as_array().unwrap().len(), 3);
     let csv = String::from_utf8(entry(&mut archive, "index.csv")).unwrap();
     assert!(csv.contains("Grace") && csv.contains("position.pdf"));
+    // The table of every response, derived from the files.
+    let table = entry(&mut archive, "responses.csv");
+    let table = table
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .expect("a byte-order mark");
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(table)
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(&rows[1][3], "Grace");
+    assert_eq!(
+        &rows[0][8],
+        "We demand option A.\r\nSigned, a concerned citizen.\r\n"
+    );
+    assert_eq!(&rows[0][9], "response.txt\nposition.pdf");
     // Each response's extracted text, in its own folder, listed as derived.
     let text = String::from_utf8(entry(&mut archive, "extracted/1.txt")).unwrap();
     assert!(text.starts_with("Text extracted automatically"), "{text}");
@@ -1013,8 +1177,8 @@ async fn reopening_leads_to_a_new_dossier(f: Fixture) {
     closer.run(&c.id).await.unwrap();
     assert_eq!(
         dossier(b.site.as_ref(), "reopened").await.len(),
-        5,
-        "1 file, its extracted text, 2 indexes and the log's checkpoint"
+        6,
+        "1 file, its extracted text, 2 indexes, the log's checkpoint and responses.csv"
     );
 
     let secretariat = b
@@ -1784,6 +1948,7 @@ contract!(
     superseded_search_index_parts_are_deleted_after_an_hour,
     the_search_index_is_built_in_blocks,
     published_files_are_the_exact_bytes,
+    answers_are_published_per_question,
     publication_is_paginated,
     uploads_appear_whole_when_finished,
     closing_builds_the_dossier,

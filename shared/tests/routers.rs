@@ -1775,3 +1775,184 @@ async fn a_consultation_has_a_description_and_background_documents() {
         "the fallback marked with its language"
     );
 }
+
+/// A consultation of two questions, for the answers per question.
+async fn open_two_questions(app: &App) {
+    let reply = app
+        .create(json!({
+            "id": "two-2027",
+            "title": {"en": "Two questions"},
+            "questions": [{"en": "First?", "fr": "Première ?"}, {"en": "Second?"}],
+            "meeting_date": "2027-03-31"
+        }))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+}
+
+#[tokio::test]
+async fn answers_are_published_one_file_per_question() {
+    use sha2::Digest;
+    let app = app();
+    open_two_questions(&app).await;
+    let first = "Oui\r\nà « tous »\r\n".as_bytes();
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[
+                Part::Field("name", b"Ada"),
+                Part::Field("answer-2", AWKWARD),
+                Part::Field("answer-1", first),
+                // An attachment may not pass for an answer.
+                Part::File("answer-1.txt", b"attached, not an answer"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    let files = reply.json()["files"].as_array().unwrap().clone();
+    let names: Vec<_> = files.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["answer-1.txt", "answer-2.txt", "answer-1 (2).txt"]);
+    assert_eq!(files[0]["sha256"], hex::encode(sha2::Sha256::digest(first)));
+    assert_eq!(files[0]["size"], first.len());
+    assert_eq!(files[0]["media_type"], "text/plain");
+    assert_eq!(
+        files[1]["sha256"],
+        hex::encode(sha2::Sha256::digest(AWKWARD))
+    );
+    assert_eq!(
+        files[1]["url"],
+        "/consultations/two-2027/responses/1/answer-2.txt"
+    );
+
+    // Only answers, in JSON: a response too.
+    let reply = app
+        .post_json(
+            "/api/consultations/two-2027/responses",
+            json!({"name": "Grace", "answers": {"2": "Non.\r\n"}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    let files = reply.json()["files"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["name"], "answer-2.txt");
+    assert_eq!(
+        files[0]["sha256"],
+        hex::encode(sha2::Sha256::digest(b"Non.\r\n"))
+    );
+
+    // Empty answers are no answers: still an empty response.
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[Part::Field("name", b"Ada"), Part::Field("answer-1", b"")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["error"]["field"], "text");
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answer at least one question")
+    );
+}
+
+#[tokio::test]
+async fn an_answer_to_no_question_is_refused_naming_it() {
+    let app = app();
+    open_two_questions(&app).await;
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[
+                Part::Field("name", b"Ada"),
+                Part::Field("answer-1", b"yes"),
+                Part::Field("answer-3", b"no such question"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.error_code(), "invalid");
+    assert_eq!(reply.json()["error"]["field"], "answer-3");
+    // Empty, it still names a question that is not put.
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[Part::Field("name", b"Ada"), Part::Field("answer-3", b"")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.json()["error"]["field"], "answer-3");
+
+    for answers in [json!({"3": "no"}), json!({"0": "no"}), json!({"x": "no"})] {
+        let reply = app
+            .post_json(
+                "/api/consultations/two-2027/responses",
+                json!({"name": "Ada", "text": "Hi", "answers": answers}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{answers}");
+        assert_eq!(reply.error_code(), "invalid");
+        let key = answers.as_object().unwrap().keys().next().unwrap().clone();
+        assert_eq!(reply.json()["error"]["field"], format!("answer-{key}"));
+    }
+    // Nothing was stored: the next response is number 1.
+    let reply = app
+        .post_multipart(
+            "two-2027",
+            &[Part::Field("name", b"Ada"), Part::Field("text", b"Hi")],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert_eq!(reply.json()["number"], 1);
+}
+
+#[tokio::test]
+async fn an_unknown_multipart_field_is_refused_naming_it() {
+    let app = app();
+    app.open_consultation().await;
+    for unknown in ["answers-1", "submit", "Text"] {
+        let reply = app
+            .post_multipart(
+                "net-2027",
+                &[
+                    Part::Field("name", b"Ada"),
+                    Part::Field("text", b"Our view."),
+                    Part::Field(unknown, b"x"),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{unknown}");
+        assert_eq!(reply.error_code(), "invalid");
+        assert_eq!(reply.json()["error"]["field"], unknown);
+        assert!(
+            reply.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(unknown)
+        );
+    }
+    // Every field the site's form sends is known.
+    let reply = app
+        .post_multipart(
+            "net-2027",
+            &[
+                Part::Field("name", b"Ada"),
+                Part::Field("organization", b""),
+                Part::Field("email", b""),
+                Part::Field("category", b""),
+                Part::Field("country", b""),
+                Part::Field("text", b"Our view."),
+                Part::Field("answer-1", b"An answer."),
+                Part::File("", b""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+    let names: Vec<_> = reply.json()["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["response.txt", "answer-1.txt"]);
+}

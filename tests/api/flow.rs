@@ -191,7 +191,55 @@ async fn full_flow(data: &Path, args: &[&str], env: &[(&str, String)]) {
     assert_eq!(second.status(), 201);
     assert_eq!(second.json::<Value>().await.unwrap()["number"], 2);
     wait_until_published(&client, &server.url, id, 2).await;
-    presigned_upload_flow(&client, &server.url, id, 3).await;
+    answers_flow(&client, &server.url, id, 3).await;
+    presigned_upload_flow(&client, &server.url, id, 4).await;
+}
+
+/// An answer to the question, sent as a form field, is published byte for byte as its own
+/// file and listed on the question's page; an answer to a question not put is refused.
+async fn answers_flow(client: &reqwest::Client, url: &str, id: &str, number: u64) {
+    let answer = "Accès universel\r\n— 普遍接入\r\n".as_bytes();
+    let post = |form: Form| {
+        client
+            .post(format!("{url}/api/consultations/{id}/responses"))
+            .multipart(form)
+            .send()
+    };
+    let refused = post(
+        Form::new()
+            .text("name", "Ada")
+            .part("answer-2", Part::bytes(answer.to_vec())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap()["error"]["field"],
+        "answer-2"
+    );
+    let reply = post(
+        Form::new()
+            .text("name", "Ada")
+            .part("answer-1", Part::bytes(answer.to_vec())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status(), 201);
+    let receipt: Value = reply.json().await.unwrap();
+    assert_eq!(receipt["number"], number);
+    let file = &receipt["files"][0];
+    assert_eq!(file["name"], "answer-1.txt");
+    assert_eq!(file["sha256"], sha256(answer));
+    wait_until_published(client, url, id, number).await;
+    let (_, body) = download(client, url, file["url"].as_str().unwrap()).await;
+    assert!(
+        body == answer,
+        "the published answer differs from the sent one"
+    );
+    let (_, page) = download(client, url, &format!("/fr/consultations/{id}/questions/1/")).await;
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("— 普遍接入"), "{page}");
+    assert!(page.contains(&format!("/fr/consultations/{id}/responses/{number}/")));
 }
 
 /// A file larger than API Gateway's 10 MB request limit goes in through a presigned upload

@@ -237,6 +237,7 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   const hold = await holdTheResponse(page);
   await page.goto(`${base}/consultations/open-consultation/`);
   await fillTheForm(page, { name: 'Ada Lovelace', organization: 'Analytical Society', text: 'Line one\r\nLine two' });
+  await page.fill('#answer-2', 'Answer two\nsecond line');
   await page.setInputFiles('#file', [bigPath, smallPath]);
   // Uploads throttled to 8 MiB/s (Chromium's own network emulation), so the 12 MiB file takes
   // long enough for its bar to be seen part-way; every value each bar takes is recorded.
@@ -262,6 +263,7 @@ test('with JavaScript, files larger than 10 MiB go through presigned uploads wit
   const sent = request.postDataJSON();
   assert.equal(sent.uploads.length, 2, JSON.stringify(sent));
   assert.equal(sent.text, 'Line one\r\nLine two', 'line breaks as a form sends them');
+  assert.deepEqual(sent.answers, { 2: 'Answer two\r\nsecond line' }, 'answers by question');
   assert.deepEqual(
     puts,
     sent.uploads.map((id) => `/api/uploads/open-consultation/${id}`),
@@ -432,6 +434,8 @@ test('every page type has no axe violation in any language, with a working langu
     closed: '/consultations/closing-consultation/',
     summary: '/consultations/closing-consultation/summary/',
     response: '/consultations/paged-consultation/responses/101/',
+    // Written once a response on open-consultation is published (the first test sends one).
+    question: '/consultations/open-consultation/questions/2/',
     verify: '/verify/',
   };
   const page = await newPage();
@@ -488,7 +492,7 @@ test('keyboard only: skip link first, then every form control in order', async (
     const id = await page.evaluate(() => document.activeElement.id || document.activeElement.tagName);
     order.push(id);
   }
-  const controls = ['name', 'organization', 'email', 'category', 'country', 'text', 'file'];
+  const controls = ['name', 'organization', 'email', 'category', 'country', 'answer-1', 'answer-2', 'text', 'file'];
   const positions = controls.map((id) => order.indexOf(id));
   assert.ok(positions.every((p) => p >= 0), `every control is reachable: ${order.join(' ')}`);
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'in reading order');

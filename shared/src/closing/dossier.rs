@@ -1,6 +1,7 @@
 //! The dossier the Group receives when a consultation closes: every published file, byte for
-//! byte, plus an index, as one ZIP archive written strictly front to back, so that it can stream
-//! into an S3 multipart upload or a file without ever holding a response's bytes in memory.
+//! byte, plus an index and `responses.csv` (derived), as one ZIP archive written strictly front
+//! to back, so that it can stream into an S3 multipart upload or a file without ever holding a
+//! response's bytes in memory.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ const INDEX_CSV: &str = "index.csv";
 /// offline, apart from the responses' folders so no submitted file can clash with them.
 pub const EXTRACTED_FOLDER: &str = "extracted";
 const INDEX_JSON: &str = "index.json";
+/// Every response as one table (see [`crate::publish::answers`]): derived, like `index.csv`.
+pub const TABLE_FILE: &str = "responses.csv";
 
 /// Why a dossier could not be written. After any error other than the name, duplicate and
 /// timestamp checks (which write nothing), the dossier is abandoned: see [`DossierWriter`].
@@ -94,6 +97,8 @@ pub struct DossierWriter<W: Write> {
     log_checkpoint: Option<Vec<u8>>,
     /// The size and SHA-256 of each response's extracted text, by number.
     extracted: BTreeMap<u64, (u64, String)>,
+    /// `responses.csv`, written with the index, if given.
+    table: Option<Box<dyn Read + Send>>,
 }
 
 /// The name of the transparency log's final checkpoint inside the dossier.
@@ -117,12 +122,18 @@ impl<W: Write> DossierWriter<W> {
             zip64_from,
             log_checkpoint: None,
             extracted: BTreeMap::new(),
+            table: None,
         }
     }
 
     /// Includes the log's signed checkpoint (written with the index, as `checkpoint`).
     pub fn set_log_checkpoint(&mut self, note: Vec<u8>) {
         self.log_checkpoint = Some(note);
+    }
+
+    /// Includes `responses.csv` (written with the index, as [`TABLE_FILE`]).
+    pub fn set_table(&mut self, table: Box<dyn Read + Send>) {
+        self.table = Some(table);
     }
 
     /// Streams one published file into the archive at `{number}/{name}`, checking on the way that
@@ -305,6 +316,10 @@ impl<W: Write> DossierWriter<W> {
         if let Some(note) = &self.log_checkpoint {
             zip.start_file(CHECKPOINT_FILE, options)?;
             zip.write_all(note)?;
+        }
+        if let Some(table) = self.table.as_mut() {
+            zip.start_file(TABLE_FILE, options)?;
+            io::copy(table, &mut *zip)?;
         }
         let zip = self.zip.take().ok_or(DossierError::Abandoned)?;
         let mut sink = zip.finish()?.into_inner().inner;

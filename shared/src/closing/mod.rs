@@ -305,6 +305,17 @@ impl Closer {
         let log_root = checkpoint.as_ref().map(|(head, _)| head.root_hex());
         let note = checkpoint.map(|(_, note)| note);
 
+        // The table of every response, from publication's page parts (the pages publication
+        // has not reached yet are read now).
+        let table = crate::publish::answers::assemble_csv(
+            self.private.as_ref(),
+            self.responses.as_ref(),
+            record,
+            total,
+        )
+        .await
+        .map_err(|e| CloseError::Dossier(format!("building responses.csv: {e}")))?;
+
         let key = object_key(site_paths::dossier_key(&id))?;
         let mut upload = self.site.upload(&key, &site_meta(key.as_str())).await?;
         let (sender, mut receiver) = mpsc::channel::<Bytes>(4);
@@ -315,7 +326,7 @@ impl Closer {
         };
         let runtime = tokio::runtime::Handle::current();
         let writer = tokio::task::spawn_blocking(move || {
-            write_archive(&runtime, &stores, &responses, note, sender)
+            write_archive(&runtime, &stores, &responses, note, table, sender)
         });
         let mut failure = None;
         while let Some(chunk) = receiver.recv().await {
@@ -389,6 +400,7 @@ fn write_archive(
     stores: &Stores,
     responses: &[Response],
     log_checkpoint: Option<Vec<u8>>,
+    table: crate::intake::spool::SpooledFile,
     sender: mpsc::Sender<Bytes>,
 ) -> Result<(u64, String, Summary), CloseError> {
     let receipts: Vec<Receipt> = responses.iter().map(Response::receipt).collect();
@@ -401,6 +413,13 @@ fn write_archive(
     if let Some(note) = log_checkpoint {
         dossier.set_log_checkpoint(note);
     }
+    let table: Box<dyn Read + Send> = match &table.content {
+        crate::intake::spool::Spooled::Memory(bytes) => Box::new(io::Cursor::new(bytes.clone())),
+        crate::intake::spool::Spooled::File(path) => {
+            Box::new(std::fs::File::open(path).map_err(|e| CloseError::Dossier(e.to_string()))?)
+        }
+    };
+    dossier.set_table(table);
     let mut summary = Summary::default();
     let mut similar = SimilarityIndex::new();
     for (response, receipt) in responses.iter().zip(&receipts) {

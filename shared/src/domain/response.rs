@@ -379,7 +379,8 @@ pub struct Response {
 /// A published file of a response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublicFile {
-    /// The name under which the file is published (`response.txt` for the text).
+    /// The name under which the file is published (`response.txt` for the text,
+    /// `answer-{k}.txt` for the answer to question k).
     #[schema(example = "response.txt")]
     pub name: String,
     #[schema(value_type = super::media::MediaType)]
@@ -448,8 +449,9 @@ pub struct Receipt {
     pub organization: Option<String>,
     pub category: Option<Category>,
     pub country: Option<Country>,
-    /// The published files: `response.txt` first when there is a text, then the attached
-    /// files in the order sent.
+    /// The published files: `response.txt` first when there is a text, then the answers
+    /// (`answer-{k}.txt`) in the order of the questions, then the attached files in the order
+    /// sent.
     #[schema(min_items = 1)]
     pub files: Vec<PublicFile>,
     /// Where the response sits in the consultation's transparency log, signed: present on

@@ -137,6 +137,26 @@ pub fn file_url(c: &ConsultationId, number: u64, name: &str) -> String {
     )
 }
 
+/// Page `page` of the answers to question `k` (1-based): paged like the responses (page `p`
+/// holds the answers of responses `(p - 1) × PAGE_SIZE + 1` to `p × PAGE_SIZE`), so a new
+/// response rewrites only the page it lands on.
+pub fn question_url(c: &ConsultationId, k: usize, page: u64) -> String {
+    if page == 1 {
+        format!("/consultations/{c}/questions/{k}/")
+    } else {
+        format!("/consultations/{c}/questions/{k}/page/{page}/")
+    }
+}
+
+pub fn question_key(c: &ConsultationId, k: usize, page: u64) -> String {
+    format!("{}index.html", &question_url(c, k, page)[1..])
+}
+
+/// Every response as one CSV table, derived from the published files.
+pub fn csv_url(c: &ConsultationId) -> String {
+    format!("/consultations/{c}/responses.csv")
+}
+
 /// The permanent address of one response: who, when, its files, its log entry, its text.
 pub fn response_url(c: &ConsultationId, number: u64) -> String {
     format!("/consultations/{c}/responses/{number}/")

@@ -15,6 +15,9 @@ pub struct Summary {
     /// Responses received in each hour, Geneva time (`2027-02-28T23`): the days and the rush
     /// before the deadline are read from it. At most one entry an hour of the consultation.
     pub by_hour: BTreeMap<String, u64>,
+    /// How many responses answer each question (by its 1-based position), from their
+    /// `answer-{k}.txt` files.
+    pub answers_by_question: BTreeMap<usize, u64>,
     pub similar: Vec<SimilarGroup>,
 }
 
@@ -31,6 +34,13 @@ impl Summary {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         *self.by_channel.entry(channel).or_default() += 1;
+        for k in r
+            .files
+            .iter()
+            .filter_map(|f| super::answer::question_of_file(&f.name))
+        {
+            *self.answers_by_question.entry(k).or_default() += 1;
+        }
         if let Ok(at) = r.received_at.parse::<jiff::Timestamp>() {
             let hour = at
                 .to_zoned_datetime(super::deadline::geneva())

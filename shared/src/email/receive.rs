@@ -348,6 +348,8 @@ impl EmailIntake {
                 ..Default::default()
             },
             text,
+            // A message cannot be split by question: it stays one text and its attachments.
+            answers: Default::default(),
             files,
         };
         Ok((submission, skipped))

@@ -22,6 +22,8 @@ use utoipa::{PartialSchema, ToSchema};
 use super::error::responses::{Internal, RateLimited, Unavailable};
 use super::error::{ApiError, ErrorBody};
 use super::{PageLanguage, ReadQuery, consultation_views, json_body};
+use crate::domain::MAX_QUESTIONS;
+use crate::domain::answer;
 use crate::domain::limits::{Budget, Limits, TooLarge};
 use crate::domain::{
     Arg, Channel, ConsultationId, IdempotencyKey, Language, PendingReceipt, Receipt, ResponseId,
@@ -303,10 +305,12 @@ async fn show(
 
 /// Respond to a consultation
 ///
-/// Sends a response: the submitter's details, and a text, files, or both (at least one of
-/// them). The text is published as `response.txt` with exactly the bytes received; each file
-/// is published under its own (sanitized, de-duplicated) name with exactly the bytes received.
-/// The receipt lists every published file with its size and SHA-256.
+/// Sends a response: the submitter's details, and a text, answers to the consultation's
+/// questions, files, or any of them together (at least one). The text is published as
+/// `response.txt` and the answer to question k as `answer-{k}.txt`, with exactly the bytes
+/// received; each file is published under its own (sanitized, de-duplicated) name with
+/// exactly the bytes received. The receipt lists every published file with its size and
+/// SHA-256.
 ///
 /// Send `multipart/form-data` for files (the site's HTML form does; it works without
 /// JavaScript), or `application/json` for a text-only response or one naming presigned
@@ -320,8 +324,9 @@ async fn show(
 /// `text/html` (a browser posting the form); the receipt's `channel` is then `web`, else `api`.
 ///
 /// Limits, enforced while the body streams in (413 `payload_too_large`): at most 20 files;
-/// each file, and the text, at most 25 MiB (26214400 bytes); 100 MiB (104857600 bytes) in all;
-/// each other form field at most 10 KiB; at most 64 form fields besides the files.
+/// each file, the text and each answer at most 25 MiB (26214400 bytes);
+/// 100 MiB (104857600 bytes) in all; each other form field at most 10 KiB;
+/// at most 64 form fields besides the files and answers.
 ///
 /// Files are accepted only if their content is of an allowed type, judged by the content's
 /// signature and never by the file name or the sender's Content-Type: PDF, DOC, DOCX, ODT,
@@ -384,7 +389,9 @@ async fn show(
             application/json, or a file's content is not of an allowed type.",
             content((ErrorBody = "application/json"), (String = "text/html"))),
         (status = 422, description = "A field breaks a rule; `field` names it (`name`, \
-            `organization`, `email`, `category`, `country`, `text`, `file` or `uploads`). \
+            `organization`, `email`, `category`, `country`, `text`, `answer-{k}`, `file` or \
+            `uploads`): an answer to a question the consultation does not put, or a multipart \
+            part of a name the API does not read, is refused so, naming it. \
             Also: an `Idempotency-Key` used before for a response with other content (field \
             `Idempotency-Key`).",
             content((ErrorBody = "application/json"), (String = "text/html"))),
@@ -640,6 +647,14 @@ async fn refuse(
     }
 }
 
+/// A multipart field the API does not read: `422 invalid`, naming it.
+fn unknown_field(name: &str) -> ApiError {
+    ApiError::Invalid(crate::domain::ValidationError::text(
+        name,
+        Text::with("answers_err_unknown_field", [("field", Arg::field(name))]),
+    ))
+}
+
 fn field_twice(name: &str) -> ApiError {
     ApiError::Malformed(Text::with("err_field_twice", [("field", Arg::field(name))]))
 }
@@ -680,11 +695,12 @@ async fn read_parts(
     let mut budget = Budget::new(limits);
     let mut fields = SubmitterFields::default();
     let mut text: Option<SpooledFile> = None;
+    let mut answers = std::collections::BTreeMap::new();
     let mut files = Vec::new();
     let mut parts = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
         parts += 1;
-        if parts > MAX_PARTS + limits.max_files {
+        if parts > MAX_PARTS + limits.max_files + MAX_QUESTIONS {
             return Err(ApiError::TooLarge(Text::with(
                 "err_too_many_parts",
                 [("count", Arg::count(MAX_PARTS))],
@@ -734,21 +750,39 @@ async fn read_parts(
                         .map_err(SpoolError::from)?,
                 );
             }
-            _ => {
+            _ if answer::question_of_field(&name).is_some() => {
+                let k = answer::question_of_field(&name).unwrap_or_default();
+                if answers.contains_key(&k) {
+                    return Err(field_twice(&name));
+                }
+                // Kept as sent, like the text: an answer is published byte for byte.
+                let mut spool = Spool::create(&name).map_err(SpoolError::from)?;
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    spool.write_within(&chunk, &mut budget).await?;
+                }
+                let spooled = spool
+                    .finish(String::new())
+                    .await
+                    .map_err(SpoolError::from)?;
+                answers.insert(k, spooled);
+            }
+            "name" | "organization" | "email" | "category" | "country" => {
                 let value = read_small(&mut field, &name, limits.max_field_bytes).await?;
                 let slot = match name.as_str() {
                     "name" => &mut fields.name,
                     "organization" => &mut fields.organization,
                     "email" => &mut fields.email,
                     "category" => &mut fields.category,
-                    "country" => &mut fields.country,
-                    _ => continue, // e.g. a submit button's name: harmless, ignored
+                    _ => &mut fields.country,
                 };
                 if slot.is_some() {
                     return Err(field_twice(&name));
                 }
                 *slot = Some(value);
             }
+            // A field the API does not know would be dropped unseen (a misspelt `answer-1`,
+            // say): refused, naming it, as JSON refuses an unknown member.
+            _ => return Err(unknown_field(&name)),
         }
     }
     Ok(Submission {
@@ -756,6 +790,7 @@ async fn read_parts(
         channel,
         fields,
         text,
+        answers,
         files,
     })
 }
@@ -851,10 +886,11 @@ impl PartialSchema for ResponseForm {
         let fields = ObjectBuilder::new()
             .schema_type(Type::Object)
             .description(Some(
-                "A response as multipart/form-data. Give `text`, at least one `file`, or both. \
-                 Parts with other names (a submit button's, say) are ignored; a field given \
-                 twice is refused (400). An empty file part without a file name (a file input \
-                 left empty) is ignored.",
+                "A response as multipart/form-data. Give `text`, answers (`answer-1`, \
+                 `answer-2`…), at least one `file`, or any of them together. A part with any \
+                 other name is refused (422 `invalid`, `field` naming it); a field given twice \
+                 is refused (400). An empty file part without a file name (a file input left \
+                 empty) is ignored.",
             ))
             .property("name", SubmitterFields::name_schema())
             .required("name")
@@ -874,21 +910,29 @@ impl PartialSchema for ResponseForm {
                 "file",
                 files(0, Some(limits.max_files)).description(Some(format!(
                     "Attached files, each as a part named `file`: up to {}, at most {} \
-                         bytes each, {} bytes in all (text included). Each is published byte \
-                         for byte under its sanitized file name, numbered ` (2)`, ` (3)`… if a \
-                         name repeats; an empty file is refused (422). Files are accepted only \
-                         if their content is of an allowed type, judged by the content's \
-                         signature, never by the file name or the sender's Content-Type: PDF, \
-                         DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, ODP, PNG, JPEG, ZIP \
-                         (else 415).",
+                         bytes each, {} bytes in all (text and answers included). Each is \
+                         published byte for byte under its sanitized file name, numbered \
+                         ` (2)`, ` (3)`… if a name repeats (or is an answer's, \
+                         `answer-{{k}}.txt`); an empty file is refused (422). Files are \
+                         accepted only if their content is of an allowed type, judged by the \
+                         content's signature, never by the file name or the sender's \
+                         Content-Type: PDF, DOC, DOCX, ODT, RTF, TXT, HTML, XLSX, ODS, PPTX, \
+                         ODP, PNG, JPEG, ZIP (else 415).",
                     limits.max_files, limits.max_file_bytes, limits.max_total_bytes
                 ))),
             )
-            // What a part's header can carry: its name has no control character but a tab.
+            // The other parts: the answers, `answer-{k}`.
+            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::Object(
+                binary()
+                    .description(Some(answer_description(&limits)))
+                    .build(),
+            )))))
             .property_names(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[^\\x00-\\x08\\x0A-\\x1F\\x7F]*$")),
+                    .pattern(Some(format!(
+                        "^(name|organization|email|category|country|text|file|{ANSWER_FIELD})$"
+                    ))),
             ));
         let text_or_file = AnyOfBuilder::new()
             .item(
@@ -900,9 +944,45 @@ impl PartialSchema for ResponseForm {
                 ObjectBuilder::new()
                     .property("file", files(1, None))
                     .required("file"),
+            )
+            // Or answers. "Some `answer-{k}` is not empty" needs `not` (which schemathesis
+            // cannot judge on binary parts) or a branch per question (too many for it to
+            // generate from), so this says less: a part besides `name`. A form of empty parts
+            // only is refused (422, field `text`), as the description says.
+            .item(
+                ObjectBuilder::new()
+                    .min_properties(Some(2))
+                    .description(Some("Or answers (`answer-{k}`), at least one not empty.")),
             );
         AllOfBuilder::new().item(fields).item(text_or_file).into()
     }
+}
+
+/// The name of an answer's part: `answer-{k}`, `k` the question's 1-based position.
+const ANSWER_FIELD: &str = "answer-[1-9][0-9]{0,8}";
+
+/// What an answer is, said once for both bodies.
+fn answer_description(limits: &Limits) -> String {
+    format!(
+        "The answer to question k of the consultation (its 1-based position in `questions`), \
+         in any encoding: published as `answer-{{k}}.txt` byte for byte (media type \
+         `text/plain`), listed in the receipt after `response.txt`. At most {} bytes, like the \
+         text. Empty means none. An answer to a question the consultation does not put is \
+         refused (422 `invalid`, `field` `answer-{{k}}`).",
+        limits.max_file_bytes
+    )
+}
+
+/// "Some member is not empty": JSON Schema's `not` (which utoipa's builders lack, so it is
+/// added as a raw keyword) over "every member is empty". What makes a JSON response of answers
+/// only a response.
+fn some_answer() -> utoipa::openapi::extensions::Extensions {
+    [(
+        "not",
+        serde_json::json!({"additionalProperties": {"maxLength": 0}}),
+    )]
+    .into_iter()
+    .collect()
 }
 
 impl ToSchema for ResponseForm {}
@@ -933,6 +1013,31 @@ impl PartialSchema for JsonSubmission {
                      (media type `text/plain`). At most {} bytes. Empty or null means none.",
                     limits.max_file_bytes
                 ))),
+            )
+            .property(
+                "answers",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property_names(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some("^[1-9][0-9]{0,8}$")),
+                    ))
+                    .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(
+                        Schema::Object(
+                            ObjectBuilder::new()
+                                .schema_type(Type::String)
+                                .description(Some(answer_description(&limits)))
+                                .build(),
+                        ),
+                    ))))
+                    .description(Some(
+                        "Answers to the consultation's questions by position: `\"1\"` for the \
+                         first question, `\"2\"` for the second… Each answer's UTF-8 bytes \
+                         are published as `answer-{k}.txt`. A key that names no question of \
+                         the consultation is refused (422 `invalid`, `field` `answer-{k}`).",
+                    ))
+                    .examples([serde_json::json!({"1": "Yes, with conditions."})]),
             )
             .property(
                 "uploads",
@@ -980,13 +1085,21 @@ impl PartialSchema for JsonSubmission {
                 ObjectBuilder::new()
                     .property("uploads", ArrayBuilder::new().min_items(Some(1)))
                     .required("uploads"),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .property(
+                        "answers",
+                        ObjectBuilder::new().extensions(Some(some_answer())),
+                    )
+                    .required("answers"),
             );
         AllOfBuilder::new()
             .item(fields)
             .item(text_or_uploads)
             .description(Some(format!(
-                "A response as JSON: a text, presigned uploads (`uploads`), or both (else 422, \
-                 field `text`). Unknown members are refused (400); a null optional member means \
+                "A response as JSON: a text, answers (`answers`), presigned uploads \
+                 (`uploads`), or any of them together (else 422, field `text`). Unknown members are refused (400); a null optional member means \
                  none. The body may be at most {} bytes plus 64 KiB (413).",
                 limits.max_file_bytes
             )))
@@ -1013,6 +1126,9 @@ struct JsonSubmission {
     category: Option<String>,
     country: Option<String>,
     text: Option<String>,
+    /// Answers by the question's 1-based position (`"1"`, `"2"`…).
+    #[serde(default)]
+    answers: std::collections::BTreeMap<String, String>,
     /// Ids of presigned uploads received for this consultation, attached in this order.
     #[serde(default)]
     uploads: Vec<String>,
@@ -1055,6 +1171,17 @@ async fn read_json(
         Some(t) => Some(spool_bytes("the text", t.as_bytes(), &mut budget).await?),
         None => None,
     };
+    let mut answers = std::collections::BTreeMap::new();
+    for (key, value) in &body.answers {
+        let field = format!("answer-{key}");
+        let k = answer::question_of_key(key).ok_or_else(|| {
+            ApiError::Invalid(crate::domain::ValidationError::text(
+                &field,
+                Text::with("answers_err_no_question", [("number", Arg::plain(key))]),
+            ))
+        })?;
+        answers.insert(k, spool_bytes(&field, value.as_bytes(), &mut budget).await?);
+    }
     let fields = SubmitterFields {
         name: body.name,
         organization: body.organization,
@@ -1081,6 +1208,7 @@ async fn read_json(
         },
         fields,
         text,
+        answers,
         files,
     })
 }

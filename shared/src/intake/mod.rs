@@ -52,6 +52,9 @@ pub struct Submission {
     pub fields: SubmitterFields,
     /// The `text` field, published as `response.txt` with exactly the received bytes.
     pub text: Option<SpooledFile>,
+    /// Answers to the consultation's questions by 1-based position (fields `answer-{k}`),
+    /// each published as `answer-{k}.txt` with exactly the received bytes. Email has none.
+    pub answers: std::collections::BTreeMap<usize, SpooledFile>,
     pub files: Vec<SpooledFile>,
 }
 
@@ -257,6 +260,19 @@ impl Intake {
         }
     }
 
+    /// How many questions the consultation puts (the one found open a moment ago, if any).
+    async fn question_count(&self, id: &ConsultationId) -> Result<usize, IntakeError> {
+        if let Some(consultation) = self.recently_open.get(id) {
+            return Ok(consultation.questions.len());
+        }
+        let record = self
+            .consultations
+            .get(id)
+            .await?
+            .ok_or_else(|| IntakeError::NotFound(id.clone()))?;
+        Ok(record.consultation.questions.len())
+    }
+
     /// Stores the submission's files privately, then the response (checking the deadline where
     /// it commits), then asks for its number and its publication.
     pub async fn submit(
@@ -268,8 +284,35 @@ impl Intake {
         let received_at = self.clock.now();
         let submitter = submission.fields.parse()?;
         let text = submission.text.filter(|t| t.size > 0);
-        if text.is_none() && submission.files.is_empty() {
-            return Err(ValidationError::text("text", Text::key("err_text_or_file")).into());
+        let asked: Vec<usize> = submission.answers.keys().copied().collect();
+        // An answer's file name says which question it answers, so the names of the
+        // consultation's answers are reserved: an attached `answer-2.txt` is published as
+        // `answer-2 (2).txt`. The questions are read only when a name is at stake.
+        let at_stake = !asked.is_empty()
+            || submission.files.iter().any(|f| {
+                crate::domain::answer::question_of_file(&sanitize_file_name(&f.raw_name)).is_some()
+            });
+        let questions = if at_stake {
+            self.question_count(consultation).await?
+        } else {
+            0
+        };
+        if let Some(k) = asked.iter().find(|k| **k > questions) {
+            return Err(ValidationError::text(
+                crate::domain::answer::answer_field(*k),
+                Text::with("answers_err_no_question", [("number", Arg::plain(k))]),
+            )
+            .into());
+        }
+
+        // An empty answer is no answer, as an empty text is no text.
+        let answers: Vec<(usize, SpooledFile)> = submission
+            .answers
+            .into_iter()
+            .filter(|(_, a)| a.size > 0)
+            .collect();
+        if text.is_none() && answers.is_empty() && submission.files.is_empty() {
+            return Err(ValidationError::text("text", Text::key("answers_err_empty")).into());
         }
         // Every channel caps the files it takes while reading; this checks it again for all.
         if submission.files.len() > self.limits.max_files {
@@ -281,10 +324,19 @@ impl Intake {
         }
 
         let mut named: Vec<(SpooledFile, String, &'static str)> = Vec::new();
-        let mut taken: Vec<String> = Vec::new();
+        let mut taken: Vec<String> = (1..=questions)
+            .map(crate::domain::answer::answer_file_name)
+            .collect();
         if let Some(text) = text {
             taken.push(TEXT_FILE_NAME.to_owned());
             named.push((text, TEXT_FILE_NAME.to_owned(), "text/plain"));
+        }
+        for (k, answer) in answers {
+            named.push((
+                answer,
+                crate::domain::answer::answer_file_name(k),
+                "text/plain",
+            ));
         }
         for file in submission.files {
             let name = unique_file_name(&sanitize_file_name(&file.raw_name), &taken);

@@ -6,6 +6,7 @@
 //! consultation's head (bounded by the page size), so the cost of one more response does not
 //! grow with the consultation. Publishing twice writes the same bytes.
 
+pub mod answers;
 pub mod health;
 
 use std::collections::BTreeSet;
@@ -120,6 +121,21 @@ impl Publisher {
                 // page's new responses are copied in one batch.
                 let new: Vec<&Response> = responses.iter().filter(|r| r.number > done).collect();
                 self.copy_originals(&new).await?;
+                // The record as it will be once this round is published (its count names the
+                // question pages' last page).
+                let counted = ConsultationRecord {
+                    response_count: total,
+                    ..record.clone()
+                };
+                answers::publish_page(
+                    self.private.as_ref(),
+                    self.site.as_ref(),
+                    &counted,
+                    page,
+                    &responses,
+                    done,
+                )
+                .await?;
                 let entries = receipts(&responses);
                 self.write_page(&record, page, &entries).await?;
                 rendered.insert(page);
@@ -400,10 +416,31 @@ impl Publisher {
                 Some(hold) => Refresh::Held(hold),
                 None => {
                     self.publish_readings(id, None).await?;
+                    // The table follows the index: both read every published page.
+                    self.publish_csv(id, published).await?;
                     search.build(id, published).await?
                 }
             },
         })
+    }
+
+    /// `responses.csv` of the first `published` responses (see [`answers`] for when).
+    pub async fn publish_csv(
+        &self,
+        id: &ConsultationId,
+        published: u64,
+    ) -> Result<(), PublishError> {
+        let Some(record) = self.consultations.get(id).await? else {
+            return Ok(());
+        };
+        answers::publish_csv(
+            self.private.as_ref(),
+            self.responses.as_ref(),
+            self.site.as_ref(),
+            &record,
+            published,
+        )
+        .await
     }
 
     /// The response's own page in every edition, with the text of its files, and that text as

@@ -41,6 +41,8 @@ pub fn site_meta(key: &str) -> ObjectMeta {
         Some("js") => "text/javascript; charset=utf-8",
         Some("atom") => "application/atom+xml; charset=utf-8",
         Some("txt") => "text/plain; charset=utf-8",
+        // `header=present`: the first row names the columns (RFC 4180).
+        Some("csv") => "text/csv; charset=utf-8; header=present",
         _ => "application/octet-stream",
     };
     ObjectMeta {

@@ -9,6 +9,7 @@
 use jiff::Timestamp;
 use maud::{Markup, PreEscaped, html};
 
+use crate::domain::answer;
 use crate::domain::deadline::rfc3339_geneva;
 use crate::domain::limits::Limits;
 use crate::domain::site_paths::{self, Edition, page_count};
@@ -185,14 +186,30 @@ pub fn consultation_page(
                     }
                 }
                 h2 { (m.t("questions_heading")) }
-                ol { @for q in &c.questions { li { (localized(m, q)) } } }
+                ol {
+                    @for (i, q) in c.questions.iter().enumerate() {
+                        li {
+                            (localized(m, q))
+                            // Its page exists once a response is published.
+                            @if record.response_count > 0 {
+                                " — " a href=(here.url(&site_paths::question_url(&c.id, i + 1, 1))) { (m.t("answers_all_link")) }
+                            }
+                        }
+                    }
+                }
                 @if status != Status::Closed { (how_to_respond(m, &c.id, c.deadline)) }
-                @if status == Status::Open { (response_form(here, &c.id)) }
+                @if status == Status::Open { (response_form(here, &c.id, &c.questions)) }
                 @if status != Status::Closed { (subscribe_form(here, &c.id)) }
             }
             h2 id="responses" { (m.t("responses_heading")) }
             @if record.response_count > 0 {
                 (search_form(here, record))
+            }
+            @if record.response_count > 0 {
+                p {
+                    a href=(site_paths::csv_url(&c.id)) type="text/csv" download { (m.t("csv_link")) }
+                    " " span class="note" { (m.t("csv_note")) }
+                }
             }
             p {
                 a href=(site_paths::manifest_url(&c.id)) type="application/json" { (m.t("manifest_link")) }
@@ -359,7 +376,7 @@ fn described_by(id: &str, hint: bool) -> String {
 /// page in the reader's language (`?lang=`). With JavaScript, `upload.js` sends the chosen files
 /// through presigned uploads instead (past API Gateway's 10 MB request limit), checked first
 /// against the limits and with the words it shows in `data-` attributes.
-fn response_form(here: Here, id: &ConsultationId) -> Markup {
+fn response_form(here: Here, id: &ConsultationId, questions: &[Localized]) -> Markup {
     let m = here.m();
     let lang = here.edition.lang.code();
     let required = format!("{} ({})", m.t("field_name"), m.t("required"));
@@ -397,6 +414,7 @@ fn response_form(here: Here, id: &ConsultationId) -> Markup {
                 (field("country", m.t("field_country"), Some(m.t("field_country_hint")), html! {
                     input id="country" name="country" maxlength="2" size="3" pattern="[A-Za-z]{2}" autocomplete="off" dir="ltr" aria-describedby=(described_by("country", true));
                 }))
+                (answer_fields(m, questions))
                 (field("text", m.t("field_text"), None, html! {
                     textarea id="text" name="text" rows="12" aria-describedby=(described_by("text", false)) {}
                 }))
@@ -406,6 +424,28 @@ fn response_form(here: Here, id: &ConsultationId) -> Markup {
                 p { button type="submit" { (m.t("submit")) } }
             }
             script src={ "/" (UPLOAD_SCRIPT_KEY) } defer {}
+        }
+    }
+}
+
+/// One text box per question (`answer-{k}`), labelled with the question in the reader's
+/// language (or its fallback, marked with its own language), grouped under one legend.
+fn answer_fields(m: &Catalogue, questions: &[Localized]) -> Markup {
+    html! {
+        fieldset class="answers" aria-describedby="answers-hint" {
+            legend { (m.t("answers_form_heading")) }
+            p class="hint" id="answers-hint" { (m.t("answers_form_hint")) }
+            @for (i, q) in questions.iter().enumerate() {
+                @let id = answer::answer_field(i + 1);
+                div class="field" {
+                    label for=(id) {
+                        (m.f("answers_question_label", &[("number", &(i + 1))])) " "
+                        (localized(m, q))
+                    }
+                    textarea id=(id) name=(id) rows="6" aria-describedby=(described_by(&id, false)) {}
+                    p class="error" id={ (id) "-error" } hidden {}
+                }
+            }
         }
     }
 }
@@ -629,6 +669,24 @@ pub fn summary_page(
             (counts("by-category", m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
             (counts("by-country", m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
             (counts("by-channel", m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+            h2 { (m.t("answers_summary_heading")) }
+            table {
+                thead { tr { th scope="col" { (m.t("questions_heading")) } th scope="col" { (m.t("col_responses")) } } }
+                tbody {
+                    @for (i, q) in c.questions.iter().enumerate() {
+                        @let count = summary.answers_by_question.get(&(i + 1)).copied().unwrap_or(0);
+                        tr {
+                            td {
+                                a href=(here.url(&site_paths::question_url(&c.id, i + 1, 1))) {
+                                    (m.f("answers_question_label", &[("number", &(i + 1))]))
+                                }
+                                " " (localized(m, q))
+                            }
+                            td { (m.p("answers_summary_count", count, &[])) }
+                        }
+                    }
+                }
+            }
             h2 { (m.t("similar_heading")) }
             @if summary.similar.is_empty() {
                 p { (m.t("similar_none")) }
@@ -904,11 +962,13 @@ mod tests {
                     identical: false,
                 },
             ],
+            answers_by_question: [(1, 2)].into(),
             ..Default::default()
         };
         let page = summary_page(Edition::DEFAULT, &record(), &summary);
         assert!(page.contains("2 identical responses:"), "{page}");
         assert!(page.contains("3 nearly identical responses:"), "{page}");
+        assert!(page.contains(r#"<a href="/consultations/net-2031/questions/1/">Question 1:</a> What should be done?</td><td>2 answers</td>"#), "{page}");
         // Each number links to its response on the page that lists it.
         assert!(page.contains(r#"href="/consultations/net-2031/#response-3""#));
         assert!(page.contains(r#"href="/consultations/net-2031/page/2/#response-150""#));
@@ -925,6 +985,20 @@ mod tests {
         assert!(page.contains(r#"<span lang="en" dir="ltr">What should be done?</span>"#));
         assert!(page.contains("معروض باللغة الإنكليزية"));
         assert!(page.contains(r#"action="/api/consultations/net-2031/responses?lang=ar""#));
+    }
+
+    #[test]
+    fn the_form_has_one_labelled_box_per_question() {
+        let page = consultation_page(Edition::of(Language::Ar), &record(), 1, &[], now());
+        assert!(page.contains(r#"<label for="answer-1">السؤال 1: <span lang="en" dir="ltr">What should be done?</span></label>"#), "{page}");
+        assert!(page.contains(
+            r#"<textarea id="answer-1" name="answer-1" rows="6" aria-describedby="answer-1-error">"#
+        ));
+        assert!(page.contains(r#"<p class="error" id="answer-1-error" hidden>"#));
+        assert!(
+            !page.contains(r#"name="answer-2""#),
+            "one question, one box"
+        );
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! SHA-256, the signed log entry) and, folded away and labelled as derived, the text read from
 //! its files. The search page is static: `assets/search.js` loads the consultation's Pagefind
 //! index from the site and shows matching responses with an excerpt; without JavaScript it says
-//! so and points to the manifest and the dossier.
+//! so and points to the manifest and the dossier. A question's page lists every answer to it.
 
 use maud::{Markup, html};
 
 use crate::domain::Receipt;
+use crate::domain::answer;
 use crate::domain::site_paths::{self, Edition};
 use crate::extract::ResponseText;
 use crate::ports::ConsultationRecord;
@@ -63,6 +64,7 @@ pub fn response_page(
                 dt { (m.t("col_channel")) } dd { (m.channel_name(receipt.channel)) }
                 dt { (m.t("response_id")) } dd { code { (receipt.id) } }
             }
+            (answers_section(here, record, receipt, text))
             h2 { (m.t("response_files_heading")) }
             (super::pages::file_list(m, &receipt.files))
             @if let Some(log) = &receipt.log {
@@ -79,6 +81,144 @@ pub fn response_page(
             p { a href=(here.url(&site_paths::page_url(&c.id, site_paths::page_of(receipt.number)))) { (m.t("response_all")) } }
         },
     )
+}
+
+/// Each answer under its question, with a link to the answer as received (the record) and to
+/// every answer to that question. The words shown are read from the file, like the extracted
+/// text below, and cut at [`PAGE_TEXT_BYTES`] each.
+fn answers_section(
+    here: Here,
+    record: &ConsultationRecord,
+    receipt: &Receipt,
+    text: &ResponseText,
+) -> Markup {
+    let m = here.m();
+    let c = &record.consultation;
+    let answered: Vec<(usize, &crate::domain::PublicFile)> = receipt
+        .files
+        .iter()
+        .filter_map(|f| Some((answer::question_of_file(&f.name)?, f)))
+        .filter(|(k, _)| (1..=c.questions.len()).contains(k))
+        .collect();
+    let words_of = |name: &str| {
+        text.files
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.words.as_ref().ok())
+            .map(|w| w.text.as_str())
+    };
+    html! {
+        @if !answered.is_empty() {
+            section aria-labelledby="answers" {
+                h2 id="answers" { (m.t("answers_heading")) }
+                @for (k, file) in &answered {
+                    @let q = &c.questions[k - 1];
+                    h3 id={ "answer-" (k) } {
+                        (m.f("answers_question_label", &[("number", k)])) " "
+                        (super::pages::localized(m, q))
+                    }
+                    @if let Some(words) = words_of(&file.name) {
+                        @let shown = cut(words, PAGE_TEXT_BYTES);
+                        div class="text" dir="auto" {
+                            @for paragraph in shown.split('\n') { p { (paragraph) } }
+                        }
+                        @if shown.len() < words.len() { p class="note" { (m.t("extracted_cut")) } }
+                    }
+                    p {
+                        a href=(file.url) download { (m.t("answers_as_received")) } " (" (file.name) ")"
+                        " · "
+                        a href=(here.url(&site_paths::question_url(&c.id, *k, site_paths::page_of(receipt.number)))) { (m.t("answers_all_link")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Page `page` of the answers to question `k`: the answers among that page's responses (see
+/// publish::answers), each with who sent it, its words and a link to its response
+/// and to the answer as received.
+pub fn question_page(
+    edition: Edition,
+    record: &ConsultationRecord,
+    k: usize,
+    page: u64,
+    total: u64,
+    entries: &[crate::domain::answer::AnswerEntry],
+) -> String {
+    let c = &record.consultation;
+    let path = site_paths::question_url(&c.id, k, page);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = m.f("question_page_title", &[("number", &k)]);
+    let page_title = if page == 1 {
+        title.clone()
+    } else {
+        format!("{title} — {}", m.f("page_n", &[("page", &page)]))
+    };
+    let pages = site_paths::page_count(total).max(1);
+    let question = c.questions.get(k - 1);
+    layout(
+        here,
+        &page_title,
+        html! {
+            p { a href=(here.url(&site_paths::consultation_url(&c.id))) { (super::pages::localized(m, &c.title)) } }
+            h1 { (title) }
+            @if let Some(q) = question { p class="question" { (super::pages::localized(m, q)) } }
+            p class="note" { (m.t("question_page_note")) " " (m.t("question_page_paging")) }
+            @if entries.is_empty() {
+                p { (m.t("question_page_empty")) }
+            } @else {
+                ol class="responses" {
+                    @for e in entries {
+                        li id={ "response-" (e.number) } {
+                            article aria-labelledby={ "answer-" (e.number) "-title" } {
+                                h2 id={ "answer-" (e.number) "-title" } {
+                                    a href=(here.url(&site_paths::response_url(&c.id, e.number))) { (m.f("response_title", &[("number", &e.number), ("name", &e.name)])) }
+                                }
+                                @if let Some(org) = &e.organization { p { (org) } }
+                                @if let Some(text) = &e.text {
+                                    div class="text" dir="auto" {
+                                        @for paragraph in text.split('\n') { p { (paragraph) } }
+                                    }
+                                    @if e.cut { p class="note" { (m.t("extracted_cut")) } }
+                                }
+                                p {
+                                    a href=(e.file.url) download { (m.t("answers_as_received")) }
+                                    " (" (e.file.name) ", " (m.p("bytes", e.file.size, &[])) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if pages > 1 {
+                nav aria-label=(m.t("pages_nav")) {
+                    ul class="pages" { @for p in 1..=pages {
+                        li {
+                            @if p == page {
+                                a href=(here.url(&site_paths::question_url(&c.id, k, p))) aria-current="page" aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            } @else {
+                                a href=(here.url(&site_paths::question_url(&c.id, k, p))) aria-label=(m.f("page_n", &[("page", &p)])) { (p) }
+                            }
+                        }
+                    } }
+                }
+            }
+        },
+    )
+}
+
+/// The first `max` bytes of `text`, cut on a character boundary.
+pub(crate) fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The words of each file, folded away: derived, so labelled as such.

@@ -29,7 +29,17 @@
       values && name in values ? String(values[name]) : whole
     );
   // What the form would send: browsers send a textarea's line breaks as CRLF.
-  const textValue = () => form.elements.text.value.replace(/\r\n|\r|\n/g, '\r\n');
+  const sent = (value) => value.replace(/\r\n|\r|\n/g, '\r\n');
+  const textValue = () => sent(form.elements.text.value);
+  // One text box per question, `answer-{k}`: sent as JSON `answers` by the question's number.
+  const answerBoxes = Array.from(form.querySelectorAll('textarea[name^="answer-"]'));
+  const answers = () => {
+    const given = {};
+    for (const box of answerBoxes) {
+      if (box.value !== '') given[box.name.slice('answer-'.length)] = sent(box.value);
+    }
+    return given;
+  };
 
   // The progress bars and one polite status line for the whole upload (start, done or failure
   // of each file, never every progress tick, so screen readers are not flooded).
@@ -57,7 +67,9 @@
     const files = Array.from(input.files);
     const found = [];
     if (files.length > limits.files) found.push(say('upload_too_many', { count: limits.files }));
-    let total = new TextEncoder().encode(textValue()).length;
+    const encoder = new TextEncoder();
+    let total = encoder.encode(textValue()).length;
+    for (const answer of Object.values(answers())) total += encoder.encode(answer).length;
     for (const file of files) {
       total += file.size;
       if (file.size === 0) found.push(say('upload_empty', { name: file.name }));
@@ -70,10 +82,12 @@
   }
   const recheck = () => input.setCustomValidity(problems().join(' '));
   input.addEventListener('change', recheck);
-  form.elements.text.addEventListener('change', () => {
-    recheck();
-    if (input.files.length) input.dispatchEvent(new Event('change', { bubbles: true }));
-  });
+  for (const box of [form.elements.text, ...answerBoxes]) {
+    box.addEventListener('change', () => {
+      recheck();
+      if (input.files.length) input.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+  }
 
   /** A refusal from the server, with the field it names and the message in its own language. */
   class Refusal extends Error {
@@ -176,7 +190,7 @@
   }
 
   function clearErrors() {
-    for (const id of [...FIELDS, 'file']) {
+    for (const id of [...FIELDS, ...answerBoxes.map((box) => box.id), 'file']) {
       const slot = document.getElementById(id + '-error');
       if (slot) {
         slot.textContent = '';
@@ -328,6 +342,7 @@
       status.textContent = say('upload_finishing');
       // Sent from the site's form: counted with the other web responses, not as the API's.
       const response = { uploads, channel: 'web' };
+      if (answerBoxes.length) response.answers = answers();
       for (const field of FIELDS) {
         const value = field === 'text' ? textValue() : form.elements[field].value;
         if (value.trim() !== '') response[field] = value;
