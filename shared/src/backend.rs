@@ -13,8 +13,8 @@ use crate::http::intake::IntakeState;
 use crate::intake::Intake;
 use crate::intake::uploads::Uploads;
 use crate::ports::{
-    Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
-    Responses, Subscriptions, UploadStaging,
+    Accounts, Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState,
+    PublishQueue, Responses, Subscriptions, UploadStaging,
 };
 use crate::secretariat::Secretariat;
 
@@ -37,6 +37,8 @@ pub struct Backend {
     pub publication: Arc<dyn PublicationState>,
     /// The email lists' subscribers (private).
     pub subscriptions: Arc<dyn Subscriptions>,
+    /// The Secretariat's accounts and console sessions (private).
+    pub accounts: Arc<dyn Accounts>,
     /// Originals and anything not public.
     pub private: Arc<dyn ObjectStore>,
     /// The public site.
@@ -100,7 +102,8 @@ impl Backend {
             consultations: records.clone(),
             responses: records.clone(),
             publication: records.clone(),
-            subscriptions: records,
+            subscriptions: records.clone(),
+            accounts: records,
             private: Arc::new(private),
             site: Arc::new(folder("site")?),
             staging: Arc::new(folder("staging")?),
@@ -163,7 +166,8 @@ impl Backend {
             consultations: records.clone(),
             responses: records.clone(),
             publication: records.clone(),
-            subscriptions: records,
+            subscriptions: records.clone(),
+            accounts: records,
             private: Arc::new(s3::S3ObjectStore::new(
                 s3_client.clone(),
                 &names.private_bucket,
