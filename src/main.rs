@@ -2,6 +2,7 @@
 //! publication, the public site) over the embedded store, or over S3 + DynamoDB with
 //! `--store aws`, so a user needs nothing but cargo.
 
+mod accounts;
 mod http_server;
 mod verify;
 mod worker;
@@ -41,10 +42,13 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print a new log signing key (for the SSM parameter named by VERBATIM_SIGNING_KEY_PARAMETER).
     Keygen(verify::KeygenArgs),
+    /// Manage the Secretariat's accounts (the console's people), whether `serve` runs or not.
+    #[command(subcommand)]
+    Admin(accounts::AdminCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum StoreKind {
+pub(crate) enum StoreKind {
     /// Files and SQLite in the data folder: nothing else to run.
     Embedded,
     /// S3 and DynamoDB, named by VERBATIM_TABLE, VERBATIM_PRIVATE_BUCKET, VERBATIM_SITE_BUCKET
@@ -175,6 +179,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keygen(args) => verify::keygen(args),
+        Command::Admin(command) => accounts::run(command).await,
     }
 }
 

@@ -184,6 +184,38 @@ impl Backend {
         })
     }
 
+    /// Only the accounts of the embedded store in `data_dir`, for `verbatim admin` while
+    /// `verbatim serve` may be running on the same folder (SQLite's WAL mode lets both write;
+    /// nothing of the responses is opened or repaired here).
+    #[cfg(feature = "embedded")]
+    pub fn embedded_accounts(data_dir: &std::path::Path) -> Result<Arc<dyn Accounts>, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
+        Ok(Arc::new(crate::adapters::sqlite::SqliteStore::open(
+            &data_dir.join("verbatim.sqlite3"),
+        )?))
+    }
+
+    /// Only the accounts in the DynamoDB table, for `verbatim admin --store aws`.
+    #[cfg(feature = "aws")]
+    pub fn aws_accounts(
+        config: &aws_config::SdkConfig,
+        names: &crate::settings::AwsNames,
+    ) -> Arc<dyn Accounts> {
+        Arc::new(crate::adapters::dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(config),
+            &names.table,
+        ))
+    }
+
+    /// The Secretariat's people: accounts, sign-in and sessions.
+    pub fn people(&self, clock: Arc<dyn Clock>) -> crate::secretariat::people::People {
+        crate::secretariat::people::People {
+            accounts: self.accounts.clone(),
+            clock,
+        }
+    }
+
     /// How long intake waits for a number, and for a response received in time to be stored.
     pub fn with_timing(mut self, timing: crate::settings::Timing) -> Self {
         self.receipt_wait = timing.receipt_wait;

@@ -1,6 +1,7 @@
 //! What the Secretariat does: open consultations and move their deadlines (extensions,
 //! corrections, reopening). Every change is audited and (re)schedules the closing.
 
+pub mod people;
 pub mod records;
 
 use std::sync::Arc;
