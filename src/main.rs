@@ -19,6 +19,7 @@ use shared::email::receive::MAX_MESSAGE_BYTES;
 use shared::http::LocalRoutes;
 use shared::http::admin::AdminToken;
 use shared::http::rate_limit::{ClientLimits, RateLimit};
+use shared::http::session::ConsoleSettings;
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
 use shared::{Backend, Timing, Vars};
 
@@ -251,7 +252,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         health.clone(),
     );
     worker::start_closing(backend.closer(clock.clone(), queue.clone()));
-    let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
+    let mut admin =
+        backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
+    // The console's cookies are `Secure` when it is reached over HTTPS, which the public URL
+    // says (behind a TLS-terminating proxy the socket itself is plain HTTP).
+    admin.console = Arc::new(ConsoleSettings::new(
+        public_url.starts_with("https://"),
+        args.trusted_proxies.clone(),
+    ));
     let intake = backend.intake_state(clock, queue);
     let mut routes = shared::http::local_router(LocalRoutes {
         intake: intake.clone(),

@@ -258,6 +258,7 @@ impl Backend {
         token: AdminToken,
     ) -> AdminState {
         AdminState {
+            people: Arc::new(self.people(clock.clone())),
             secretariat: Arc::new(Secretariat {
                 consultations: self.consultations.clone(),
                 clock,
@@ -265,6 +266,9 @@ impl Backend {
                 scheduler,
             }),
             token: Arc::new(token),
+            // Hosts that serve the console over HTTPS say so (see `verbatim serve` and the
+            // admin function).
+            console: Arc::new(crate::http::session::ConsoleSettings::default()),
         }
     }
 

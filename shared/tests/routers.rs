@@ -12,7 +12,7 @@ use shared::Backend;
 use shared::domain::ConsultationId;
 use shared::domain::limits::Limits;
 use shared::http::admin::AdminToken;
-use shared::ports::SweptByTimer;
+use shared::ports::{Clock, SweptByTimer};
 use test_support::{Requests, TestClock, zip_of};
 use tower::ServiceExt;
 
@@ -1503,4 +1503,434 @@ async fn the_audit_log_names_the_caller_the_host_knows() {
     assert_eq!(audit[0]["by"], arn);
     assert_eq!(audit[1]["action"], "deadline-changed");
     assert!(audit[1].get("by").is_none(), "{}", audit[1]);
+}
+
+// ---- The Secretariat's console ----
+
+const HOST: &str = "console.example.org";
+const ADA_PASSWORD: &str = "correct horse battery";
+
+impl App {
+    async fn add_person(&self, name: &str) {
+        use shared::domain::account::{AccountName, Password};
+        self.backend
+            .people(self.clock.clone())
+            .add(
+                AccountName::parse(name).unwrap(),
+                Password::parse(ADA_PASSWORD).unwrap(),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The sign-in form's token, and the cookie that goes with it.
+    async fn sign_in_form(&self) -> (String, String) {
+        let page = self.get("/admin/sign-in").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let cookie = set_cookie(&page, "verbatim_sign_in");
+        let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(html.contains(&format!("name=\"csrf\" value=\"{token}\"")));
+        (token.to_owned(), format!("verbatim_sign_in={token}"))
+    }
+
+    async fn post_sign_in(&self, name: &str, password: &str, origin: Option<&str>) -> Reply {
+        let (token, cookie) = self.sign_in_form().await;
+        let body = serde_urlencoded::to_string([
+            ("name", name),
+            ("password", password),
+            ("code", ""),
+            ("csrf", &token),
+            ("lang", "en"),
+        ])
+        .unwrap();
+        let mut request = Request::post("/admin/sign-in")
+            .header(header::HOST, HOST)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in; returns the `Cookie` header of the session, and the session's form token.
+    async fn signed_in(&self, name: &str) -> (String, String) {
+        let reply = self
+            .post_sign_in(name, ADA_PASSWORD, Some(&format!("https://{HOST}")))
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let cookie = set_cookie(&reply, "verbatim_session");
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        let page = self
+            .send(
+                Request::get("/admin/")
+                    .header(header::COOKIE, &pair)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = String::from_utf8(page.body).unwrap();
+        let token = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        (pair, token)
+    }
+
+    async fn console_post(
+        &self,
+        path: &str,
+        cookie: &str,
+        origin: &str,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(serde_urlencoded::to_string(fields).unwrap()))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+fn set_cookie(reply: &Reply, name: &str) -> String {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", reply.headers))
+}
+
+#[tokio::test]
+async fn console_sign_in_sets_a_strict_http_only_session_cookie() {
+    let app = app();
+    app.add_person("ada").await;
+    let reply = app
+        .post_sign_in("ada", ADA_PASSWORD, Some(&format!("https://{HOST}")))
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers[header::LOCATION], "/admin/?lang=en");
+    let cookie = set_cookie(&reply, "verbatim_session");
+    let id = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert_eq!(id.len(), 64, "256 bits in hex");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+        "Max-Age=28800",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "served over plain HTTP here: {cookie}"
+    );
+    let cleared = set_cookie(&reply, "verbatim_sign_in");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // Only the hash of the id is stored.
+    let key = shared::domain::account::SessionId::parse(id).unwrap().key();
+    assert_ne!(key.as_str(), id);
+    assert!(app.backend.accounts.session(&key).await.unwrap().is_some());
+
+    // Over HTTPS the cookie is Secure.
+    let mut secure = app_with(Limits::default());
+    secure.add_person("ada").await;
+    secure.router = secure_console(&secure);
+    let reply = secure
+        .post_sign_in("ada", ADA_PASSWORD, Some(&format!("https://{HOST}")))
+        .await;
+    assert!(set_cookie(&reply, "verbatim_session").ends_with("; Secure"));
+}
+
+/// The same app, its console served over HTTPS.
+fn secure_console(app: &App) -> Router {
+    let mut admin = app.backend.admin_state(
+        app.clock.clone(),
+        app.requests.clone(),
+        Arc::new(SweptByTimer),
+        AdminToken::new(TOKEN).unwrap(),
+    );
+    admin.console = Arc::new(shared::http::session::ConsoleSettings::new(true, vec![]));
+    shared::http::console::router(admin)
+}
+
+#[tokio::test]
+async fn console_sign_in_refuses_a_wrong_password_with_an_error_summary() {
+    let app = app();
+    app.add_person("ada").await;
+    for (name, password) in [("ada", "not the password"), ("nobody", ADA_PASSWORD)] {
+        let reply = app
+            .post_sign_in(name, password, Some(&format!("https://{HOST}")))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply
+                .headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("verbatim_session="))
+        );
+        let html = String::from_utf8(reply.body).unwrap();
+        assert!(html.contains("class=\"error-summary\""), "{html}");
+        assert!(html.contains("href=\"#name\""));
+        assert!(html.contains("The name, password or code is not right."));
+    }
+}
+
+#[tokio::test]
+async fn console_locks_an_account_after_ten_failures_even_for_the_right_password() {
+    let app = app();
+    app.add_person("ada").await;
+    let origin = format!("https://{HOST}");
+    for _ in 0..9 {
+        let reply = app
+            .post_sign_in("ada", "not the password", Some(&origin))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let tenth = app
+        .post_sign_in("ada", "not the password", Some(&origin))
+        .await;
+    assert_eq!(tenth.status, StatusCode::TOO_MANY_REQUESTS);
+    let right = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked: refused"
+    );
+    assert!(
+        String::from_utf8(right.body)
+            .unwrap()
+            .contains("cannot sign in until")
+    );
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(15));
+    let later = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(later.status, StatusCode::SEE_OTHER, "the lock is over");
+}
+
+#[tokio::test]
+async fn console_forms_need_their_token_and_this_origin() {
+    let app = app();
+    app.add_person("ada").await;
+    // Sign-in: a foreign or missing Origin, or no token.
+    let foreign = app
+        .post_sign_in("ada", ADA_PASSWORD, Some("https://evil.example"))
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let none = app.post_sign_in("ada", ADA_PASSWORD, None).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    let no_token = Request::post("/admin/sign-in")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, format!("https://{HOST}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("name=ada&password={ADA_PASSWORD}")))
+        .unwrap();
+    assert_eq!(app.send(no_token).await.status, StatusCode::FORBIDDEN);
+
+    // A signed-in form: without the token, with another's, or from another origin.
+    app.open_consultation().await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let path = "/admin/consultations/net-2027/deadline";
+    let origin = format!("https://{HOST}");
+    let fields = |csrf: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![("deadline", "2027-02-20T12:00:00Z"), ("csrf", csrf)]
+    };
+    for (csrf, from) in [("", origin.as_str()), ("0badc0de", origin.as_str())] {
+        let reply = app.console_post(path, &cookie, from, &fields(csrf)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let token: &'static str = Box::leak(token.into_boxed_str());
+    let reply = app
+        .console_post(path, &cookie, "https://evil.example", &fields(token))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "nothing moved");
+}
+
+#[tokio::test]
+async fn console_sessions_end_when_idle_signed_out_or_removed() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, _) = app.signed_in("ada").await;
+    let page = |cookie: String| {
+        Request::get("/admin/")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(29));
+    assert_eq!(app.send(page(cookie.clone())).await.status, StatusCode::OK);
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(31));
+    let idle = app.send(page(cookie.clone())).await;
+    assert_eq!(idle.status, StatusCode::SEE_OTHER, "30 minutes idle");
+    assert_eq!(idle.headers[header::LOCATION], "/admin/sign-in?lang=en");
+
+    // Signing out ends the session in the store.
+    let (cookie, token) = app.signed_in("ada").await;
+    let out = app
+        .console_post(
+            "/admin/sign-out",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(set_cookie(&out, "verbatim_session").contains("Max-Age=0"));
+    assert_eq!(app.send(page(cookie)).await.status, StatusCode::SEE_OTHER);
+
+    // Removing the account ends its sessions.
+    let (cookie, _) = app.signed_in("ada").await;
+    let people = app.backend.people(app.clock.clone());
+    people
+        .remove(&shared::domain::account::AccountName::parse("ada").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(app.send(page(cookie)).await.status, StatusCode::SEE_OTHER);
+
+    // Eight hours at most, however busy.
+    app.add_person("bob").await;
+    let (cookie, _) = app.signed_in("bob").await;
+    for _ in 0..20 {
+        app.clock
+            .set(app.clock.now() + jiff::SignedDuration::from_mins(25));
+        let reply = app.send(page(cookie.clone())).await;
+        if reply.status != StatusCode::OK {
+            assert_eq!(reply.status, StatusCode::SEE_OTHER);
+            return;
+        }
+    }
+    panic!("the session outlived eight hours");
+}
+
+#[tokio::test]
+async fn console_deadline_moves_name_the_person_in_the_audit() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let moved = app
+        .console_post(
+            "/admin/consultations/net-2027/deadline",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[
+                ("deadline", "2027-02-20T12:00:00Z"),
+                ("reason", "Council asked for more time"),
+                ("csrf", &token),
+                ("lang", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        moved.headers[header::LOCATION],
+        "/admin/consultations/net-2027?lang=fr"
+    );
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit[1].by.as_deref(), Some("ada"));
+    let page = app
+        .send(
+            Request::get("/admin/consultations/net-2027?lang=fr")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("Council asked for more time"));
+    assert!(html.contains("<td>ada</td>"), "who, in the audit trail");
+    assert!(html.contains("hreflang=\"ar\""));
+
+    // A rule broken: the form again, with its error linked from the summary.
+    let refused = app
+        .console_post(
+            "/admin/consultations/net-2027/deadline",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[("deadline", "2020-01-01T00:00:00Z"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = String::from_utf8(refused.body).unwrap();
+    assert!(html.contains("href=\"#deadline\""), "{html}");
+}
+
+#[tokio::test]
+async fn the_admin_api_takes_a_console_session_with_its_csrf_checks() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let list = app
+        .send(
+            Request::get("/api/admin/consultations")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let patch = |csrf: Option<&str>, origin: &str| {
+        let mut request = Request::patch("/api/admin/consultations/net-2027")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request
+            .body(Body::from(
+                json!({"deadline": "2027-02-20T12:00:00Z"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let origin = format!("https://{HOST}");
+    assert_eq!(
+        app.send(patch(None, &origin)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(patch(Some(&token), "https://evil.example"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(patch(Some(&token), &origin)).await.status,
+        StatusCode::OK
+    );
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit[1].by.as_deref(), Some("ada"));
 }

@@ -15,8 +15,10 @@ use subtle::ConstantTimeEq;
 use super::error::responses::{Internal, Malformed, NotFound, Unauthorized, Unavailable};
 use super::error::{ApiError, ErrorBody};
 use super::intake::{ID_IN_PATH, path_id};
+use super::session::ConsoleSettings;
 use super::{consultation_views, json_body};
 use crate::domain::{AuditEntry, ConsultationId, ConsultationRequest, DeadlineRequest};
+use crate::secretariat::people::People;
 use crate::secretariat::{AdminError, Secretariat};
 use crate::site::views::ConsultationView;
 
@@ -69,8 +71,12 @@ pub struct Caller(pub String);
 pub struct AdminState {
     pub secretariat: Arc<Secretariat>,
     pub token: Arc<AdminToken>,
+    /// The Secretariat's people: the console's sign-in and sessions.
+    pub people: Arc<People>,
+    pub console: Arc<ConsoleSettings>,
 }
 
+/// The admin API (the console's pages are `console::router`, served beside it).
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/api/admin/consultations", post(create).get(list))
@@ -80,19 +86,37 @@ pub fn router(state: AdminState) -> Router {
         .with_state(state)
 }
 
+/// The header a script signed in to the console sends with an unsafe request: the session's
+/// form token (the console's pages carry it in their forms).
+pub const CSRF_TOKEN_HEADER: &str = "x-csrf-token";
+
+/// The token (locally), or a console session: a session names its person in the audit log,
+/// and for a request that changes something it must also carry the session's form token in
+/// `X-CSRF-Token` and come from this host (`Origin`), as the console's forms do.
 async fn authorize(
     State(s): State<AdminState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let in_own_header = header(ADMIN_TOKEN_HEADER).is_some_and(|t| s.token.matches(t));
     if in_own_header || s.token.accepts(header(header::AUTHORIZATION.as_str())) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::Unauthorized)
+        return Ok(next.run(request).await);
     }
+    let Some((id, who)) = super::session::session(&s.people, headers).await? else {
+        return Err(ApiError::Unauthorized);
+    };
+    if !request.method().is_safe() {
+        let token_ok = header(CSRF_TOKEN_HEADER).is_some_and(|t| id.accepts_form_token(t));
+        if !token_ok || !super::session::same_origin(headers) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    request
+        .extensions_mut()
+        .insert(Caller(who.account.name.to_string()));
+    Ok(next.run(request).await)
 }
 
 impl From<AdminError> for ApiError {

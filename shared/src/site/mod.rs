@@ -2,6 +2,7 @@
 //! data, and the headers each site object is served with. Publication and closing decide what
 //! to write; this module only says what it looks like.
 
+pub mod console_pages;
 pub mod layout;
 pub mod list_pages;
 pub mod log_pages;
