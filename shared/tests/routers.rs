@@ -1934,3 +1934,314 @@ async fn the_admin_api_takes_a_console_session_with_its_csrf_checks() {
         .unwrap();
     assert_eq!(audit[1].by.as_deref(), Some("ada"));
 }
+
+#[tokio::test]
+async fn console_opens_a_consultation_after_checking_the_computed_deadline() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let form = app
+        .send(
+            Request::get("/admin/consultations/new?lang=fr")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    let html = String::from_utf8(form.body).unwrap();
+    for field in ["id", "title_ar", "questions_zh", "meeting_date", "opens_at"] {
+        assert!(html.contains(&format!("<label for=\"{field}\"")), "{field}");
+    }
+    let origin = format!("https://{HOST}");
+    let fields = |action: &'static str, id: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("id", id.to_owned()),
+            ("title_en", "Internet access".to_owned()),
+            ("title_fr", "Accès à l'Internet".to_owned()),
+            ("questions_en", "What should be done?\nWho pays?".to_owned()),
+            ("questions_fr", "Que faut-il faire ?".to_owned()),
+            ("meeting_date", "2027-03-31".to_owned()),
+            ("opens_at", String::new()),
+            ("action", action.to_owned()),
+            ("csrf", token.clone()),
+            ("lang", "en".to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        Request::post("/admin/consultations/new")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, &origin)
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Check your answers: the deadline computed, nothing stored yet.
+    let check = app.send(post(fields("check", "net-2027"))).await;
+    assert_eq!(check.status, StatusCode::OK);
+    let html = String::from_utf8(check.body).unwrap();
+    assert!(
+        html.contains("28 February 2027, 23:59 Geneva time"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"create\""));
+    let id = ConsultationId::parse("net-2027").unwrap();
+    assert!(app.backend.consultations.get(&id).await.unwrap().is_none());
+    // A broken rule: the form again, the error linked from the summary.
+    let bad = app.send(post(fields("check", "Bad Id"))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8(bad.body)
+            .unwrap()
+            .contains("href=\"#id\"")
+    );
+    // Created, by the person signed in.
+    let created = app.send(post(fields("create", "net-2027"))).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let record = app.backend.consultations.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.consultation.questions.len(), 2);
+    let audit = app.backend.consultations.audit_log(&id).await.unwrap();
+    assert_eq!(audit[0].by.as_deref(), Some("ada"));
+    // The id is taken now.
+    let again = app.send(post(fields("check", "net-2027"))).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn console_administrators_manage_accounts_and_others_may_not() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let origin = format!("https://{HOST}");
+    let page = app
+        .send(
+            Request::get("/admin/users")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let added = app
+        .console_post(
+            "/admin/users",
+            &cookie,
+            &origin,
+            &[
+                ("name", "bob"),
+                ("password", ADA_PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let short = app
+        .console_post(
+            "/admin/users",
+            &cookie,
+            &origin,
+            &[("name", "carol"), ("password", "short"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8(short.body)
+            .unwrap()
+            .contains("href=\"#password\"")
+    );
+
+    // Bob is no administrator: the accounts page is refused.
+    let mut bob = shared::domain::account::AccountName::parse("bob").unwrap();
+    let people = app.backend.people(app.clock.clone());
+    assert!(!people.get(&bob).await.unwrap().admin);
+    let (bob_cookie, bob_token) = app.signed_in("bob").await;
+    let refused = app
+        .send(
+            Request::get("/admin/users")
+                .header(header::COOKIE, &bob_cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = app
+        .console_post(
+            "/admin/users/ada/remove",
+            &bob_cookie,
+            &origin,
+            &[("csrf", &bob_token)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // A new password ends bob's sessions; removing him removes the account.
+    let reset = app
+        .console_post(
+            "/admin/users/bob/password",
+            &cookie,
+            &origin,
+            &[("password", "a brand new password"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER);
+    let ended = app
+        .send(
+            Request::get("/admin/")
+                .header(header::COOKIE, &bob_cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER);
+    let removed = app
+        .console_post(
+            "/admin/users/bob/remove",
+            &cookie,
+            &origin,
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    bob = shared::domain::account::AccountName::parse("bob").unwrap();
+    assert!(people.get(&bob).await.is_err());
+}
+
+#[tokio::test]
+async fn console_sets_up_totp_and_sign_in_then_asks_for_the_code() {
+    use shared::domain::account::TotpSecret;
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let page = app
+        .send(
+            Request::get("/admin/account/totp")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("otpauth://totp/Verbatim:ada?secret="));
+    let secret = html
+        .split("name=\"secret\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let totp = TotpSecret::parse_base32(&secret).unwrap();
+    let code_now = || format!("{:06}", totp.code_at_step(app.clock.now().as_second() / 30));
+    let origin = format!("https://{HOST}");
+    let wrong = app
+        .console_post(
+            "/admin/account/totp",
+            &cookie,
+            &origin,
+            &[("secret", &secret), ("code", "000000"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let code = code_now();
+    let set = app
+        .console_post(
+            "/admin/account/totp",
+            &cookie,
+            &origin,
+            &[("secret", &secret), ("code", &code), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER);
+    // The password alone no longer signs in; with the code it does.
+    let without = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(without.status, StatusCode::UNAUTHORIZED);
+    let (form_token, form_cookie) = app.sign_in_form().await;
+    let code = code_now();
+    let body = serde_urlencoded::to_string([
+        ("name", "ada"),
+        ("password", ADA_PASSWORD),
+        ("code", code.as_str()),
+        ("csrf", form_token.as_str()),
+    ])
+    .unwrap();
+    let with = app
+        .send(
+            Request::post("/admin/sign-in")
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, &origin)
+                .header(header::COOKIE, form_cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(with.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_admin_api_manages_accounts_too() {
+    let app = app();
+    let call = |method: &str, uri: &str, body: Option<Value>| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap()
+    };
+    let added = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "ada", "password": ADA_PASSWORD, "admin": true})),
+        ))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    assert_eq!(added.json()["name"], "ada");
+    assert!(added.json().get("password").is_none());
+    let again = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "ada", "password": ADA_PASSWORD})),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let short = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "bob", "password": "short"})),
+        ))
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(short.json()["error"]["field"], "password");
+    let list = app.send(call("GET", "/api/admin/users", None)).await;
+    assert_eq!(list.json()[0]["name"], "ada");
+    let reset = app
+        .send(call(
+            "PUT",
+            "/api/admin/users/ada/password",
+            Some(json!({"password": "another long password"})),
+        ))
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT);
+    let removed = app.send(call("DELETE", "/api/admin/users/ada", None)).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let gone = app.send(call("DELETE", "/api/admin/users/ada", None)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let spec = app.get("/api/openapi.json").await.json();
+    for path in [
+        "/api/admin/users",
+        "/api/admin/users/{name}",
+        "/api/admin/users/{name}/password",
+        "/api/admin/users/{name}/totp",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path}");
+    }
+}

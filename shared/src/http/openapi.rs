@@ -91,6 +91,11 @@ async fn serve() -> impl IntoResponse {
         super::admin::list,
         super::admin::move_deadline,
         super::admin::audit_log,
+        super::admin::list_users,
+        super::admin::add_user,
+        super::admin::remove_user,
+        super::admin::reset_password,
+        super::admin::set_totp,
         super::intake::list,
         super::intake::show,
         super::intake::submit,
@@ -444,9 +449,11 @@ mod tests {
         assert_eq!(
             operations,
             [
+                "DELETE /api/admin/users/{name}",
                 "GET /",
                 "GET /api/admin/consultations",
                 "GET /api/admin/consultations/{id}/audit",
+                "GET /api/admin/users",
                 "GET /api/consultations",
                 "GET /api/consultations/{id}",
                 "GET /api/consultations/{id}/responses/{response}",
@@ -467,11 +474,14 @@ mod tests {
                 "GET /consultations/{id}/summary/",
                 "PATCH /api/admin/consultations/{id}",
                 "POST /api/admin/consultations",
+                "POST /api/admin/users",
                 "POST /api/consultations/{id}/responses",
                 "POST /api/consultations/{id}/subscriptions",
                 "POST /api/consultations/{id}/uploads",
                 "POST /api/subscriptions/confirm",
                 "POST /api/subscriptions/unsubscribe",
+                "PUT /api/admin/users/{name}/password",
+                "PUT /api/admin/users/{name}/totp",
                 "PUT /api/uploads/{id}/{upload}",
             ]
         );

@@ -85,6 +85,13 @@ fn page(frame: &Frame, title: &str, body: Markup) -> String {
                         }
                     }
                     @if let Some((name, token)) = frame.signed_in {
+                        nav aria-label=(m.t("console_title")) {
+                            ul {
+                                li { a href=(console_url(&format!("{CONSOLE_PATH}/"), lang)) { (m.t("console_consultations")) } }
+                                li { a href=(console_url(&format!("{CONSOLE_PATH}/users"), lang)) { (m.t("console_users_title")) } }
+                                li { a href=(console_url(&format!("{CONSOLE_PATH}/account/totp"), lang)) { (m.t("console_totp_title")) } }
+                            }
+                        }
                         form method="post" action={ (CONSOLE_PATH) "/sign-out" } {
                             p {
                                 (m.f("console_signed_in_as", &[("name", &name)])) " "
@@ -208,6 +215,7 @@ pub fn list_page(frame: &Frame, records: &[ConsultationRecord], now: jiff::Times
     let lang = frame.lang;
     let body = html! {
         h1 { (m.t("console_consultations")) }
+        p { a href=(console_url(&format!("{CONSOLE_PATH}/consultations/new"), lang)) { (m.t("console_new_title")) } }
         @if records.is_empty() {
             p { (m.t("console_no_consultations")) }
         } @else {
@@ -333,4 +341,257 @@ pub fn consultation_page(
     };
     let title = c.title.get(lang).1.to_owned();
     page(frame, &title, body)
+}
+
+/// The new-consultation form as filled in (and carried through the check page).
+#[derive(Default)]
+pub struct NewConsultation {
+    pub id: String,
+    pub title: std::collections::BTreeMap<Language, String>,
+    /// One question a line, in each language; line `i` of each is question `i`.
+    pub questions: std::collections::BTreeMap<Language, String>,
+    pub meeting_date: String,
+    pub opens_at: String,
+    pub csrf: String,
+    /// `check` (the default), `edit` (back to the form) or `create`.
+    pub action: String,
+    pub lang: String,
+}
+
+fn language_name(m: &Catalogue, lang: Language) -> &str {
+    m.t(&format!("lang_{}", lang.code()))
+}
+
+fn hidden_fields(form: &NewConsultation) -> Markup {
+    html! {
+        input type="hidden" name="id" value=(form.id);
+        @for (lang, title) in &form.title {
+            input type="hidden" name={ "title_" (lang.code()) } value=(title);
+        }
+        @for (lang, questions) in &form.questions {
+            input type="hidden" name={ "questions_" (lang.code()) } value=(questions);
+        }
+        input type="hidden" name="meeting_date" value=(form.meeting_date);
+        input type="hidden" name="opens_at" value=(form.opens_at);
+    }
+}
+
+/// `/admin/consultations/new`: id, title and questions in up to six languages, the meeting
+/// date and an optional opening.
+pub fn new_consultation_page(
+    frame: &Frame,
+    form: &NewConsultation,
+    errors: &[FieldError],
+) -> String {
+    let m = frame.m();
+    let lang = frame.lang;
+    let csrf = frame.signed_in.map(|(_, token)| token).unwrap_or_default();
+    let body = html! {
+        (error_summary(m, errors))
+        p { a href=(console_url(&format!("{CONSOLE_PATH}/"), lang)) { (m.t("console_consultations")) } }
+        h1 { (m.t("console_new_title")) }
+        form method="post" action={ (CONSOLE_PATH) "/consultations/new" } novalidate {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="lang" value=(lang.code());
+            input type="hidden" name="action" value="check";
+            (input(errors, "id", m.t("console_id"), "text", &form.id, Some(("id-hint", m.t("console_id_hint")))))
+            fieldset {
+                legend { (m.t("console_title_legend")) }
+                @for l in Language::ALL {
+                    @let id = format!("title_{}", l.code());
+                    @let error = field_error(errors, &id);
+                    p {
+                        label for=(id) { (language_name(m, l)) }
+                        @if let Some(error) = &error { (error) }
+                        br;
+                        input type="text" id=(id) name=(id) lang=(l.code()) dir=(dir(l))
+                            value=(form.title.get(&l).map(String::as_str).unwrap_or_default())
+                            aria-invalid=[error.as_ref().map(|_| "true")];
+                    }
+                }
+            }
+            fieldset {
+                legend { (m.t("console_questions_legend")) }
+                p class="note" id="questions-hint" { (m.t("console_questions_hint")) }
+                @for l in Language::ALL {
+                    @let id = format!("questions_{}", l.code());
+                    @let error = field_error(errors, &id);
+                    p {
+                        label for=(id) { (language_name(m, l)) }
+                        @if let Some(error) = &error { (error) }
+                        br;
+                        textarea id=(id) name=(id) rows="4" lang=(l.code()) dir=(dir(l))
+                            aria-describedby="questions-hint"
+                            aria-invalid=[error.as_ref().map(|_| "true")] {
+                            (form.questions.get(&l).map(String::as_str).unwrap_or_default())
+                        }
+                    }
+                }
+            }
+            (input(errors, "meeting_date", m.t("console_meeting_date"), "date", &form.meeting_date, Some(("meeting_date-hint", m.t("console_meeting_date_hint")))))
+            (input(errors, "opens_at", m.t("console_opens_at"), "text", &form.opens_at, Some(("opens_at-hint", m.t("console_opens_at_hint")))))
+            p { button type="submit" { (m.t("console_continue_button")) } }
+        }
+    };
+    page(frame, m.t("console_new_title"), body)
+}
+
+/// Check your answers: what will be created, with the deadline the rule gives, before saving.
+pub fn check_page(
+    frame: &Frame,
+    form: &NewConsultation,
+    consultation: &crate::domain::Consultation,
+) -> String {
+    let m = frame.m();
+    let lang = frame.lang;
+    let csrf = frame.signed_in.map(|(_, token)| token).unwrap_or_default();
+    let body = html! {
+        h1 { (m.t("console_check_title")) }
+        dl {
+            dt { (m.t("console_id")) } dd { code { (consultation.id) } }
+            dt { (m.t("console_title_legend")) } dd { (localized(m, &consultation.title)) }
+            dt { (m.t("console_col_deadline")) } dd { (when(m, consultation.deadline)) " (" (m.t("deadline_rule_note")) ")" }
+            dt { (m.t("console_opens_at")) } dd { (when(m, consultation.opens_at)) }
+        }
+        h2 { (m.t("console_questions_legend")) }
+        table {
+            thead {
+                tr {
+                    th scope="col" { "#" }
+                    @for l in Language::ALL { th scope="col" lang=(l.code()) { (l.code()) } }
+                }
+            }
+            tbody {
+                @for (i, question) in consultation.questions.iter().enumerate() {
+                    tr {
+                        th scope="row" { (i + 1) }
+                        @for l in Language::ALL {
+                            td {
+                                @if question.languages().any(|q| q == l) {
+                                    (m.t("console_present"))
+                                } @else {
+                                    (m.t("console_missing"))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action={ (CONSOLE_PATH) "/consultations/new" } {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="lang" value=(lang.code());
+            (hidden_fields(form))
+            p {
+                button type="submit" name="action" value="create" { (m.t("console_create_button")) }
+                " "
+                button type="submit" name="action" value="edit" { (m.t("console_change_button")) }
+            }
+        }
+    };
+    page(frame, m.t("console_check_title"), body)
+}
+
+/// `/admin/users`, for administrators: every account, adding one, removing one, and giving one
+/// a new password.
+pub fn users_page(
+    frame: &Frame,
+    accounts: &[crate::domain::account::Account],
+    name: &str,
+    errors: &[FieldError],
+) -> String {
+    let m = frame.m();
+    let lang = frame.lang;
+    let csrf = frame.signed_in.map(|(_, token)| token).unwrap_or_default();
+    let hidden = html! {
+        input type="hidden" name="csrf" value=(csrf);
+        input type="hidden" name="lang" value=(lang.code());
+    };
+    let body = html! {
+        (error_summary(m, errors))
+        p { a href=(console_url(&format!("{CONSOLE_PATH}/"), lang)) { (m.t("console_consultations")) } }
+        h1 { (m.t("console_users_title")) }
+        table {
+            thead {
+                tr {
+                    th scope="col" { (m.t("console_name")) }
+                    th scope="col" { (m.t("console_col_admin")) }
+                    th scope="col" { (m.t("console_col_totp")) }
+                    th scope="col" { (m.t("console_col_created")) }
+                    th scope="col" { (m.t("console_col_actions")) }
+                }
+            }
+            tbody {
+                @for a in accounts {
+                    tr {
+                        th scope="row" { (a.name) }
+                        td { (if a.admin { m.t("console_yes") } else { m.t("console_no") }) }
+                        td { (if a.totp.is_some() { m.t("console_yes") } else { m.t("console_no") }) }
+                        td { (when(m, a.created_at)) }
+                        td {
+                            form method="post" action={ (CONSOLE_PATH) "/users/" (a.name) "/password" } {
+                                (hidden)
+                                @let id = format!("password-{}", a.name);
+                                label for=(id) { (m.f("console_new_password_for", &[("name", &a.name)])) }
+                                " "
+                                input type="password" id=(id) name="password" autocomplete="new-password";
+                                " "
+                                button type="submit" { (m.t("console_reset_button")) }
+                            }
+                            form method="post" action={ (CONSOLE_PATH) "/users/" (a.name) "/remove" } {
+                                (hidden)
+                                button type="submit" { (m.f("console_remove_button", &[("name", &a.name)])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { (m.t("console_add_user_title")) }
+        form method="post" action={ (CONSOLE_PATH) "/users" } novalidate {
+            (hidden)
+            (input(errors, "name", m.t("console_name"), "text", name, None))
+            (input(errors, "password", m.t("console_password"), "password", "", Some(("password-hint", m.t("console_password_hint")))))
+            p {
+                input type="checkbox" id="admin" name="admin" value="yes";
+                " "
+                label for="admin" { (m.t("console_admin_label")) }
+            }
+            p { button type="submit" { (m.t("console_add_user_button")) } }
+        }
+    };
+    page(frame, m.t("console_users_title"), body)
+}
+
+/// `/admin/account/totp`: a new secret to put in an authenticator app, and the code it shows
+/// to confirm.
+pub fn totp_page(
+    frame: &Frame,
+    secret: &str,
+    uri: &str,
+    has_one: bool,
+    errors: &[FieldError],
+) -> String {
+    let m = frame.m();
+    let lang = frame.lang;
+    let csrf = frame.signed_in.map(|(_, token)| token).unwrap_or_default();
+    let body = html! {
+        (error_summary(m, errors))
+        p { a href=(console_url(&format!("{CONSOLE_PATH}/"), lang)) { (m.t("console_consultations")) } }
+        h1 { (m.t("console_totp_title")) }
+        @if has_one { p { (m.t("console_totp_replaces")) } }
+        p { (m.t("console_totp_steps")) }
+        dl {
+            dt { (m.t("console_totp_secret")) } dd { code { (secret) } }
+            dt { (m.t("console_totp_uri")) } dd { code { (uri) } }
+        }
+        form method="post" action={ (CONSOLE_PATH) "/account/totp" } novalidate {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="lang" value=(lang.code());
+            input type="hidden" name="secret" value=(secret);
+            (input(errors, "code", m.t("console_code"), "text", "", None))
+            p { button type="submit" { (m.t("console_totp_button")) } }
+        }
+    };
+    page(frame, m.t("console_totp_title"), body)
 }

@@ -4,7 +4,9 @@
 //! are in `http::session`, which the admin API shares.
 
 pub mod consultations;
+pub mod create;
 pub mod sign_in;
+pub mod users;
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,10 +27,21 @@ pub fn router(state: AdminState) -> Router {
             get(sign_in::form_page).post(sign_in::sign_in),
         )
         .route("/admin/sign-out", post(sign_in::sign_out))
+        .route(
+            "/admin/consultations/new",
+            get(create::form_page).post(create::submit),
+        )
         .route("/admin/consultations/{id}", get(consultations::page))
         .route(
             "/admin/consultations/{id}/deadline",
             post(consultations::move_deadline),
+        )
+        .route("/admin/users", get(users::users).post(users::add))
+        .route("/admin/users/{name}/remove", post(users::remove))
+        .route("/admin/users/{name}/password", post(users::reset_password))
+        .route(
+            "/admin/account/totp",
+            get(users::totp_form).post(users::set_totp),
         )
         .with_state(state)
 }
