@@ -2158,27 +2158,38 @@ async fn console_sets_up_totp_and_sign_in_then_asks_for_the_code() {
     // The password alone no longer signs in; with the code it does.
     let without = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
     assert_eq!(without.status, StatusCode::UNAUTHORIZED);
-    let (form_token, form_cookie) = app.sign_in_form().await;
-    let code = code_now();
-    let body = serde_urlencoded::to_string([
-        ("name", "ada"),
-        ("password", ADA_PASSWORD),
-        ("code", code.as_str()),
-        ("csrf", form_token.as_str()),
-    ])
-    .unwrap();
-    let with = app
-        .send(
+    let app = &app;
+    let with_code = |code: String| async move {
+        let (form_token, form_cookie) = app.sign_in_form().await;
+        let body = serde_urlencoded::to_string([
+            ("name", "ada"),
+            ("password", ADA_PASSWORD),
+            ("code", code.as_str()),
+            ("csrf", form_token.as_str()),
+        ])
+        .unwrap();
+        app.send(
             Request::post("/admin/sign-in")
                 .header(header::HOST, HOST)
-                .header(header::ORIGIN, &origin)
+                .header(header::ORIGIN, format!("https://{HOST}"))
                 .header(header::COOKIE, form_cookie)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(Body::from(body))
                 .unwrap(),
         )
-        .await;
-    assert_eq!(with.status, StatusCode::SEE_OTHER);
+        .await
+        .status
+    };
+    // The code that confirmed the set-up is used: not again, even within its window.
+    assert_eq!(with_code(code_now()).await, StatusCode::UNAUTHORIZED);
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_secs(30));
+    assert_eq!(with_code(code_now()).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        with_code(code_now()).await,
+        StatusCode::UNAUTHORIZED,
+        "used once"
+    );
 }
 
 #[tokio::test]

@@ -255,17 +255,25 @@ impl TotpSecret {
 
     /// Whether `code` is the code at `now`, a step before or a step after.
     pub fn accepts(&self, code: &str, now: Timestamp) -> bool {
+        self.matching_step(code, now).is_some()
+    }
+
+    /// The time step whose code `code` is, among the step of `now`, the one before and the one
+    /// after; every candidate is compared, in constant time.
+    pub fn matching_step(&self, code: &str, now: Timestamp) -> Option<i64> {
         let code = code.trim();
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return false;
+            return None;
         }
         let step = now.as_second().div_euclid(TOTP_STEP_SECONDS);
-        let mut found = subtle::Choice::from(0);
+        let mut found = None;
         for delta in -TOTP_SKEW_STEPS..=TOTP_SKEW_STEPS {
             let expected = format!("{:06}", self.code_at_step(step + delta));
-            found |= expected.as_bytes().ct_eq(code.as_bytes());
+            if bool::from(expected.as_bytes().ct_eq(code.as_bytes())) {
+                found = Some(step + delta);
+            }
         }
-        found.into()
+        found
     }
 }
 
@@ -296,6 +304,11 @@ pub struct Account {
     /// Set once the person has confirmed a code from their authenticator app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<TotpSecret>,
+    /// The time step of the last TOTP code used: a code is good once (RFC 6238, section 5.2;
+    /// OWASP Multifactor Authentication Cheat Sheet), so one seen over a shoulder or taken
+    /// from a phishing page cannot be used again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_last_step: Option<i64>,
     /// May manage accounts.
     pub admin: bool,
     pub created_at: Timestamp,
@@ -310,6 +323,7 @@ impl Account {
             name,
             password: PasswordHash::new(password),
             totp: None,
+            totp_last_step: None,
             admin,
             created_at: now,
             session_epoch: 0,
@@ -524,6 +538,12 @@ mod tests {
         assert!(secret.accepts("050471", now + SignedDuration::from_secs(30)));
         assert!(!secret.accepts("050471", now + SignedDuration::from_secs(90)));
         assert!(!secret.accepts("50471", now));
+        assert_eq!(secret.matching_step("050471", now), Some(1111111111 / 30));
+        assert_eq!(
+            secret.matching_step("050471", now + SignedDuration::from_secs(30)),
+            Some(1111111111 / 30),
+            "the step the code belongs to, not the step of now"
+        );
         assert_eq!(secret.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(
             TotpSecret::parse_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").unwrap(),

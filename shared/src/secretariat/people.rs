@@ -117,11 +117,12 @@ impl People {
         secret: TotpSecret,
         code: &str,
     ) -> Result<(), AccountError> {
-        if !secret.accepts(code, self.clock.now()) {
+        let Some(step) = secret.matching_step(code, self.clock.now()) else {
             return Err(ValidationError::new("code", "is not the code the app shows now").into());
-        }
+        };
         let mut account = self.get(name).await?;
         account.totp = Some(secret);
+        account.totp_last_step = Some(step);
         if !self.accounts.replace_account(&account).await? {
             return Err(AccountError::NoSuchAccount(name.clone()));
         }
@@ -160,13 +161,21 @@ impl People {
             }
         })
         .await;
-        let account = match account {
-            Some(account)
-                if password_ok
-                    && account.totp.as_ref().is_none_or(|secret| {
-                        code.is_some_and(|code| secret.accepts(code, now))
-                    }) =>
-            {
+        // The second factor: a code of the account's secret, of a later step than the last
+        // code used (`Some(None)`: the account has none).
+        let second_factor = account.as_ref().and_then(|account| match &account.totp {
+            None => Some(None),
+            Some(secret) => code
+                .and_then(|code| secret.matching_step(code, now))
+                .filter(|step| account.totp_last_step.is_none_or(|last| *step > last))
+                .map(Some),
+        });
+        let account = match (account, second_factor) {
+            (Some(mut account), Some(step)) if password_ok => {
+                if let Some(step) = step {
+                    account.totp_last_step = Some(step);
+                    self.accounts.replace_account(&account).await?;
+                }
                 account
             }
             _ => {
