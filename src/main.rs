@@ -2,6 +2,7 @@
 //! publication, the public site) over the embedded store, or over S3 + DynamoDB with
 //! `--store aws`, so a user needs nothing but cargo.
 
+mod accounts;
 mod http_server;
 mod verify;
 mod worker;
@@ -18,6 +19,7 @@ use shared::email::receive::MAX_MESSAGE_BYTES;
 use shared::http::LocalRoutes;
 use shared::http::admin::AdminToken;
 use shared::http::rate_limit::{ClientLimits, RateLimit};
+use shared::http::session::ConsoleSettings;
 use shared::ports::{Clock, Mailer, SweptByTimer, SystemClock};
 use shared::{Backend, Timing, Vars};
 
@@ -41,10 +43,13 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// Print a new log signing key (for the SSM parameter named by VERBATIM_SIGNING_KEY_PARAMETER).
     Keygen(verify::KeygenArgs),
+    /// Manage the Secretariat's accounts (the console's people), whether `serve` runs or not.
+    #[command(subcommand)]
+    Admin(accounts::AdminCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum StoreKind {
+pub(crate) enum StoreKind {
     /// Files and SQLite in the data folder: nothing else to run.
     Embedded,
     /// S3 and DynamoDB, named by VERBATIM_TABLE, VERBATIM_PRIVATE_BUCKET, VERBATIM_SITE_BUCKET
@@ -175,6 +180,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keygen(args) => verify::keygen(args),
+        Command::Admin(command) => accounts::run(command).await,
     }
 }
 
@@ -248,7 +254,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let closer = backend.closer(clock.clone(), queue.clone());
     let closing = closer.health.clone();
     worker::start_closing(closer);
-    let admin = backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
+    let mut admin =
+        backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
+    // The console's cookies are `Secure` when it is reached over HTTPS, which the public URL
+    // says (behind a TLS-terminating proxy the socket itself is plain HTTP).
+    admin.console = Arc::new(ConsoleSettings::new(
+        public_url.starts_with("https://"),
+        args.trusted_proxies.clone(),
+    ));
     let intake = backend.intake_state(clock, queue);
     let mut routes = shared::http::local_router(LocalRoutes {
         intake: intake.clone(),

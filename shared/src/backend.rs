@@ -13,8 +13,8 @@ use crate::http::intake::IntakeState;
 use crate::intake::Intake;
 use crate::intake::uploads::Uploads;
 use crate::ports::{
-    Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState, PublishQueue,
-    Responses, Subscriptions, UploadStaging,
+    Accounts, Clock, CloseScheduler, Consultations, Mailer, ObjectStore, PublicationState,
+    PublishQueue, Responses, Subscriptions, UploadStaging,
 };
 use crate::secretariat::Secretariat;
 
@@ -37,6 +37,8 @@ pub struct Backend {
     pub publication: Arc<dyn PublicationState>,
     /// The email lists' subscribers (private).
     pub subscriptions: Arc<dyn Subscriptions>,
+    /// The Secretariat's accounts and console sessions (private).
+    pub accounts: Arc<dyn Accounts>,
     /// Originals and anything not public.
     pub private: Arc<dyn ObjectStore>,
     /// The public site.
@@ -100,7 +102,8 @@ impl Backend {
             consultations: records.clone(),
             responses: records.clone(),
             publication: records.clone(),
-            subscriptions: records,
+            subscriptions: records.clone(),
+            accounts: records,
             private: Arc::new(private),
             site: Arc::new(folder("site")?),
             staging: Arc::new(folder("staging")?),
@@ -163,7 +166,8 @@ impl Backend {
             consultations: records.clone(),
             responses: records.clone(),
             publication: records.clone(),
-            subscriptions: records,
+            subscriptions: records.clone(),
+            accounts: records,
             private: Arc::new(s3::S3ObjectStore::new(
                 s3_client.clone(),
                 &names.private_bucket,
@@ -178,6 +182,38 @@ impl Backend {
             receipt_wait: crate::intake::DEFAULT_RECEIPT_WAIT,
             in_flight_grace: crate::intake::DEFAULT_IN_FLIGHT_GRACE,
         })
+    }
+
+    /// Only the accounts of the embedded store in `data_dir`, for `verbatim admin` while
+    /// `verbatim serve` may be running on the same folder (SQLite's WAL mode lets both write;
+    /// nothing of the responses is opened or repaired here).
+    #[cfg(feature = "embedded")]
+    pub fn embedded_accounts(data_dir: &std::path::Path) -> Result<Arc<dyn Accounts>, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::backend(format!("creating {}", data_dir.display()), e))?;
+        Ok(Arc::new(crate::adapters::sqlite::SqliteStore::open(
+            &data_dir.join("verbatim.sqlite3"),
+        )?))
+    }
+
+    /// Only the accounts in the DynamoDB table, for `verbatim admin --store aws`.
+    #[cfg(feature = "aws")]
+    pub fn aws_accounts(
+        config: &aws_config::SdkConfig,
+        names: &crate::settings::AwsNames,
+    ) -> Arc<dyn Accounts> {
+        Arc::new(crate::adapters::dynamodb::DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(config),
+            &names.table,
+        ))
+    }
+
+    /// The Secretariat's people: accounts, sign-in and sessions.
+    pub fn people(&self, clock: Arc<dyn Clock>) -> crate::secretariat::people::People {
+        crate::secretariat::people::People {
+            accounts: self.accounts.clone(),
+            clock,
+        }
     }
 
     /// How long intake waits for a number, and for a response received in time to be stored.
@@ -222,6 +258,7 @@ impl Backend {
         token: AdminToken,
     ) -> AdminState {
         AdminState {
+            people: Arc::new(self.people(clock.clone())),
             secretariat: Arc::new(Secretariat {
                 consultations: self.consultations.clone(),
                 clock,
@@ -231,6 +268,9 @@ impl Backend {
                 site: self.site.clone(),
             }),
             token: Arc::new(token),
+            // Hosts that serve the console over HTTPS say so (see `verbatim serve` and the
+            // admin function).
+            console: Arc::new(crate::http::session::ConsoleSettings::default()),
         }
     }
 

@@ -14,6 +14,7 @@ use futures::Stream;
 use jiff::Timestamp;
 use thiserror::Error;
 
+use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response, SubscriberId,
     Subscription, UploadId,
@@ -574,6 +575,58 @@ pub trait Subscriptions: Send + Sync {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError>;
+}
+
+/// The Secretariat's accounts, their console sessions and the sign-in throttle. Private: nothing
+/// here is ever published. Sessions are stored by [`SessionKey`] (a hash), never by the id the
+/// browser holds.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Stores a new account. If the name is taken, fails with `Conflict` and leaves the
+    /// existing account untouched.
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError>;
+
+    /// The account with this name, as of now (a strongly consistent read).
+    async fn account(&self, name: &AccountName) -> Result<Option<Account>, StoreError>;
+
+    /// Every account, ordered by name.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// Replaces the stored account of the same name (new password, second factor); `Ok(false)`
+    /// if there is none (it is never created here).
+    async fn replace_account(&self, account: &Account) -> Result<bool, StoreError>;
+
+    /// Removes the account; `Ok(false)` if there was none. Its sessions are no longer valid
+    /// (a session is only valid with its account, see [`Session::is_of`]), and a new account of
+    /// the same name does not revive them (they began before it).
+    async fn remove_account(&self, name: &AccountName) -> Result<bool, StoreError>;
+
+    /// Stores a new session under `key`; a key taken fails with `Conflict`.
+    async fn start_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError>;
+
+    /// The session stored under `key`, expired or not (the caller checks).
+    async fn session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError>;
+
+    /// Records a request in the session at `at` (for the idle timeout); nothing if it ended.
+    async fn touch_session(&self, key: &SessionKey, at: Timestamp) -> Result<(), StoreError>;
+
+    /// Ends the session (signing out); one that is not there is not an error.
+    async fn end_session(&self, key: &SessionKey) -> Result<(), StoreError>;
+
+    /// The failed sign-ins of `name` (an account or not), none recorded being the default.
+    async fn throttle(&self, name: &AccountName) -> Result<SignInThrottle, StoreError>;
+
+    /// Records a failed sign-in of `name` at `at` ([`SignInThrottle::after_failure`]) in one
+    /// atomic step: of concurrent failures, from any process, none is lost. Returns the
+    /// throttle as stored.
+    async fn record_failure(
+        &self,
+        name: &AccountName,
+        at: Timestamp,
+    ) -> Result<SignInThrottle, StoreError>;
+
+    /// Forgets the failed sign-ins of `name` (after a successful one).
+    async fn clear_failures(&self, name: &AccountName) -> Result<(), StoreError>;
 }
 
 // ---- Presigned uploads ----

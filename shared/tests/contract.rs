@@ -1923,6 +1923,124 @@ async fn what_the_secretariat_publishes_is_byte_exact(f: Fixture) {
     assert!(read(site, &format!("{folder}/statement")).await.is_some());
 }
 
+/// Accounts: created once, read back, replaced, listed by name, removed; sessions stored by
+/// their key and ended; failed sign-ins counted without losing one under concurrency, then
+/// locking the name.
+async fn accounts_sessions_and_the_sign_in_throttle(f: Fixture) {
+    use shared::domain::account::*;
+    let b = &f.backend;
+    let now = at(NOW);
+    let name = |n: &str| AccountName::parse(n).unwrap();
+    let password = Password::parse("correct horse battery").unwrap();
+    let ada = Account::new(name("ada"), &password, true, now);
+    b.accounts.create_account(&ada).await.unwrap();
+    let other = Account::new(name("ada"), &password, false, now);
+    assert!(matches!(
+        b.accounts.create_account(&other).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        b.accounts.account(&name("ada")).await.unwrap(),
+        Some(ada.clone())
+    );
+    assert_eq!(b.accounts.account(&name("bob")).await.unwrap(), None);
+    let zoe = Account::new(name("zoe"), &password, false, now);
+    let bob = Account::new(name("bob"), &password, false, now);
+    b.accounts.create_account(&zoe).await.unwrap();
+    b.accounts.create_account(&bob).await.unwrap();
+    let names: Vec<String> = b
+        .accounts
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name.to_string())
+        .collect();
+    assert_eq!(names, ["ada", "bob", "zoe"]);
+
+    let mut with_totp = ada
+        .clone()
+        .with_password(&Password::parse("a new long password").unwrap());
+    with_totp.totp = Some(TotpSecret::generate());
+    assert!(b.accounts.replace_account(&with_totp).await.unwrap());
+    assert_eq!(
+        b.accounts.account(&name("ada")).await.unwrap(),
+        Some(with_totp.clone())
+    );
+    let ghost = Account::new(name("ghost"), &password, false, now);
+    assert!(
+        !b.accounts.replace_account(&ghost).await.unwrap(),
+        "never created by a replace"
+    );
+    assert_eq!(b.accounts.account(&name("ghost")).await.unwrap(), None);
+
+    // Sessions, by the hash of their id.
+    let id = SessionId::generate();
+    let session = Session {
+        account: name("ada"),
+        epoch: with_totp.session_epoch,
+        created_at: now,
+        last_seen: now,
+    };
+    b.accounts.start_session(&id.key(), &session).await.unwrap();
+    assert!(matches!(
+        b.accounts.start_session(&id.key(), &session).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        b.accounts.session(&id.key()).await.unwrap(),
+        Some(session.clone())
+    );
+    let later = now + SignedDuration::from_mins(10);
+    b.accounts.touch_session(&id.key(), later).await.unwrap();
+    let touched = b.accounts.session(&id.key()).await.unwrap().unwrap();
+    assert_eq!(touched.last_seen, later);
+    assert!(touched.is_of(&with_totp));
+    assert!(
+        !touched.is_of(&ada),
+        "a password reset ends the sessions begun before"
+    );
+    b.accounts.end_session(&id.key()).await.unwrap();
+    assert_eq!(b.accounts.session(&id.key()).await.unwrap(), None);
+    b.accounts.touch_session(&id.key(), later).await.unwrap();
+    assert_eq!(
+        b.accounts.session(&id.key()).await.unwrap(),
+        None,
+        "not revived"
+    );
+    b.accounts.end_session(&id.key()).await.unwrap();
+
+    assert!(b.accounts.remove_account(&name("zoe")).await.unwrap());
+    assert!(!b.accounts.remove_account(&name("zoe")).await.unwrap());
+    assert_eq!(b.accounts.account(&name("zoe")).await.unwrap(), None);
+
+    // The throttle: ten concurrent failures are ten, and lock the name.
+    assert_eq!(
+        b.accounts.throttle(&name("bob")).await.unwrap(),
+        SignInThrottle::default()
+    );
+    let bob_name = name("bob");
+    let failures = (0..MAX_FAILURES - 1).map(|_| b.accounts.record_failure(&bob_name, now));
+    for result in futures::future::join_all(failures).await {
+        result.unwrap();
+    }
+    let nine = b.accounts.throttle(&name("bob")).await.unwrap();
+    assert_eq!(nine.failures, MAX_FAILURES - 1);
+    assert!(!nine.is_locked(now));
+    let tenth = b.accounts.record_failure(&name("bob"), now).await.unwrap();
+    assert!(tenth.is_locked(now));
+    assert_eq!(b.accounts.throttle(&name("bob")).await.unwrap(), tenth);
+    assert_eq!(
+        b.accounts.throttle(&name("ada")).await.unwrap(),
+        SignInThrottle::default()
+    );
+    b.accounts.clear_failures(&name("bob")).await.unwrap();
+    assert_eq!(
+        b.accounts.throttle(&name("bob")).await.unwrap(),
+        SignInThrottle::default()
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -1960,6 +2078,7 @@ contract!(
     what_the_secretariat_publishes_is_byte_exact,
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
+    accounts_sessions_and_the_sign_in_throttle,
 );
 
 /// The embedded store commits records without a flush of their own; a crash of the machine may

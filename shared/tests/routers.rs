@@ -12,7 +12,7 @@ use shared::Backend;
 use shared::domain::ConsultationId;
 use shared::domain::limits::Limits;
 use shared::http::admin::AdminToken;
-use shared::ports::SweptByTimer;
+use shared::ports::{Clock, SweptByTimer};
 use test_support::{Requests, TestClock, zip_of};
 use tower::ServiceExt;
 
@@ -1955,4 +1955,756 @@ async fn an_unknown_multipart_field_is_refused_naming_it() {
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(names, ["response.txt", "answer-1.txt"]);
+}
+
+// ---- The Secretariat's console ----
+
+const HOST: &str = "console.example.org";
+const ADA_PASSWORD: &str = "correct horse battery";
+
+impl App {
+    async fn add_person(&self, name: &str) {
+        use shared::domain::account::{AccountName, Password};
+        self.backend
+            .people(self.clock.clone())
+            .add(
+                AccountName::parse(name).unwrap(),
+                Password::parse(ADA_PASSWORD).unwrap(),
+                true,
+            )
+            .await
+            .unwrap();
+    }
+
+    /// The sign-in form's token, and the cookie that goes with it.
+    async fn sign_in_form(&self) -> (String, String) {
+        let page = self.get("/admin/sign-in").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let cookie = set_cookie(&page, "verbatim_sign_in");
+        let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+        let html = String::from_utf8(page.body).unwrap();
+        assert!(html.contains(&format!("name=\"csrf\" value=\"{token}\"")));
+        (token.to_owned(), format!("verbatim_sign_in={token}"))
+    }
+
+    async fn post_sign_in(&self, name: &str, password: &str, origin: Option<&str>) -> Reply {
+        let (token, cookie) = self.sign_in_form().await;
+        let body = serde_urlencoded::to_string([
+            ("name", name),
+            ("password", password),
+            ("code", ""),
+            ("csrf", &token),
+            ("lang", "en"),
+        ])
+        .unwrap();
+        let mut request = Request::post("/admin/sign-in")
+            .header(header::HOST, HOST)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Signs in; returns the `Cookie` header of the session, and the session's form token.
+    async fn signed_in(&self, name: &str) -> (String, String) {
+        let reply = self
+            .post_sign_in(name, ADA_PASSWORD, Some(&format!("https://{HOST}")))
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        let cookie = set_cookie(&reply, "verbatim_session");
+        let pair = cookie.split(';').next().unwrap().to_owned();
+        let page = self
+            .send(
+                Request::get("/admin/")
+                    .header(header::COOKIE, &pair)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let html = String::from_utf8(page.body).unwrap();
+        let token = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        (pair, token)
+    }
+
+    async fn console_post(
+        &self,
+        path: &str,
+        cookie: &str,
+        origin: &str,
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(serde_urlencoded::to_string(fields).unwrap()))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+fn set_cookie(reply: &Reply, name: &str) -> String {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", reply.headers))
+}
+
+#[tokio::test]
+async fn console_sign_in_sets_a_strict_http_only_session_cookie() {
+    let app = app();
+    app.add_person("ada").await;
+    let reply = app
+        .post_sign_in("ada", ADA_PASSWORD, Some(&format!("https://{HOST}")))
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers[header::LOCATION], "/admin/?lang=en");
+    let cookie = set_cookie(&reply, "verbatim_session");
+    let id = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert_eq!(id.len(), 64, "256 bits in hex");
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/admin",
+        "Max-Age=28800",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "served over plain HTTP here: {cookie}"
+    );
+    let cleared = set_cookie(&reply, "verbatim_sign_in");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // Only the hash of the id is stored.
+    let key = shared::domain::account::SessionId::parse(id).unwrap().key();
+    assert_ne!(key.as_str(), id);
+    assert!(app.backend.accounts.session(&key).await.unwrap().is_some());
+
+    // Over HTTPS the cookie is Secure.
+    let mut secure = app_with(Limits::default());
+    secure.add_person("ada").await;
+    secure.router = secure_console(&secure);
+    let reply = secure
+        .post_sign_in("ada", ADA_PASSWORD, Some(&format!("https://{HOST}")))
+        .await;
+    assert!(set_cookie(&reply, "verbatim_session").ends_with("; Secure"));
+}
+
+/// The same app, its console served over HTTPS.
+fn secure_console(app: &App) -> Router {
+    let mut admin = app.backend.admin_state(
+        app.clock.clone(),
+        app.requests.clone(),
+        Arc::new(SweptByTimer),
+        AdminToken::new(TOKEN).unwrap(),
+    );
+    admin.console = Arc::new(shared::http::session::ConsoleSettings::new(true, vec![]));
+    shared::http::console::router(admin)
+}
+
+#[tokio::test]
+async fn console_sign_in_refuses_a_wrong_password_with_an_error_summary() {
+    let app = app();
+    app.add_person("ada").await;
+    for (name, password) in [("ada", "not the password"), ("nobody", ADA_PASSWORD)] {
+        let reply = app
+            .post_sign_in(name, password, Some(&format!("https://{HOST}")))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply
+                .headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .all(|c| !c.to_str().unwrap().starts_with("verbatim_session="))
+        );
+        let html = String::from_utf8(reply.body).unwrap();
+        assert!(html.contains("class=\"error-summary\""), "{html}");
+        assert!(html.contains("href=\"#name\""));
+        assert!(html.contains("The name, password or code is not right."));
+    }
+}
+
+#[tokio::test]
+async fn console_locks_an_account_after_ten_failures_even_for_the_right_password() {
+    let app = app();
+    app.add_person("ada").await;
+    let origin = format!("https://{HOST}");
+    for _ in 0..9 {
+        let reply = app
+            .post_sign_in("ada", "not the password", Some(&origin))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let tenth = app
+        .post_sign_in("ada", "not the password", Some(&origin))
+        .await;
+    assert_eq!(tenth.status, StatusCode::TOO_MANY_REQUESTS);
+    let right = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(
+        right.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked: refused"
+    );
+    assert!(
+        String::from_utf8(right.body)
+            .unwrap()
+            .contains("cannot sign in until")
+    );
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(15));
+    let later = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(later.status, StatusCode::SEE_OTHER, "the lock is over");
+}
+
+#[tokio::test]
+async fn console_forms_need_their_token_and_this_origin() {
+    let app = app();
+    app.add_person("ada").await;
+    // Sign-in: a foreign or missing Origin, or no token.
+    let foreign = app
+        .post_sign_in("ada", ADA_PASSWORD, Some("https://evil.example"))
+        .await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let none = app.post_sign_in("ada", ADA_PASSWORD, None).await;
+    assert_eq!(none.status, StatusCode::FORBIDDEN);
+    let no_token = Request::post("/admin/sign-in")
+        .header(header::HOST, HOST)
+        .header(header::ORIGIN, format!("https://{HOST}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("name=ada&password={ADA_PASSWORD}")))
+        .unwrap();
+    assert_eq!(app.send(no_token).await.status, StatusCode::FORBIDDEN);
+
+    // A signed-in form: without the token, with another's, or from another origin.
+    app.open_consultation().await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let path = "/admin/consultations/net-2027/deadline";
+    let origin = format!("https://{HOST}");
+    let fields = |csrf: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![("deadline", "2027-02-20T12:00:00Z"), ("csrf", csrf)]
+    };
+    for (csrf, from) in [("", origin.as_str()), ("0badc0de", origin.as_str())] {
+        let reply = app.console_post(path, &cookie, from, &fields(csrf)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let token: &'static str = Box::leak(token.into_boxed_str());
+    let reply = app
+        .console_post(path, &cookie, "https://evil.example", &fields(token))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "nothing moved");
+}
+
+#[tokio::test]
+async fn console_sessions_end_when_idle_signed_out_or_removed() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, _) = app.signed_in("ada").await;
+    let page = |cookie: String| {
+        Request::get("/admin/")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(29));
+    assert_eq!(app.send(page(cookie.clone())).await.status, StatusCode::OK);
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_mins(31));
+    let idle = app.send(page(cookie.clone())).await;
+    assert_eq!(idle.status, StatusCode::SEE_OTHER, "30 minutes idle");
+    assert_eq!(idle.headers[header::LOCATION], "/admin/sign-in?lang=en");
+
+    // Signing out ends the session in the store.
+    let (cookie, token) = app.signed_in("ada").await;
+    let out = app
+        .console_post(
+            "/admin/sign-out",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(set_cookie(&out, "verbatim_session").contains("Max-Age=0"));
+    assert_eq!(app.send(page(cookie)).await.status, StatusCode::SEE_OTHER);
+
+    // Removing the account ends its sessions.
+    let (cookie, _) = app.signed_in("ada").await;
+    let people = app.backend.people(app.clock.clone());
+    people
+        .remove(&shared::domain::account::AccountName::parse("ada").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(app.send(page(cookie)).await.status, StatusCode::SEE_OTHER);
+
+    // Eight hours at most, however busy.
+    app.add_person("bob").await;
+    let (cookie, _) = app.signed_in("bob").await;
+    for _ in 0..20 {
+        app.clock
+            .set(app.clock.now() + jiff::SignedDuration::from_mins(25));
+        let reply = app.send(page(cookie.clone())).await;
+        if reply.status != StatusCode::OK {
+            assert_eq!(reply.status, StatusCode::SEE_OTHER);
+            return;
+        }
+    }
+    panic!("the session outlived eight hours");
+}
+
+#[tokio::test]
+async fn console_deadline_moves_name_the_person_in_the_audit() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let moved = app
+        .console_post(
+            "/admin/consultations/net-2027/deadline",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[
+                ("deadline", "2027-02-20T12:00:00Z"),
+                ("reason", "Council asked for more time"),
+                ("csrf", &token),
+                ("lang", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        moved.headers[header::LOCATION],
+        "/admin/consultations/net-2027?lang=fr"
+    );
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit[1].by.as_deref(), Some("ada"));
+    let page = app
+        .send(
+            Request::get("/admin/consultations/net-2027?lang=fr")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("Council asked for more time"));
+    assert!(html.contains("<td>ada</td>"), "who, in the audit trail");
+    assert!(html.contains("hreflang=\"ar\""));
+
+    // A rule broken: the form again, with its error linked from the summary.
+    let refused = app
+        .console_post(
+            "/admin/consultations/net-2027/deadline",
+            &cookie,
+            &format!("https://{HOST}"),
+            &[("deadline", "2020-01-01T00:00:00Z"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = String::from_utf8(refused.body).unwrap();
+    assert!(html.contains("href=\"#deadline\""), "{html}");
+}
+
+#[tokio::test]
+async fn the_admin_api_takes_a_console_session_with_its_csrf_checks() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let list = app
+        .send(
+            Request::get("/api/admin/consultations")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(list.status, StatusCode::OK);
+    let patch = |csrf: Option<&str>, origin: &str| {
+        let mut request = Request::patch("/api/admin/consultations/net-2027")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request
+            .body(Body::from(
+                json!({"deadline": "2027-02-20T12:00:00Z"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let origin = format!("https://{HOST}");
+    assert_eq!(
+        app.send(patch(None, &origin)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(patch(Some(&token), "https://evil.example"))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.send(patch(Some(&token), &origin)).await.status,
+        StatusCode::OK
+    );
+    let audit = app
+        .backend
+        .consultations
+        .audit_log(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(audit[1].by.as_deref(), Some("ada"));
+}
+
+#[tokio::test]
+async fn console_opens_a_consultation_after_checking_the_computed_deadline() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let form = app
+        .send(
+            Request::get("/admin/consultations/new?lang=fr")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    let html = String::from_utf8(form.body).unwrap();
+    for field in ["id", "title_ar", "questions_zh", "meeting_date", "opens_at"] {
+        assert!(html.contains(&format!("<label for=\"{field}\"")), "{field}");
+    }
+    let origin = format!("https://{HOST}");
+    let fields = |action: &'static str, id: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("id", id.to_owned()),
+            ("title_en", "Internet access".to_owned()),
+            ("title_fr", "Accès à l'Internet".to_owned()),
+            ("questions_en", "What should be done?\nWho pays?".to_owned()),
+            ("questions_fr", "Que faut-il faire ?".to_owned()),
+            ("meeting_date", "2027-03-31".to_owned()),
+            ("opens_at", String::new()),
+            ("action", action.to_owned()),
+            ("csrf", token.clone()),
+            ("lang", "en".to_owned()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let body = serde_urlencoded::to_string(&fields).unwrap();
+        Request::post("/admin/consultations/new")
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, &origin)
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // Check your answers: the deadline computed, nothing stored yet.
+    let check = app.send(post(fields("check", "net-2027"))).await;
+    assert_eq!(check.status, StatusCode::OK);
+    let html = String::from_utf8(check.body).unwrap();
+    assert!(
+        html.contains("28 February 2027, 23:59 Geneva time"),
+        "{html}"
+    );
+    assert!(html.contains("value=\"create\""));
+    let id = ConsultationId::parse("net-2027").unwrap();
+    assert!(app.backend.consultations.get(&id).await.unwrap().is_none());
+    // A broken rule: the form again, the error linked from the summary.
+    let bad = app.send(post(fields("check", "Bad Id"))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8(bad.body)
+            .unwrap()
+            .contains("href=\"#id\"")
+    );
+    // Created, by the person signed in.
+    let created = app.send(post(fields("create", "net-2027"))).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let record = app.backend.consultations.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.consultation.questions.len(), 2);
+    let audit = app.backend.consultations.audit_log(&id).await.unwrap();
+    assert_eq!(audit[0].by.as_deref(), Some("ada"));
+    // The id is taken now.
+    let again = app.send(post(fields("check", "net-2027"))).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn console_administrators_manage_accounts_and_others_may_not() {
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let origin = format!("https://{HOST}");
+    let page = app
+        .send(
+            Request::get("/admin/users")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let added = app
+        .console_post(
+            "/admin/users",
+            &cookie,
+            &origin,
+            &[
+                ("name", "bob"),
+                ("password", ADA_PASSWORD),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let short = app
+        .console_post(
+            "/admin/users",
+            &cookie,
+            &origin,
+            &[("name", "carol"), ("password", "short"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        String::from_utf8(short.body)
+            .unwrap()
+            .contains("href=\"#password\"")
+    );
+
+    // Bob is no administrator: the accounts page is refused.
+    let mut bob = shared::domain::account::AccountName::parse("bob").unwrap();
+    let people = app.backend.people(app.clock.clone());
+    assert!(!people.get(&bob).await.unwrap().admin);
+    let (bob_cookie, bob_token) = app.signed_in("bob").await;
+    let refused = app
+        .send(
+            Request::get("/admin/users")
+                .header(header::COOKIE, &bob_cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let refused = app
+        .console_post(
+            "/admin/users/ada/remove",
+            &bob_cookie,
+            &origin,
+            &[("csrf", &bob_token)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // A new password ends bob's sessions; removing him removes the account.
+    let reset = app
+        .console_post(
+            "/admin/users/bob/password",
+            &cookie,
+            &origin,
+            &[("password", "a brand new password"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::SEE_OTHER);
+    let ended = app
+        .send(
+            Request::get("/admin/")
+                .header(header::COOKIE, &bob_cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER);
+    let removed = app
+        .console_post(
+            "/admin/users/bob/remove",
+            &cookie,
+            &origin,
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    bob = shared::domain::account::AccountName::parse("bob").unwrap();
+    assert!(people.get(&bob).await.is_err());
+}
+
+#[tokio::test]
+async fn console_sets_up_totp_and_sign_in_then_asks_for_the_code() {
+    use shared::domain::account::TotpSecret;
+    let app = app();
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let page = app
+        .send(
+            Request::get("/admin/account/totp")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("otpauth://totp/Verbatim:ada?secret="));
+    let secret = html
+        .split("name=\"secret\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let totp = TotpSecret::parse_base32(&secret).unwrap();
+    let code_now = || format!("{:06}", totp.code_at_step(app.clock.now().as_second() / 30));
+    let origin = format!("https://{HOST}");
+    let wrong = app
+        .console_post(
+            "/admin/account/totp",
+            &cookie,
+            &origin,
+            &[("secret", &secret), ("code", "000000"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let code = code_now();
+    let set = app
+        .console_post(
+            "/admin/account/totp",
+            &cookie,
+            &origin,
+            &[("secret", &secret), ("code", &code), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER);
+    // The password alone no longer signs in; with the code it does.
+    let without = app.post_sign_in("ada", ADA_PASSWORD, Some(&origin)).await;
+    assert_eq!(without.status, StatusCode::UNAUTHORIZED);
+    let app = &app;
+    let with_code = |code: String| async move {
+        let (form_token, form_cookie) = app.sign_in_form().await;
+        let body = serde_urlencoded::to_string([
+            ("name", "ada"),
+            ("password", ADA_PASSWORD),
+            ("code", code.as_str()),
+            ("csrf", form_token.as_str()),
+        ])
+        .unwrap();
+        app.send(
+            Request::post("/admin/sign-in")
+                .header(header::HOST, HOST)
+                .header(header::ORIGIN, format!("https://{HOST}"))
+                .header(header::COOKIE, form_cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+        .status
+    };
+    // The code that confirmed the set-up is used: not again, even within its window.
+    assert_eq!(with_code(code_now()).await, StatusCode::UNAUTHORIZED);
+    app.clock
+        .set(app.clock.now() + jiff::SignedDuration::from_secs(30));
+    assert_eq!(with_code(code_now()).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        with_code(code_now()).await,
+        StatusCode::UNAUTHORIZED,
+        "used once"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_manages_accounts_too() {
+    let app = app();
+    let call = |method: &str, uri: &str, body: Option<Value>| {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json");
+        request
+            .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+            .unwrap()
+    };
+    let added = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "ada", "password": ADA_PASSWORD, "admin": true})),
+        ))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED);
+    assert_eq!(added.json()["name"], "ada");
+    assert!(added.json().get("password").is_none());
+    let again = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "ada", "password": ADA_PASSWORD})),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let short = app
+        .send(call(
+            "POST",
+            "/api/admin/users",
+            Some(json!({"name": "bob", "password": "short"})),
+        ))
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(short.json()["error"]["field"], "password");
+    let list = app.send(call("GET", "/api/admin/users", None)).await;
+    assert_eq!(list.json()[0]["name"], "ada");
+    let reset = app
+        .send(call(
+            "PUT",
+            "/api/admin/users/ada/password",
+            Some(json!({"password": "another long password"})),
+        ))
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT);
+    let removed = app.send(call("DELETE", "/api/admin/users/ada", None)).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let gone = app.send(call("DELETE", "/api/admin/users/ada", None)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let spec = app.get("/api/openapi.json").await.json();
+    for path in [
+        "/api/admin/users",
+        "/api/admin/users/{name}",
+        "/api/admin/users/{name}/password",
+        "/api/admin/users/{name}/totp",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path}");
+    }
 }

@@ -2,6 +2,7 @@
 //! (so helpers are compiled once and moto starts once): the HTTP flow, email, the transparency
 //! log, the last-minute rush, crashes and failing storage.
 
+mod console;
 mod crash;
 mod email;
 mod faults;

@@ -469,6 +469,93 @@ test('every page type has no axe violation in any language, with a working langu
   await page.context().close();
 });
 
+test('the Secretariat console: a person added on the command line signs in, and the console pages have no axe violation in any language', async () => {
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.env.VERBATIM_BIN, ['admin', 'add-user', 'browser-ada', '--admin', '--data', data], {
+    input: 'correct horse battery staple\n',
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  // Its own consultation: moving a deadline here changes nothing the other tests look at.
+  await api('POST', '/api/admin/consultations', {
+    id: 'console-consultation',
+    title: { en: 'Console test', fr: 'Essai de la console', ar: 'اختبار وحدة التحكم' },
+    questions: [{ en: 'Anything?' }],
+    meeting_date: '2031-03-31',
+  }, true);
+  const page = await newPage();
+  await page.goto(`${base}/admin/`);
+  assert.match(page.url(), /\/admin\/sign-in\?lang=en$/, 'signed out: to the sign-in page');
+  // A wrong password: the error summary links to the field.
+  await page.fill('#name', 'browser-ada');
+  await page.fill('#password', 'not the password at all');
+  await page.click('main button[type=submit]');
+  assert.equal(await page.locator('.error-summary a[href="#name"]').count(), 1);
+  await accessible(page, 'the sign-in page with an error');
+  await page.fill('#name', 'browser-ada');
+  await page.fill('#password', 'correct horse battery staple');
+  await page.click('main button[type=submit]');
+  assert.match(page.url(), /\/admin\/\?lang=en$/);
+  const pages = {
+    list: '/admin/',
+    consultation: '/admin/consultations/console-consultation',
+    new: '/admin/consultations/new',
+    users: '/admin/users',
+    totp: '/admin/account/totp',
+  };
+  for (const lang of LANGUAGES) {
+    for (const [type, path] of Object.entries(pages)) {
+      const reply = await page.goto(`${base}${path}?lang=${lang}`);
+      assert.equal(reply.status(), 200, `${path} in ${lang}`);
+      assert.equal(await page.getAttribute('html', 'lang'), lang);
+      assert.equal(await page.getAttribute('html', 'dir'), lang === 'ar' ? 'rtl' : 'ltr');
+      for (const other of LANGUAGES) {
+        assert.equal(
+          await page.locator(`head link[rel=alternate][hreflang=${other}]`).getAttribute('href'),
+          `${path}?lang=${other}`
+        );
+      }
+      await accessible(page, `console ${type} in ${lang}`);
+      await screenshot(page, `${lang}-console-${type}`);
+    }
+  }
+  // The check-your-answers page shows the deadline the meeting date gives, and a form in
+  // error links each error from the summary at the top.
+  await page.goto(`${base}/admin/consultations/new?lang=en`);
+  await page.click('main button[type=submit]');
+  assert.ok(await page.locator('.error-summary a[href="#id"]').count() === 1);
+  await accessible(page, 'the create page with an error');
+  await page.fill('#id', 'console-created');
+  await page.fill('#title_en', 'Created in the console');
+  await page.fill('#questions_en', 'First question?\nSecond question?');
+  await page.fill('#questions_fr', 'Première question ?');
+  await page.fill('#meeting_date', '2031-03-31');
+  await page.click('main button[type=submit]');
+  assert.match(await page.locator('main').innerText(), /28 February 2031, 23:59 Geneva time/);
+  await accessible(page, 'check your answers');
+  await page.click('button[value=create]');
+  assert.match(page.url(), /\/admin\/consultations\/console-created\?lang=en$/);
+  // The sign-in page itself, in every language (signed out in a fresh context).
+  const signedOut = await newPage();
+  for (const lang of LANGUAGES) {
+    await signedOut.goto(`${base}/admin/sign-in?lang=${lang}`);
+    assert.equal(await signedOut.getAttribute('html', 'lang'), lang);
+    await accessible(signedOut, `console sign-in in ${lang}`);
+  }
+  await signedOut.context().close();
+  // Moving the deadline through the console names the person in the audit log.
+  await page.goto(`${base}/admin/consultations/console-consultation?lang=en`);
+  await page.fill('#meeting_date', '2031-06-30');
+  await page.fill('#reason', 'The meeting moved');
+  await page.click('form[action$="/deadline"] button[type=submit]');
+  const audit = await api('GET', '/api/admin/consultations/console-consultation/audit', undefined, true);
+  assert.equal(audit.at(-1).by, 'browser-ada');
+  // Signing out ends the session.
+  await page.click('header form button[type=submit]');
+  await page.goto(`${base}/admin/`);
+  assert.match(page.url(), /\/admin\/sign-in/);
+  await page.context().close();
+});
+
 test('titles fall back to a stated language when a translation is missing', async () => {
   const page = await newPage();
   await page.goto(`${base}/ru/consultations/open-consultation/`);

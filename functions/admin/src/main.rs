@@ -28,7 +28,17 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(scheduler),
         token,
     );
-    let router = admin::router(state).layer(axum::middleware::map_request(named_caller));
+    // Behind API Gateway and CloudFront the console is only ever reached over HTTPS.
+    let state = admin::AdminState {
+        console: Arc::new(shared::http::session::ConsoleSettings::new(
+            true,
+            Vec::new(),
+        )),
+        ..state
+    };
+    let router = admin::router(state.clone())
+        .merge(shared::http::console::router(state))
+        .layer(axum::middleware::map_request(named_caller));
     lambda_http::run(with_request_log(with_security_headers(router))).await
 }
 

@@ -11,9 +11,14 @@
 //! | response id guard (+ `number` once numbered) | `RID#{response id}` | `RID` |
 //! | email list subscription (+ `confirmed`) | `LIST#{id}` | `S#{subscriber}` |
 //! | email list mark (`notified`) | `LIST#{id}` | `NOTIFIED` |
+//! | a person's account (the Secretariat's console) | `ACCOUNTS` | `{name}` |
+//! | console session (+ `expires`, epoch seconds, for a TTL) | `SESSION#{SHA-256 of its id}` | `SESSION` |
+//! | failed sign-ins of a name (+ `version`) | `SIGNIN#{name}` | `THROTTLE` |
 //!
-//! The list's items live outside `C#…` so that the publish function's stream filter ignores
-//! them: subscribing publishes nothing.
+//! The list's and the accounts' items live outside `C#…` so that the publish function's stream
+//! filter ignores them: subscribing, signing in or managing accounts publishes nothing. The
+//! accounts share one partition (a Secretariat has tens of people, not thousands), so listing
+//! them is one query.
 //!
 //! **The write path takes a rush without a hot item.** Receiving a response writes only its own
 //! items: the pending item, in one of [`PENDING_SHARDS`] partitions of its consultation chosen
@@ -37,13 +42,14 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem, Update,
 };
 
+use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
     Subscription,
 };
 use crate::ports::{
-    AppendError, ConsultationRecord, Consultations, PublicationState, Received, Responses,
-    StoreError, Subscriptions,
+    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Received,
+    Responses, StoreError, Subscriptions,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -1076,6 +1082,239 @@ impl Subscriptions for DynamoStore {
             "recording the list's progress",
         )
         .await
+    }
+}
+
+const ACCOUNTS: &str = "ACCOUNTS";
+const SESSION: &str = "SESSION";
+const THROTTLE: &str = "THROTTLE";
+/// Attempts of a conditional read-modify-write of the sign-in throttle before giving up.
+const THROTTLE_ATTEMPTS: usize = 20;
+
+fn account_key(name: &AccountName) -> Item {
+    key(ACCOUNTS.to_owned(), name.as_str())
+}
+
+fn session_key(session: &SessionKey) -> Item {
+    key(format!("SESSION#{}", session.as_str()), SESSION)
+}
+
+fn throttle_key(name: &AccountName) -> Item {
+    key(format!("SIGNIN#{name}"), THROTTLE)
+}
+
+impl DynamoStore {
+    async fn read_item(&self, item_key: Item, context: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(context, e))?;
+        Ok(out.item)
+    }
+
+    async fn delete_item(&self, item_key: Item, context: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item_key))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error(context, e))?;
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    fn session_item(key: &SessionKey, session: &Session) -> Result<Item, StoreError> {
+        let mut item = session_key(key);
+        item.insert("data".into(), s(to_json(session)?));
+        item.insert("expires".into(), n(session.expires_at().as_second()));
+        Ok(item)
+    }
+}
+
+#[async_trait]
+impl Accounts for DynamoStore {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        let mut item = account_key(&account.name);
+        item.insert("data".into(), s(to_json(account)?));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::Conflict(format!("account {}", account.name)))
+            }
+            Err(e) => Err(sdk_error("storing an account", e)),
+        }
+    }
+
+    async fn account(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
+        self.read_item(account_key(name), "reading an account")
+            .await?
+            .map(|item| from_json(get_s(&item, "data")?))
+            .transpose()
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(ACCOUNTS))
+            .consistent_read(true);
+        all_items(query, || "listing accounts".to_owned())
+            .await?
+            .iter()
+            .map(|item| from_json(get_s(item, "data")?))
+            .collect()
+    }
+
+    async fn replace_account(&self, account: &Account) -> Result<bool, StoreError> {
+        let mut item = account_key(&account.name);
+        item.insert("data".into(), s(to_json(account)?));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk_error("updating an account", e)),
+        }
+    }
+
+    async fn remove_account(&self, name: &AccountName) -> Result<bool, StoreError> {
+        self.delete_item(account_key(name), "removing an account")
+            .await
+    }
+
+    async fn start_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::session_item(key, session)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::Conflict("session".into()))
+            }
+            Err(e) => Err(sdk_error("storing a session", e)),
+        }
+    }
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        self.read_item(session_key(key), "reading a session")
+            .await?
+            .map(|item| from_json(get_s(&item, "data")?))
+            .transpose()
+    }
+
+    async fn touch_session(&self, key: &SessionKey, at: jiff::Timestamp) -> Result<(), StoreError> {
+        let Some(mut session) = self.session(key).await? else {
+            return Ok(());
+        };
+        session.last_seen = session.last_seen.max(at);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::session_item(key, &session)?))
+            // Never brings back a session ended meanwhile.
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(sdk_error("recording a session's use", e)),
+        }
+    }
+
+    async fn end_session(&self, key: &SessionKey) -> Result<(), StoreError> {
+        self.delete_item(session_key(key), "ending a session")
+            .await
+            .map(|_| ())
+    }
+
+    async fn throttle(&self, name: &AccountName) -> Result<SignInThrottle, StoreError> {
+        Ok(self
+            .read_item(throttle_key(name), "reading failed sign-ins")
+            .await?
+            .map(|item| from_json(get_s(&item, "data")?))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    async fn record_failure(
+        &self,
+        name: &AccountName,
+        at: jiff::Timestamp,
+    ) -> Result<SignInThrottle, StoreError> {
+        // Read, apply, and write back only over the version read: a concurrent failure from
+        // another instance makes the write fail, and it is read and applied again.
+        for _ in 0..THROTTLE_ATTEMPTS {
+            let stored = self
+                .read_item(throttle_key(name), "reading failed sign-ins")
+                .await?;
+            let (current, version) = match &stored {
+                Some(item) => (
+                    from_json::<SignInThrottle>(get_s(item, "data")?)?,
+                    Some(get_n(item, "version")?),
+                ),
+                None => (SignInThrottle::default(), None),
+            };
+            let next = current.after_failure(at);
+            let mut item = throttle_key(name);
+            item.insert("data".into(), s(to_json(&next)?));
+            item.insert("version".into(), n(version.map_or(0, |v| v + 1)));
+            let put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item));
+            let put = match version {
+                Some(v) => put
+                    .condition_expression("version = :read")
+                    .expression_attribute_values(":read", n(v)),
+                None => put.condition_expression("attribute_not_exists(pk)"),
+            };
+            match put.send().await {
+                Ok(_) => return Ok(next),
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => continue,
+                Err(e) => return Err(sdk_error("recording a failed sign-in", e)),
+            }
+        }
+        Err(StoreError::backend(
+            "recording a failed sign-in",
+            format!("still contended after {THROTTLE_ATTEMPTS} attempts"),
+        ))
+    }
+
+    async fn clear_failures(&self, name: &AccountName) -> Result<(), StoreError> {
+        self.delete_item(throttle_key(name), "forgetting failed sign-ins")
+            .await
+            .map(|_| ())
     }
 }
 

@@ -24,17 +24,18 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
     Subscription,
 };
 use crate::ports::{
-    AppendError, ConsultationRecord, Consultations, PublicationState, Responses, StoreError,
-    Subscriptions,
+    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Responses,
+    StoreError, Subscriptions,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS consultations (
         id TEXT PRIMARY KEY,
         data TEXT NOT NULL,
@@ -69,6 +70,21 @@ const MIGRATIONS: [&str; 3] = [
         PRIMARY KEY (consultation, subscriber)
     );
     ALTER TABLE consultations ADD COLUMN notified_count INTEGER NOT NULL DEFAULT 0;",
+    // The Secretariat's accounts, console sessions (by the hash of their id) and the sign-in
+    // throttle (by name, account or not). A data folder made before simply gains the tables.
+    "CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        key TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE sign_in_failures (
+        name TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );",
 ];
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -835,5 +851,218 @@ impl Subscriptions for SqliteStore {
         count: u64,
     ) -> Result<(), StoreError> {
         self.raise_mark(consultation, Mark::Notified, count).await
+    }
+}
+
+fn find_data<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    key: &str,
+    context: &str,
+) -> Result<Option<T>, StoreError> {
+    let data: Option<String> = conn
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row([key], |row| row.get(0)))
+        .optional()
+        .map_err(|e| db(context, e))?;
+    data.map(|d| from_json(&d)).transpose()
+}
+
+#[async_trait]
+impl Accounts for SqliteStore {
+    async fn create_account(&self, account: &Account) -> Result<(), StoreError> {
+        let (name, data) = (account.name.to_string(), to_json(account)?);
+        self.with(move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO accounts (name, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut statement| statement.execute(params![name, data]))
+                .map_err(|e| db("storing an account", e))?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("account {name}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn account(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            find_data(
+                conn,
+                "SELECT data FROM accounts WHERE name = ?1",
+                &name,
+                "reading an account",
+            )
+        })
+        .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.with(move |conn| {
+            let mut statement = conn
+                .prepare_cached("SELECT data FROM accounts ORDER BY name")
+                .map_err(|e| db("listing accounts", e))?;
+            let rows = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(|e| db("listing accounts", e))?;
+            rows.map(|row| from_json(&row.map_err(|e| db("listing accounts", e))?))
+                .collect()
+        })
+        .await
+    }
+
+    async fn replace_account(&self, account: &Account) -> Result<bool, StoreError> {
+        let (name, data) = (account.name.to_string(), to_json(account)?);
+        self.with(move |conn| {
+            conn.prepare_cached("UPDATE accounts SET data = ?2 WHERE name = ?1")
+                .and_then(|mut statement| statement.execute(params![name, data]))
+                .map(|changed| changed > 0)
+                .map_err(|e| db("updating an account", e))
+        })
+        .await
+    }
+
+    async fn remove_account(&self, name: &AccountName) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            conn.prepare_cached("DELETE FROM accounts WHERE name = ?1")
+                .and_then(|mut statement| statement.execute([name]))
+                .map(|changed| changed > 0)
+                .map_err(|e| db("removing an account", e))
+        })
+        .await
+    }
+
+    async fn start_session(&self, key: &SessionKey, session: &Session) -> Result<(), StoreError> {
+        let (key, data) = (key.as_str().to_owned(), to_json(session)?);
+        let (expires, now) = (
+            session.expires_at().as_second(),
+            session.created_at.as_second(),
+        );
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            // Sessions over are of no use: they go as new ones come.
+            tx.prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")
+                .and_then(|mut statement| statement.execute([now]))
+                .map_err(|e| db("removing ended sessions", e))?;
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO sessions (key, data, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut statement| statement.execute(params![key, data, expires]))
+                .map_err(|e| db("storing a session", e))?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict("session".into()));
+            }
+            tx.commit().map_err(|e| db("storing a session", e))
+        })
+        .await
+    }
+
+    async fn session(&self, key: &SessionKey) -> Result<Option<Session>, StoreError> {
+        let key = key.as_str().to_owned();
+        self.with(move |conn| {
+            find_data(
+                conn,
+                "SELECT data FROM sessions WHERE key = ?1",
+                &key,
+                "reading a session",
+            )
+        })
+        .await
+    }
+
+    async fn touch_session(&self, key: &SessionKey, at: jiff::Timestamp) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        self.with(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut session): Option<Session> = find_data(
+                &tx,
+                "SELECT data FROM sessions WHERE key = ?1",
+                &key,
+                "reading a session",
+            )?
+            else {
+                return Ok(());
+            };
+            session.last_seen = session.last_seen.max(at);
+            let (data, expires) = (to_json(&session)?, session.expires_at().as_second());
+            tx.prepare_cached("UPDATE sessions SET data = ?2, expires_at = ?3 WHERE key = ?1")
+                .and_then(|mut statement| statement.execute(params![key, data, expires]))
+                .map_err(|e| db("recording a session's use", e))?;
+            tx.commit().map_err(|e| db("recording a session's use", e))
+        })
+        .await
+    }
+
+    async fn end_session(&self, key: &SessionKey) -> Result<(), StoreError> {
+        let key = key.as_str().to_owned();
+        self.with(move |conn| {
+            conn.prepare_cached("DELETE FROM sessions WHERE key = ?1")
+                .and_then(|mut statement| statement.execute([key]))
+                .map_err(|e| db("ending a session", e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn throttle(&self, name: &AccountName) -> Result<SignInThrottle, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            Ok(find_data(
+                conn,
+                "SELECT data FROM sign_in_failures WHERE name = ?1",
+                &name,
+                "reading failed sign-ins",
+            )?
+            .unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn record_failure(
+        &self,
+        name: &AccountName,
+        at: jiff::Timestamp,
+    ) -> Result<SignInThrottle, StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            // One transaction holding the write lock: failures from other processes wait.
+            let tx = immediate(conn)?;
+            let current: SignInThrottle = find_data(
+                &tx,
+                "SELECT data FROM sign_in_failures WHERE name = ?1",
+                &name,
+                "reading failed sign-ins",
+            )?
+            .unwrap_or_default();
+            let next = current.after_failure(at);
+            let data = to_json(&next)?;
+            tx.prepare_cached(
+                "INSERT INTO sign_in_failures (name, data) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+            )
+            .and_then(|mut statement| statement.execute(params![name, data]))
+            .map_err(|e| db("recording a failed sign-in", e))?;
+            tx.commit()
+                .map_err(|e| db("recording a failed sign-in", e))?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn clear_failures(&self, name: &AccountName) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            conn.prepare_cached("DELETE FROM sign_in_failures WHERE name = ?1")
+                .and_then(|mut statement| statement.execute([name]))
+                .map_err(|e| db("forgetting failed sign-ins", e))?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -1,6 +1,7 @@
 //! The domain core: consultations, the deadline rule, responses and what may be stored.
 //! Pure types and functions, no I/O, so every rule is unit-tested on its own.
 
+pub mod account;
 pub mod answer;
 pub mod audit;
 pub mod consultation;

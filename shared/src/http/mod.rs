@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod caller;
+pub mod console;
 pub mod documents;
 pub mod error;
 pub mod health;
@@ -10,6 +11,7 @@ pub mod list;
 pub mod openapi;
 pub mod outcome;
 pub mod rate_limit;
+pub mod session;
 pub mod site;
 
 use axum::{Json, Router};
@@ -35,14 +37,15 @@ pub struct LocalRoutes {
 }
 
 /// Every route of the local host in one router: the intake (with the uploads' own endpoint,
-/// which S3 plays on AWS), the API description, the email list, the admin API, publication
+/// which S3 plays on AWS), the API description, the email list, the admin API and console, publication
 /// health and the site.
 pub fn local_router(routes: LocalRoutes) -> Router {
     intake::router(routes.intake.clone())
         .merge(intake::local_uploads_router(routes.intake))
         .merge(openapi::router())
         .merge(list::router(routes.list))
-        .merge(admin::router(routes.admin))
+        .merge(admin::router(routes.admin.clone()))
+        .merge(console::router(routes.admin))
         .merge(health::router(routes.health, routes.closing))
         .merge(site::router(routes.site))
 }

@@ -139,7 +139,7 @@ impl ClientLimits {
 /// The peer, unless it is a trusted proxy: then the right-most `X-Forwarded-For` address that
 /// is not itself a trusted proxy (each proxy appends the address it received from; the ones
 /// further left were written by the client and prove nothing).
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;

@@ -4,6 +4,7 @@
 
 pub mod documents;
 pub mod outcome;
+pub mod people;
 pub mod records;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! to write; this module only says what it looks like.
 
 pub mod charts;
+pub mod console_pages;
 pub mod layout;
 pub mod list_pages;
 pub mod log_pages;

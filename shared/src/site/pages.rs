@@ -45,7 +45,7 @@ const UPLOAD_MESSAGES: [&str; 18] = [
 
 /// A date for people in the page's language, Geneva time with its offset; the script adds the
 /// reader's own time zone from the machine-readable `datetime`.
-fn when(m: &Catalogue, at: Timestamp) -> Markup {
+pub(super) fn when(m: &Catalogue, at: Timestamp) -> Markup {
     html! { time datetime=(rfc3339_geneva(at)) data-local { (m.geneva_time(at)) } }
 }
 
