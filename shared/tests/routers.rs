@@ -2708,3 +2708,218 @@ async fn the_admin_api_manages_accounts_too() {
         assert!(spec["paths"][path].is_object(), "{path}");
     }
 }
+
+impl App {
+    async fn console_multipart(
+        &self,
+        path: &str,
+        cookie: &str,
+        origin: &str,
+        parts: &[Part<'_>],
+    ) -> Reply {
+        let (content_type, body) = multipart(parts);
+        let request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+/// From the console's consultation page, a person gives the description, publishes background
+/// documents and the Group's outcome, through the API's use cases: the boxes and file inputs
+/// left empty are ignored, a refused form comes back with its error on its field and nothing
+/// published, a form without its token or from elsewhere changes nothing, and the audit names
+/// the person.
+#[tokio::test]
+async fn the_console_publishes_the_description_documents_and_outcome() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, csrf) = app.signed_in("ada").await;
+    let origin = format!("https://{HOST}");
+    let page = "/admin/consultations/net-2027";
+
+    // The description: two languages given, four boxes left empty.
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("lang", "fr"),
+        (
+            "description_en",
+            "Why we ask.\r\n\r\nSee https://www.itu.int/.",
+        ),
+        ("description_fr", "Pourquoi nous demandons."),
+    ];
+    for l in ["ar", "es", "ru", "zh"] {
+        fields.push((["description_", l].concat().leak(), ""));
+    }
+    let path = format!("{page}/description");
+    for (cookie, origin, token) in [
+        (cookie.as_str(), "https://elsewhere.example", csrf.as_str()),
+        (cookie.as_str(), origin.as_str(), "not-the-token"),
+    ] {
+        let mut forged = fields.clone();
+        forged[0] = ("csrf", token);
+        let reply = app.console_post(&path, cookie, origin, &forged).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    assert!(app.get("/api/consultations/net-2027").await.json()["description"].is_null());
+    let reply = app.console_post(&path, &cookie, &origin, &fields).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        reply.headers[header::LOCATION],
+        "/admin/consultations/net-2027?lang=fr#description"
+    );
+    let view = app.get("/api/consultations/net-2027").await.json();
+    assert_eq!(view["description"]["fr"], "Pourquoi nous demandons.");
+    assert_eq!(
+        view["description"]["en"],
+        "Why we ask.\r\n\r\nSee https://www.itu.int/."
+    );
+    assert!(view["description"].get("ar").is_none(), "{view}");
+
+    // Background documents: a file input left empty is skipped; a type not allowed refuses
+    // the whole form, on its field.
+    let path = format!("{page}/documents");
+    let reply = app
+        .console_multipart(
+            &path,
+            &cookie,
+            &origin,
+            &[
+                Part::Field("csrf", csrf.as_bytes()),
+                Part::Field("lang", b"en"),
+                Part::File("paper.pdf", PDF),
+                Part::File("run.exe", b"MZ\x90\0\x03"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = String::from_utf8(reply.body).unwrap();
+    assert!(html.contains("href=\"#document-file\""), "{html}");
+    assert!(html.contains("id=\"document-file-error\""), "{html}");
+    let view = app.get("/api/consultations/net-2027").await.json();
+    assert_eq!(view["documents"].as_array().map_or(0, Vec::len), 0);
+    let reply = app
+        .console_multipart(
+            &path,
+            &cookie,
+            &origin,
+            &[
+                Part::Field("csrf", b"not-the-token"),
+                Part::File("paper.pdf", PDF),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = app
+        .console_multipart(
+            &path,
+            &cookie,
+            &origin,
+            &[
+                Part::Field("csrf", csrf.as_bytes()),
+                Part::Field("lang", b"en"),
+                Part::File("paper.pdf", PDF),
+                Part::File("", b""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{:?}", reply.body);
+    let view = app.get("/api/consultations/net-2027").await.json();
+    assert_eq!(view["documents"][0]["name"], "paper.pdf", "{view}");
+
+    // The outcome: a text that is not UTF-8 comes back on its box, with what was typed in
+    // the others; then one text and one document, published as version 1.
+    let path = format!("{page}/outcome");
+    let reply = app
+        .console_multipart(
+            &path,
+            &cookie,
+            &origin,
+            &[
+                Part::Field("csrf", csrf.as_bytes()),
+                Part::Field("lang", b"en"),
+                Part::Field("text.en", b"\xff\xfe broken"),
+                Part::Field("text.fr", "Conclusions à garder.".as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = String::from_utf8(reply.body).unwrap();
+    assert!(html.contains("href=\"#outcome-text-en\""), "{html}");
+    assert!(
+        html.contains("Conclusions à garder."),
+        "typed text kept: {html}"
+    );
+    assert!(app.get("/api/consultations/net-2027").await.json()["outcome"].is_null());
+    let text = b"Conclusions of the meeting.\r\n";
+    let reply = app
+        .console_multipart(
+            &path,
+            &cookie,
+            &origin,
+            &[
+                Part::Field("csrf", csrf.as_bytes()),
+                Part::Field("lang", b"en"),
+                Part::Field("text.ar", b""),
+                Part::Field("text.en", text),
+                Part::Field("text.fr", b"  \r\n"),
+                Part::File("report.pdf", PDF),
+                Part::File("", b""),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{:?}", reply.body);
+    let outcome = app.get("/api/consultations/net-2027").await.json()["outcome"].clone();
+    assert_eq!(outcome["version"], 1, "{outcome}");
+    assert_eq!(outcome["languages"], json!(["en"]), "{outcome}");
+
+    // The console's page lists it all, and the audit names ada for each.
+    let reply = app
+        .send(
+            Request::get(format!("{page}?lang=en"))
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = String::from_utf8(reply.body).unwrap();
+    assert!(
+        html.contains("paper.pdf") && html.contains("report.pdf"),
+        "{html}"
+    );
+    assert!(html.contains("Version 1"), "{html}");
+    let audit = app
+        .send(
+            Request::get("/api/admin/consultations/net-2027/audit")
+                .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    let by: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["by"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("description-changed".to_owned(), "ada".to_owned()),
+            ("documents-added".to_owned(), "ada".to_owned()),
+            ("outcome-published".to_owned(), "ada".to_owned()),
+        ]
+    );
+}

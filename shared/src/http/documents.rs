@@ -20,7 +20,7 @@ use super::error::responses::{Internal, Malformed, NotFound, Unauthorized, Unava
 use super::error::{ApiError, ErrorBody};
 use super::intake::{ID_IN_PATH, path_id};
 use super::json_body;
-use super::outcome::{Texts, read_parts};
+use super::outcome::{Sender, Texts, read_parts};
 use crate::domain::ConsultationId;
 use crate::domain::limits::Limits;
 use crate::domain::outcome::MAX_DOCUMENTS;
@@ -126,7 +126,9 @@ async fn add_documents(
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|e| super::outcome::malformed(e.body_text()))?;
-    let files = read_parts(&mut multipart, Texts::Refused).await?.documents;
+    let files = read_parts(&mut multipart, Texts::Refused, Sender::Api)
+        .await?
+        .documents;
     let record = secretariat.add_documents(&id, files, by).await?;
     Ok((
         StatusCode::CREATED,

@@ -39,7 +39,7 @@ where
     )
 }
 
-pub(super) fn malformed(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn malformed(e: impl std::fmt::Display) -> ApiError {
     ApiError::Malformed(Text::with("err_multipart", [("detail", Arg::plain(e))]))
 }
 
@@ -88,7 +88,7 @@ async fn publish(
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|e| malformed(e.body_text()))?;
-    let submission = read_parts(&mut multipart, Texts::Accepted).await?;
+    let submission = read_parts(&mut multipart, Texts::Accepted, Sender::Api).await?;
     let record = secretariat.publish_outcome(&id, submission, by).await?;
     let now = secretariat.clock.now();
     Ok((
@@ -99,7 +99,7 @@ async fn publish(
 
 /// Whether a form takes `text.{lang}` fields besides its documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Texts {
+pub(crate) enum Texts {
     Accepted,
     Refused,
 }
@@ -107,9 +107,29 @@ pub(super) enum Texts {
 /// The parts as sent, bounded: each text to its limit (one byte more tells it is over), the
 /// documents spooled within the intake's limits for files. Unknown fields are refused, never
 /// dropped.
-pub(super) async fn read_parts(
+/// Who sent a multipart form.
+pub(crate) enum Sender<'a> {
+    /// A script: every part must be one the request takes.
+    Api,
+    /// The console's form, which also carries its form token and page language, and sends
+    /// every text box and file input, those left empty too (skipped here).
+    Console(&'a mut ConsoleControls),
+}
+
+/// The console's own fields of a multipart form.
+#[derive(Debug, Default)]
+pub(crate) struct ConsoleControls {
+    pub csrf: String,
+    pub lang: String,
+}
+
+/// The most a console control (`csrf`, `lang`) may be: a token, a language code.
+const CONTROL_BYTES: usize = 256;
+
+pub(crate) async fn read_parts(
     multipart: &mut Multipart,
     texts: Texts,
+    mut sender: Sender<'_>,
 ) -> Result<OutcomeSubmission, ApiError> {
     let limits = Limits {
         max_files: MAX_DOCUMENTS,
@@ -127,8 +147,32 @@ pub(super) async fn read_parts(
             )));
         }
         let name = field.name().unwrap_or_default().to_owned();
+        if let Sender::Console(controls) = &mut sender
+            && (name == "csrf" || name == "lang")
+        {
+            let mut value = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                value.extend_from_slice(&chunk);
+                if value.len() > CONTROL_BYTES {
+                    return Err(ApiError::Invalid(ValidationError::new(&name, "too long")));
+                }
+            }
+            let value = String::from_utf8_lossy(&value).into_owned();
+            if name == "csrf" {
+                controls.csrf = value;
+            } else {
+                controls.lang = value;
+            }
+            continue;
+        }
+        let console = matches!(sender, Sender::Console(_));
         if name == "file" {
             let file_name = field.file_name().unwrap_or_default().to_owned();
+            if console && file_name.is_empty() {
+                // A file input left empty: the browser sends it with no name and no content.
+                while field.chunk().await.map_err(malformed)?.is_some() {}
+                continue;
+            }
             budget
                 .start_file()
                 .map_err(|e: TooLarge| ApiError::TooLarge(e.0))?;
@@ -151,6 +195,9 @@ pub(super) async fn read_parts(
                     break;
                 }
                 text.extend_from_slice(&chunk);
+            }
+            if console && text.iter().all(u8::is_ascii_whitespace) {
+                continue; // a text box left empty
             }
             submission.texts.push((name, text));
         } else {

@@ -18,7 +18,7 @@ pub const CONSOLE_PATH: &str = "/admin";
 
 /// A field in error: its id in the form, and what is wrong, in the page's language.
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: std::borrow::Cow<'static, str>,
     pub message: String,
 }
 
@@ -125,7 +125,7 @@ fn error_summary(m: &Catalogue, errors: &[FieldError]) -> Markup {
     }
 }
 
-fn field_error(errors: &[FieldError], field: &str) -> Option<Markup> {
+pub(super) fn field_error(errors: &[FieldError], field: &str) -> Option<Markup> {
     errors.iter().find(|e| e.field == field).map(|e| {
         html! { p class="error" id={ (field) "-error" } { (e.message) } }
     })
@@ -270,16 +270,29 @@ pub struct DeadlineForm<'a> {
     pub reason: &'a str,
 }
 
-/// `/admin/consultations/{id}`: its status, counts, downloads, audit trail, and the form that
-/// moves the deadline or reopens it.
+/// What the consultation page's forms were given, to show them again with their errors.
+#[derive(Default)]
+pub struct ConsultationForms<'a> {
+    pub deadline: DeadlineForm<'a>,
+    /// The description's texts as sent (else the form shows the current ones).
+    pub description: Option<&'a std::collections::BTreeMap<Language, String>>,
+    /// The outcome's texts as sent.
+    pub outcome: Option<&'a std::collections::BTreeMap<Language, String>>,
+}
+
+/// `/admin/consultations/{id}`: its status, counts, downloads, audit trail, the form that
+/// moves the deadline or reopens it, and what the Secretariat publishes beside the responses
+/// (description, background documents, the Group's outcome).
 pub fn consultation_page(
     frame: &Frame,
     record: &ConsultationRecord,
     audit: &[AuditEntry],
     now: jiff::Timestamp,
-    form: &DeadlineForm,
+    forms: &ConsultationForms,
     errors: &[FieldError],
 ) -> String {
+    use super::console_publishing::{description_section, documents_section, outcome_section};
+    let form = &forms.deadline;
     let m = frame.m();
     let lang = frame.lang;
     let c = &record.consultation;
@@ -300,6 +313,10 @@ pub fn consultation_page(
             li { a href=(site_paths::manifest_url(&c.id)) { (m.t("manifest_link")) } }
             li { a href=(site_paths::summary_url(&c.id)) { (m.t("summary_link")) } }
             li { a href=(site_paths::dossier_url(&c.id)) { (m.t("console_dossier")) } }
+            li { a href=(site_paths::csv_url(&c.id)) { (m.t("console_csv")) } }
+            @if !c.outcome.is_empty() {
+                li { a href=(site_paths::outcome_url(&c.id)) { (m.t("outcome_read")) } }
+            }
         }
         h2 id="move" { (if closed { m.t("console_reopen_heading") } else { m.t("console_move_heading") }) }
         p { (m.t("console_move_note")) }
@@ -311,6 +328,9 @@ pub fn consultation_page(
             (input(errors, "reason", m.t("console_reason"), "text", form.reason, None))
             p { button type="submit" { (if closed { m.t("console_reopen_button") } else { m.t("console_move_button") }) } }
         }
+        (outcome_section(m, lang, csrf, c, forms.outcome, errors))
+        (description_section(m, lang, csrf, c, forms.description, errors))
+        (documents_section(m, lang, csrf, c, errors))
         h2 { (m.t("console_audit")) }
         table {
             thead {
@@ -353,6 +373,8 @@ pub struct NewConsultation {
     pub title: std::collections::BTreeMap<Language, String>,
     /// One question a line, in each language; line `i` of each is question `i`.
     pub questions: std::collections::BTreeMap<Language, String>,
+    /// The description in each language given (optional).
+    pub description: std::collections::BTreeMap<Language, String>,
     pub meeting_date: String,
     pub opens_at: String,
     pub csrf: String,
@@ -373,6 +395,9 @@ fn hidden_fields(form: &NewConsultation) -> Markup {
         }
         @for (lang, questions) in &form.questions {
             input type="hidden" name={ "questions_" (lang.code()) } value=(questions);
+        }
+        @for (lang, text) in &form.description {
+            input type="hidden" name={ "description_" (lang.code()) } value=(text);
         }
         input type="hidden" name="meeting_date" value=(form.meeting_date);
         input type="hidden" name="opens_at" value=(form.opens_at);
@@ -431,6 +456,24 @@ pub fn new_consultation_page(
                     }
                 }
             }
+            fieldset {
+                legend { (m.t("console_description_heading")) }
+                p class="note" id="description-hint" { (m.t("console_description_hint")) }
+                @for l in Language::ALL {
+                    @let id = format!("description_{}", l.code());
+                    @let error = field_error(errors, &id);
+                    p {
+                        label for=(id) { (language_name(m, l)) }
+                        @if let Some(error) = &error { (error) }
+                        br;
+                        textarea id=(id) name=(id) rows="4" lang=(l.code()) dir=(dir(l))
+                            aria-describedby="description-hint"
+                            aria-invalid=[error.as_ref().map(|_| "true")] {
+                            (form.description.get(&l).map(String::as_str).unwrap_or_default())
+                        }
+                    }
+                }
+            }
             (input(errors, "meeting_date", m.t("console_meeting_date"), "date", &form.meeting_date, Some(("meeting_date-hint", m.t("console_meeting_date_hint")))))
             (input(errors, "opens_at", m.t("console_opens_at"), "text", &form.opens_at, Some(("opens_at-hint", m.t("console_opens_at_hint")))))
             p { button type="submit" { (m.t("console_continue_button")) } }
@@ -455,6 +498,18 @@ pub fn check_page(
             dt { (m.t("console_title_legend")) } dd { (localized(m, &consultation.title)) }
             dt { (m.t("console_col_deadline")) } dd { (when(m, consultation.deadline)) " (" (m.t("deadline_rule_note")) ")" }
             dt { (m.t("console_opens_at")) } dd { (when(m, consultation.opens_at)) }
+            dt { (m.t("console_description_heading")) }
+            dd {
+                @match &consultation.description {
+                    Some(d) => {
+                        @for (i, l) in d.languages().enumerate() {
+                            @if i > 0 { ", " }
+                            (language_name(m, l))
+                        }
+                    }
+                    None => (m.t("console_missing")),
+                }
+            }
         }
         h2 { (m.t("console_questions_legend")) }
         table {

@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod console_pages;
+pub mod console_publishing;
 pub mod layout;
 pub mod list_pages;
 pub mod log_pages;

@@ -71,7 +71,7 @@ fn linked(line: &str) -> Markup {
 }
 
 /// The files of a version: each a download with its size and SHA-256.
-fn files(
+pub(super) fn files(
     m: &Catalogue,
     id: &ConsultationId,
     version: &OutcomeVersion,

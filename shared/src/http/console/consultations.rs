@@ -16,8 +16,8 @@ use crate::http::intake::path_id;
 use crate::http::session::{same_origin, session};
 use crate::secretariat::AdminError;
 use crate::site::console_pages::{
-    CONSOLE_PATH, DeadlineForm, FieldError, Frame, console_page_path, console_url,
-    consultation_page, list_page,
+    CONSOLE_PATH, ConsultationForms, DeadlineForm, FieldError, Frame, console_page_path,
+    console_url, consultation_page, list_page,
 };
 
 pub(crate) async fn list(
@@ -58,21 +58,22 @@ pub(crate) async fn page(
         &id,
         &who.account.name,
         &token,
-        &DeadlineForm::default(),
+        &ConsultationForms::default(),
         &[],
         StatusCode::OK,
     )
     .await
 }
 
+/// The consultation's console page, with what its forms were given and their errors.
 #[allow(clippy::too_many_arguments)]
-async fn render(
+pub(crate) async fn render(
     s: &AdminState,
     lang: crate::domain::Language,
     id: &crate::domain::ConsultationId,
     name: &crate::domain::account::AccountName,
     token: &str,
-    form: &DeadlineForm<'_>,
+    forms: &ConsultationForms<'_>,
     errors: &[FieldError],
     status: StatusCode,
 ) -> Result<Response, ApiError> {
@@ -94,7 +95,7 @@ async fn render(
         &record,
         &audit,
         s.secretariat.clock.now(),
-        form,
+        forms,
         errors,
     );
     Ok((status, page_headers(), page).into_response())
@@ -148,13 +149,16 @@ pub(crate) async fn move_deadline(
                 _ => "deadline",
             };
             let errors = [FieldError {
-                field,
+                field: field.into(),
                 message: m.render(&v.message),
             }];
-            let form = DeadlineForm {
-                deadline: &fields.deadline,
-                meeting_date: &fields.meeting_date,
-                reason: &fields.reason,
+            let forms = ConsultationForms {
+                deadline: DeadlineForm {
+                    deadline: &fields.deadline,
+                    meeting_date: &fields.meeting_date,
+                    reason: &fields.reason,
+                },
+                ..ConsultationForms::default()
             };
             let token = session_id.form_token();
             render(
@@ -163,7 +167,7 @@ pub(crate) async fn move_deadline(
                 &id,
                 &who.account.name,
                 &token,
-                &form,
+                &forms,
                 &errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )

@@ -60,6 +60,8 @@ fn read(body: &[u8]) -> Option<NewConsultation> {
                     form.title.insert(Language::parse(code)?, value);
                 } else if let Some(code) = other.strip_prefix("questions_") {
                     form.questions.insert(Language::parse(code)?, value);
+                } else if let Some(code) = other.strip_prefix("description_") {
+                    form.description.insert(Language::parse(code)?, value);
                 }
             }
         }
@@ -97,6 +99,12 @@ fn request(form: &NewConsultation) -> ConsultationRequest {
                 .collect()
         })
         .collect();
+    let description: BTreeMap<String, String> = form
+        .description
+        .iter()
+        .filter(|(_, t)| !t.trim().is_empty())
+        .map(|(l, t)| (l.code().to_owned(), t.clone()))
+        .collect();
     let given = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
     ConsultationRequest {
         id: form.id.trim().to_owned(),
@@ -105,7 +113,7 @@ fn request(form: &NewConsultation) -> ConsultationRequest {
         meeting_date: form.meeting_date.trim().to_owned(),
         opens_at: given(&form.opens_at),
         deadline: None,
-        description: None,
+        description: (!description.is_empty()).then_some(description),
     }
 }
 
@@ -116,6 +124,7 @@ fn field_of(error: &ValidationError) -> &'static str {
         "title" => "title_en",
         f if f.starts_with("questions") => "questions_en",
         "opens_at" => "opens_at",
+        "description" => "description_en",
         _ => "meeting_date",
     }
 }
@@ -153,13 +162,13 @@ pub(crate) async fn submit(
         Ok(c) => c,
         Err(e) => {
             return again(FieldError {
-                field: field_of(&e),
+                field: field_of(&e).into(),
                 message: m.render(&e.message),
             });
         }
     };
     let taken = FieldError {
-        field: "id",
+        field: "id".into(),
         message: m.t("console_err_id_taken").to_owned(),
     };
     match form.action.as_str() {
@@ -173,7 +182,7 @@ pub(crate) async fn submit(
                 .into_response()),
                 Err(AdminError::Store(StoreError::Conflict(_))) => again(taken),
                 Err(AdminError::Invalid(e)) => again(FieldError {
-                    field: field_of(&e),
+                    field: field_of(&e).into(),
                     message: m.render(&e.message),
                 }),
                 Err(e) => Err(e.into()),

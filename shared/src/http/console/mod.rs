@@ -5,10 +5,12 @@
 
 pub mod consultations;
 pub mod create;
+pub mod publishing;
 pub mod sign_in;
 pub mod users;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -35,6 +37,19 @@ pub fn router(state: AdminState) -> Router {
         .route(
             "/admin/consultations/{id}/deadline",
             post(consultations::move_deadline),
+        )
+        .route(
+            "/admin/consultations/{id}/description",
+            post(publishing::describe),
+        )
+        // Limits are enforced while streaming, by the API's reader, not by buffering the body.
+        .route(
+            "/admin/consultations/{id}/documents",
+            post(publishing::add_documents).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/admin/consultations/{id}/outcome",
+            post(publishing::publish_outcome).layer(DefaultBodyLimit::disable()),
         )
         .route("/admin/users", get(users::users).post(users::add))
         .route("/admin/users/{name}/remove", post(users::remove))

@@ -88,7 +88,7 @@ pub(crate) async fn sign_in(
     let address = client_address(&s.console, peer.as_ref().map(|p| &p.0), &headers);
     if s.console.address_blocked(address, now) {
         let errors = [FieldError {
-            field: "name",
+            field: "name".into(),
             message: m.t("console_err_address").to_owned(),
         }];
         return Ok(fresh_form(
@@ -115,7 +115,7 @@ pub(crate) async fn sign_in(
         Err(SignInError::Refused) => {
             s.console.address_failed(address, now);
             let errors = [FieldError {
-                field: "name",
+                field: "name".into(),
                 message: m.t("console_err_sign_in").to_owned(),
             }];
             Ok(fresh_form(
@@ -129,7 +129,7 @@ pub(crate) async fn sign_in(
         Err(SignInError::Locked { until }) => {
             s.console.address_failed(address, now);
             let errors = [FieldError {
-                field: "name",
+                field: "name".into(),
                 message: m.f("console_err_locked", &[("until", &m.geneva_time(until))]),
             }];
             Ok(fresh_form(

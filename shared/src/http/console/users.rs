@@ -105,7 +105,10 @@ fn error_for(lang: Language, field: &'static str, e: AccountError) -> Result<Fie
         AccountError::Invalid(v) => m.render(&v.message),
         AccountError::Store(e) => return Err(e.into()),
     };
-    Ok(FieldError { field, message })
+    Ok(FieldError {
+        field: field.into(),
+        message,
+    })
 }
 
 pub(crate) async fn add(
@@ -126,11 +129,11 @@ pub(crate) async fn add(
         Password::parse(fields.password.clone()),
     ) {
         (Err(_), _) => Err(FieldError {
-            field: "name",
+            field: "name".into(),
             message: m.t("console_err_name_rule").to_owned(),
         }),
         (_, Err(_)) => Err(FieldError {
-            field: "password",
+            field: "password".into(),
             message: m.t("console_password_hint").to_owned(),
         }),
         (Ok(name), Ok(password)) => {
@@ -204,7 +207,7 @@ pub(crate) async fn reset_password(
     };
     let result = match Password::parse(fields.password) {
         Err(_) => Err(FieldError {
-            field: "password",
+            field: "password".into(),
             message: m.t("console_password_hint").to_owned(),
         }),
         Ok(password) => match s.people.reset_password(&name, password).await {
@@ -296,7 +299,7 @@ pub(crate) async fn set_totp(
         Err(AccountError::Invalid(_)) => {
             let m = crate::i18n::messages(lang);
             let error = FieldError {
-                field: "code",
+                field: "code".into(),
                 message: m.t("console_err_code").to_owned(),
             };
             Ok(render_totp(
