@@ -556,6 +556,97 @@ test('the Secretariat console: a person added on the command line signs in, and 
   await page.context().close();
 });
 
+test('a whole consultation run from the console: created with two questions, a description and a background document; answered through the form; deadline moved; the outcome published and seen on the public site', async () => {
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.env.VERBATIM_BIN, ['admin', 'add-user', 'browser-bea', '--data', data], {
+    input: 'another horse battery staple\n',
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  const page = await newPage();
+  await page.goto(`${base}/admin/sign-in?lang=en`);
+  await page.fill('#name', 'browser-bea');
+  await page.fill('#password', 'another horse battery staple');
+  await page.click('main button[type=submit]');
+  assert.match(page.url(), /\/admin\/\?lang=en$/);
+
+  // Created with two questions in English and French, and a description.
+  await page.goto(`${base}/admin/consultations/new?lang=en`);
+  await page.fill('#id', 'console-flow');
+  await page.fill('#title_en', 'Run from the console');
+  await page.fill('#title_fr', 'Conduite depuis la console');
+  await page.fill('#questions_en', 'What works?\nWhat should change?');
+  await page.fill('#questions_fr', 'Qu\'est-ce qui marche ?\nQue faut-il changer ?');
+  await page.fill('#description_en', 'Why the Group asks.\n\nBackground: https://www.itu.int/council');
+  await page.fill('#meeting_date', '2031-05-31');
+  await page.click('main button[type=submit]');
+  await page.click('button[value=create]');
+  assert.match(page.url(), /\/admin\/consultations\/console-flow\?lang=en$/);
+
+  // A background document, published byte-exact with its SHA-256.
+  const paper = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(2048)]);
+  const paperPath = join(data, 'background-paper.pdf');
+  writeFileSync(paperPath, paper);
+  await page.setInputFiles('#document-file', paperPath);
+  await page.click('form[action$="/documents"] button[type=submit]');
+  assert.match(page.url(), /#documents$/);
+  assert.ok((await page.locator('#documents ~ ul, section[aria-labelledby=documents]').first().innerText()).includes(sha256(paper)));
+
+  // A stakeholder answers both questions through the public form, in French.
+  const stakeholder = await newPage();
+  await until('the consultation page', async () =>
+    (await fetch(`${base}/fr/consultations/console-flow/`)).ok);
+  await stakeholder.goto(`${base}/fr/consultations/console-flow/`);
+  assert.ok((await stakeholder.locator('main').innerText()).includes('Why the Group asks.'));
+  await stakeholder.fill('#name', 'Répondante');
+  await stakeholder.fill('#answer-1', 'Le formulaire marche.');
+  await stakeholder.fill('#answer-2', 'Rien, merci.\nDeuxième ligne.');
+  await Promise.all([stakeholder.waitForURL(/\/responses/), stakeholder.click('#response-form button[type=submit]')]);
+  await published('console-flow', 1);
+  const answer = await fetch(`${base}/consultations/console-flow/responses/1/answer-2.txt`);
+  assert.equal(answer.status, 200);
+  assert.equal(await answer.text(), 'Rien, merci.\r\nDeuxième ligne.', 'the answer as the browser sent it');
+  await stakeholder.context().close();
+
+  // The deadline moved, with a reason; the audit trail on the page names the person.
+  await page.goto(`${base}/admin/consultations/console-flow?lang=en`);
+  await page.fill('#meeting_date', '2031-06-30');
+  await page.fill('#reason', 'The meeting moved');
+  await page.click('form[action$="/deadline"] button[type=submit]');
+  const trail = await page.locator('main table').last().innerText();
+  assert.match(trail, /browser-bea/);
+  assert.match(trail, /deadline moved: The meeting moved/);
+
+  // The outcome: an English text and the report; then seen on the public site.
+  const report = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(4096)]);
+  const reportPath = join(data, 'report.pdf');
+  writeFileSync(reportPath, report);
+  await page.fill('#outcome-text-en', 'The Group examined every response.\n\nIts conclusions are attached.');
+  await page.setInputFiles('#outcome-file', reportPath);
+  await page.click('form[action$="/outcome"] button[type=submit]');
+  assert.match(page.url(), /#outcome$/);
+  assert.match(await page.locator('main').innerText(), /Version 1/);
+  await accessible(page, 'the console page of a consultation with documents and an outcome');
+  await page.goto(`${base}/admin/consultations/console-flow?lang=ar`);
+  await accessible(page, 'the same, in Arabic');
+  await screenshot(page, 'ar-console-consultation-outcome');
+  const view = await api('GET', '/api/consultations/console-flow');
+  assert.equal(view.outcome.version, 1);
+  const reportFile = view.outcome.files.find((f) => f.name === 'report.pdf');
+  assert.equal(reportFile.sha256, sha256(report));
+  const publicPage = await newPage();
+  await until('the outcome on the public page', async () => {
+    await publicPage.goto(`${base}/consultations/console-flow/`);
+    return (await publicPage.locator('section.outcome').count()) === 1;
+  });
+  await publicPage.click('section.outcome a[href$="/outcome/"]');
+  assert.match(await publicPage.locator('main').innerText(), /The Group examined every response\./);
+  const download = await fetch(base + reportFile.url);
+  assert.equal(sha256(Buffer.from(await download.arrayBuffer())), sha256(report));
+  await accessible(publicPage, 'the outcome page');
+  await publicPage.context().close();
+  await page.context().close();
+});
+
 test('titles fall back to a stated language when a translation is missing', async () => {
   const page = await newPage();
   await page.goto(`${base}/ru/consultations/open-consultation/`);
