@@ -288,6 +288,17 @@ impl ObjectMeta {
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+/// The most [`ObjectStore::list`] returns at once (S3's page).
+pub const LIST_PAGE: usize = 1000;
+
+/// An object found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: ObjectKey,
+    pub size: u64,
+    pub modified: jiff::Timestamp,
+}
+
 /// A stored object, streamed.
 pub struct Object {
     pub size: u64,
@@ -399,6 +410,18 @@ pub trait ObjectStore: Send + Sync {
     /// (originals, pages, the log) is never deleted, and on AWS the functions' permissions
     /// allow this only under the search indexes' prefix.
     async fn delete(&self, key: &ObjectKey) -> Result<(), StoreError>;
+
+    /// A page of the objects whose keys start with `prefix`: at most `limit` (at most
+    /// [`LIST_PAGE`]), in key order (bytewise), each after `after` when given (the last key of
+    /// the previous page). An object being written is not listed before it is whole. For the
+    /// Secretariat's views of what is kept privately (the mail not published); never on the
+    /// path of a response: on the embedded store a page costs a walk of the prefix's folder.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError>;
 
     /// Starts writing an object of unknown size piece by piece (a dossier of many gigabytes):
     /// nothing is visible until `finish`, which then replaces the object at `key` atomically.

@@ -2041,6 +2041,56 @@ async fn accounts_sessions_and_the_sign_in_throttle(f: Fixture) {
     );
 }
 
+/// A listing gives the objects under a prefix (not under a longer name that shares its
+/// start), in key order, page by page, with their sizes; an unknown prefix is empty.
+async fn objects_are_listed_by_prefix_page_by_page(f: Fixture) {
+    let store = f.backend.private.as_ref();
+    for (k, body) in [
+        ("kept/late/c1/b.eml", &b"bb"[..]),
+        ("kept/late/c1/a.eml", b"a"),
+        ("kept/late/c1/deeper/c.eml", b"ccc"),
+        ("kept/late/c10/x.eml", b"x"),
+        ("kept/early/c1/z.eml", b"z"),
+    ] {
+        store
+            .put(
+                &key(k),
+                Body::Bytes(Bytes::copy_from_slice(body)),
+                &meta(),
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap();
+    }
+    let names = |listed: Vec<shared::ports::Listed>| {
+        listed
+            .into_iter()
+            .map(|l| (l.key.as_str().to_owned(), l.size))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(store.list("kept/late/c1/", None, 10).await.unwrap()),
+        [
+            ("kept/late/c1/a.eml".to_owned(), 1),
+            ("kept/late/c1/b.eml".to_owned(), 2),
+            ("kept/late/c1/deeper/c.eml".to_owned(), 3),
+        ]
+    );
+    let first = store.list("kept/late/c1/", None, 1).await.unwrap();
+    assert_eq!(names(first.clone()), [("kept/late/c1/a.eml".to_owned(), 1)]);
+    assert!(first[0].modified > jiff::Timestamp::UNIX_EPOCH);
+    assert_eq!(
+        names(
+            store
+                .list("kept/late/c1/", Some("kept/late/c1/a.eml"), 1)
+                .await
+                .unwrap()
+        ),
+        [("kept/late/c1/b.eml".to_owned(), 2)]
+    );
+    assert!(store.list("kept/none/", None, 10).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -2079,6 +2129,7 @@ contract!(
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
     accounts_sessions_and_the_sign_in_throttle,
+    objects_are_listed_by_prefix_page_by_page,
 );
 
 /// The embedded store commits records without a flush of their own; a crash of the machine may

@@ -2923,3 +2923,121 @@ async fn the_console_publishes_the_description_documents_and_outcome() {
         ]
     );
 }
+
+/// What was kept privately (late mail, a response set aside after the seal) is listed for
+/// the Secretariat and downloadable byte for byte, through the API (token) and the console
+/// (session); nobody else gets it, and a name outside the folder is not found.
+#[tokio::test]
+async fn what_was_kept_is_listed_and_downloaded_by_the_secretariat_only() {
+    use shared::ports::{ObjectKey, ObjectMeta, PutMode};
+    let app = app();
+    app.open_consultation().await;
+    let late = b"From: a@example.org\r\nSubject: late\r\n\r\nToo late\xff\r\n";
+    for (key, body) in [
+        ("mail/late/net-2027/0a1b.eml", &late[..]),
+        ("late/net-2027/0192.json", b"{\"id\":\"0192\"}"),
+        ("mail/late/other-2027/ffff.eml", b"another consultation's"),
+    ] {
+        app.backend
+            .private
+            .put(
+                &ObjectKey::parse(key).unwrap(),
+                shared::ports::Body::Bytes(bytes::Bytes::copy_from_slice(body)),
+                &ObjectMeta {
+                    content_type: "message/rfc822".into(),
+                    content_disposition: None,
+                },
+                PutMode::CreateNew,
+            )
+            .await
+            .unwrap();
+    }
+    let admin = |uri: &str| {
+        Request::get(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let listed = app
+        .send(admin("/api/admin/consultations/net-2027/kept"))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    let items: Vec<(String, String, u64)> = listed.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["reason"].as_str().unwrap().to_owned(),
+                i["name"].as_str().unwrap().to_owned(),
+                i["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        [
+            ("late".into(), "0a1b.eml".into(), late.len() as u64),
+            ("after-seal".into(), "0192.json".into(), 13),
+        ]
+    );
+    let file = app
+        .send(admin(
+            "/api/admin/consultations/net-2027/kept/late/0a1b.eml",
+        ))
+        .await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, late);
+    assert_eq!(file.headers[header::CONTENT_TYPE], "message/rfc822");
+    for uri in [
+        "/api/admin/consultations/net-2027/kept/late/ffff.eml",
+        "/api/admin/consultations/net-2027/kept/late/..%2F..%2Fother-2027%2Fffff.eml",
+        "/api/admin/consultations/net-2027/kept/nonsense/0a1b.eml",
+        "/api/admin/consultations/nope-2027/kept",
+    ] {
+        assert_eq!(
+            app.send(admin(uri)).await.status,
+            StatusCode::NOT_FOUND,
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        app.get("/api/admin/consultations/net-2027/kept/late/0a1b.eml")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The console lists them on the consultation's page and downloads them for the signed in.
+    app.add_person("ada").await;
+    let (cookie, _) = app.signed_in("ada").await;
+    let page = app
+        .send(
+            Request::get("/admin/consultations/net-2027?lang=en")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(html.contains("mail sent after the deadline"), "{html}");
+    assert!(
+        html.contains("href=\"/admin/consultations/net-2027/kept/late/0a1b.eml\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("ffff.eml"),
+        "another consultation's mail: {html}"
+    );
+    let path = "/admin/consultations/net-2027/kept/late/0a1b.eml";
+    let file = app
+        .send(
+            Request::get(path)
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(file.body, late);
+    assert_eq!(app.get(path).await.status, StatusCode::SEE_OTHER);
+}

@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use tokio_util::io::ReaderStream;
 
 use crate::ports::{
-    Body, Copied, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload,
+    Body, Copied, LIST_PAGE, Listed, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode,
+    StoreError, Upload,
 };
 
 pub struct FsObjectStore {
@@ -74,6 +75,58 @@ impl FsObjectStore {
             .map_err(|e| StoreError::backend("file store task", e))?
             .map_err(|e| written(&key, e))
     }
+}
+
+/// The files under `root` whose keys start with `prefix`, after `after`, in key order: a walk
+/// of the deepest folder the prefix names, sorted (a folder's entries come in no order).
+/// Temporary files (`.tmp-…`, not yet whole) are not objects.
+fn list_files(
+    root: &Path,
+    prefix: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> io::Result<Vec<Listed>> {
+    let folder = match prefix.rfind('/') {
+        Some(end) => root.join(&prefix[..end]),
+        None => root.to_owned(),
+    };
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(&folder).follow_links(false) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.io_error().is_some_and(is_absent) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if !entry.file_type().is_file() || entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let Some(key) = relative.to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !key.starts_with(prefix) || after.is_some_and(|after| key.as_str() <= after) {
+            continue;
+        }
+        let Ok(key) = ObjectKey::parse(key) else {
+            continue;
+        };
+        let metadata = entry.metadata()?;
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|at| jiff::Timestamp::try_from(at).ok())
+            .unwrap_or_default();
+        found.push(Listed {
+            key,
+            size: metadata.len(),
+            modified,
+        });
+    }
+    found.sort_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+    found.truncate(limit);
+    Ok(found)
 }
 
 /// A write's error: an existing name is `Conflict`.
@@ -200,6 +253,21 @@ impl ObjectStore for FsObjectStore {
             Err(e) if is_absent(&e) => Ok(()),
             Err(e) => Err(StoreError::backend(format!("deleting {}", key.as_str()), e)),
         }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        let root = self.root.clone();
+        let (prefix, after) = (prefix.to_owned(), after.map(str::to_owned));
+        let limit = limit.min(LIST_PAGE);
+        tokio::task::spawn_blocking(move || list_files(&root, &prefix, after.as_deref(), limit))
+            .await
+            .map_err(|e| StoreError::backend("file store task", e))?
+            .map_err(|e| StoreError::backend("listing the file store", e))
     }
 
     async fn upload(

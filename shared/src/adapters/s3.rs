@@ -8,7 +8,8 @@ use aws_sdk_s3::primitives::ByteStream as S3Bytes;
 use tokio_util::io::ReaderStream;
 
 use crate::ports::{
-    Body, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode, StoreError, Upload,
+    Body, LIST_PAGE, Listed, Location, Object, ObjectKey, ObjectMeta, ObjectStore, PutMode,
+    StoreError, Upload,
 };
 
 /// `x-amz-copy-source` is a URL path: every byte but the unreserved ones and `/` is escaped.
@@ -129,6 +130,45 @@ impl ObjectStore for S3ObjectStore {
                     aws_sdk_s3::Error::from(e),
                 )
             })
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Listed>, StoreError> {
+        // ListObjectsV2 returns keys in UTF-8 binary order, at most 1,000 a call.
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(after.map(str::to_owned))
+            .max_keys(limit.min(LIST_PAGE) as i32)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::backend(
+                    format!("listing s3://{}/{prefix}", self.bucket),
+                    aws_sdk_s3::Error::from(e),
+                )
+            })?;
+        out.contents()
+            .iter()
+            .filter_map(|object| {
+                let key = ObjectKey::parse(object.key()?.to_owned()).ok()?;
+                let modified = object
+                    .last_modified()
+                    .and_then(|at| jiff::Timestamp::new(at.secs(), at.subsec_nanos() as i32).ok())
+                    .unwrap_or_default();
+                Some(Ok(Listed {
+                    key,
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    modified,
+                }))
+            })
+            .collect()
     }
 
     fn location(&self, key: &ObjectKey) -> Option<Location> {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod consultation;
 pub mod country;
 pub mod deadline;
+pub mod kept;
 pub mod limits;
 pub mod media;
 pub mod outcome;

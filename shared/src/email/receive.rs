@@ -77,14 +77,17 @@ pub enum Kept {
 }
 
 impl Kept {
+    /// Its folder, where the Secretariat finds it (see `domain::kept`).
     fn folder(self) -> &'static str {
+        use crate::domain::kept::KeptReason;
         match self {
-            Kept::AutoReply => "auto-replies",
-            Kept::Bounce => "bounces",
-            Kept::Late => "late",
-            Kept::NotOpenYet => "early",
-            Kept::NoSender => "no-sender",
+            Kept::AutoReply => KeptReason::AutoReplies,
+            Kept::Bounce => KeptReason::Bounces,
+            Kept::Late => KeptReason::Late,
+            Kept::NotOpenYet => KeptReason::Early,
+            Kept::NoSender => KeptReason::NoSender,
         }
+        .code()
     }
 }
 

@@ -89,6 +89,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/admin/consultations/{id}/audit", get(audit_log))
         .merge(super::outcome::routes())
         .merge(super::documents::routes())
+        .merge(super::kept::routes())
         .route("/api/admin/users", get(list_users).post(add_user))
         .route("/api/admin/users/{name}", delete(remove_user))
         .route("/api/admin/users/{name}/password", put(reset_password))

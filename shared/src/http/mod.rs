@@ -7,6 +7,7 @@ pub mod documents;
 pub mod error;
 pub mod health;
 pub mod intake;
+pub mod kept;
 pub mod list;
 pub mod openapi;
 pub mod outcome;

@@ -3,6 +3,7 @@
 //! audited; a change of deadline (re)schedules the closing.
 
 pub mod documents;
+pub mod kept;
 pub mod outcome;
 pub mod people;
 pub mod records;

@@ -23,7 +23,8 @@ than the in-flight grace)";
 /// Where a response that could not be numbered is kept (private store): its record, with the
 /// reason. Its files stay where intake put them (`originals/…`).
 pub fn late_key(consultation: &ConsultationId, response: &NewResponse) -> String {
-    format!("late/{consultation}/{}.json", response.id)
+    let kept = crate::domain::kept::KeptReason::AfterSeal.prefix(consultation);
+    format!("{kept}{}.json", response.id)
 }
 
 /// Numbers what is pending, then sets aside what a sealed consultation still has pending.

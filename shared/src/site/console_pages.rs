@@ -289,6 +289,7 @@ pub fn consultation_page(
     audit: &[AuditEntry],
     now: jiff::Timestamp,
     forms: &ConsultationForms,
+    kept: &crate::secretariat::kept::KeptList,
     errors: &[FieldError],
 ) -> String {
     use super::console_publishing::{description_section, documents_section, outcome_section};
@@ -331,6 +332,7 @@ pub fn consultation_page(
         (outcome_section(m, lang, csrf, c, forms.outcome, errors))
         (description_section(m, lang, csrf, c, forms.description, errors))
         (documents_section(m, lang, csrf, c, errors))
+        (kept_section(m, c, kept))
         h2 { (m.t("console_audit")) }
         table {
             thead {
@@ -364,6 +366,53 @@ pub fn consultation_page(
     };
     let title = c.title.get(lang).1.to_owned();
     page(frame, &title, body)
+}
+
+/// What was kept privately instead of being published, each a download for the Secretariat.
+fn kept_section(
+    m: &Catalogue,
+    c: &crate::domain::Consultation,
+    kept: &crate::secretariat::kept::KeptList,
+) -> Markup {
+    use crate::domain::kept::KeptReason;
+    let reason = |r: KeptReason| m.t(&format!("console_kept_{}", r.code().replace('-', "_")));
+    html! {
+        section aria-labelledby="kept" {
+            h2 id="kept" { (m.t("console_kept_heading")) }
+            p { (m.t("console_kept_note")) }
+            @if kept.items.is_empty() {
+                p { (m.t("console_kept_none")) }
+            } @else {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { (m.t("console_kept_col_reason")) }
+                            th scope="col" { (m.t("console_kept_col_file")) }
+                            th scope="col" { (m.t("console_kept_col_size")) }
+                            th scope="col" { (m.t("console_kept_col_when")) }
+                        }
+                    }
+                    tbody {
+                        @for item in &kept.items {
+                            tr {
+                                td { (reason(item.reason)) }
+                                td {
+                                    a href={ (CONSOLE_PATH) "/consultations/" (c.id) "/kept/" (item.reason.code()) "/" (item.name) } download {
+                                        code { (item.name) }
+                                    }
+                                }
+                                td { (m.p("bytes", item.size, &[])) }
+                                td { (when(m, item.kept_at)) }
+                            }
+                        }
+                    }
+                }
+                @for r in &kept.more {
+                    p { (m.f("console_kept_more", &[("reason", &reason(*r))])) }
+                }
+            }
+        }
+    }
 }
 
 /// The new-consultation form as filled in (and carried through the check page).

@@ -13,6 +13,7 @@ use crate::http::PageLanguage;
 use crate::http::admin::AdminState;
 use crate::http::error::ApiError;
 use crate::http::intake::path_id;
+use crate::http::kept::{KEPT_LISTED, kept_download};
 use crate::http::session::{same_origin, session};
 use crate::secretariat::AdminError;
 use crate::site::console_pages::{
@@ -84,6 +85,7 @@ pub(crate) async fn render(
         .await?
         .ok_or_else(|| ApiError::no_consultation(id))?;
     let audit = s.secretariat.audit_log(id).await?;
+    let kept = s.secretariat.kept(id, KEPT_LISTED).await?;
     let path = console_page_path(id);
     let frame = Frame {
         lang,
@@ -96,6 +98,7 @@ pub(crate) async fn render(
         &audit,
         s.secretariat.clock.now(),
         forms,
+        &kept,
         errors,
     );
     Ok((status, page_headers(), page).into_response())
@@ -175,4 +178,18 @@ pub(crate) async fn move_deadline(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A file kept for the consultation, as received: for a signed-in person only.
+pub(crate) async fn kept_file(
+    State(s): State<AdminState>,
+    Path((raw, reason, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let lang = language(None, &headers);
+    if session(&s.people, &headers).await?.is_none() {
+        return Ok(to_sign_in(lang));
+    }
+    let id = path_id(&raw)?;
+    kept_download(&s.secretariat, &id, &reason, &name).await
 }

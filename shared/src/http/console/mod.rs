@@ -39,6 +39,10 @@ pub fn router(state: AdminState) -> Router {
             post(consultations::move_deadline),
         )
         .route(
+            "/admin/consultations/{id}/kept/{reason}/{name}",
+            get(consultations::kept_file),
+        )
+        .route(
             "/admin/consultations/{id}/description",
             post(publishing::describe),
         )
