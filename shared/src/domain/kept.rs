@@ -4,6 +4,7 @@
 //! (set aside by the sequencer, never deleted). Nothing of it is public; the Secretariat sees
 //! it, and downloads its bytes, in the console and through the admin API.
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::ConsultationId;
@@ -76,6 +77,26 @@ impl KeptReason {
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
         plain.then(|| format!("{}{name}", self.prefix(consultation)))
     }
+}
+
+/// One thing kept.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KeptItem {
+    pub reason: KeptReason,
+    /// Its file name: the message's SHA-256 (`.eml`), or the response's id (`.json`).
+    pub name: String,
+    pub size: u64,
+    /// When it was kept.
+    #[schema(value_type = String, format = DateTime)]
+    pub kept_at: Timestamp,
+}
+
+/// What was kept for a consultation, at most `per_reason` for each reason (oldest name first).
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct KeptList {
+    pub items: Vec<KeptItem>,
+    /// The reasons with more kept than listed.
+    pub more: Vec<KeptReason>,
 }
 
 #[cfg(test)]

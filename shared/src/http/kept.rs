@@ -15,11 +15,11 @@ use axum::{Json, Router};
 use super::error::ApiError;
 use super::error::responses::{Internal, NotFound, Unauthorized, Unavailable};
 use super::intake::{ID_IN_PATH, path_id};
+use crate::domain::kept::KeptList;
 use crate::domain::kept::KeptReason;
 use crate::domain::{Arg, ConsultationId, Text};
 use crate::ports::Object;
 use crate::secretariat::Secretariat;
-use crate::secretariat::kept::KeptList;
 
 /// How many of each reason a listing gives (the rest: `more`).
 pub const KEPT_LISTED: usize = 200;

@@ -2,33 +2,10 @@
 //! `domain::kept`): listed for the Secretariat, each downloadable as it was received. Reading
 //! only: nothing here changes, hides or publishes anything.
 
-use jiff::Timestamp;
-use serde::Serialize;
-
 use super::{AdminError, Secretariat};
 use crate::domain::ConsultationId;
-use crate::domain::kept::KeptReason;
+use crate::domain::kept::{KeptItem, KeptList, KeptReason};
 use crate::ports::{Object, ObjectKey};
-
-/// One thing kept.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct KeptItem {
-    pub reason: KeptReason,
-    /// Its file name: the message's SHA-256 (`.eml`), or the response's id (`.json`).
-    pub name: String,
-    pub size: u64,
-    /// When it was kept.
-    #[schema(value_type = String, format = DateTime)]
-    pub kept_at: Timestamp,
-}
-
-/// What was kept for a consultation, at most `per_reason` for each reason (oldest name first).
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct KeptList {
-    pub items: Vec<KeptItem>,
-    /// The reasons with more kept than listed.
-    pub more: Vec<KeptReason>,
-}
 
 impl Secretariat {
     /// What was kept for `id`, at most `per_reason` a reason.

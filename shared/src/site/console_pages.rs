@@ -13,14 +13,8 @@ use crate::domain::{Action, AuditEntry, Language, Status};
 use crate::i18n::{Catalogue, messages};
 use crate::ports::ConsultationRecord;
 
-/// Where the console lives; its session cookie is scoped to this path.
-pub const CONSOLE_PATH: &str = "/admin";
-
-/// A field in error: its id in the form, and what is wrong, in the page's language.
-pub struct FieldError {
-    pub field: std::borrow::Cow<'static, str>,
-    pub message: String,
-}
+use super::console_forms::field_error;
+pub use super::console_forms::{CONSOLE_PATH, FieldError};
 
 /// What every console page needs to know: its language and path (for the language links),
 /// who is signed in and their form token (for the sign-out button).
@@ -123,12 +117,6 @@ fn error_summary(m: &Catalogue, errors: &[FieldError]) -> Markup {
             }
         }
     }
-}
-
-pub(super) fn field_error(errors: &[FieldError], field: &str) -> Option<Markup> {
-    errors.iter().find(|e| e.field == field).map(|e| {
-        html! { p class="error" id={ (field) "-error" } { (e.message) } }
-    })
 }
 
 /// A labelled text input, with its error if it has one.
@@ -289,7 +277,7 @@ pub fn consultation_page(
     audit: &[AuditEntry],
     now: jiff::Timestamp,
     forms: &ConsultationForms,
-    kept: &crate::secretariat::kept::KeptList,
+    kept: &crate::domain::kept::KeptList,
     errors: &[FieldError],
 ) -> String {
     use super::console_publishing::{description_section, documents_section, outcome_section};
@@ -372,7 +360,7 @@ pub fn consultation_page(
 fn kept_section(
     m: &Catalogue,
     c: &crate::domain::Consultation,
-    kept: &crate::secretariat::kept::KeptList,
+    kept: &crate::domain::kept::KeptList,
 ) -> Markup {
     use crate::domain::kept::KeptReason;
     let reason = |r: KeptReason| m.t(&format!("console_kept_{}", r.code().replace('-', "_")));

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use maud::{Markup, html};
 
-use super::console_pages::{CONSOLE_PATH, FieldError, field_error};
+use super::console_forms::{CONSOLE_PATH, FieldError, field_error};
 use super::layout::dir;
 use super::outcome_pages::files;
 use super::pages::when;

@@ -3,6 +3,7 @@
 //! to write; this module only says what it looks like.
 
 pub mod charts;
+pub mod console_forms;
 pub mod console_pages;
 pub mod console_publishing;
 pub mod layout;
