@@ -957,6 +957,65 @@ def run(
             len(entries) >= 2 and all(e.get("by") == secretariat for e in entries if e.get("actor") == "secretariat"),
             str(audit)[:400],
         )
+
+        # The console, as CloudFront forwards it: the site's own origin in Origin, API
+        # Gateway's host name in Host. The account is made by the CLI against the stack's table.
+        people_env = dict(environments["AdminFunction"])
+        people_env.update(
+            {
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_ENDPOINT_URL": endpoint,
+                "PATH": "/usr/bin:/bin",
+            }
+        )
+        password = secrets.token_urlsafe(18)
+        added = subprocess.run(
+            [str(cli or bin_dir / "verbatim"), "admin", "add-user", "clerk", "--store", "aws"],
+            input=password + "\n",
+            env=people_env,
+            capture_output=True,
+            text=True,
+        )
+        check("console: `verbatim admin add-user --store aws` adds an account to the stack's table", added.returncode == 0, added.stderr[-400:])
+
+        def cookies_of(answer: dict) -> dict:
+            jar = {}
+            for line in answer.get("cookies") or []:
+                name, _, rest = line.partition("=")
+                jar[name] = (rest.split(";")[0], line)
+            return jar
+
+        site_origin = f"https://{CLOUDFRONT_DOMAIN}"
+        form_page = admin.invoke(http_event("GET", "/admin/sign-in"))
+        form_cookies = cookies_of(form_page)
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', form_page.get("body") or "")
+        check(
+            "console: the sign-in page, with its form token in the form and a Secure cookie",
+            form_page["statusCode"] == 200 and token is not None and any("Secure" in c for _, c in form_cookies.values()),
+            str(form_page)[:400],
+        )
+        cookie_header = "; ".join(f"{k}={v}" for k, (v, _) in form_cookies.items())
+        form = f"name=clerk&password={password}&csrf={token.group(1)}&lang=en"
+        form_headers = {"content-type": "application/x-www-form-urlencoded", "cookie": cookie_header}
+        elsewhere = admin.invoke(http_event("POST", "/admin/sign-in", {**form_headers, "origin": "https://attacker.example"}, form))
+        check("console: a form posted from another site is refused (403)", elsewhere["statusCode"] == 403, str(elsewhere)[:300])
+        signed_in = admin.invoke(http_event("POST", "/admin/sign-in", {**form_headers, "origin": site_origin}, form))
+        session_cookies = {k: v for k, (v, line) in cookies_of(signed_in).items() if v and "Max-Age=0" not in line}
+        check(
+            "console: signs in from the public site's origin through API Gateway's host (303, a session)",
+            signed_in["statusCode"] == 303 and bool(session_cookies),
+            str(signed_in)[:400],
+        )
+        listing = admin.invoke(
+            http_event("GET", "/admin/", {"cookie": "; ".join(f"{k}={v}" for k, v in session_cookies.items())})
+        )
+        check(
+            "console: the list of consultations, read from the stack's table",
+            listing["statusCode"] == 200 and CONSULTATION in (listing.get("body") or ""),
+            str(listing)[:400],
+        )
         time.sleep(4)
         close = start("CloseFunction")
         close.invoke({"consultation": CONSULTATION}, timeout=150)

@@ -258,10 +258,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         backend.admin_state(clock.clone(), queue.clone(), Arc::new(SweptByTimer), token);
     // The console's cookies are `Secure` when it is reached over HTTPS, which the public URL
     // says (behind a TLS-terminating proxy the socket itself is plain HTTP).
-    admin.console = Arc::new(ConsoleSettings::new(
-        public_url.starts_with("https://"),
-        args.trusted_proxies.clone(),
-    ));
+    admin.console = Arc::new(
+        ConsoleSettings::new(
+            public_url.starts_with("https://"),
+            args.trusted_proxies.clone(),
+        )
+        .with_public_url(&public_url),
+    );
     let intake = backend.intake_state(clock, queue);
     let mut routes = shared::http::local_router(LocalRoutes {
         intake: intake.clone(),

@@ -28,12 +28,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         Arc::new(scheduler),
         token,
     );
-    // Behind API Gateway and CloudFront the console is only ever reached over HTTPS.
+    // Behind API Gateway and CloudFront the console is only ever reached over HTTPS, from the
+    // public site's pages (CloudFront forwards them to API Gateway's own host name).
+    let mut console = shared::http::session::ConsoleSettings::new(true, Vec::new());
+    if let Some(public_url) = vars.get(shared::settings::PUBLIC_URL_VAR) {
+        console = console.with_public_url(public_url);
+    }
     let state = admin::AdminState {
-        console: Arc::new(shared::http::session::ConsoleSettings::new(
-            true,
-            Vec::new(),
-        )),
+        console: Arc::new(console),
         ..state
     };
     let router = admin::router(state.clone())

@@ -121,7 +121,7 @@ async fn authorize(
     };
     if !request.method().is_safe() {
         let token_ok = header(CSRF_TOKEN_HEADER).is_some_and(|t| id.accepts_form_token(t));
-        if !token_ok || !super::session::same_origin(headers) {
+        if !token_ok || !super::session::same_origin(&s.console, headers) {
             return Err(ApiError::Unauthorized);
         }
     }

@@ -42,6 +42,10 @@ pub struct ConsoleSettings {
     pub secure_cookies: bool,
     /// Proxies whose `X-Forwarded-For` names the client (as `--trusted-proxy`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The public site's origin (`https://consultations.example.org`): a form posted from its
+    /// pages is from this console even where the request reaches the host under another
+    /// name (on AWS, CloudFront forwards to API Gateway's own host name).
+    pub public_origin: Option<String>,
     /// Failed sign-ins per client address: (window start, count). In memory: per instance.
     failures_by_address: Mutex<HashMap<IpAddr, (Timestamp, u32)>>,
 }
@@ -51,8 +55,26 @@ impl ConsoleSettings {
         Self {
             secure_cookies,
             trusted_proxies,
+            public_origin: None,
             failures_by_address: Mutex::default(),
         }
+    }
+
+    /// Forms posted from the pages of the site at `public_url` are from this console.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        let origin = public_url
+            .split_once("://")
+            .map(|(scheme, rest)| {
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                format!(
+                    "{}://{}",
+                    scheme.to_ascii_lowercase(),
+                    authority.to_ascii_lowercase()
+                )
+            })
+            .filter(|o| !o.ends_with("://"));
+        self.public_origin = origin;
+        self
     }
 
     pub(crate) fn address_blocked(&self, address: Option<IpAddr>, now: Timestamp) -> bool {
@@ -133,26 +155,28 @@ pub(crate) async fn session(
     Ok(people.signed_in(&id).await?.map(|who| (id, who)))
 }
 
-/// Whether the request comes from a page of this host: its `Origin` (else its `Referer`)
-/// names the host the request was sent to. Neither header: refused (every browser that
-/// supports `SameSite` sends `Origin` with a POST).
-pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+/// Whether the request comes from a page of this console: its `Origin` (else its `Referer`)
+/// names the host the request was sent to, or the public site's origin. Neither header:
+/// refused (every browser that supports `SameSite` sends `Origin` with a POST).
+pub(crate) fn same_origin(settings: &ConsoleSettings, headers: &HeaderMap) -> bool {
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
     let Some(source) = source else { return false };
-    let Some(rest) = source
-        .strip_prefix("https://")
-        .or_else(|| source.strip_prefix("http://"))
-    else {
+    let Some((scheme, rest)) = source.split_once("://") else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return false;
+    }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    authority.eq_ignore_ascii_case(host)
+    let public = settings
+        .public_origin
+        .as_deref()
+        .is_some_and(|origin| origin.eq_ignore_ascii_case(&format!("{scheme}://{authority}")));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    public || host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
 }
 
 /// The client's address: the socket's peer, or behind a trusted proxy the one it names.
@@ -171,7 +195,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_this_host_is_the_same_origin() {
+    fn only_this_host_or_the_public_site_is_the_same_origin() {
         let headers = |pairs: &[(header::HeaderName, &str)]| {
             let mut h = HeaderMap::new();
             for (name, value) in pairs {
@@ -179,26 +203,41 @@ mod tests {
             }
             h
         };
+        let local = ConsoleSettings::default();
         let host = (header::HOST, "console.example.org");
-        assert!(same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "https://console.example.org")
-        ])));
-        assert!(same_origin(&headers(&[
-            host.clone(),
-            (
-                header::REFERER,
-                "https://console.example.org/admin/sign-in?lang=fr"
-            )
-        ])));
-        assert!(!same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "https://console.example.org.evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "null")
-        ])));
-        assert!(!same_origin(&headers(&[host])));
+        let from = |origin: &str| headers(&[host.clone(), (header::ORIGIN, origin)]);
+        assert!(same_origin(&local, &from("https://console.example.org")));
+        assert!(same_origin(
+            &local,
+            &headers(&[
+                host.clone(),
+                (
+                    header::REFERER,
+                    "https://console.example.org/admin/sign-in?lang=fr"
+                )
+            ])
+        ));
+        assert!(!same_origin(
+            &local,
+            &from("https://console.example.org.evil.example")
+        ));
+        assert!(!same_origin(&local, &from("null")));
+        assert!(!same_origin(&local, &headers(&[host.clone()])));
+
+        // Behind CloudFront the host is API Gateway's; the public site's origin is ours.
+        let aws = ConsoleSettings::new(true, vec![])
+            .with_public_url("https://Consultations.example.org/");
+        let api = (header::HOST, "abc123.execute-api.eu-west-1.amazonaws.com");
+        let via = |origin: &str| headers(&[api.clone(), (header::ORIGIN, origin)]);
+        assert!(same_origin(&aws, &via("https://consultations.example.org")));
+        assert!(!same_origin(&aws, &via("http://consultations.example.org")));
+        assert!(!same_origin(
+            &aws,
+            &via("https://consultations.example.org.evil.example")
+        ));
+        assert!(!same_origin(
+            &local,
+            &via("https://consultations.example.org")
+        ));
     }
 }

@@ -131,7 +131,7 @@ pub(crate) async fn move_deadline(
     let Some(fields) = fields.filter(|f| session_id.accepts_form_token(&f.csrf)) else {
         return Ok(forbidden(lang));
     };
-    if !same_origin(&headers) {
+    if !same_origin(&s.console, &headers) {
         return Ok(forbidden(lang));
     }
     let id = path_id(&raw)?;

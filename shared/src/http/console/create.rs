@@ -142,7 +142,7 @@ pub(crate) async fn submit(
     let Some(form) = form.filter(|f| session_id.accepts_form_token(&f.csrf)) else {
         return Ok(forbidden(lang));
     };
-    if !same_origin(&headers) {
+    if !same_origin(&s.console, &headers) {
         return Ok(forbidden(lang));
     }
     let m = crate::i18n::messages(lang);

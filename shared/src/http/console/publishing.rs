@@ -45,7 +45,7 @@ async fn signed_in(
     let Some((session, who)) = session(&s.people, headers).await? else {
         return Ok(Err(to_sign_in(lang)));
     };
-    if !same_origin(headers) {
+    if !same_origin(&s.console, headers) {
         return Ok(Err(forbidden(lang)));
     }
     Ok(Ok(Signed {

@@ -81,7 +81,7 @@ pub(crate) async fn sign_in(
     let m = crate::i18n::messages(lang);
     let token_ok = cookie(&headers, SIGN_IN_COOKIE)
         .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(given.csrf.as_bytes())));
-    if !token_ok || !same_origin(&headers) {
+    if !token_ok || !same_origin(&s.console, &headers) {
         return Ok(forbidden(lang));
     }
     let now = s.people.clock.now();
@@ -161,7 +161,8 @@ pub(crate) async fn sign_out(
     let Some((id, _)) = session(&s.people, &headers).await? else {
         return Ok(super::to_sign_in(lang));
     };
-    if !given.is_some_and(|g| id.accepts_form_token(&g.csrf)) || !same_origin(&headers) {
+    if !given.is_some_and(|g| id.accepts_form_token(&g.csrf)) || !same_origin(&s.console, &headers)
+    {
         return Ok(forbidden(lang));
     }
     s.people.sign_out(&id).await?;

@@ -53,7 +53,7 @@ async fn checked_post(
     let Some(fields) = fields.filter(|f| id.accepts_form_token(&f.csrf)) else {
         return Ok(Err(forbidden(lang)));
     };
-    if !same_origin(headers) {
+    if !same_origin(&s.console, headers) {
         return Ok(Err(forbidden(lang)));
     }
     Ok(Ok((who, id.form_token(), fields, lang)))
