@@ -31,6 +31,10 @@ const INDEX_RETRY: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_secs(2);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// The longest a run of an outcome's mailing goes before the next consultation's turn.
+const MAIL_RUN: Duration = Duration::from_secs(30);
+/// The pause before a failed run of an outcome's mailing is tried again.
+const MAIL_RETRY: Duration = Duration::from_secs(30);
 
 struct LocalQueue {
     requests: mpsc::UnboundedSender<ConsultationId>,
@@ -76,6 +80,8 @@ pub fn start(
         index_requests,
         to_index.clone(),
     ));
+    let (to_mail, mail_requests) = mpsc::unbounded_channel::<ConsultationId>();
+    tokio::spawn(mail_outcomes(list.clone(), mail_requests, to_mail.clone()));
     let (to_publish, publish_requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (bump, sequenced) = watch::channel(0u64);
     tokio::spawn(sequence(
@@ -109,8 +115,11 @@ pub fn start(
             list,
             health,
             publish_requests,
-            to_publish,
-            to_index,
+            Queues {
+                retry: to_publish,
+                index: to_index,
+                mail: to_mail,
+            },
         )
         .await;
     });
@@ -163,14 +172,23 @@ async fn sequence(
     }
 }
 
+/// Where publication hands a consultation on.
+struct Queues {
+    /// Itself, after a pause, when publication failed.
+    retry: mpsc::UnboundedSender<ConsultationId>,
+    /// The reading room's task.
+    index: mpsc::UnboundedSender<(ConsultationId, Wake)>,
+    /// The outcome's mailing.
+    mail: mpsc::UnboundedSender<ConsultationId>,
+}
+
 /// Publication and the email list, with a growing pause for a consultation that keeps failing.
 async fn publish(
     publisher: Arc<Publisher>,
     list: Arc<EmailList>,
     health: Arc<PublicationHealth>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
-    retry: mpsc::UnboundedSender<ConsultationId>,
-    to_index: mpsc::UnboundedSender<(ConsultationId, Wake)>,
+    queues: Queues,
 ) {
     while let Some(batch) = next_batch(&mut requests).await {
         let round = Instant::now();
@@ -193,11 +211,12 @@ async fn publish(
             match result {
                 Ok(()) => {
                     health.succeeded(&id);
-                    let _ = to_index.send((id, Wake::Published));
+                    let _ = queues.mail.send(id.clone());
+                    let _ = queues.index.send((id, Wake::Published));
                 }
                 Err(e) => {
                     let pause = health.failed(&id, e, Instant::now(), Timestamp::now());
-                    let retry = retry.clone();
+                    let retry = queues.retry.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(pause).await;
                         let _ = retry.send(id);
@@ -208,6 +227,36 @@ async fn publish(
         // A rush makes batches, not a run per response: what arrives meanwhile waits for the
         // next round (a page run costs the same for one response as for a thousand).
         tokio::time::sleep(PUBLISH_EVERY.saturating_sub(round.elapsed())).await;
+    }
+}
+
+/// The Group's outcome, mailed in a task of its own: a mailing paced at the mailer's rate takes
+/// minutes for a large list, which publication must not wait for. Each run mails for at most
+/// [`MAIL_RUN`], keeps its progress and hands the consultation back, so that the mailings of
+/// several consultations take turns. A run that fails is tried again after [`MAIL_RETRY`].
+async fn mail_outcomes(
+    list: Arc<EmailList>,
+    mut requests: mpsc::UnboundedReceiver<ConsultationId>,
+    again: mpsc::UnboundedSender<ConsultationId>,
+) {
+    while let Some(batch) = next_batch(&mut requests).await {
+        for id in batch {
+            let until = tokio::time::Instant::now() + MAIL_RUN;
+            match list.mail_outcome(&id, Some(until)).await {
+                Ok(run) if run.finished => {}
+                Ok(_) => {
+                    let _ = again.send(id);
+                }
+                Err(e) => {
+                    tracing::error!(consultation = %id, error = %e, "mailing the outcome failed; retrying");
+                    let again = again.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(MAIL_RETRY).await;
+                        let _ = again.send(id);
+                    });
+                }
+            }
+        }
     }
 }
 

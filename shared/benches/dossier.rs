@@ -91,6 +91,7 @@ async fn main() {
                     category: Some(Category::CivilSociety),
                     country: None,
                     email: None,
+                    language: None,
                 },
                 files: vec![StoredFile {
                     name: "position.pdf".into(),

@@ -98,6 +98,7 @@ async fn add_responses(
                     category: Some(Category::CivilSociety),
                     country: None,
                     email: None,
+                    language: None,
                 },
                 files: vec![],
             })

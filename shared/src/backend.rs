@@ -307,6 +307,8 @@ impl Backend {
             clock,
             public_url: public_url.into().trim_end_matches('/').to_owned(),
             mail_domain: mail_domain.into(),
+            private: self.private.clone(),
+            mail_pace: crate::email::outcome::DEFAULT_MAIL_PACE,
         }
     }
 

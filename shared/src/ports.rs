@@ -16,8 +16,8 @@ use thiserror::Error;
 
 use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
-    AuditEntry, Consultation, ConsultationId, NewResponse, Refusal, Response, SubscriberId,
-    Subscription, UploadId,
+    AuditEntry, Consultation, ConsultationId, MailStop, NewResponse, OutcomeMailing, Refusal,
+    Response, SubscriberId, Subscription, UploadId,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -512,6 +512,10 @@ pub struct ListHeaders {
     pub unsubscribe_url: String,
     /// `consultation+unsubscribe@mail-domain`.
     pub unsubscribe_mailto: String,
+    /// `consultation+bounces@mail-domain`: where delivery failures of list mail go (the
+    /// envelope sender, or SES's feedback address), so that an address that bounced is mailed
+    /// no more.
+    pub returns_to: String,
 }
 
 /// Sends mail. Every message is marked `Auto-Submitted` (RFC 3834: `auto-replied` for replies,
@@ -597,6 +601,50 @@ pub trait Subscriptions: Send + Sync {
         &self,
         consultation: &ConsultationId,
         count: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Stops mail to `subscriber` (see [`MailStop`]). Stopping twice is fine.
+    async fn stop_mail(&self, subscriber: &SubscriberId, stop: &MailStop)
+    -> Result<(), StoreError>;
+
+    /// Whether mail about `consultation` must not go to `subscriber`: the address bounced, or
+    /// unsubscribed from this consultation.
+    async fn mail_stopped(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError>;
+
+    /// How far the mailing of the consultation's outcome got (the default: none yet).
+    async fn outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<OutcomeMailing, StoreError>;
+
+    /// Records how far the mailing got.
+    async fn save_outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+        mailing: &OutcomeMailing,
+    ) -> Result<(), StoreError>;
+
+    /// Claims the one mail of the outcome's `version` to `subscriber`, before it is sent:
+    /// `Ok(true)` for the first claim only, so that no crash, retry or concurrent run sends it
+    /// twice (a run that dies between the claim and the send leaves that address unmailed:
+    /// never twice wins over at least once).
+    async fn claim_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives back a claim whose mail the mailer refused, so that a later run sends it.
+    async fn release_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
     ) -> Result<(), StoreError>;
 }
 

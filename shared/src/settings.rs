@@ -54,6 +54,19 @@ impl Vars {
 }
 
 pub const RECEIPT_WAIT_VAR: &str = "VERBATIM_RECEIPT_WAIT";
+
+/// The outcome's mail rate (messages a second, 1 to 1,000): the mailer's sending rate.
+pub const MAIL_PER_SECOND_VAR: &str = "VERBATIM_MAIL_PER_SECOND";
+
+/// The pause between two outcome mails at `raw` messages a second.
+pub fn mail_pace(raw: &str) -> Result<std::time::Duration, String> {
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .map(|n| std::time::Duration::from_secs(1) / n)
+        .ok_or_else(|| format!("{raw:?}: write whole messages a second, 1 to 1000"))
+}
 pub const IN_FLIGHT_GRACE_VAR: &str = "VERBATIM_IN_FLIGHT_GRACE_SECONDS";
 pub const PUBLIC_URL_VAR: &str = "VERBATIM_PUBLIC_URL";
 /// The SSM SecureString parameter that holds the signing key.
@@ -199,6 +212,15 @@ impl ScheduleNames {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_outcome_mail_rate_is_whole_messages_a_second() {
+        assert_eq!(mail_pace("10"), Ok(std::time::Duration::from_millis(100)));
+        assert_eq!(mail_pace(" 1 "), Ok(std::time::Duration::from_secs(1)));
+        for bad in ["0", "1001", "2.5", "", "ten"] {
+            assert!(mail_pace(bad).is_err(), "{bad}");
+        }
+    }
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {

@@ -60,6 +60,7 @@ fn response(c: &Consultation, received_at: Timestamp) -> NewResponse {
             category: Some(Category::Academia),
             country: Some(Country::parse("GB").unwrap()),
             email: Some("ada@example.org".into()),
+            language: None,
         },
         files: vec![],
     }
@@ -663,6 +664,7 @@ async fn published_files_are_the_exact_bytes(f: Fixture) {
         text: Some(spooled("", &text).await),
         answers: Default::default(),
         files: vec![spooled("../../report.pdf", &pdf).await],
+        language: None,
     };
     let submitted = state.intake.submit(&c.id, submission).await.unwrap();
     // No queue here: where the store leaves it pending, sequence it as the publisher would.
@@ -849,6 +851,7 @@ async fn send_answers(
         },
         answers: given,
         files: vec![],
+        language: None,
     };
     state.intake.submit(id, submission).await.unwrap();
     b.responses.sequence(id).await.unwrap();
@@ -943,6 +946,7 @@ async fn submission(
         text: Some(spooled("", text).await),
         answers: Default::default(),
         files: spooled_files,
+        language: None,
     }
 }
 
@@ -2091,6 +2095,247 @@ async fn objects_are_listed_by_prefix_page_by_page(f: Fixture) {
     assert!(store.list("kept/none/", None, 10).await.unwrap().is_empty());
 }
 
+/// Records every mail; refuses the first one to `fail_once_to` (a mailer's hiccup).
+struct Outbox {
+    sent: std::sync::Mutex<Vec<OutgoingMail>>,
+    fail_once_to: std::sync::Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), StoreError> {
+        let mut fail = self.fail_once_to.lock().unwrap();
+        if fail.as_deref() == Some(mail.to.as_str()) {
+            *fail = None;
+            return Err(StoreError::backend(
+                "sending",
+                "the relay said 451, try later",
+            ));
+        }
+        self.sent.lock().unwrap().push(mail.clone());
+        Ok(())
+    }
+}
+
+/// A new outcome version whose only text is in French (kept privately, as the Secretariat's
+/// use case keeps it), with one document.
+async fn publish_outcome_version(b: &Backend, c: &ConsultationId, text: &str) {
+    let folder = uuid::Uuid::now_v7().simple().to_string();
+    b.private
+        .put(
+            &key(&shared::domain::outcome::private_key(
+                c,
+                &folder,
+                "text.fr.txt",
+            )),
+            Body::Bytes(Bytes::from(text.to_owned())),
+            &meta(),
+            PutMode::CreateNew,
+        )
+        .await
+        .unwrap();
+    let file = |name: &str, size: u64| shared::domain::outcome::PublishedFile {
+        name: name.into(),
+        media_type: "text/plain".into(),
+        size,
+        sha256: "ab".repeat(32),
+    };
+    modify::<std::convert::Infallible>(b.consultations.as_ref(), c, |record| {
+        record
+            .outcome
+            .push(shared::domain::outcome::OutcomeVersion {
+                version: record.outcome.len() as u32 + 1,
+                published_at: at("2027-03-01T10:00:00Z"),
+                by: None,
+                folder: folder.clone(),
+                texts: vec![file("text.fr.txt", text.len() as u64)],
+                documents: vec![file("report.pdf", 1234)],
+            });
+        Ok(Some(AuditEntry {
+            at: at("2027-03-01T10:00:00Z"),
+            consultation: c.clone(),
+            actor: Actor::Secretariat,
+            by: None,
+            action: Action::OutcomePublished,
+            details: serde_json::json!({}),
+        }))
+    })
+    .await
+    .unwrap();
+}
+
+/// The Group's outcome reaches the list and the respondents: once each per version (whatever
+/// the duplicates, retries and resumed runs), in each one's language, never to an address
+/// that bounced or unsubscribed.
+async fn the_outcome_is_mailed_once_to_the_list_and_the_respondents(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("outcome-mail");
+    create(b, &c).await;
+    let answered = |name: &str, email: Option<&str>, language: Option<Language>| {
+        let mut r = response(&c, at("2026-12-05T10:00:00Z"));
+        r.submitter.name = name.into();
+        r.submitter.email = email.map(str::to_owned);
+        r.submitter.language = language;
+        r
+    };
+    for r in [
+        answered("Ada", Some("ada@example.org"), Some(Language::Fr)),
+        answered("Bob", Some("bob@example.org"), None),
+        answered("Nobody", None, None),
+        answered("Frank", Some("FRANK@example.org"), None),
+        answered("Carol", Some("carol@example.org"), None),
+        answered("Dave", Some("dave@example.org"), Some(Language::Ru)),
+        answered("Ada again", Some("ada@example.org"), Some(Language::Fr)),
+    ] {
+        b.responses.append(r).await.unwrap();
+    }
+    b.responses.sequence(&c.id).await.unwrap();
+    b.publication.set_published(&c.id, 7).await.unwrap();
+    let store = b.subscriptions.as_ref();
+    for (address, language, confirmed) in [
+        ("eve@example.org", Language::Es, true),
+        ("frank@example.org", Language::En, true),
+        ("gina@example.org", Language::Zh, false),
+    ] {
+        let s = subscription(&c, address, 9).in_language(language);
+        store.request(&s).await.unwrap();
+        if confirmed {
+            store.confirm(&c.id, &s.subscriber, at(NOW)).await.unwrap();
+        }
+    }
+    let id_of = |a: &str| SubscriberId::of(&EmailAddress::parse(a).unwrap());
+    store
+        .stop_mail(&id_of("carol@example.org"), &MailStop::Bounced)
+        .await
+        .unwrap();
+    store
+        .stop_mail(
+            &id_of("dave@example.org"),
+            &MailStop::Unsubscribed(c.id.clone()),
+        )
+        .await
+        .unwrap();
+    // Unsubscribed from another consultation: still mailed about this one.
+    store
+        .stop_mail(
+            &id_of("bob@example.org"),
+            &MailStop::Unsubscribed(ConsultationId::parse("another").unwrap()),
+        )
+        .await
+        .unwrap();
+
+    let outbox = Arc::new(Outbox {
+        sent: Default::default(),
+        fail_once_to: std::sync::Mutex::new(Some("bob@example.org".into())),
+    });
+    let list = shared::email::list::EmailList {
+        mail_pace: std::time::Duration::ZERO,
+        ..b.email_list(
+            outbox.clone(),
+            TestClock::at("2027-03-01T10:00:00Z"),
+            "https://consultations.example.org",
+            "consultations.example.org",
+        )
+    };
+    let run = |until: Option<tokio::time::Instant>| list.mail_outcome(&c.id, until);
+    assert_eq!(
+        run(None).await.unwrap(),
+        shared::email::outcome::OutcomeMailed {
+            sent: 0,
+            finished: true
+        },
+        "no outcome yet, nothing to mail"
+    );
+    publish_outcome_version(b, &c.id, "Conclusions du Groupe.\n").await;
+    let cut_short = run(Some(tokio::time::Instant::now())).await.unwrap();
+    assert!(!cut_short.finished, "out of time at once: resumed later");
+    assert!(
+        run(None).await.is_err(),
+        "the mailer's refusal stops the run"
+    );
+    let resumed = run(None).await.unwrap();
+    assert!(resumed.finished);
+    assert_eq!(run(None).await.unwrap().sent, 0, "done: nothing sent again");
+
+    let sent = outbox.sent.lock().unwrap().clone();
+    let mut to: Vec<&str> = sent.iter().map(|m| m.to.as_str()).collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "ada@example.org",
+            "bob@example.org",
+            "eve@example.org",
+            "frank@example.org"
+        ],
+        "once each; none to the bounced, the unsubscribed, the unconfirmed or the address-less"
+    );
+    let mail_to = |a: &str| sent.iter().find(|m| m.to == a).unwrap().clone();
+    let ada = mail_to("ada@example.org");
+    assert!(
+        ada.subject.contains("Résultats du Groupe"),
+        "{}",
+        ada.subject
+    );
+    assert!(
+        ada.text.contains("Conclusions du Groupe."),
+        "her language's text: {}",
+        ada.text
+    );
+    assert!(
+        ada.text.contains("/fr/consultations/outcome-mail/outcome/"),
+        "{}",
+        ada.text
+    );
+    assert!(
+        ada.text.contains("vous avez répondu"),
+        "why she gets it: {}",
+        ada.text
+    );
+    let eve = mail_to("eve@example.org");
+    assert!(
+        eve.subject.contains("Resultados del Grupo"),
+        "{}",
+        eve.subject
+    );
+    assert!(
+        !eve.text.contains("Conclusions du Groupe."),
+        "no text in Spanish"
+    );
+    assert!(eve.text.contains("report.pdf"));
+    let list_headers = eve.list.as_ref().unwrap();
+    assert_eq!(
+        list_headers.returns_to,
+        "outcome-mail+bounces@consultations.example.org"
+    );
+    assert!(
+        mail_to("bob@example.org")
+            .subject
+            .contains("The Group's outcome")
+    );
+
+    // Ada stops by her link; the next version goes to the others only, saying it replaces one.
+    let link = ada.list.as_ref().unwrap().unsubscribe_url.clone();
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    list.unsubscribe(token).await.unwrap();
+    publish_outcome_version(b, &c.id, "Conclusions révisées.\n").await;
+    assert_eq!(run(None).await.unwrap().sent, 3);
+    let sent = outbox.sent.lock().unwrap().clone();
+    let second: Vec<&OutgoingMail> = sent[4..].iter().collect();
+    assert!(second.iter().all(|m| m.to != "ada@example.org"));
+    assert!(
+        second.iter().all(|m| m.text.contains(" 2")),
+        "{:?}",
+        second[0].text
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded_store {
@@ -2130,6 +2375,7 @@ contract!(
     the_log_is_rebuilt_identically_and_never_forks,
     accounts_sessions_and_the_sign_in_throttle,
     objects_are_listed_by_prefix_page_by_page,
+    the_outcome_is_mailed_once_to_the_list_and_the_respondents,
 );
 
 /// The embedded store commits records without a flush of their own; a crash of the machine may

@@ -431,3 +431,77 @@ async fn a_confirmation_ses_failed_to_send_is_sent_by_the_retried_invocation() {
         "{mail:?}"
     );
 }
+
+/// A delivery failure of the list's mail comes back to `{id}+bounces@`: it is kept for the
+/// Secretariat, and the address that failed leaves the list and gets no more mail, from any
+/// consultation (its outcome included).
+#[tokio::test]
+async fn a_bounce_of_list_mail_stops_mail_to_the_address_that_failed() {
+    let s = setup().await;
+    open(&s.backend, "aws-bounce").await;
+    let id = shared::domain::ConsultationId::parse("aws-bounce").unwrap();
+    let nobody = shared::domain::EmailAddress::parse("nobody@example.net").unwrap();
+    let subscriber = SubscriberId::of(&nobody);
+    let subscription =
+        shared::domain::Subscription::request(id.clone(), nobody, [7; 32], SystemClock.now());
+    s.backend
+        .subscriptions
+        .request(&subscription)
+        .await
+        .unwrap();
+    s.backend
+        .subscriptions
+        .confirm(&id, &subscriber, SystemClock.now())
+        .await
+        .unwrap();
+    let other = shared::domain::ConsultationId::parse("elsewhere").unwrap();
+    assert!(
+        !s.backend
+            .subscriptions
+            .mail_stopped(&other, &subscriber)
+            .await
+            .unwrap()
+    );
+
+    // The corpus's bounce (Final-Recipient nobody@example.net, Action: failed), as it comes
+    // back to the list's return address.
+    let raw = String::from_utf8_lossy(include_bytes!("../../../tests/mail/16-bounce.eml")).replace(
+        "To: respond@consult.example.gov",
+        "To: aws-bounce+bounces@consultations.example.org",
+    );
+    let event = stored_by_ses(&s, "inbound/bounce", raw.as_bytes()).await;
+    handle(&s.email, &s.s3_client, event).await.unwrap();
+
+    for consultation in [&id, &other] {
+        assert!(
+            s.backend
+                .subscriptions
+                .mail_stopped(consultation, &subscriber)
+                .await
+                .unwrap(),
+            "no more mail about {consultation}"
+        );
+    }
+    assert_eq!(
+        s.backend
+            .subscriptions
+            .subscription(&id, &subscriber)
+            .await
+            .unwrap(),
+        None,
+        "off the list it bounced from"
+    );
+    let kept = s
+        .backend
+        .private
+        .list("mail/bounces/aws-bounce/", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "kept for the Secretariat");
+    assert!(
+        moto_ses::sent_to(&s.endpoint, "MAILER-DAEMON@mx.example.net")
+            .await
+            .is_empty(),
+        "a bounce is never answered"
+    );
+}

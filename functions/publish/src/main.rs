@@ -40,12 +40,21 @@ async fn main() -> Result<(), Error> {
     });
     // Stylesheet, scripts, verify pages: once per instance, not with every batch.
     publisher.publish_assets().await?;
-    let list = Arc::new(backend.email_list(
-        ses_mailer(&config, &mail),
-        clock,
-        mail.public_url,
-        mail.mail_domain,
-    ));
+    let mail_pace = vars
+        .parsed(
+            shared::settings::MAIL_PER_SECOND_VAR,
+            shared::settings::mail_pace,
+        )?
+        .unwrap_or(shared::email::outcome::DEFAULT_MAIL_PACE);
+    let list = Arc::new(shared::email::list::EmailList {
+        mail_pace,
+        ..backend.email_list(
+            ses_mailer(&config, &mail),
+            clock,
+            mail.public_url,
+            mail.mail_domain,
+        )
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (publisher, search, list) = (publisher.clone(), search.clone(), list.clone());
         async move {
@@ -54,7 +63,12 @@ async fn main() -> Result<(), Error> {
                 let batch: Event = serde_json::from_value(event.payload)?;
                 handle(&publisher, &list, batch).await
             } else {
-                sweep_search(&publisher, &search).await
+                let swept = sweep_search(&publisher, &search).await;
+                // The outcome's mail goes out here, not in the stream's invocations, whose
+                // shard waits for them: paced at the mailer's rate, a large list takes minutes.
+                let mailed =
+                    sweep_outcome_mail(&publisher, &list, mail_run_end(&event.context)).await;
+                swept.and(mailed)
             }
         }
     }))
@@ -112,6 +126,44 @@ async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(),
     }
 }
 
+/// Every minute: each consultation's outcome mailing that is not finished goes on until `until`
+/// (a consultation without an outcome costs nothing: the listing says so).
+async fn sweep_outcome_mail(
+    publisher: &Publisher,
+    list: &EmailList,
+    until: tokio::time::Instant,
+) -> Result<(), Error> {
+    let mut failed = Vec::new();
+    for record in publisher.consultations.list().await? {
+        if record.consultation.outcome.is_empty() {
+            continue;
+        }
+        let id = record.consultation.id;
+        let span = tracing::info_span!("outcome mail", consultation = %id);
+        if let Err(e) = list.mail_outcome(&id, Some(until)).instrument(span).await {
+            tracing::error!(consultation = %id, error = %e, "mailing the outcome failed");
+            failed.push(id.to_string());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("outcome mail failed for {}", failed.join(", ")).into())
+    }
+}
+
+/// When a sweep's mailing stops: before the next sweep starts (so that two never pace the same
+/// list at once), and well before the invocation's own deadline.
+fn mail_run_end(context: &lambda_runtime::Context) -> tokio::time::Instant {
+    const UNTIL_NEXT_SWEEP: std::time::Duration = std::time::Duration::from_secs(45);
+    const MARGIN: std::time::Duration = std::time::Duration::from_secs(15);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms));
+    tokio::time::Instant::now() + UNTIL_NEXT_SWEEP.min(left.saturating_sub(MARGIN))
+}
+
 async fn refresh(
     publisher: &Publisher,
     search: &SearchIndex,
@@ -159,6 +211,7 @@ mod tests {
                 category: None,
                 country: None,
                 email: None,
+                language: None,
             },
             files: vec![],
         }

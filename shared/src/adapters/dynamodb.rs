@@ -11,6 +11,9 @@
 //! | response id guard (+ `number` once numbered) | `RID#{response id}` | `RID` |
 //! | email list subscription (+ `confirmed`) | `LIST#{id}` | `S#{subscriber}` |
 //! | email list mark (`notified`) | `LIST#{id}` | `NOTIFIED` |
+//! | the outcome's mailing progress | `LIST#{id}` | `OUTCOME_MAILING` |
+//! | an address mailed version v of the outcome (claimed before sending) | `OUTCOME#{id}#{v}` | `{subscriber}` |
+//! | no more mail to an address: it bounced / unsubscribed from a consultation | `STOP#{subscriber}` | `BOUNCED` / `UNSUBSCRIBED#{id}` |
 //! | a person's account (the Secretariat's console) | `ACCOUNTS` | `{name}` |
 //! | console session (+ `expires`, epoch seconds, for a TTL) | `SESSION#{SHA-256 of its id}` | `SESSION` |
 //! | failed sign-ins of a name (+ `version`) | `SIGNIN#{name}` | `THROTTLE` |
@@ -44,8 +47,8 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
-    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
-    Subscription,
+    AuditEntry, Consultation, ConsultationId, MailStop, NewResponse, OutcomeMailing, Response,
+    ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
     Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Received,
@@ -893,6 +896,27 @@ fn subscription_key(consultation: &ConsultationId, subscriber: &SubscriberId) ->
 }
 
 const NOTIFIED: &str = "NOTIFIED";
+const OUTCOME_MAILING: &str = "OUTCOME_MAILING";
+const BOUNCED: &str = "BOUNCED";
+
+fn stop_partition(subscriber: &SubscriberId) -> String {
+    format!("STOP#{}", subscriber.as_str())
+}
+
+fn unsubscribed_sort_key(consultation: &ConsultationId) -> String {
+    format!("UNSUBSCRIBED#{consultation}")
+}
+
+fn outcome_mail_key(
+    consultation: &ConsultationId,
+    version: u32,
+    subscriber: &SubscriberId,
+) -> Item {
+    key(
+        format!("OUTCOME#{consultation}#{version}"),
+        subscriber.as_str(),
+    )
+}
 
 impl DynamoStore {
     fn subscription_item(subscription: &Subscription) -> Result<Item, StoreError> {
@@ -1082,6 +1106,119 @@ impl Subscriptions for DynamoStore {
             "recording the list's progress",
         )
         .await
+    }
+
+    async fn stop_mail(
+        &self,
+        subscriber: &SubscriberId,
+        stop: &MailStop,
+    ) -> Result<(), StoreError> {
+        let sort_key = match stop {
+            MailStop::Bounced => BOUNCED.to_owned(),
+            MailStop::Unsubscribed(consultation) => unsubscribed_sort_key(consultation),
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(key(stop_partition(subscriber), sort_key)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("stopping mail to an address", e))?;
+        Ok(())
+    }
+
+    async fn mail_stopped(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        // The address's few stops in one strongly consistent query.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(stop_partition(subscriber)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("reading whether mail is stopped", e))?;
+        let unsubscribed = unsubscribed_sort_key(consultation);
+        Ok(out
+            .items()
+            .iter()
+            .any(|item| get_s(item, "sk").is_ok_and(|sk| sk == BOUNCED || sk == unsubscribed)))
+    }
+
+    async fn outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<OutcomeMailing, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(list_partition(consultation), OUTCOME_MAILING)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("reading the outcome's mailing", e))?;
+        match out.item {
+            Some(item) => from_json(get_s(&item, "data")?),
+            None => Ok(OutcomeMailing::default()),
+        }
+    }
+
+    async fn save_outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+        mailing: &OutcomeMailing,
+    ) -> Result<(), StoreError> {
+        let mut item = key(list_partition(consultation), OUTCOME_MAILING);
+        item.insert("data".into(), s(to_json(mailing)?));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("recording the outcome's mailing", e))?;
+        Ok(())
+    }
+
+    async fn claim_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(outcome_mail_key(consultation, version, subscriber)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk_error("claiming an outcome mail", e)),
+        }
+    }
+
+    async fn release_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
+    ) -> Result<(), StoreError> {
+        self.delete_item(
+            outcome_mail_key(consultation, version, subscriber),
+            "releasing an outcome mail",
+        )
+        .await
+        .map(|_| ())
     }
 }
 

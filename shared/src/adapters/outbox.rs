@@ -54,7 +54,8 @@ impl Mailer for OutboxMailer {
         .map_err(|e| StoreError::backend(format!("writing {}", path.display()), e))?;
         #[cfg(feature = "relay")]
         if let Some(relay) = &self.relay {
-            relay.relay(&mail.to, &bytes).await?;
+            let returns_to = mail.list.as_ref().map(|l| l.returns_to.as_str());
+            relay.relay(&mail.to, &bytes, returns_to).await?;
         }
         Ok(())
     }

@@ -25,12 +25,24 @@ impl SmtpRelay {
         Ok(Self { transport, from })
     }
 
-    /// Sends `message` (complete RFC 5322 bytes) to `to`, as written by the outbox.
-    pub async fn relay(&self, to: &str, message: &[u8]) -> Result<(), StoreError> {
+    /// Sends `message` (complete RFC 5322 bytes) to `to`, as written by the outbox; delivery
+    /// failures go to `returns_to` when given (list mail), else to the sender.
+    pub async fn relay(
+        &self,
+        to: &str,
+        message: &[u8],
+        returns_to: Option<&str>,
+    ) -> Result<(), StoreError> {
         let recipient: Address = to
             .parse()
             .map_err(|e| StoreError::backend(format!("relaying to {to}"), e))?;
-        let envelope = Envelope::new(Some(self.from.clone()), vec![recipient])
+        let sender = match returns_to {
+            Some(address) => address
+                .parse()
+                .map_err(|e| StoreError::backend(format!("relaying to {to}"), e))?,
+            None => self.from.clone(),
+        };
+        let envelope = Envelope::new(Some(sender), vec![recipient])
             .map_err(|e| StoreError::backend(format!("relaying to {to}"), e))?;
         self.transport
             .send_raw(&envelope, message)

@@ -35,6 +35,9 @@ impl Mailer for SesMailer {
         self.client
             .send_email()
             .from_email_address(&self.from)
+            // List mail's delivery failures come back to the consultation's `+bounces`
+            // address, where email intake stops mail to the address that failed.
+            .set_feedback_forwarding_email_address(mail.list.as_ref().map(|l| l.returns_to.clone()))
             .destination(Destination::builder().to_addresses(&mail.to).build())
             .content(EmailContent::builder().raw(message).build())
             .send()

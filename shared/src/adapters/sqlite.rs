@@ -26,8 +26,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
-    AuditEntry, Consultation, ConsultationId, NewResponse, Response, ResponseId, SubscriberId,
-    Subscription,
+    AuditEntry, Consultation, ConsultationId, MailStop, NewResponse, OutcomeMailing, Response,
+    ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
     Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Responses,
@@ -35,7 +35,7 @@ use crate::ports::{
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS consultations (
         id TEXT PRIMARY KEY,
         data TEXT NOT NULL,
@@ -85,7 +85,25 @@ const MIGRATIONS: [&str; 4] = [
         name TEXT PRIMARY KEY,
         data TEXT NOT NULL
     );",
+    // The outcome's mail: addresses no mail goes to (by subscriber id; scope '*' for a
+    // bounce, else the consultation unsubscribed from), one mark per address mailed a
+    // version, and each consultation's mailing progress.
+    "CREATE TABLE mail_stops (
+        subscriber TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        PRIMARY KEY (subscriber, scope)
+    );
+    CREATE TABLE outcome_mail (
+        consultation TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        subscriber TEXT NOT NULL,
+        PRIMARY KEY (consultation, version, subscriber)
+    );
+    ALTER TABLE consultations ADD COLUMN outcome_mailing TEXT;",
 ];
+
+/// The `mail_stops.scope` of a bounce: every consultation.
+const EVERY_CONSULTATION: &str = "*";
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -851,6 +869,126 @@ impl Subscriptions for SqliteStore {
         count: u64,
     ) -> Result<(), StoreError> {
         self.raise_mark(consultation, Mark::Notified, count).await
+    }
+
+    async fn stop_mail(
+        &self,
+        subscriber: &SubscriberId,
+        stop: &MailStop,
+    ) -> Result<(), StoreError> {
+        let scope = match stop {
+            MailStop::Bounced => EVERY_CONSULTATION.to_owned(),
+            MailStop::Unsubscribed(consultation) => consultation.to_string(),
+        };
+        let subscriber = subscriber.clone();
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO mail_stops (subscriber, scope) VALUES (?1, ?2)",
+            )
+            .and_then(|mut statement| statement.execute(params![subscriber.as_str(), scope]))
+            .map_err(|e| db("stopping mail to an address", e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mail_stopped(
+        &self,
+        consultation: &ConsultationId,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM mail_stops
+                 WHERE subscriber = ?1 AND scope IN (?2, ?3))",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(
+                    params![subscriber.as_str(), consultation, EVERY_CONSULTATION],
+                    |row| row.get(0),
+                )
+            })
+            .map_err(|e| db("reading whether mail is stopped", e))
+        })
+        .await
+    }
+
+    async fn outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+    ) -> Result<OutcomeMailing, StoreError> {
+        let found: Option<OutcomeMailing> = {
+            let id = consultation.to_string();
+            self.with(move |conn| {
+                let data: Option<Option<String>> = conn
+                    .prepare_cached("SELECT outcome_mailing FROM consultations WHERE id = ?1")
+                    .and_then(|mut statement| statement.query_row([id], |row| row.get(0)))
+                    .optional()
+                    .map_err(|e| db("reading the outcome's mailing", e))?;
+                data.flatten().map(|d| from_json(&d)).transpose()
+            })
+            .await?
+        };
+        Ok(found.unwrap_or_default())
+    }
+
+    async fn save_outcome_mailing(
+        &self,
+        consultation: &ConsultationId,
+        mailing: &OutcomeMailing,
+    ) -> Result<(), StoreError> {
+        let (id, data) = (consultation.to_string(), to_json(mailing)?);
+        self.with(move |conn| {
+            conn.prepare_cached("UPDATE consultations SET outcome_mailing = ?2 WHERE id = ?1")
+                .and_then(|mut statement| statement.execute(params![id, data]))
+                .map_err(|e| db("recording the outcome's mailing", e))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
+    ) -> Result<bool, StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO outcome_mail (consultation, version, subscriber)
+                     VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![consultation, version, subscriber.as_str()])
+                })
+                .map_err(|e| db("claiming an outcome mail", e))?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn release_outcome_mail(
+        &self,
+        consultation: &ConsultationId,
+        version: u32,
+        subscriber: &SubscriberId,
+    ) -> Result<(), StoreError> {
+        let (consultation, subscriber) = (consultation.to_string(), subscriber.clone());
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "DELETE FROM outcome_mail
+                 WHERE consultation = ?1 AND version = ?2 AND subscriber = ?3",
+            )
+            .and_then(|mut statement| {
+                statement.execute(params![consultation, version, subscriber.as_str()])
+            })
+            .map_err(|e| db("releasing an outcome mail", e))?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -23,7 +23,10 @@ pub mod upload;
 pub use audit::{Action, Actor, AuditEntry};
 pub use consultation::*;
 pub use response::*;
-pub use subscription::{EmailAddress, SubscriberId, Subscription, SubscriptionToken};
+pub use subscription::{
+    EmailAddress, MailStop, MailingStage, OutcomeMailing, SubscriberId, Subscription,
+    SubscriptionToken,
+};
 pub use summary::Summary;
 pub use text::{Arg, Text};
 pub use upload::UploadId;

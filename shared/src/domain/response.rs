@@ -178,6 +178,11 @@ pub struct Submitter {
     pub category: Option<Category>,
     pub country: Option<Country>,
     pub email: Option<String>,
+    /// The language the respondent wrote from (the form's page, or the API's `?lang=`), where
+    /// known: the list writes to them in it (the Group's outcome). Private like the address;
+    /// records from before it have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<super::Language>,
 }
 
 /// The longest name (of a submitter or an organization), in characters.
@@ -282,6 +287,7 @@ impl SubmitterFields {
             category,
             country,
             email,
+            language: None,
         })
     }
 }
@@ -339,7 +345,12 @@ impl NewResponse {
                 .map(|f| (f.name.clone(), f.size, f.sha256.clone()))
                 .collect::<Vec<_>>()
         };
-        self.submitter == other.submitter && files(self) == files(other)
+        // The language a retry comes from says nothing about what it says.
+        let who = |r: &NewResponse| Submitter {
+            language: None,
+            ..r.submitter.clone()
+        };
+        who(self) == who(other) && files(self) == files(other)
     }
 }
 

@@ -237,9 +237,101 @@ impl fmt::Display for SubscriptionToken {
     }
 }
 
+/// Why no more mail goes to an address: it bounced (a delivery failure report named it; no
+/// mail of any consultation goes there again), or its owner unsubscribed from one
+/// consultation (no mail about that consultation goes there again, not even its outcome).
+/// Kept by [`SubscriberId`], never by the address itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailStop {
+    Bounced,
+    Unsubscribed(ConsultationId),
+}
+
+/// How far the mailing of the Group's outcome to the list and to the respondents got, per
+/// consultation: the version being mailed (only the latest is: an older one not yet sent is
+/// superseded) and where its run is, so that a run that stops (a crash, Lambda's time limit)
+/// resumes there. Who was mailed is kept apart, one mark per address (see
+/// [`crate::ports::Subscriptions::claim_outcome_mail`]), so nobody gets a version twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OutcomeMailing {
+    /// 0: no outcome mailed yet.
+    pub version: u32,
+    pub stage: MailingStage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "stage")]
+pub enum MailingStage {
+    /// The list's confirmed subscribers (all read at once: a list is thousands, not millions).
+    #[default]
+    Subscribers,
+    /// The respondents who gave an address, by response number: those up to `through` are
+    /// done.
+    Respondents {
+        through: u64,
+    },
+    Done,
+}
+
+impl OutcomeMailing {
+    /// Whether `latest` (the outcome's latest version) still has mail to send.
+    pub fn is_due(&self, latest: u32) -> bool {
+        latest > self.version
+            || (latest > 0 && latest == self.version && self.stage != MailingStage::Done)
+    }
+
+    /// Where a run for `latest` starts: where the last one stopped if it was mailing the same
+    /// version, from the beginning for a newer one.
+    pub fn resume(self, latest: u32) -> Self {
+        if latest == self.version {
+            self
+        } else {
+            Self {
+                version: latest,
+                stage: MailingStage::Subscribers,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outcome_mailing_resumes_its_version_and_starts_over_for_a_newer_one() {
+        let none = OutcomeMailing::default();
+        assert!(!none.is_due(0), "no outcome, nothing to mail");
+        assert!(none.is_due(1));
+        let halfway = OutcomeMailing {
+            version: 2,
+            stage: MailingStage::Respondents { through: 300 },
+        };
+        assert!(halfway.is_due(2));
+        assert_eq!(halfway.resume(2), halfway);
+        assert_eq!(
+            halfway.resume(3),
+            OutcomeMailing {
+                version: 3,
+                stage: MailingStage::Subscribers
+            }
+        );
+        let done = OutcomeMailing {
+            version: 2,
+            stage: MailingStage::Done,
+        };
+        assert!(!done.is_due(2));
+        assert!(done.is_due(3));
+        let json = serde_json::to_string(&halfway).unwrap();
+        assert_eq!(
+            json,
+            r#"{"version":2,"stage":{"stage":"respondents","through":300}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<OutcomeMailing>(&json).unwrap(),
+            halfway
+        );
+    }
 
     #[test]
     fn records_from_before_languages_read_as_english() {

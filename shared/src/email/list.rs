@@ -14,13 +14,13 @@ use thiserror::Error;
 use crate::domain::site_paths::{self, Edition};
 use crate::domain::subscription::MAIL_AT_MOST_EVERY;
 use crate::domain::{
-    ConsultationId, EmailAddress, Language, Localized, Receipt, Status, Subscription,
+    ConsultationId, EmailAddress, Language, Localized, MailStop, Receipt, Status, Subscription,
     SubscriptionToken, ValidationError,
 };
 use crate::i18n::messages;
 use crate::ports::{
-    Clock, Consultations, ListHeaders, Mailer, OutgoingMail, PublicationState, Responses,
-    StoreError, Subscriptions,
+    Clock, Consultations, ListHeaders, Mailer, ObjectStore, OutgoingMail, PublicationState,
+    Responses, StoreError, Subscriptions,
 };
 
 /// Responses read from the store per batch while mailing the list.
@@ -81,6 +81,10 @@ pub struct EmailList {
     /// The public site, which also serves `/api/` (e.g. `https://consultations.example.org`).
     pub public_url: String,
     pub mail_domain: String,
+    /// The private record, where the outcome's texts are read from for its mail.
+    pub private: Arc<dyn ObjectStore>,
+    /// At most one outcome mail each this long (the mailer's sending rate).
+    pub mail_pace: std::time::Duration,
 }
 
 impl EmailList {
@@ -182,6 +186,14 @@ impl EmailList {
         {
             None => Ok(change),
             Some(s) if s.accepts(&token) => {
+                // Stopped first: nothing about this consultation (its outcome included) goes
+                // to the address again, even if it also responded.
+                self.subscriptions
+                    .stop_mail(
+                        &s.subscriber,
+                        &MailStop::Unsubscribed(s.consultation.clone()),
+                    )
+                    .await?;
                 self.subscriptions
                     .remove(&s.consultation, &s.subscriber)
                     .await?;
@@ -207,6 +219,9 @@ impl EmailList {
             .subscription(consultation, &subscriber)
             .await?
             .map_or(Language::En, |s| s.language);
+        self.subscriptions
+            .stop_mail(&subscriber, &MailStop::Unsubscribed(consultation.clone()))
+            .await?;
         if self.subscriptions.remove(consultation, &subscriber).await? {
             let m = messages(language);
             let title = title.get(language).1;
@@ -226,6 +241,25 @@ impl EmailList {
                 list: None,
             };
             self.mailer.send(&mail).await?;
+        }
+        Ok(())
+    }
+
+    /// A delivery failure report said mail to `address` failed for good: nothing more goes
+    /// there, from any consultation; and when the report came back from `consultation`'s list
+    /// mail, the address leaves that list.
+    pub async fn bounced(
+        &self,
+        address: &EmailAddress,
+        consultation: Option<&ConsultationId>,
+    ) -> Result<(), StoreError> {
+        tracing::info!(consultation = ?consultation.map(|c| c.as_str()), "an address bounced; no more mail goes to it");
+        let subscriber = crate::domain::SubscriberId::of(address);
+        self.subscriptions
+            .stop_mail(&subscriber, &MailStop::Bounced)
+            .await?;
+        if let Some(consultation) = consultation {
+            self.subscriptions.remove(consultation, &subscriber).await?;
         }
         Ok(())
     }
@@ -306,7 +340,7 @@ impl EmailList {
     }
 
     /// A page of the site in `language`'s edition (English unprefixed, as it always was).
-    fn page(&self, path: &str, language: Language) -> String {
+    pub(super) fn page(&self, path: &str, language: Language) -> String {
         let edition = match language {
             Language::En => Edition::DEFAULT,
             other => Edition::of(other),
@@ -319,7 +353,7 @@ impl EmailList {
     }
 
     /// A confirmation or unsubscribe link; its page answers in the subscriber's language.
-    fn link(&self, action: &str, subscription: &Subscription) -> String {
+    pub(super) fn link(&self, action: &str, subscription: &Subscription) -> String {
         format!(
             "{}/api/subscriptions/{action}?token={}&lang={}",
             self.public_url,
@@ -328,11 +362,12 @@ impl EmailList {
         )
     }
 
-    fn list_headers(&self, subscription: &Subscription) -> ListHeaders {
+    pub(super) fn list_headers(&self, subscription: &Subscription) -> ListHeaders {
         ListHeaders {
             id: format!("<{}.{}>", subscription.consultation, self.mail_domain),
             unsubscribe_url: self.link("unsubscribe", subscription),
             unsubscribe_mailto: self.address(&subscription.consultation, "+unsubscribe"),
+            returns_to: self.address(&subscription.consultation, "+bounces"),
         }
     }
 

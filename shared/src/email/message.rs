@@ -167,6 +167,58 @@ fn read_delivered_to(raw: &[u8]) -> Vec<String> {
     found
 }
 
+/// The recipients a delivery status notification (RFC 3464) reports as failed for good
+/// (`Action: failed`), from its `message/delivery-status` part: for the list, which mails them
+/// no more. Delayed, relayed or delivered recipients are not listed. mail-parser reads the part
+/// as opaque bytes, so its fields (RFC 822-style groups, one per recipient, separated by blank
+/// lines) are read here.
+pub fn failed_recipients(raw: &[u8]) -> Vec<crate::domain::EmailAddress> {
+    catch_unwind(AssertUnwindSafe(|| read_failed_recipients(raw))).unwrap_or_default()
+}
+
+fn read_failed_recipients(raw: &[u8]) -> Vec<crate::domain::EmailAddress> {
+    let Some(mut message) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    let mut found: Vec<crate::domain::EmailAddress> = Vec::new();
+    for part in message.parts.iter_mut() {
+        if media_type(part) != "message/delivery-status" {
+            continue;
+        }
+        let status = match &part.body {
+            PartType::Text(text) => text.as_bytes().to_vec(),
+            _ => decoded_bytes(raw, part),
+        };
+        let status = String::from_utf8_lossy(&status).replace("\r\n", "\n");
+        // Continuation lines belong to the field above them.
+        let unfolded = status.replace("\n ", " ").replace("\n\t", " ");
+        for group in unfolded.split("\n\n") {
+            let field = |name: &str| {
+                group.lines().find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+                })
+            };
+            let failed = field("Action").is_some_and(|a| a.eq_ignore_ascii_case("failed"));
+            let recipient = field("Final-Recipient")
+                .or_else(|| field("Original-Recipient"))
+                .and_then(|value| {
+                    let (kind, address) = value.split_once(';')?;
+                    kind.trim()
+                        .eq_ignore_ascii_case("rfc822")
+                        .then(|| address.trim())
+                })
+                .and_then(|a| crate::domain::EmailAddress::parse(a.trim_matches(['<', '>'])).ok());
+            if let (true, Some(address)) = (failed, recipient)
+                && !found.contains(&address)
+            {
+                found.push(address);
+            }
+        }
+    }
+    found
+}
+
 /// Everything read from the message itself (the envelope is judged by `parse`).
 struct Read {
     from_name: Option<String>,
@@ -1229,6 +1281,33 @@ mod tests {
             "46142bbbc7a948965a99c6f6d7919ae9b9e854d52ab11499d71fb90446bc1568"
         );
         assert_eq!(parse(raw, Some("")).kind, MessageKind::Bounce);
+    }
+
+    #[test]
+    fn a_delivery_failure_names_the_addresses_that_failed_for_good() {
+        let failed = failed_recipients(mail!("16-bounce.eml"));
+        assert_eq!(
+            failed.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            ["nobody@example.net"]
+        );
+        // A delay is not a failure; neither is a message that is not a report.
+        let delayed = String::from_utf8_lossy(mail!("16-bounce.eml"))
+            .replace("Action: failed", "Action: delayed");
+        assert!(failed_recipients(delayed.as_bytes()).is_empty());
+        assert!(failed_recipients(mail!("01-plain-ascii.eml")).is_empty());
+        assert!(failed_recipients(mail!("15-auto-reply.eml")).is_empty());
+        // Two recipients, one failed, with a folded field and LF line ends.
+        let report = "From: MAILER-DAEMON@mx.example.net\nTo: net-2027+bounces@example.org\n\
+            MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; \
+            boundary=b\n\n--b\nContent-Type: text/plain\n\nFailed.\n--b\n\
+            Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+            Final-Recipient: rfc822;\n ada@example.org\nAction: delivered\nStatus: 2.0.0\n\n\
+            Original-Recipient: rfc822; <Bob@Example.org>\nAction: FAILED\nStatus: 5.1.1\n--b--\n";
+        let failed = failed_recipients(report.as_bytes());
+        assert_eq!(
+            failed.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            ["Bob@Example.org"]
+        );
     }
 
     #[test]

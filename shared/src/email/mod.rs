@@ -2,6 +2,7 @@
 
 pub mod list;
 pub mod message;
+pub mod outcome;
 pub mod receive;
 #[cfg(feature = "embedded")]
 pub mod smtp;

@@ -34,12 +34,18 @@ pub enum Recipient {
     /// `{consultation}+subscribe@domain` / `+unsubscribe`: the consultation's email list.
     Subscribe(ConsultationId),
     Unsubscribe(ConsultationId),
+    /// `{consultation}+bounces@domain`: what comes back from the list's mail (delivery
+    /// failures, automatic replies). Kept, never answered.
+    Returned(ConsultationId),
 }
 
 impl Recipient {
     pub fn consultation(&self) -> &ConsultationId {
         match self {
-            Recipient::Respond(id) | Recipient::Subscribe(id) | Recipient::Unsubscribe(id) => id,
+            Recipient::Respond(id)
+            | Recipient::Subscribe(id)
+            | Recipient::Unsubscribe(id)
+            | Recipient::Returned(id) => id,
         }
     }
 }
@@ -61,6 +67,7 @@ pub fn recipient(address: &str, domain: &str) -> Option<Recipient> {
         None => Some(Recipient::Respond(id)),
         Some("subscribe") => Some(Recipient::Subscribe(id)),
         Some("unsubscribe") => Some(Recipient::Unsubscribe(id)),
+        Some("bounces") => Some(Recipient::Returned(id)),
         Some(_) => None,
     }
 }
@@ -197,11 +204,26 @@ impl EmailIntake {
         raw: &[u8],
         message: &InboundMessage,
     ) -> Result<Outcome, IntakeError> {
-        // Bounces and auto-replies are kept, never taken as a response or a list request.
+        // A delivery failure report stops mail to the addresses it says failed, wherever it
+        // came (list mail's come to `+bounces`; others may come to any address).
+        if message.kind == MessageKind::Bounce {
+            let from_list = match to {
+                Recipient::Returned(consultation) => Some(consultation),
+                _ => None,
+            };
+            for address in crate::email::message::failed_recipients(raw) {
+                self.list.bounced(&address, from_list).await?;
+            }
+        }
+        // Bounces and auto-replies are kept, never taken as a response or a list request;
+        // whatever else comes back to `+bounces` is kept with them.
         if let Some(automatic) = automatic(message) {
             return self.keep(to.consultation(), message, raw, automatic).await;
         }
         match to {
+            Recipient::Returned(consultation) => {
+                self.keep(consultation, message, raw, Kept::Bounce).await
+            }
             Recipient::Respond(consultation) => self.receive(consultation, raw, message).await,
             Recipient::Subscribe(consultation) | Recipient::Unsubscribe(consultation) => {
                 self.list_request(to, consultation, raw, message).await
@@ -354,6 +376,8 @@ impl EmailIntake {
             // A message cannot be split by question: it stays one text and its attachments.
             answers: Default::default(),
             files,
+            // A message says nothing reliable about its writer's language.
+            language: None,
         };
         Ok((submission, skipped))
     }

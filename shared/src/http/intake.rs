@@ -449,6 +449,8 @@ async fn submit(
         Ok(submission) => {
             let submission = Submission {
                 id: repeatable,
+                // The form's page (`?lang=`), or an API client's choice of it.
+                language: page.as_ref().ok().and_then(PageLanguage::given),
                 ..submission
             };
             match s.intake.submit(&id, submission).await {
@@ -792,6 +794,7 @@ async fn read_parts(
         text,
         answers,
         files,
+        language: None,
     })
 }
 
@@ -1210,5 +1213,6 @@ async fn read_json(
         text,
         answers,
         files,
+        language: None,
     })
 }

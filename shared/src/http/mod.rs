@@ -62,6 +62,13 @@ impl PageLanguage {
     pub(crate) fn language(&self) -> crate::domain::Language {
         page_language(self.lang.as_deref())
     }
+
+    /// The language asked for, if `?lang=` names one of the six.
+    pub(crate) fn given(&self) -> Option<crate::domain::Language> {
+        self.lang
+            .as_deref()
+            .and_then(crate::domain::Language::parse)
+    }
 }
 
 pub(crate) fn page_language(lang: Option<&str>) -> crate::domain::Language {

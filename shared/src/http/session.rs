@@ -222,7 +222,7 @@ mod tests {
             &from("https://console.example.org.evil.example")
         ));
         assert!(!same_origin(&local, &from("null")));
-        assert!(!same_origin(&local, &headers(&[host.clone()])));
+        assert!(!same_origin(&local, &headers(std::slice::from_ref(&host))));
 
         // Behind CloudFront the host is API Gateway's; the public site's origin is ours.
         let aws = ConsoleSettings::new(true, vec![])

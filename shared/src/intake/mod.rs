@@ -56,6 +56,9 @@ pub struct Submission {
     /// each published as `answer-{k}.txt` with exactly the received bytes. Email has none.
     pub answers: std::collections::BTreeMap<usize, SpooledFile>,
     pub files: Vec<SpooledFile>,
+    /// The language the respondent wrote from, where the channel knows it (kept privately
+    /// with the address, for the list's mail to them).
+    pub language: Option<crate::domain::Language>,
 }
 
 #[derive(Debug, Error)]
@@ -282,7 +285,10 @@ impl Intake {
     ) -> Result<Submitted, IntakeError> {
         // The submission is complete in hand: this is when it was received.
         let received_at = self.clock.now();
-        let submitter = submission.fields.parse()?;
+        let submitter = crate::domain::Submitter {
+            language: submission.language,
+            ..submission.fields.parse()?
+        };
         let text = submission.text.filter(|t| t.size > 0);
         let asked: Vec<usize> = submission.answers.keys().copied().collect();
         // An answer's file name says which question it answers, so the names of the

@@ -201,6 +201,7 @@ mod tests {
                 category: None,
                 country: None,
                 email: None,
+                language: None,
             },
             files: (0..files)
                 .map(|i| StoredFile {
