@@ -266,6 +266,8 @@ impl Backend {
                 scheduler,
                 private: self.private.clone(),
                 site: self.site.clone(),
+                responses: self.responses.clone(),
+                publication: self.publication.clone(),
             }),
             token: Arc::new(token),
             // Hosts that serve the console over HTTPS say so (see `verbatim serve` and the

@@ -2275,6 +2275,97 @@ async fn console_sessions_end_when_idle_signed_out_or_removed() {
     panic!("the session outlived eight hours");
 }
 
+/// While a consultation runs, its console page charts what was published so far, each chart
+/// with its table, in the reader's language.
+#[tokio::test]
+async fn the_console_charts_the_responses_published_so_far() {
+    let app = app();
+    app.open_consultation().await;
+    app.add_person("ada").await;
+    let (cookie, _) = app.signed_in("ada").await;
+    let page = |lang: &'static str| {
+        let cookie = cookie.clone();
+        let app = &app;
+        async move {
+            let page = app
+                .send(
+                    Request::get(format!("/admin/consultations/net-2027?lang={lang}"))
+                        .header(header::COOKIE, &cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            String::from_utf8(page.body).unwrap()
+        }
+    };
+    let empty = page("en").await;
+    assert!(
+        empty.contains("Counted from the 0 responses published so far."),
+        "{empty}"
+    );
+    assert!(
+        !empty.contains("id=\"by-day-title\""),
+        "no chart of nothing"
+    );
+    for (name, category) in [("A", "academia"), ("B", "academia"), ("C", "government")] {
+        let reply = app
+            .post_multipart(
+                "net-2027",
+                &[
+                    Part::Field("name", name.as_bytes()),
+                    Part::Field("category", category.as_bytes()),
+                    Part::Field("text", b"Yes."),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let publisher = app.backend.publisher(app.clock.clone());
+    publisher
+        .publish(&ConsultationId::parse("net-2027").unwrap())
+        .await
+        .unwrap();
+    let charted = page("fr").await;
+    assert!(
+        charted.contains("Compté sur les 3 réponses publiées à ce jour."),
+        "{charted}"
+    );
+    for chart in [
+        "by-day",
+        "last-hours",
+        "by-category",
+        "by-country",
+        "by-channel",
+    ] {
+        assert!(
+            charted.contains(&format!("id=\"{chart}-title\"")),
+            "{chart}"
+        );
+    }
+    assert!(charted.contains("<svg"), "drawn, not scripted");
+    assert!(charted.contains("<table"), "the numbers beside each chart");
+
+    // The list says how many were published, and when.
+    let list = app
+        .send(
+            Request::get("/admin/?lang=en")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let list = String::from_utf8(list.body).unwrap();
+    assert!(
+        list.contains("<th scope=\"col\">Last publication</th>"),
+        "{list}"
+    );
+    assert!(
+        list.contains("<td>3</td><td>3</td><td>0</td><td>0</td>"),
+        "{list}"
+    );
+    assert!(!list.contains("not yet"), "published: a date, {list}");
+}
+
 #[tokio::test]
 async fn console_deadline_moves_name_the_person_in_the_audit() {
     let app = app();

@@ -76,6 +76,30 @@ impl Summary {
     }
 }
 
+/// The counts of the responses published so far (for the console while a consultation runs),
+/// and whether they stop short of them.
+pub struct Tally {
+    pub summary: Summary,
+    pub published: u64,
+    pub truncated: bool,
+}
+
+/// A consultation's line in the console's list: what was published, what was kept aside, and
+/// when the site last changed for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    pub published: u64,
+    /// Mail sent after the deadline, kept privately.
+    pub late: u64,
+    /// Everything else kept and not published (early or returned mail, automatic replies,
+    /// responses set aside after the seal).
+    pub not_published: u64,
+    /// Whether either count stops at the most counted (see `secretariat::tally`).
+    pub more: bool,
+    /// When its list of responses (`responses.json`) was last written.
+    pub last_published: Option<jiff::Timestamp>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod kept;
 pub mod outcome;
 pub mod people;
 pub mod records;
+pub mod tally;
 
 use std::sync::Arc;
 
@@ -58,6 +59,9 @@ pub struct Secretariat {
     /// Where the outcome's files are kept (the record) and published.
     pub private: Arc<dyn ObjectStore>,
     pub site: Arc<dyn ObjectStore>,
+    /// The published responses, read (never changed) for the console's counts.
+    pub responses: Arc<dyn crate::ports::Responses>,
+    pub publication: Arc<dyn crate::ports::PublicationState>,
 }
 
 impl Secretariat {

@@ -198,7 +198,11 @@ fn status(m: &Catalogue, status: Status) -> &str {
 }
 
 /// `/admin/`: every consultation, with its status, deadline and count.
-pub fn list_page(frame: &Frame, records: &[ConsultationRecord], now: jiff::Timestamp) -> String {
+pub fn list_page(
+    frame: &Frame,
+    records: &[(ConsultationRecord, crate::domain::summary::Overview)],
+    now: jiff::Timestamp,
+) -> String {
     let m = frame.m();
     let lang = frame.lang;
     let body = html! {
@@ -214,11 +218,16 @@ pub fn list_page(frame: &Frame, records: &[ConsultationRecord], now: jiff::Times
                         th scope="col" { (m.t("console_col_status")) }
                         th scope="col" { (m.t("console_col_deadline")) }
                         th scope="col" { (m.t("console_col_responses")) }
+                        th scope="col" { (m.t("console_col_published")) }
+                        th scope="col" { (m.t("console_col_late")) }
+                        th scope="col" { (m.t("console_col_not_published")) }
+                        th scope="col" { (m.t("console_col_last_published")) }
                     }
                 }
                 tbody {
-                    @for r in records {
+                    @for (r, o) in records {
                         @let c = &r.consultation;
+                        @let plus = if o.more { "+" } else { "" };
                         tr {
                             td {
                                 a href=(console_url(&format!("{CONSOLE_PATH}/consultations/{}", c.id), lang)) { (localized(m, &c.title)) }
@@ -227,6 +236,15 @@ pub fn list_page(frame: &Frame, records: &[ConsultationRecord], now: jiff::Times
                             td { (status(m, c.status_at(now))) }
                             td { (when(m, c.deadline)) }
                             td { (r.response_count) }
+                            td { (o.published) }
+                            td { (o.late) (plus) }
+                            td { (o.not_published) (plus) }
+                            td {
+                                @match o.last_published {
+                                    Some(at) => (when(m, at)),
+                                    None => (m.t("console_never")),
+                                }
+                            }
                         }
                     }
                 }
@@ -268,18 +286,30 @@ pub struct ConsultationForms<'a> {
     pub outcome: Option<&'a std::collections::BTreeMap<Language, String>>,
 }
 
+/// What the console's consultation page shows, as read from the store.
+pub struct ConsultationView<'a> {
+    pub record: &'a ConsultationRecord,
+    pub audit: &'a [AuditEntry],
+    pub kept: &'a crate::domain::kept::KeptList,
+    pub tally: &'a crate::domain::summary::Tally,
+}
+
 /// `/admin/consultations/{id}`: its status, counts, downloads, audit trail, the form that
 /// moves the deadline or reopens it, and what the Secretariat publishes beside the responses
 /// (description, background documents, the Group's outcome).
 pub fn consultation_page(
     frame: &Frame,
-    record: &ConsultationRecord,
-    audit: &[AuditEntry],
+    view: &ConsultationView,
     now: jiff::Timestamp,
     forms: &ConsultationForms,
-    kept: &crate::domain::kept::KeptList,
     errors: &[FieldError],
 ) -> String {
+    let ConsultationView {
+        record,
+        audit,
+        kept,
+        tally,
+    } = view;
     use super::console_publishing::{description_section, documents_section, outcome_section};
     let form = &forms.deadline;
     let m = frame.m();
@@ -321,6 +351,18 @@ pub fn consultation_page(
         (description_section(m, lang, csrf, c, forms.description, errors))
         (documents_section(m, lang, csrf, c, errors))
         (kept_section(m, c, kept))
+        section aria-labelledby="tally" {
+            h2 id="tally" { (m.t("console_tally_heading")) }
+            p {
+                (m.p("console_tally_intro", tally.published, &[]))
+                @if tally.truncated {
+                    " " (m.p("console_tally_truncated", tally.summary.total, &[]))
+                }
+            }
+            @if tally.summary.total > 0 {
+                (super::pages::summary_charts(m, c.deadline, &tally.summary))
+            }
+        }
         h2 { (m.t("console_audit")) }
         table {
             thead {
@@ -331,7 +373,7 @@ pub fn consultation_page(
                 }
             }
             tbody {
-                @for entry in audit {
+                @for entry in audit.iter() {
                     tr {
                         td { (when(m, entry.at)) }
                         td {

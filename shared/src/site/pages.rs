@@ -598,22 +598,14 @@ pub fn error_page(
 
 /// The Group's overview of a closed consultation: who responded, and which responses are
 /// identical or nearly identical (flagged for attention, never removed or altered).
-/// The hours before the deadline whose responses the summary charts one by one: the rush.
-const RUSH_HOURS: i64 = 72;
-
-pub fn summary_page(
-    edition: Edition,
-    record: &ConsultationRecord,
+/// The charts of what came in, each with its table: over time (per day, and per hour over the
+/// last days before the deadline, where the rush is) and by category, country and channel.
+/// On the public summary page and the Secretariat's console.
+pub fn summary_charts(
+    m: &Catalogue,
+    deadline: jiff::Timestamp,
     summary: &crate::domain::Summary,
-) -> String {
-    let c = &record.consultation;
-    let path = site_paths::summary_url(&c.id);
-    let here = Here {
-        edition,
-        path: &path,
-    };
-    let m = here.m();
-    let title = c.title.get(m.lang()).1;
+) -> Markup {
     use super::charts::{Bar, Shape, chart};
     let counts = |id: &str,
                   heading: &str,
@@ -641,7 +633,7 @@ pub fn summary_page(
     let days = series(summary.by_day().into_iter().collect());
     let hours = series(
         summary
-            .last_hours(c.deadline, RUSH_HOURS)
+            .last_hours(deadline, RUSH_HOURS)
             .into_iter()
             .map(|(hour, count)| (hour.replace('T', " ") + ":00", count))
             .collect(),
@@ -653,6 +645,32 @@ pub fn summary_page(
             .map_or_else(|| code.to_owned(), |c| category_label(m, c).to_owned())
     };
     let same = |code: &str| code.to_owned();
+    html! {
+        h2 { (m.t("chart_over_time")) }
+        (chart(m.lang(), m.t("chart_table"), "by-day", m.t("chart_by_day"), m.t("col_day"), m.t("col_responses"), Shape::Columns, &days))
+        (chart(m.lang(), m.t("chart_table"), "last-hours", m.t("chart_last_hours"), m.t("col_hour"), m.t("col_responses"), Shape::Columns, &hours))
+        (counts("by-category", m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
+        (counts("by-country", m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
+        (counts("by-channel", m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+    }
+}
+
+/// The hours before the deadline whose responses the summary charts one by one: the rush.
+const RUSH_HOURS: i64 = 72;
+
+pub fn summary_page(
+    edition: Edition,
+    record: &ConsultationRecord,
+    summary: &crate::domain::Summary,
+) -> String {
+    let c = &record.consultation;
+    let path = site_paths::summary_url(&c.id);
+    let here = Here {
+        edition,
+        path: &path,
+    };
+    let m = here.m();
+    let title = c.title.get(m.lang()).1;
     layout(
         here,
         &m.f("summary_title", &[("title", &title)]),
@@ -663,12 +681,7 @@ pub fn summary_page(
                 a href=(here.url(&site_paths::consultation_url(&c.id))) { (m.t("all_responses")) } " · "
                 a href=(site_paths::dossier_url(&c.id)) download { "dossier.zip" }
             }
-            h2 { (m.t("chart_over_time")) }
-            (chart(m.lang(), m.t("chart_table"), "by-day", m.t("chart_by_day"), m.t("col_day"), m.t("col_responses"), Shape::Columns, &days))
-            (chart(m.lang(), m.t("chart_table"), "last-hours", m.t("chart_last_hours"), m.t("col_hour"), m.t("col_responses"), Shape::Columns, &hours))
-            (counts("by-category", m.t("by_category"), m.t("col_category"), &summary.by_category, &category))
-            (counts("by-country", m.t("by_country"), m.t("col_country"), &summary.by_country, &same))
-            (counts("by-channel", m.t("by_channel"), m.t("col_channel"), &summary.by_channel, &same))
+            (summary_charts(m, c.deadline, summary))
             h2 { (m.t("answers_summary_heading")) }
             table {
                 thead { tr { th scope="col" { (m.t("questions_heading")) } th scope="col" { (m.t("col_responses")) } } }

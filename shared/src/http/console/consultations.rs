@@ -17,8 +17,8 @@ use crate::http::kept::{KEPT_LISTED, kept_download};
 use crate::http::session::{same_origin, session};
 use crate::secretariat::AdminError;
 use crate::site::console_pages::{
-    CONSOLE_PATH, ConsultationForms, DeadlineForm, FieldError, Frame, console_page_path,
-    console_url, consultation_page, list_page,
+    CONSOLE_PATH, ConsultationForms, ConsultationView, DeadlineForm, FieldError, Frame,
+    console_page_path, console_url, consultation_page, list_page,
 };
 
 pub(crate) async fn list(
@@ -30,7 +30,11 @@ pub(crate) async fn list(
     let Some((id, who)) = session(&s.people, &headers).await? else {
         return Ok(to_sign_in(lang));
     };
-    let records = s.secretariat.consultations.list().await?;
+    let mut records = Vec::new();
+    for record in s.secretariat.consultations.list().await? {
+        let overview = s.secretariat.overview(&record.consultation.id).await?;
+        records.push((record, overview));
+    }
     let token = id.form_token();
     let frame = Frame {
         lang,
@@ -86,21 +90,20 @@ pub(crate) async fn render(
         .ok_or_else(|| ApiError::no_consultation(id))?;
     let audit = s.secretariat.audit_log(id).await?;
     let kept = s.secretariat.kept(id, KEPT_LISTED).await?;
+    let tally = s.secretariat.tally(id).await?;
     let path = console_page_path(id);
     let frame = Frame {
         lang,
         path: &path,
         signed_in: Some((name, token)),
     };
-    let page = consultation_page(
-        &frame,
-        &record,
-        &audit,
-        s.secretariat.clock.now(),
-        forms,
-        &kept,
-        errors,
-    );
+    let view = ConsultationView {
+        record: &record,
+        audit: &audit,
+        kept: &kept,
+        tally: &tally,
+    };
+    let page = consultation_page(&frame, &view, s.secretariat.clock.now(), forms, errors);
     Ok((status, page_headers(), page).into_response())
 }
 
