@@ -634,6 +634,46 @@ class Checks:
             raise AssertionError(what)
 
 
+
+# ---------------------------------------------------------------------------
+# The stream's event filter (Lambda event filtering, the subset the template uses)
+# ---------------------------------------------------------------------------
+def filter_matches(pattern, value) -> bool:
+    """Whether `value` (a stream record, or part of one) matches a Lambda filter `pattern`:
+    objects match key by key, lists are alternatives (a literal, `prefix`, `anything-but`)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and filter_matches(sub, value[key]) for key, sub in pattern.items()
+        )
+    for alternative in pattern:
+        if isinstance(alternative, dict):
+            if "prefix" in alternative and isinstance(value, str) and value.startswith(alternative["prefix"]):
+                return True
+            if "anything-but" in alternative and value not in alternative["anything-but"]:
+                return True
+        elif value == alternative:
+            return True
+    return False
+
+
+def stream_records(clients, table: str) -> list:
+    """Every record of the table's stream so far, as Lambda would get it."""
+    streams = clients["dynamodbstreams"]
+    arn = clients["dynamodb"].describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            out = streams.get_records(ShardIterator=iterator, Limit=1000)
+            records.extend(out["Records"])
+            if not out["Records"]:
+                break
+            iterator = out.get("NextShardIterator")
+    return records
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -653,7 +693,7 @@ def run(
     moto.start()
     endpoint = f"http://127.0.0.1:{port}"
     session = dict(endpoint_url=endpoint, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test")
-    clients = {name: boto3.client(name, **session) for name in ("cloudformation", "s3", "dynamodb", "scheduler", "ssm", "ses")}
+    clients = {name: boto3.client(name, **session) for name in ("cloudformation", "s3", "dynamodb", "dynamodbstreams", "scheduler", "ssm", "ses")}
     functions: list[Function] = []
     try:
         admin_token = secrets.token_urlsafe(36)
@@ -1015,6 +1055,32 @@ def run(
             "console: the list of consultations, read from the stack's table",
             listing["statusCode"] == 200 and CONSULTATION in (listing.get("body") or ""),
             str(listing)[:400],
+        )
+        # Publication is invoked only by what it needs: the template's stream filter, applied
+        # to every record the run so far wrote to the table's stream (moto's stream).
+        filters = [
+            json.loads(f["Pattern"])
+            for f in template["Resources"]["PublishFunction"]["Properties"]["Events"]["TableStream"]["Properties"][
+                "FilterCriteria"
+            ]["Filters"]
+        ]
+        invoking = []
+        for record in stream_records(clients, physical["Table"]):
+            keys = record["dynamodb"]["Keys"]
+            what = (record["eventName"], keys["pk"]["S"], keys["sk"]["S"])
+            if any(filter_matches(f, record) for f in filters):
+                invoking.append(what)
+        pending_inserts = [w for w in invoking if w[0] == "INSERT" and "#P" in w[1]]
+        changes = [w for w in invoking if w[2] == "CHANGED"]
+        check(
+            "stream filter: new pending responses and the Secretariat's changes invoke publication",
+            bool(pending_inserts) and bool(changes),
+            str(invoking)[:400],
+        )
+        check(
+            "stream filter: the sequencer's writes and the publication mark never do",
+            all(w in pending_inserts or w in changes for w in invoking),
+            str([w for w in invoking if w not in pending_inserts and w not in changes])[:400],
         )
         time.sleep(4)
         close = start("CloseFunction")

@@ -63,12 +63,13 @@ async fn main() -> Result<(), Error> {
                 let batch: Event = serde_json::from_value(event.payload)?;
                 handle(&publisher, &list, batch).await
             } else {
+                let backlog = sweep_backlog(&publisher).await;
                 let swept = sweep_search(&publisher, &search).await;
                 // The outcome's mail goes out here, not in the stream's invocations, whose
                 // shard waits for them: paced at the mailer's rate, a large list takes minutes.
                 let mailed =
                     sweep_outcome_mail(&publisher, &list, mail_run_end(&event.context)).await;
-                swept.and(mailed)
+                backlog.and(swept).and(mailed)
             }
         }
     }))
@@ -123,6 +124,40 @@ async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(),
         Ok(())
     } else {
         Err(format!("search index failed for {}", failed.join(", ")).into())
+    }
+}
+
+/// Every minute, a backstop for the stream: the stream's filter wakes publication on new pending
+/// responses and on the Secretariat's changes only (never on the sequencer's own writes), so a
+/// backlog a fenced-out sequencer left (another was numbering at the same time) is numbered and
+/// published here at the latest. A consultation with nothing pending costs one query a pending
+/// partition; a sealed one costs nothing more (the closing sets aside what it left).
+async fn sweep_backlog(publisher: &Publisher) -> Result<(), Error> {
+    let mut failed = Vec::new();
+    for record in publisher.consultations.list().await? {
+        if record.consultation.is_sealed() {
+            continue;
+        }
+        let id = record.consultation.id;
+        let span = tracing::info_span!("backlog", consultation = %id);
+        let result = async {
+            if publisher.sequence(&id).await? > 0 {
+                tracing::warn!("numbered a backlog the stream left; publishing it");
+                publisher.publish_numbered(&id).await?;
+            }
+            Ok::<_, Error>(())
+        }
+        .instrument(span)
+        .await;
+        if let Err(e) = result {
+            tracing::error!(consultation = %id, error = %e, "numbering a backlog failed");
+            failed.push(id.to_string());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("backlog failed for {}", failed.join(", ")).into())
     }
 }
 

@@ -6,6 +6,7 @@
 //! | response number n | `C#{id}` | `R#{n:012}` |
 //! | pending response (not yet numbered) | `C#{id}#P{shard:02}` | `{received ms:015}#{response id}` |
 //! | publication mark | `C#{id}` | `PUBLISHED` |
+//! | change signal (+ `version`): the Secretariat or the closing changed the consultation | `C#{id}` | `CHANGED` |
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
 //! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
 //! | response id guard (+ `number` once numbered) | `RID#{response id}` | `RID` |
@@ -67,6 +68,8 @@ pub struct DynamoStore {
 
 /// The stream filter of the publish function matches these: see `infra/template.yaml`.
 pub const PUBLICATION_SORT_KEY: &str = "PUBLISHED";
+/// The sort key of a consultation's change signal (see `DynamoStore::changed`).
+pub const CHANGED_SORT_KEY: &str = "CHANGED";
 const META: &str = "META";
 const DIRECTORY: &str = "DIRECTORY";
 /// The partitions a consultation's pending responses are spread over, so that a rush on one
@@ -302,6 +305,20 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// The consultation's change signal, written with every change of the Secretariat or the
+    /// closing (never by the sequencer): the stream's filter wakes publication on it and on new
+    /// pending responses only, so numbering a batch does not invoke publication again.
+    fn changed(&self, id: &ConsultationId, version: u64) -> Result<TransactWriteItem, StoreError> {
+        let mut item = key(partition_key(id), CHANGED_SORT_KEY);
+        item.insert("version".into(), n(version));
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| StoreError::backend("building a put", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     fn audit_item(audit: &AuditEntry) -> Result<Item, StoreError> {
         let sort = format!(
             "{:020}#{}",
@@ -510,6 +527,7 @@ impl Consultations for DynamoStore {
             .transact_items(self.put_new(meta)?)
             .transact_items(self.put_new(entry)?)
             .transact_items(self.put_new(Self::audit_item(audit)?)?)
+            .transact_items(self.changed(id, 0)?)
             .send()
             .await;
         match result {
@@ -557,6 +575,7 @@ impl Consultations for DynamoStore {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(update).build())
             .transact_items(self.put_new(Self::audit_item(audit)?)?)
+            .transact_items(self.changed(id, version + 1)?)
             .send()
             .await;
         match result {
