@@ -842,6 +842,129 @@ impl App {
     }
 }
 
+/// The title and questions are reworded or translated through the API and the console, each
+/// change audited with who made it; an open consultation keeps its questions' number.
+#[tokio::test]
+async fn the_wording_is_translated_and_corrected_but_questions_keep_their_number_once_open() {
+    let app = app();
+    app.open_consultation().await;
+    let put = |body: Value| {
+        let app = &app;
+        async move {
+            app.send(
+                Request::put("/api/admin/consultations/net-2027/wording")
+                    .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let translated = put(json!({
+        "title": {"en": "Internet access", "fr": "Accès à l'Internet", "es": "Acceso a Internet"},
+        "questions": [{"en": "What should be done?", "es": "¿Qué debería hacerse?"}]
+    }))
+    .await;
+    assert_eq!(
+        translated.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&translated.body)
+    );
+    let view = translated.json();
+    assert_eq!(view["title"]["es"], "Acceso a Internet");
+    assert_eq!(view["questions"][0]["es"], "¿Qué debería hacerse?");
+    let added = put(json!({
+        "title": {"en": "Internet access"},
+        "questions": [{"en": "What should be done?"}, {"en": "And by whom?"}]
+    }))
+    .await;
+    assert_eq!(added.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(added.json()["error"]["field"], "questions");
+    let unknown = put(json!({"title": {"en": "T"}, "questions": [{"en": "Q"}], "id": "x"})).await;
+    assert_eq!(
+        unknown.status,
+        StatusCode::BAD_REQUEST,
+        "unknown members are refused"
+    );
+    let audit = app.audit("net-2027").await.json();
+    let changes: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "wording-changed")
+        .collect();
+    assert_eq!(changes.len(), 1, "the refused ones changed nothing");
+    assert_eq!(
+        changes[0]["details"]["changed"],
+        json!(["title", "questions[0]"])
+    );
+
+    // The console's form: the same use case, naming the person; an error comes back on its box.
+    app.add_person("ada").await;
+    let (cookie, token) = app.signed_in("ada").await;
+    let page = app
+        .send(
+            Request::get("/admin/consultations/net-2027?lang=en")
+                .header(header::COOKIE, &cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let html = String::from_utf8(page.body).unwrap();
+    assert!(
+        html.contains("id=\"wording-title-es\""),
+        "the form, filled: {html}"
+    );
+    assert!(html.contains("value=\"Acceso a Internet\""));
+    let origin = format!("https://{HOST}");
+    let reworded = app
+        .console_post(
+            "/admin/consultations/net-2027/wording",
+            &cookie,
+            &origin,
+            &[
+                ("title_en", "Internet access for all"),
+                ("title_fr", "L'accès à l'Internet pour tous"),
+                ("questions_en", "What should be done?"),
+                ("questions_fr", "Que faut-il faire ?"),
+                ("csrf", &token),
+                ("lang", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(reworded.status, StatusCode::SEE_OTHER);
+    let view = app.get("/api/consultations/net-2027").await.json();
+    assert_eq!(view["title"]["en"], "Internet access for all");
+    assert_eq!(view["questions"][0]["fr"], "Que faut-il faire ?");
+    assert!(
+        view["title"].get("es").is_none(),
+        "a box left empty removes that language"
+    );
+    let audit = app.audit("net-2027").await.json();
+    let last = audit.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "wording-changed");
+    assert_eq!(last["by"], "ada");
+    let refused = app
+        .console_post(
+            "/admin/consultations/net-2027/wording",
+            &cookie,
+            &origin,
+            &[
+                ("title_en", "Internet access for all"),
+                ("questions_en", "What should be done?\nAnd by whom?"),
+                ("csrf", &token),
+                ("lang", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = String::from_utf8(refused.body).unwrap();
+    assert!(html.contains("href=\"#wording-questions-en\""), "{html}");
+    assert!(html.contains("And by whom?"), "what was typed comes back");
+}
+
 #[tokio::test]
 async fn deadlines_move_and_closed_consultations_reopen_with_an_audit_trail() {
     let app = app();

@@ -35,6 +35,8 @@ pub enum Action {
     DescriptionChanged,
     /// Background documents were published.
     DocumentsAdded,
+    /// The title or the questions were reworded or translated.
+    WordingChanged,
 }
 
 /// One change to a consultation, in its append-only audit log.

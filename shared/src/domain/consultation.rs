@@ -590,6 +590,106 @@ pub struct ConsultationRequest {
     pub description: Option<BTreeMap<String, String>>,
 }
 
+/// A new wording of a consultation: its title and its questions, each in one or more of the
+/// six languages (a translation added, a mistake corrected). Once the consultation has opened,
+/// its questions keep their number and order: responses answer them by position
+/// (`answer-{k}`), and an answer must stay under the question it answered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WordingRequest {
+    pub title: BTreeMap<String, String>,
+    pub questions: Vec<BTreeMap<String, String>>,
+}
+
+impl PartialSchema for WordingRequest {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "The consultation's title and questions, replacing the ones it has. Once it \
+                 has opened, the questions keep their number and order (422, field \
+                 `questions`). Unknown members are refused (400).",
+            ))
+            .property(
+                "title",
+                Localized::request_schema(MAX_TITLE_CHARS).description(Some(format!(
+                    "The title in one or more of the six official languages, each at most \
+                     {MAX_TITLE_CHARS} characters."
+                ))),
+            )
+            .required("title")
+            .property(
+                "questions",
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(Localized::request_schema(MAX_QUESTION_CHARS))
+                    .min_items(Some(1))
+                    .max_items(Some(MAX_QUESTIONS))
+                    .description(Some(format!(
+                        "The questions, in order, each in one or more of the six languages \
+                         (at most {MAX_QUESTION_CHARS} characters): 1 to {MAX_QUESTIONS}."
+                    ))),
+            )
+            .required("questions")
+            .into()
+    }
+}
+
+impl ToSchema for WordingRequest {}
+
+impl Consultation {
+    /// Takes the new wording. `Ok(None)`: it says exactly what the consultation says already.
+    /// `Ok(Some(details))`: what changed, for the audit (the languages before and after).
+    pub fn change_wording(
+        &mut self,
+        request: WordingRequest,
+        now: Timestamp,
+    ) -> Result<Option<serde_json::Value>, ValidationError> {
+        let title = Localized::parse("title", request.title, MAX_TITLE_CHARS)?;
+        if request.questions.is_empty() || request.questions.len() > MAX_QUESTIONS {
+            return Err(ValidationError::new(
+                "questions",
+                format!("give 1 to {MAX_QUESTIONS} questions"),
+            ));
+        }
+        let questions = request
+            .questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| Localized::parse(&format!("questions[{i}]"), q, MAX_QUESTION_CHARS))
+            .collect::<Result<Vec<_>, _>>()?;
+        if questions.len() != self.questions.len() && self.status_at(now) != Status::Scheduled {
+            return Err(ValidationError::new(
+                "questions",
+                format!(
+                    "the consultation has opened: it keeps its {} questions, in their order, \
+                     because responses answer them by position (reword or translate them \
+                     instead)",
+                    self.questions.len()
+                ),
+            ));
+        }
+        if title == self.title && questions == self.questions {
+            return Ok(None);
+        }
+        let languages = |t: &Localized| t.languages().collect::<Vec<_>>();
+        let changed: Vec<String> = questions
+            .iter()
+            .enumerate()
+            .filter(|(i, q)| self.questions.get(*i) != Some(q))
+            .map(|(i, _)| format!("questions[{i}]"))
+            .collect();
+        let details = serde_json::json!({
+            "title": { "from": languages(&self.title), "to": languages(&title) },
+            "questions": { "from": self.questions.len(), "to": questions.len() },
+            "changed": (title != self.title).then_some("title").into_iter().map(str::to_owned)
+                .chain(changed).collect::<Vec<_>>(),
+        });
+        self.title = title;
+        self.questions = questions;
+        Ok(Some(details))
+    }
+}
+
 /// The longest description, in characters, in each language.
 pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 

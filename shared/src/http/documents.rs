@@ -21,9 +21,9 @@ use super::error::{ApiError, ErrorBody};
 use super::intake::{ID_IN_PATH, path_id};
 use super::json_body;
 use super::outcome::{Sender, Texts, read_parts};
-use crate::domain::ConsultationId;
 use crate::domain::limits::Limits;
 use crate::domain::outcome::MAX_DOCUMENTS;
+use crate::domain::{ConsultationId, WordingRequest};
 use crate::secretariat::Secretariat;
 use crate::site::views::ConsultationView;
 
@@ -35,6 +35,7 @@ where
 {
     Router::new()
         .route("/api/admin/consultations/{id}/description", put(describe))
+        .route("/api/admin/consultations/{id}/wording", put(reword))
         .route(
             "/api/admin/consultations/{id}/documents",
             // Limits are enforced while streaming (see `Budget`), not by buffering the body.
@@ -79,6 +80,49 @@ async fn describe(
     let by = caller.map(|Extension(Caller(who))| who);
     let texts: BTreeMap<String, String> = json_body(&body)?;
     let record = secretariat.describe(&id, texts, by).await?;
+    Ok(Json(ConsultationView::new(
+        &record,
+        secretariat.clock.now(),
+    )))
+}
+
+/// Reword or translate the title and questions
+///
+/// The consultation's title and questions, replacing the ones it has: a translation added, a
+/// mistake corrected. Once the consultation has opened its questions keep their number and
+/// order, since responses answer them by position. Audited (`wording-changed`, with what
+/// changed); the pages follow.
+#[utoipa::path(
+    put,
+    path = "/api/admin/consultations/{id}/wording",
+    operation_id = "rewordConsultation",
+    tag = "admin",
+    security(("bearerAuth" = []), ("adminTokenHeader" = [])),
+    params(("id" = ConsultationId, Path, description = ID_IN_PATH)),
+    request_body = WordingRequest,
+    responses(
+        (status = 200, description = "The consultation as it now stands.",
+            body = ConsultationView),
+        (status = 400, response = Malformed),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 422, description = "A text breaks a rule, or the number of questions changed \
+            once the consultation opened (`field` names it: `title`, `questions`, \
+            `questions[i]`).", body = ErrorBody),
+        (status = 500, response = Internal),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn reword(
+    State(secretariat): State<Arc<Secretariat>>,
+    Path(raw): Path<String>,
+    caller: Option<Extension<Caller>>,
+    body: Bytes,
+) -> Result<Json<ConsultationView>, ApiError> {
+    let id = path_id(&raw)?;
+    let by = caller.map(|Extension(Caller(who))| who);
+    let request: WordingRequest = json_body(&body)?;
+    let record = secretariat.reword(&id, request, by).await?;
     Ok(Json(ConsultationView::new(
         &record,
         secretariat.clock.now(),

@@ -11,7 +11,7 @@ use super::{AdminError, Secretariat};
 use crate::domain::outcome::MAX_DOCUMENTS;
 use crate::domain::{
     Action, Actor, AuditEntry, BackgroundDocument, ConsultationId, Localized, PublishedFile,
-    ValidationError, sanitize_file_name, site_paths,
+    ValidationError, WordingRequest, sanitize_file_name, site_paths,
 };
 use crate::intake::spool::SpooledFile;
 use crate::ports::ConsultationRecord;
@@ -56,6 +56,33 @@ impl Secretariat {
         })
         .await
         .map_err(AdminError::from_modify)?;
+        self.queue.request(id);
+        Ok(record)
+    }
+
+    /// Rewords or translates the consultation's title and questions (audited with what changed;
+    /// see [`crate::domain::Consultation::change_wording`] for the rule on the questions).
+    pub async fn reword(
+        &self,
+        id: &ConsultationId,
+        request: WordingRequest,
+        by: Option<String>,
+    ) -> Result<ConsultationRecord, AdminError> {
+        let now = self.clock.now();
+        let record = modify(self.consultations.as_ref(), id, |c| {
+            let Some(details) = c.change_wording(request.clone(), now)? else {
+                return Ok(None);
+            };
+            Ok(Some(AuditEntry {
+                at: now,
+                consultation: id.clone(),
+                actor: Actor::Secretariat,
+                by: by.clone(),
+                action: Action::WordingChanged,
+                details,
+            }))
+        })
+        .await?;
         self.queue.request(id);
         Ok(record)
     }

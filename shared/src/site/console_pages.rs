@@ -265,6 +265,7 @@ fn action(m: &Catalogue, action: Action) -> &str {
         Action::OutcomePublished => "console_action_outcome_published",
         Action::DescriptionChanged => "console_action_description_changed",
         Action::DocumentsAdded => "console_action_documents_added",
+        Action::WordingChanged => "console_action_wording_changed",
     })
 }
 
@@ -284,6 +285,15 @@ pub struct ConsultationForms<'a> {
     pub description: Option<&'a std::collections::BTreeMap<Language, String>>,
     /// The outcome's texts as sent.
     pub outcome: Option<&'a std::collections::BTreeMap<Language, String>>,
+    /// The title and questions as sent: by language, the title, and the questions one a line.
+    pub wording: Option<&'a Wording>,
+}
+
+/// The title and questions boxes of the console, by language (questions one a line).
+#[derive(Debug, Default)]
+pub struct Wording {
+    pub title: std::collections::BTreeMap<Language, String>,
+    pub questions: std::collections::BTreeMap<Language, String>,
 }
 
 /// What the console's consultation page shows, as read from the store.
@@ -310,7 +320,9 @@ pub fn consultation_page(
         kept,
         tally,
     } = view;
-    use super::console_publishing::{description_section, documents_section, outcome_section};
+    use super::console_publishing::{
+        description_section, documents_section, outcome_section, wording_section,
+    };
     let form = &forms.deadline;
     let m = frame.m();
     let lang = frame.lang;
@@ -349,6 +361,7 @@ pub fn consultation_page(
         }
         (outcome_section(m, lang, csrf, c, forms.outcome, errors))
         (description_section(m, lang, csrf, c, forms.description, errors))
+        (wording_section(m, lang, csrf, c, forms.wording, errors))
         (documents_section(m, lang, csrf, c, errors))
         (kept_section(m, c, kept))
         section aria-labelledby="tally" {

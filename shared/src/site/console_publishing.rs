@@ -114,6 +114,84 @@ pub fn description_section(
     }
 }
 
+/// The id of the title's box in `lang` on the consultation's page (its field name is the
+/// creation form's, `title_{lang}`).
+pub fn wording_title_field(lang: Language) -> String {
+    format!("wording-title-{}", lang.code())
+}
+
+/// The id of the questions' box in `lang` (field `questions_{lang}`, one question a line).
+pub fn wording_questions_field(lang: Language) -> String {
+    format!("wording-questions-{}", lang.code())
+}
+
+/// The title and questions: the form that rewords or translates them (filled with `given`
+/// when it comes back with errors, else with the current texts).
+pub fn wording_section(
+    m: &Catalogue,
+    lang: Language,
+    csrf: &str,
+    c: &Consultation,
+    given: Option<&super::console_pages::Wording>,
+    errors: &[FieldError],
+) -> Markup {
+    let current = super::console_pages::Wording {
+        title: c
+            .title
+            .languages()
+            .map(|l| (l, c.title.get(l).1.to_owned()))
+            .collect(),
+        questions: Language::ALL
+            .into_iter()
+            .filter(|l| c.questions.iter().any(|q| q.languages().any(|ql| ql == *l)))
+            .map(|l| {
+                let lines: Vec<&str> = c
+                    .questions
+                    .iter()
+                    .map(|q| {
+                        if q.languages().any(|ql| ql == l) {
+                            q.get(l).1
+                        } else {
+                            ""
+                        }
+                    })
+                    .collect();
+                (l, lines.join("\n"))
+            })
+            .collect(),
+    };
+    let given = given.unwrap_or(&current);
+    html! {
+        section aria-labelledby="wording" {
+            h2 id="wording" { (m.t("console_wording_heading")) }
+            form method="post" action={ (CONSOLE_PATH) "/consultations/" (c.id) "/wording" } novalidate {
+                (hidden(csrf, lang))
+                p class="note" id="wording-hint" { (m.t("console_wording_hint")) }
+                fieldset {
+                    legend { (m.t("console_title_legend")) }
+                    @for l in Language::ALL {
+                        @let id = wording_title_field(l);
+                        @let error = field_error(errors, &id);
+                        p {
+                            label for=(id) { (language_name(m, l)) }
+                            @if let Some(error) = &error { (error) }
+                            br;
+                            input type="text" id=(id) name={ "title_" (l.code()) } lang=(l.code()) dir=(dir(l))
+                                value=(given.title.get(&l).map(String::as_str).unwrap_or_default())
+                                aria-invalid=[error.as_ref().map(|_| "true")];
+                        }
+                    }
+                }
+                fieldset {
+                    legend { (m.t("console_questions_legend")) }
+                    (texts_by_language(m, errors, wording_questions_field, |l| format!("questions_{}", l.code()), "wording-hint", &given.questions))
+                }
+                p { button type="submit" { (m.t("console_wording_button")) } }
+            }
+        }
+    }
+}
+
 /// The background documents: those published, and the form that adds more.
 pub fn documents_section(
     m: &Catalogue,

@@ -69,17 +69,18 @@ fn read(body: &[u8]) -> Option<NewConsultation> {
     Some(form)
 }
 
-/// The API's request body made of the form: a title in each language given, and question `i`
-/// from line `i` of each language's questions.
-fn request(form: &NewConsultation) -> ConsultationRequest {
-    let title: BTreeMap<String, String> = form
-        .title
+/// The API's title and questions made of the console's boxes: a title in each language given,
+/// and question `i` from line `i` of each language's questions.
+pub(super) fn title_and_questions(
+    title: &BTreeMap<Language, String>,
+    questions: &BTreeMap<Language, String>,
+) -> (BTreeMap<String, String>, Vec<BTreeMap<String, String>>) {
+    let title: BTreeMap<String, String> = title
         .iter()
         .filter(|(_, t)| !t.trim().is_empty())
         .map(|(l, t)| (l.code().to_owned(), t.trim().to_owned()))
         .collect();
-    let lines: BTreeMap<Language, Vec<&str>> = form
-        .questions
+    let lines: BTreeMap<Language, Vec<&str>> = questions
         .iter()
         .map(|(l, q)| (*l, q.lines().map(str::trim).collect::<Vec<_>>()))
         .collect();
@@ -99,6 +100,12 @@ fn request(form: &NewConsultation) -> ConsultationRequest {
                 .collect()
         })
         .collect();
+    (title, questions)
+}
+
+/// The API's request body made of the form.
+fn request(form: &NewConsultation) -> ConsultationRequest {
+    let (title, questions) = title_and_questions(&form.title, &form.questions);
     let description: BTreeMap<String, String> = form
         .description
         .iter()

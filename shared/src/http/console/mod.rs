@@ -46,6 +46,10 @@ pub fn router(state: AdminState) -> Router {
             "/admin/consultations/{id}/description",
             post(publishing::describe),
         )
+        .route(
+            "/admin/consultations/{id}/wording",
+            post(publishing::reword),
+        )
         // Limits are enforced while streaming, by the API's reader, not by buffering the body.
         .route(
             "/admin/consultations/{id}/documents",

@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::consultations::render;
+use super::create::title_and_questions;
 use super::{forbidden, language, to_sign_in};
+use crate::domain::WordingRequest;
 use crate::domain::account::AccountName;
 use crate::domain::account::SessionId;
 use crate::domain::{ConsultationId, Language};
@@ -23,9 +25,12 @@ use crate::http::intake::path_id;
 use crate::http::outcome::{ConsoleControls, Sender, Texts, read_parts};
 use crate::http::session::{same_origin, session};
 use crate::secretariat::AdminError;
-use crate::site::console_pages::{ConsultationForms, FieldError, console_page_path, console_url};
+use crate::site::console_pages::{
+    ConsultationForms, FieldError, Wording, console_page_path, console_url,
+};
 use crate::site::console_publishing::{
     DOCUMENT_FILE_FIELD, OUTCOME_FILE_FIELD, description_field, outcome_text_field,
+    wording_questions_field, wording_title_field,
 };
 
 /// Who is signed in, once the request has shown it came from this console: a session, a
@@ -163,6 +168,71 @@ pub(crate) async fn describe(
             }];
             let forms = ConsultationForms {
                 description: Some(&texts),
+                ..ConsultationForms::default()
+            };
+            again(&s, lang, &id, &signed, &forms, &errors).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The title and questions reworded or translated: the same use case as
+/// `PUT /api/admin/consultations/{id}/wording`.
+pub(crate) async fn reword(
+    State(s): State<AdminState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let given = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let lang = language(given("lang"), &headers);
+    let signed = match signed_in(&s, &headers, lang).await? {
+        Ok(signed) => signed,
+        Err(refused) => return Ok(refused),
+    };
+    if !given("csrf").is_some_and(|t| signed.session.accepts_form_token(t)) {
+        return Ok(forbidden(lang));
+    }
+    let id = path_id(&raw)?;
+    let boxes = |prefix: &str| -> BTreeMap<Language, String> {
+        Language::ALL
+            .into_iter()
+            .filter_map(|l| Some((l, given(&format!("{prefix}{}", l.code()))?.to_owned())))
+            .filter(|(_, t)| !t.trim().is_empty())
+            .collect()
+    };
+    let wording = Wording {
+        title: boxes("title_"),
+        questions: boxes("questions_"),
+    };
+    let (title, questions) = title_and_questions(&wording.title, &wording.questions);
+    let request = WordingRequest { title, questions };
+    let by = Some(signed.name.to_string());
+    match s.secretariat.reword(&id, request, by).await {
+        Ok(_) => Ok(done(&id, lang, "wording")),
+        Err(AdminError::Invalid(v)) => {
+            let m = crate::i18n::messages(lang);
+            // The rule names the title or the questions; the box is the first language given.
+            let first = |texts: &BTreeMap<Language, String>| {
+                texts.keys().next().copied().unwrap_or(Language::En)
+            };
+            let field = if v.field == "title" {
+                wording_title_field(first(&wording.title))
+            } else {
+                wording_questions_field(first(&wording.questions))
+            };
+            let errors = [FieldError {
+                field: field.into(),
+                message: m.render(&v.message),
+            }];
+            let forms = ConsultationForms {
+                wording: Some(&wording),
                 ..ConsultationForms::default()
             };
             again(&s, lang, &id, &signed, &forms, &errors).await
