@@ -12,7 +12,8 @@
 # intake router over the embedded store: never a 500), file_name (sanitizing), smtp_dialogue
 # (any client bytes through the local SMTP conversation: only well-formed replies), signed_note
 # (checkpoints, verifier keys, receipts' signatures, entry bundles: what `verbatim verify`
-# reads). Seeds come from the repo's real corpora (tests/mail) and a few bodies written here;
+# reads), text_extract (the HTML, RTF, DOCX, XLSX, PPTX and OpenDocument readers: the first byte
+# picks the type) and pdf_text (the PDF reader in its child process, as publication runs it). Seeds come from the repo's real corpora (tests/mail) and a few bodies written here;
 # what libFuzzer learns stays in tests/fuzz/corpus (ignored by git). A crash leaves its input
 # in tests/fuzz/artifacts/<target>/ and exits non-zero. Prints executions per target.
 set -euo pipefail
@@ -28,7 +29,7 @@ RUNS=${RUNS:-}
 SANITIZER=${SANITIZER:-address}
 CARGO_FUZZ_VERSION=0.13.2
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name smtp_dialogue signed_note)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(email_message intake_http file_name smtp_dialogue signed_note text_extract pdf_text)
 
 export RUSTC_BOOTSTRAP=1
 export PATH="$ROOT/.tools/bin:$PATH"
@@ -50,6 +51,14 @@ seed file_name path '../../etc/passwd'
 seed file_name windows 'C:\\Users\\ada\\CON.txt'
 seed smtp_dialogue delivery 'EHLO fuzz.example\r\nMAIL FROM:<ada@example.org>\r\nRCPT TO:<fuzz@fuzz.example>\r\nRCPT TO:<nobody@fuzz.example>\r\nDATA\r\nFrom: Ada <ada@example.org>\r\nSubject: View\r\n\r\nOur view.\r\n..dotted\r\n.\r\nRSET\r\nNOOP\r\nQUIT\r\n'
 seed smtp_dialogue subscribe 'HELO x\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<fuzz+subscribe@fuzz.example>\r\nDATA\r\nFrom: b@example.org\r\n\r\nsubscribe\r\n.\r\n'
+# The extractors' seeds: the first byte picks the type (see text_extract.rs), then real files.
+with_type() { mkdir -p "$FUZZ/corpus/text_extract"; { printf '%b' "$2"; cat "$3"; } >"$FUZZ/corpus/text_extract/$1"; }
+with_type docx '\x03' "$ROOT/tests/browser/fixtures/search.docx"
+with_type odt '\x06' "$ROOT/tests/browser/fixtures/search.odt"
+seed text_extract html '\x01<!doctype html><title>T</title><p>Our <b>view</b>&amp; more<script>x()</script>'
+seed text_extract rtf '\x02{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}\\f0 Our \\b view\\b0 \\u233?t\\par}'
+mkdir -p "$FUZZ/corpus/pdf_text"
+cp "$ROOT/tests/browser/fixtures/search.pdf" "$FUZZ/corpus/pdf_text/search.pdf"
 seed signed_note checkpoint 'verbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
 
 status=0

@@ -108,7 +108,9 @@ fn decode_references(text: &str) -> String {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // A reference is short: its `;` within 12 bytes (found by byte, so that a character
+        // of several bytes at the edge is not cut: the fuzzer found that panic).
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|end| {
             let name = &rest[1..end];
             let c = match name {
@@ -275,6 +277,14 @@ mod tests {
         assert_eq!(plain(b"\xFF\xFEh\0i\0"), "hi");
         assert_eq!(plain(b"\xFE\xFF\0h\0i"), "hi");
         assert_eq!(plain("互联网治理".as_bytes()), "互联网治理");
+    }
+
+    #[test]
+    fn an_ampersand_before_a_character_of_several_bytes_is_kept() {
+        // Found by the text_extract fuzz target: the reference's 12-byte window ended inside
+        // the euro sign and the slice panicked.
+        assert_eq!(html("&amp; m>x\u{659}€¤(R"), "& m>x\u{659}€¤(R");
+        assert_eq!(html("a &xxxxxxxxx€; b"), "a &xxxxxxxxx€; b");
     }
 
     #[test]
