@@ -74,7 +74,7 @@ if [ "$status" != 201 ]; then
   exit 1
 fi
 
-# Every check runs. tests/schemathesis.toml holds the three exceptions the description cannot
+# Every check runs. tests/schemathesis.toml holds the exceptions the description cannot
 # avoid (positive_data_acceptance admits 422 where a deadline must be in the future, 410 and
 # 415 where an upload's expiry or a file's content decide, 422 where an answer's question
 # number does; negative_data_rejection admits 413

@@ -630,6 +630,7 @@ impl PartialSchema for WordingRequest {
                     ))),
             )
             .required("questions")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .into()
     }
 }

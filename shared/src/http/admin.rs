@@ -339,9 +339,11 @@ impl From<&Account> for AccountView {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
-    #[schema(example = "ada.lovelace")]
+    /// 2 to 64 characters: lowercase letters a-z, digits, `.`, `-` and `_`, starting with a
+    /// letter.
+    #[schema(example = "ada.lovelace", pattern = "^[a-z][a-z0-9._-]{1,63}$")]
     pub name: String,
-    /// At least 12 characters.
+    /// At least 12 characters and at most 1,024 bytes.
     #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
     #[serde(default)]
@@ -352,6 +354,7 @@ pub struct NewAccount {
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
+    /// At least 12 characters and at most 1,024 bytes.
     #[schema(min_length = 12, max_length = 1024)]
     pub password: String,
 }
@@ -362,7 +365,8 @@ pub struct NewPassword {
 pub struct NewTotp {
     #[schema(example = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")]
     pub secret: String,
-    #[schema(example = "123456")]
+    /// The six digits the app shows now for `secret` (a step early or late is accepted).
+    #[schema(example = "123456", pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 

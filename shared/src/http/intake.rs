@@ -876,14 +876,18 @@ impl PartialSchema for ResponseForm {
                 .format(Some(SchemaFormat::Custom("binary".into())))
                 .content_media_type("application/octet-stream")
         };
-        // A field given once is one part, a repeated one several: `file` is either.
-        let files = |at_least: usize, at_most: Option<usize>| {
-            OneOfBuilder::new().item(binary().min_length(Some(1))).item(
-                ArrayBuilder::new()
-                    .items(binary().min_length(Some(1)))
-                    .min_items(Some(at_least))
-                    .max_items(at_most),
-            )
+        // A field given once is one part, a repeated one several: `file` is either. Among the
+        // fields a part may be empty (a form's file input left empty is ignored); the branch
+        // that needs a file needs one with bytes.
+        let files = |at_least: usize, at_most: Option<usize>, min_bytes: usize| {
+            OneOfBuilder::new()
+                .item(binary().min_length(Some(min_bytes)))
+                .item(
+                    ArrayBuilder::new()
+                        .items(binary().min_length(Some(min_bytes)))
+                        .min_items(Some(at_least))
+                        .max_items(at_most),
+                )
         };
         let limits = Limits::default();
         let fields = ObjectBuilder::new()
@@ -911,7 +915,7 @@ impl PartialSchema for ResponseForm {
             )
             .property(
                 "file",
-                files(0, Some(limits.max_files)).description(Some(format!(
+                files(0, Some(limits.max_files), 0).description(Some(format!(
                     "Attached files, each as a part named `file`: up to {}, at most {} \
                          bytes each, {} bytes in all (text and answers included). Each is \
                          published byte for byte under its sanitized file name, numbered \
@@ -945,7 +949,7 @@ impl PartialSchema for ResponseForm {
             )
             .item(
                 ObjectBuilder::new()
-                    .property("file", files(1, None))
+                    .property("file", files(1, None, 1))
                     .required("file"),
             )
             // Or answers. "Some `answer-{k}` is not empty" needs `not` (which schemathesis
