@@ -3,6 +3,8 @@
 
 use maud::{Markup, html};
 
+use crate::domain::Language;
+
 /// Where the console lives; its session cookie is scoped to this path.
 pub const CONSOLE_PATH: &str = "/admin";
 
@@ -18,4 +20,11 @@ pub(super) fn field_error(errors: &[FieldError], field: &str) -> Option<Markup> 
     errors.iter().find(|e| e.field == field).map(|e| {
         html! { p class="error" id={ (field) "-error" } { (e.message) } }
     })
+}
+
+/// The title and questions boxes of the console, by language (questions one a line).
+#[derive(Debug, Default)]
+pub struct Wording {
+    pub title: std::collections::BTreeMap<Language, String>,
+    pub questions: std::collections::BTreeMap<Language, String>,
 }

@@ -14,7 +14,7 @@ use crate::i18n::{Catalogue, messages};
 use crate::ports::ConsultationRecord;
 
 use super::console_forms::field_error;
-pub use super::console_forms::{CONSOLE_PATH, FieldError};
+pub use super::console_forms::{CONSOLE_PATH, FieldError, Wording};
 
 /// What every console page needs to know: its language and path (for the language links),
 /// who is signed in and their form token (for the sign-out button).
@@ -287,13 +287,6 @@ pub struct ConsultationForms<'a> {
     pub outcome: Option<&'a std::collections::BTreeMap<Language, String>>,
     /// The title and questions as sent: by language, the title, and the questions one a line.
     pub wording: Option<&'a Wording>,
-}
-
-/// The title and questions boxes of the console, by language (questions one a line).
-#[derive(Debug, Default)]
-pub struct Wording {
-    pub title: std::collections::BTreeMap<Language, String>,
-    pub questions: std::collections::BTreeMap<Language, String>,
 }
 
 /// What the console's consultation page shows, as read from the store.

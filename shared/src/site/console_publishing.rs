@@ -132,10 +132,10 @@ pub fn wording_section(
     lang: Language,
     csrf: &str,
     c: &Consultation,
-    given: Option<&super::console_pages::Wording>,
+    given: Option<&super::console_forms::Wording>,
     errors: &[FieldError],
 ) -> Markup {
-    let current = super::console_pages::Wording {
+    let current = super::console_forms::Wording {
         title: c
             .title
             .languages()
