@@ -104,8 +104,18 @@ pub async fn serve(
             graceful.watcher(),
         );
         let max_per_client = limits.max_per_client;
+        // A free share is taken here, in the order connections are accepted; only a connection
+        // over its client's share waits, in its task. (Taken in the task, a later connection's
+        // task could run first and take the share of an earlier one.)
+        let ready = if counted {
+            per_client.take(peer.ip(), max_per_client)
+        } else {
+            None
+        };
         tokio::spawn(async move {
-            let held = if counted {
+            let held = if let Some(held) = ready {
+                Some(held)
+            } else if counted {
                 match per_client
                     .wait_for(peer.ip(), max_per_client, PER_CLIENT_WAIT)
                     .await
