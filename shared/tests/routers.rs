@@ -110,6 +110,15 @@ impl App {
         }
     }
 
+    /// A GET with a console session's cookie.
+    async fn get_signed(&self, uri: impl AsRef<str>, cookie: &str) -> Reply {
+        let request = Request::get(uri.as_ref())
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
     async fn get(&self, uri: &str) -> Reply {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
             .await
@@ -905,12 +914,7 @@ async fn the_wording_is_translated_and_corrected_but_questions_keep_their_number
     app.add_person("ada").await;
     let (cookie, token) = app.signed_in("ada").await;
     let page = app
-        .send(
-            Request::get("/admin/consultations/net-2027?lang=en")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_signed("/admin/consultations/net-2027?lang=en", &cookie)
         .await;
     let html = String::from_utf8(page.body).unwrap();
     assert!(
@@ -2411,11 +2415,9 @@ async fn the_console_charts_the_responses_published_so_far() {
         let app = &app;
         async move {
             let page = app
-                .send(
-                    Request::get(format!("/admin/consultations/net-2027?lang={lang}"))
-                        .header(header::COOKIE, &cookie)
-                        .body(Body::empty())
-                        .unwrap(),
+                .get_signed(
+                    format!("/admin/consultations/net-2027?lang={lang}"),
+                    &cookie,
                 )
                 .await;
             String::from_utf8(page.body).unwrap()
@@ -2469,14 +2471,7 @@ async fn the_console_charts_the_responses_published_so_far() {
     assert!(charted.contains("<table"), "the numbers beside each chart");
 
     // The list says how many were published, and when.
-    let list = app
-        .send(
-            Request::get("/admin/?lang=en")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let list = app.get_signed("/admin/?lang=en", &cookie).await;
     let list = String::from_utf8(list.body).unwrap();
     assert!(
         list.contains("<th scope=\"col\">Last publication</th>"),
@@ -2521,12 +2516,7 @@ async fn console_deadline_moves_name_the_person_in_the_audit() {
         .unwrap();
     assert_eq!(audit[1].by.as_deref(), Some("ada"));
     let page = app
-        .send(
-            Request::get("/admin/consultations/net-2027?lang=fr")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_signed("/admin/consultations/net-2027?lang=fr", &cookie)
         .await;
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("Council asked for more time"));
@@ -2553,14 +2543,7 @@ async fn the_admin_api_takes_a_console_session_with_its_csrf_checks() {
     app.open_consultation().await;
     app.add_person("ada").await;
     let (cookie, token) = app.signed_in("ada").await;
-    let list = app
-        .send(
-            Request::get("/api/admin/consultations")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let list = app.get_signed("/api/admin/consultations", &cookie).await;
     assert_eq!(list.status, StatusCode::OK);
     let patch = |csrf: Option<&str>, origin: &str| {
         let mut request = Request::patch("/api/admin/consultations/net-2027")
@@ -2607,12 +2590,7 @@ async fn console_opens_a_consultation_after_checking_the_computed_deadline() {
     app.add_person("ada").await;
     let (cookie, token) = app.signed_in("ada").await;
     let form = app
-        .send(
-            Request::get("/admin/consultations/new?lang=fr")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_signed("/admin/consultations/new?lang=fr", &cookie)
         .await;
     assert_eq!(form.status, StatusCode::OK);
     let html = String::from_utf8(form.body).unwrap();
@@ -2681,14 +2659,7 @@ async fn console_administrators_manage_accounts_and_others_may_not() {
     app.add_person("ada").await;
     let (cookie, token) = app.signed_in("ada").await;
     let origin = format!("https://{HOST}");
-    let page = app
-        .send(
-            Request::get("/admin/users")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = app.get_signed("/admin/users", &cookie).await;
     assert_eq!(page.status, StatusCode::OK);
     let added = app
         .console_post(
@@ -2780,14 +2751,7 @@ async fn console_sets_up_totp_and_sign_in_then_asks_for_the_code() {
     let app = app();
     app.add_person("ada").await;
     let (cookie, token) = app.signed_in("ada").await;
-    let page = app
-        .send(
-            Request::get("/admin/account/totp")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let page = app.get_signed("/admin/account/totp", &cookie).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("otpauth://totp/Verbatim:ada?secret="));
@@ -3093,14 +3057,7 @@ async fn the_console_publishes_the_description_documents_and_outcome() {
     assert_eq!(outcome["languages"], json!(["en"]), "{outcome}");
 
     // The console's page lists it all, and the audit names ada for each.
-    let reply = app
-        .send(
-            Request::get(format!("{page}?lang=en"))
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let reply = app.get_signed(format!("{page}?lang=en"), &cookie).await;
     let html = String::from_utf8(reply.body).unwrap();
     assert!(
         html.contains("paper.pdf") && html.contains("report.pdf"),
@@ -3226,12 +3183,7 @@ async fn what_was_kept_is_listed_and_downloaded_by_the_secretariat_only() {
     app.add_person("ada").await;
     let (cookie, _) = app.signed_in("ada").await;
     let page = app
-        .send(
-            Request::get("/admin/consultations/net-2027?lang=en")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .get_signed("/admin/consultations/net-2027?lang=en", &cookie)
         .await;
     let html = String::from_utf8(page.body).unwrap();
     assert!(html.contains("mail sent after the deadline"), "{html}");
@@ -3244,14 +3196,7 @@ async fn what_was_kept_is_listed_and_downloaded_by_the_secretariat_only() {
         "another consultation's mail: {html}"
     );
     let path = "/admin/consultations/net-2027/kept/late/0a1b.eml";
-    let file = app
-        .send(
-            Request::get(path)
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let file = app.get_signed(path, &cookie).await;
     assert_eq!(file.body, late);
     assert_eq!(app.get(path).await.status, StatusCode::SEE_OTHER);
 }

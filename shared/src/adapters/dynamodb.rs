@@ -978,18 +978,13 @@ impl Subscriptions for DynamoStore {
         consultation: &ConsultationId,
         subscriber: &SubscriberId,
     ) -> Result<Option<Subscription>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(subscription_key(consultation, subscriber)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("finding a subscription", e))?;
-        out.item
-            .map(|item| from_json(get_s(&item, "data")?))
-            .transpose()
+        self.read_item(
+            subscription_key(consultation, subscriber),
+            "finding a subscription",
+        )
+        .await?
+        .map(|item| from_json(get_s(&item, "data")?))
+        .transpose()
     }
 
     async fn confirm(
@@ -1136,14 +1131,11 @@ impl Subscriptions for DynamoStore {
             MailStop::Bounced => BOUNCED.to_owned(),
             MailStop::Unsubscribed(consultation) => unsubscribed_sort_key(consultation),
         };
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(key(stop_partition(subscriber), sort_key)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("stopping mail to an address", e))?;
-        Ok(())
+        self.put_item(
+            key(stop_partition(subscriber), sort_key),
+            "stopping mail to an address",
+        )
+        .await
     }
 
     async fn mail_stopped(
@@ -1173,16 +1165,13 @@ impl Subscriptions for DynamoStore {
         &self,
         consultation: &ConsultationId,
     ) -> Result<OutcomeMailing, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(list_partition(consultation), OUTCOME_MAILING)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("reading the outcome's mailing", e))?;
-        match out.item {
+        let item = self
+            .read_item(
+                key(list_partition(consultation), OUTCOME_MAILING),
+                "reading the outcome's mailing",
+            )
+            .await?;
+        match item {
             Some(item) => from_json(get_s(&item, "data")?),
             None => Ok(OutcomeMailing::default()),
         }
@@ -1195,14 +1184,7 @@ impl Subscriptions for DynamoStore {
     ) -> Result<(), StoreError> {
         let mut item = key(list_partition(consultation), OUTCOME_MAILING);
         item.insert("data".into(), s(to_json(mailing)?));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("recording the outcome's mailing", e))?;
-        Ok(())
+        self.put_item(item, "recording the outcome's mailing").await
     }
 
     async fn claim_outcome_mail(
@@ -1271,6 +1253,18 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_error(context, e))?;
         Ok(out.item)
+    }
+
+    /// Puts `item`, whatever is there (for items only their own writer changes).
+    async fn put_item(&self, item: Item, context: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error(context, e))?;
+        Ok(())
     }
 
     async fn delete_item(&self, item_key: Item, context: &str) -> Result<bool, StoreError> {

@@ -918,18 +918,18 @@ impl Subscriptions for SqliteStore {
         &self,
         consultation: &ConsultationId,
     ) -> Result<OutcomeMailing, StoreError> {
-        let found: Option<OutcomeMailing> = {
-            let id = consultation.to_string();
-            self.with(move |conn| {
-                let data: Option<Option<String>> = conn
-                    .prepare_cached("SELECT outcome_mailing FROM consultations WHERE id = ?1")
-                    .and_then(|mut statement| statement.query_row([id], |row| row.get(0)))
-                    .optional()
-                    .map_err(|e| db("reading the outcome's mailing", e))?;
-                data.flatten().map(|d| from_json(&d)).transpose()
+        let id = consultation.to_string();
+        let found: Option<OutcomeMailing> = self
+            .with(move |conn| {
+                find_data(
+                    conn,
+                    "SELECT outcome_mailing FROM consultations
+                     WHERE id = ?1 AND outcome_mailing IS NOT NULL",
+                    &id,
+                    "reading the outcome's mailing",
+                )
             })
-            .await?
-        };
+            .await?;
         Ok(found.unwrap_or_default())
     }
 

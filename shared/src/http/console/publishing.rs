@@ -59,6 +59,63 @@ async fn signed_in(
     }))
 }
 
+/// A form of the console (urlencoded), sent from this host with the session's form token.
+struct SignedForm {
+    fields: Vec<(String, String)>,
+    lang: Language,
+    signed: Signed,
+}
+
+impl SignedForm {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// One box a language (`field_of` names it); every box is sent, and those left empty
+    /// give no text.
+    fn texts(&self, field_of: impl Fn(Language) -> String) -> BTreeMap<Language, String> {
+        Language::ALL
+            .into_iter()
+            .filter_map(|l| Some((l, self.get(&field_of(l))?.to_owned())))
+            .filter(|(_, t)| !t.trim().is_empty())
+            .collect()
+    }
+}
+
+/// The form in `body` with who sent it; else the response that refuses it (no session: to the
+/// sign-in page; another origin, or not the session's form token: 403).
+async fn signed_form(
+    s: &AdminState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Result<SignedForm, Response>, ApiError> {
+    let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let lang_field = fields
+        .iter()
+        .find(|(n, _)| n == "lang")
+        .map(|(_, v)| v.as_str());
+    let lang = language(lang_field, headers);
+    let signed = match signed_in(s, headers, lang).await? {
+        Ok(signed) => signed,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let form = SignedForm {
+        fields,
+        lang,
+        signed,
+    };
+    if !form
+        .get("csrf")
+        .is_some_and(|t| form.signed.session.accepts_form_token(t))
+    {
+        return Ok(Err(forbidden(lang)));
+    }
+    Ok(Ok(form))
+}
+
 /// Back to the consultation's page, at the section that changed.
 fn done(id: &ConsultationId, lang: Language, section: &str) -> Response {
     Redirect::to(&format!(
@@ -128,29 +185,13 @@ pub(crate) async fn describe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let pairs: Option<Vec<(String, String)>> = serde_urlencoded::from_bytes(&body).ok();
-    let given = |name: &str| {
-        pairs
-            .iter()
-            .flatten()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let lang = language(given("lang"), &headers);
-    let signed = match signed_in(&s, &headers, lang).await? {
-        Ok(signed) => signed,
+    let form = match signed_form(&s, &headers, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    if !given("csrf").is_some_and(|t| signed.session.accepts_form_token(t)) {
-        return Ok(forbidden(lang));
-    }
+    let (lang, signed) = (form.lang, &form.signed);
     let id = path_id(&raw)?;
-    // Every language's box is sent; those left empty give no text.
-    let texts: BTreeMap<Language, String> = Language::ALL
-        .into_iter()
-        .filter_map(|l| Some((l, given(&description_field(l))?.to_owned())))
-        .filter(|(_, t)| !t.trim().is_empty())
-        .collect();
+    let texts = form.texts(description_field);
     let raw_texts = texts
         .iter()
         .map(|(l, t)| (l.code().to_owned(), t.clone()))
@@ -170,7 +211,7 @@ pub(crate) async fn describe(
                 description: Some(&texts),
                 ..ConsultationForms::default()
             };
-            again(&s, lang, &id, &signed, &forms, &errors).await
+            again(&s, lang, &id, signed, &forms, &errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -184,32 +225,15 @@ pub(crate) async fn reword(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let given = |name: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let lang = language(given("lang"), &headers);
-    let signed = match signed_in(&s, &headers, lang).await? {
-        Ok(signed) => signed,
+    let form = match signed_form(&s, &headers, &body).await? {
+        Ok(form) => form,
         Err(refused) => return Ok(refused),
     };
-    if !given("csrf").is_some_and(|t| signed.session.accepts_form_token(t)) {
-        return Ok(forbidden(lang));
-    }
+    let (lang, signed) = (form.lang, &form.signed);
     let id = path_id(&raw)?;
-    let boxes = |prefix: &str| -> BTreeMap<Language, String> {
-        Language::ALL
-            .into_iter()
-            .filter_map(|l| Some((l, given(&format!("{prefix}{}", l.code()))?.to_owned())))
-            .filter(|(_, t)| !t.trim().is_empty())
-            .collect()
-    };
     let wording = Wording {
-        title: boxes("title_"),
-        questions: boxes("questions_"),
+        title: form.texts(|l| format!("title_{}", l.code())),
+        questions: form.texts(|l| format!("questions_{}", l.code())),
     };
     let (title, questions) = title_and_questions(&wording.title, &wording.questions);
     let request = WordingRequest { title, questions };
@@ -235,7 +259,7 @@ pub(crate) async fn reword(
                 wording: Some(&wording),
                 ..ConsultationForms::default()
             };
-            again(&s, lang, &id, &signed, &forms, &errors).await
+            again(&s, lang, &id, signed, &forms, &errors).await
         }
         Err(e) => Err(e.into()),
     }
