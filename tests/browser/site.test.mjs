@@ -616,6 +616,17 @@ test('a whole consultation run from the console: created with two questions, a d
   assert.match(trail, /browser-bea/);
   assert.match(trail, /deadline moved: The meeting moved/);
 
+  // A Spanish title added from the console's wording form; the responses so far are charted.
+  await page.fill('#wording-title-es', 'Conducida desde la consola');
+  await page.click('form[action$="/wording"] button[type=submit]');
+  assert.match(page.url(), /#wording$/);
+  assert.match(await page.locator('main table').last().innerText(), /Title or questions changed/);
+  await until('the response charted on the console', async () => {
+    await page.goto(`${base}/admin/consultations/console-flow?lang=en`);
+    return (await page.locator('#tally ~ figure, section[aria-labelledby=tally] figure').count()) > 0;
+  });
+  assert.equal((await api('GET', '/api/consultations/console-flow')).title.es, 'Conducida desde la consola');
+
   // The outcome: an English text and the report; then seen on the public site.
   const report = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(4096)]);
   const reportPath = join(data, 'report.pdf');
