@@ -152,7 +152,19 @@ async fn sequence(
         for id in batch {
             let started = Instant::now();
             match publisher.sequence(&id).await {
-                Ok(0) => {}
+                Ok(0) => {
+                    // Another sequencer holds the consultation's lease (a store shared with
+                    // other processes): it numbers what is pending, unless it died, in which
+                    // case its lease expires and a later try here takes over.
+                    if matches!(publisher.responses.pending(&id).await, Ok(p) if !p.is_empty()) {
+                        let retry = retry.clone();
+                        let id = id.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(SEQUENCE_RETRY).await;
+                            let _ = retry.send(id);
+                        });
+                    }
+                }
                 Ok(numbered) => {
                     tracing::info!(consultation = %id, numbered, ms = started.elapsed().as_millis() as u64, "sequenced");
                 }

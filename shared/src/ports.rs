@@ -202,6 +202,63 @@ pub trait Responses: Send + Sync {
     ) -> Result<Vec<Response>, StoreError>;
 }
 
+/// A consultation's sequencer lease as taken: who holds it, its fencing token, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequencerLease {
+    pub consultation: ConsultationId,
+    /// Who took it (one sequencing run: a fresh id each time).
+    pub holder: String,
+    /// Greater than every token taken before for this consultation: a batch commits only while
+    /// the lease still carries it, so a sequencer whose lease expired and was taken over (a
+    /// Lambda paused, a network partition) can no longer commit anything.
+    pub token: u64,
+    pub expires_at: Timestamp,
+}
+
+/// What the sequencer needs from a store that numbers after receiving (DynamoDB): the lease
+/// that makes it one writer per consultation across every process, and the batch commit.
+/// The loop around them (batching, renewals, turns) is `crate::sequencing::numbering`.
+#[async_trait]
+pub trait Numbering: Send + Sync {
+    /// Takes the consultation's lease until `until`, if nobody holds it or its holder let it
+    /// expire (by `now`). `None` while another holder's lease runs. Every take gives a new,
+    /// greater token.
+    async fn take_lease(
+        &self,
+        consultation: &ConsultationId,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<SequencerLease>, StoreError>;
+
+    /// Extends a lease still held (same token) to `until`: `false` if it was taken over.
+    async fn renew_lease(
+        &self,
+        lease: &mut SequencerLease,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Lets the lease go (a lease taken over since is left alone).
+    async fn release_lease(&self, lease: &SequencerLease) -> Result<(), StoreError>;
+
+    /// Whether any response of the consultation is pending (strongly consistent).
+    async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError>;
+
+    /// Numbers `batch` (pending, oldest first) after `record.response_count`, in one atomic
+    /// step fenced by that count, by the seal and by the lease's token: `Ok(false)` when any
+    /// of the three moved (nothing was written; read again). At most
+    /// [`Numbering::MAX_BATCH`] responses.
+    async fn number_batch(
+        &self,
+        record: &ConsultationRecord,
+        lease: &SequencerLease,
+        batch: &[NewResponse],
+    ) -> Result<bool, StoreError>;
+
+    /// The most responses one `number_batch` takes (the store's transaction limits).
+    const MAX_BATCH: usize;
+}
+
 /// How far publication has got: the high-water mark that makes publishing resumable.
 #[async_trait]
 pub trait PublicationState: Send + Sync {

@@ -1859,6 +1859,191 @@ async fn a_guard_pointing_at_nothing_is_an_error_not_a_crash() {
     );
 }
 
+/// A table of its own on moto, with a store and a raw client on it.
+async fn dynamo_table(
+    prefix: &str,
+) -> (
+    Backend,
+    shared::adapters::dynamodb::DynamoStore,
+    aws_sdk_dynamodb::Client,
+    String,
+) {
+    let moto = test_support::moto();
+    let config = moto.sdk_config().await;
+    let table = test_support::unique_name(&format!("{prefix}-table"));
+    let names = shared::AwsNames::new(
+        &table,
+        &test_support::unique_name(&format!("{prefix}-private")),
+        &test_support::unique_name(&format!("{prefix}-site")),
+    );
+    let b = Backend::aws(&config, &names, true).await.unwrap();
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let store = shared::adapters::dynamodb::DynamoStore::new(client.clone(), table.clone());
+    (b, store, client, table)
+}
+
+/// The sequencer's lease on DynamoDB: while another holder's lease runs, a run numbers
+/// nothing (it leaves the work to the holder); once it expires, a run takes it with a greater
+/// token; and a holder whose lease was taken over cannot commit a batch, even one whose count
+/// is right.
+#[tokio::test]
+async fn the_sequencer_lease_fences_out_a_holder_that_lost_it() {
+    let (b, store, dynamo, table) = dynamo_table("lease").await;
+    let c = consultation("leased");
+    create(&b, &c).await;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let r = response(
+            &c,
+            at("2026-12-05T10:00:00Z") + SignedDuration::from_secs(i),
+        );
+        b.responses.receive(r.clone()).await.unwrap();
+        sent.push(r);
+    }
+    let now = Timestamp::now();
+    let held = store
+        .take_lease(
+            &c.id,
+            "someone-else",
+            now,
+            now + SignedDuration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .expect("a free lease is taken");
+    assert!(
+        store
+            .take_lease(&c.id, "me", now, now + SignedDuration::from_secs(60))
+            .await
+            .unwrap()
+            .is_none(),
+        "a running lease is not taken"
+    );
+    assert_eq!(b.responses.sequence(&c.id).await.unwrap(), 0);
+    assert_eq!(b.responses.pending(&c.id).await.unwrap().len(), 5);
+
+    // The holder stalls past its lease; another run takes it over.
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", s(&format!("C#{}", c.id)))
+        .key("sk", s("SEQUENCER"))
+        .update_expression("SET expires_ms = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    let taker = store
+        .take_lease(&c.id, "taker", now, now + SignedDuration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("an expired lease is taken");
+    assert!(taker.token > held.token, "{taker:?} after {held:?}");
+
+    // The stalled holder wakes up: its batch, right in every other way, is refused.
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    let pending = b.responses.pending(&c.id).await.unwrap();
+    assert!(!store.number_batch(&record, &held, &pending).await.unwrap());
+    let mut stale = held.clone();
+    assert!(!store.renew_lease(&mut stale, now).await.unwrap());
+    store.release_lease(&held).await.unwrap();
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        0
+    );
+    // The holder of the lease commits it.
+    assert!(store.number_batch(&record, &taker, &pending).await.unwrap());
+    store.release_lease(&taker).await.unwrap();
+    let numbered = b.responses.range(&c.id, 1..=5).await.unwrap();
+    let ids: Vec<_> = numbered.iter().map(|r| r.response.id.clone()).collect();
+    assert_eq!(ids, sent.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    // Let go, the lease is free for the next run.
+    assert!(
+        store
+            .take_lease(&c.id, "next", now, now + SignedDuration::from_secs(60))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Several sequencers, each its own store and client as in separate functions, run while
+/// responses keep arriving: every response is numbered once, 1…N without a gap, and nothing
+/// is left pending.
+#[tokio::test]
+async fn racing_sequencers_number_every_response_once() {
+    let (b, _, _, table) = dynamo_table("race").await;
+    let c = consultation("raced");
+    create(&b, &c).await;
+    let config = test_support::moto().sdk_config().await;
+    let receivers: Vec<_> = (0..4)
+        .map(|k| {
+            let (responses, c) = (b.responses.clone(), c.clone());
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..40 {
+                    let at = at("2026-12-05T10:00:00Z") + SignedDuration::from_millis(k * 1000 + i);
+                    let r = response(&c, at);
+                    responses.receive(r.clone()).await.unwrap();
+                    ids.push(r.id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sequencers: Vec<_> = (0..3)
+        .map(|_| {
+            let store = shared::adapters::dynamodb::DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(&config),
+                table.clone(),
+            );
+            let (done, id) = (done.clone(), c.id.clone());
+            tokio::spawn(async move {
+                let mut numbered = 0;
+                loop {
+                    let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                    numbered += store.sequence(&id).await.unwrap();
+                    if finished {
+                        return numbered;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut sent = std::collections::BTreeSet::new();
+    for receiver in receivers {
+        sent.extend(receiver.await.unwrap().into_iter().map(|id| id.to_string()));
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut numbered = 0;
+    for sequencer in sequencers {
+        numbered += sequencer.await.unwrap();
+    }
+    // A last run after every sequencer stopped: whatever a refused run left is numbered.
+    numbered += b.responses.sequence(&c.id).await.unwrap();
+    assert_eq!(numbered, 160);
+    assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+    let record = b.consultations.get(&c.id).await.unwrap().unwrap();
+    assert_eq!(record.response_count, 160);
+    let stored = b.responses.range(&c.id, 1..=160).await.unwrap();
+    let numbers: Vec<u64> = stored.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, (1..=160).collect::<Vec<_>>());
+    let ids: std::collections::BTreeSet<_> =
+        stored.iter().map(|r| r.response.id.to_string()).collect();
+    assert_eq!(ids, sent);
+}
+
 /// The Group's outcome and the background documents on every store: files kept privately and
 /// published byte-exact, recorded with their audit entries, pages written by publication.
 async fn what_the_secretariat_publishes_is_byte_exact(f: Fixture) {

@@ -7,6 +7,7 @@
 //! | pending response (not yet numbered) | `C#{id}#P{shard:02}` | `{received ms:015}#{response id}` |
 //! | publication mark | `C#{id}` | `PUBLISHED` |
 //! | change signal (+ `version`): the Secretariat or the closing changed the consultation | `C#{id}` | `CHANGED` |
+//! | the sequencer's lease (`holder`, `token`, `expires_ms`) | `C#{id}` | `SEQUENCER` |
 //! | directory entry (for listing) | `DIRECTORY` | `{id}` |
 //! | audit entry (append-only) | `AUDIT#{id}` | `{at in ms, 20 digits}#{uuid}` |
 //! | response id guard (+ `number` once numbered) | `RID#{response id}` | `RID` |
@@ -27,12 +28,13 @@
 //! **The write path takes a rush without a hot item.** Receiving a response writes only its own
 //! items: the pending item, in one of [`PENDING_SHARDS`] partitions of its consultation chosen
 //! by its id, and its id guard (one transaction of two puts). Nothing a single response does
-//! touches the consultation's counter. The sequencer (one writer per consultation: the publish
-//! function, woken by the stream's `C#…#P…` inserts; locally the host's worker) reads every
-//! pending item, oldest first, and numbers them in batches: one transaction per batch bumps
-//! `response_count` from the value it read (the fence: a second sequencer's batch cancels and
-//! re-reads), puts each `R#{n}` item, gives each guard its number and deletes the pending
-//! items. The seal is in the same condition, so nothing is numbered after it.
+//! touches the consultation's counter. The sequencer (one writer per consultation, held to it
+//! by a lease on the table, see [`crate::sequencing::numbering`]: the publish function, woken
+//! by the stream's `C#…#P…` inserts; locally the host's worker) reads every pending item,
+//! oldest first, and numbers them in batches: one transaction per batch checks the lease's
+//! token, bumps `response_count` from the value it read (a second fence), puts each `R#{n}`
+//! item, gives each guard its number and deletes the pending items. The seal is in the same
+//! condition, so nothing is numbered after it.
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -42,8 +44,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, Delete, KeySchemaElement, KeyType, Put,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, KeySchemaElement,
+    KeyType, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TransactWriteItem,
+    Update,
 };
 
 use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
@@ -52,8 +55,8 @@ use crate::domain::{
     ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
-    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Received,
-    Responses, StoreError, Subscriptions,
+    Accounts, AppendError, ConsultationRecord, Consultations, Numbering, PublicationState,
+    Received, Responses, SequencerLease, StoreError, Subscriptions,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -61,25 +64,32 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    /// One sequencer per consultation in this process (across processes the count's condition
-    /// fences them).
-    sequencers: std::sync::Mutex<HashMap<ConsultationId, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// The consultations this instance read a moment ago, for intake (see `accepting`).
+    recent: std::sync::Mutex<HashMap<ConsultationId, (std::time::Instant, ConsultationRecord)>>,
 }
+
+/// How long intake decides on a consultation record it read (per function instance): a rush
+/// reads the record once per instance and half-second, not once per response, so no single
+/// item is read at the rate responses arrive. Shorter than the notice a deadline change needs
+/// ([`crate::domain::consultation::DEADLINE_NOTICE`]), with half a second left for the clocks
+/// of the functions to differ: a response accepted on this record is in time under any
+/// deadline set since.
+const RECORD_FRESH_FOR: Duration = Duration::from_millis(500);
+const _: () = assert!(
+    RECORD_FRESH_FOR.as_millis() * 2
+        <= crate::domain::consultation::DEADLINE_NOTICE.as_millis() as u128
+);
 
 /// The stream filter of the publish function matches these: see `infra/template.yaml`.
 pub const PUBLICATION_SORT_KEY: &str = "PUBLISHED";
 /// The sort key of a consultation's change signal (see `DynamoStore::changed`).
 pub const CHANGED_SORT_KEY: &str = "CHANGED";
 const META: &str = "META";
+const LEASE: &str = "SEQUENCER";
 const DIRECTORY: &str = "DIRECTORY";
 /// The partitions a consultation's pending responses are spread over, so that a rush on one
 /// consultation writes to many partitions (each takes 1,000 writes a second).
 pub const PENDING_SHARDS: u8 = 16;
-/// Responses one sequencing transaction numbers: 3 items each (response, guard, pending) plus
-/// the count, within DynamoDB's 100 items a transaction.
-const SEQUENCE_BATCH: usize = 32;
-/// Reads of the pending responses one sequencing run makes when fenced out.
-const SEQUENCE_PASSES: usize = 5;
 /// Reads of a response's guard and pending item before a lookup gives up (see `lookup`).
 const LOOKUP_READS: usize = 5;
 /// Further tries of a transaction that failed without an answer (beyond the SDK's own retries).
@@ -224,7 +234,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
-            sequencers: Default::default(),
+            recent: Default::default(),
         }
     }
 
@@ -373,6 +383,35 @@ impl DynamoStore {
         }
     }
 
+    /// The consultation's record as intake decides on it: the one read less than
+    /// [`RECORD_FRESH_FOR`] ago if it accepts a response received at `received_at` and its
+    /// deadline is still ahead now, else read now. A refusal is always decided on a fresh read
+    /// (a deadline moved later, a consultation just created, are seen at once). Before the
+    /// deadline the record cannot be sealed (the seal comes after the deadline and the grace,
+    /// and a deadline moved closer is at least `DEADLINE_NOTICE` ahead of its change), so the
+    /// seal is never missed; after it, every response is decided on a fresh read.
+    async fn accepting(
+        &self,
+        id: &ConsultationId,
+        received_at: jiff::Timestamp,
+    ) -> Result<ConsultationRecord, AppendError> {
+        let recent = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((read_at, record)) = recent().get(id)
+            && read_at.elapsed() < RECORD_FRESH_FOR
+            && jiff::Timestamp::now() < record.consultation.deadline
+            && AppendError::refusal(&record.consultation, received_at).is_none()
+        {
+            return Ok(record.clone());
+        }
+        let read_at = std::time::Instant::now();
+        let Some(item) = self.meta(id).await? else {
+            return Err(AppendError::NoSuchConsultation(id.clone()));
+        };
+        let record = Self::record(&item)?;
+        recent().insert(id.clone(), (read_at, record.clone()));
+        Ok(record)
+    }
+
     /// The guard of a response id: its number once numbered, else where it is pending.
     async fn guard(&self, id: &ResponseId) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -387,12 +426,12 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Every pending response of the consultation with its item's key, oldest first
-    /// (strongly consistent).
+    /// Every pending response of the consultation, oldest first (strongly consistent). Each
+    /// one's item key follows from it (`pending_partition`, `pending_sort_key`).
     async fn pending_items(
         &self,
         consultation: &ConsultationId,
-    ) -> Result<Vec<(Item, NewResponse)>, StoreError> {
+    ) -> Result<Vec<NewResponse>, StoreError> {
         let queries = (0..PENDING_SHARDS).map(|shard| {
             let query = self
                 .client
@@ -408,41 +447,189 @@ impl DynamoStore {
         let mut pending = Vec::new();
         for items in futures::future::try_join_all(queries).await? {
             for item in items {
-                let response: NewResponse = from_json(get_s(&item, "data")?)?;
-                let item_key = key(get_s(&item, "pk")?.to_owned(), get_s(&item, "sk")?);
-                pending.push((item_key, response));
+                pending.push(from_json::<NewResponse>(get_s(&item, "data")?)?);
             }
         }
-        pending.sort_by(|a, b| {
-            (a.1.received_at, a.1.id.as_str()).cmp(&(b.1.received_at, b.1.id.as_str()))
-        });
+        pending.sort_by(|a, b| (a.received_at, a.id.as_str()).cmp(&(b.received_at, b.id.as_str())));
         Ok(pending)
     }
+}
 
-    /// The in-process lock of a consultation's sequencer.
-    fn sequencer(&self, id: &ConsultationId) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        self.sequencers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.clone())
-            .or_default()
-            .clone()
+/// The lease item's key: beside the consultation's record, outside the stream's filter.
+fn lease_key(consultation: &ConsultationId) -> Item {
+    key(partition_key(consultation), LEASE)
+}
+
+#[async_trait]
+impl Numbering for DynamoStore {
+    /// 3 items a response (numbered item, guard, pending item) plus the count and the lease's
+    /// check: 98 of DynamoDB's 100 items a transaction.
+    const MAX_BATCH: usize = 32;
+
+    async fn take_lease(
+        &self,
+        consultation: &ConsultationId,
+        holder: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Option<SequencerLease>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lease_key(consultation)))
+            .update_expression(
+                "SET holder = :me, expires_ms = :until, #token = if_not_exists(#token, :zero) + :one",
+            )
+            .condition_expression("attribute_not_exists(holder) OR expires_ms < :now")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":me", s(holder))
+            .expression_attribute_values(":until", n(millis(until)))
+            .expression_attribute_values(":now", n(millis(now)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let token = out
+                    .attributes
+                    .as_ref()
+                    .map(|a| get_n(a, "token"))
+                    .transpose()?
+                    .ok_or_else(|| StoreError::backend("taking the lease", "no token returned"))?;
+                Ok(Some(SequencerLease {
+                    consultation: consultation.clone(),
+                    holder: holder.to_owned(),
+                    token,
+                    expires_at: until,
+                }))
+            }
+            // Held by another; or its batch is checking the lease right now: held all the same.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(sdk_error(format!("taking the lease of {consultation}"), e)),
+        }
     }
 
-    /// Numbers one batch of `pending` (oldest first) after `count`, fenced by `count` and by
-    /// the seal. Every one is numbered: its window was checked when it was received, and it
-    /// may have been acknowledged since (a deadline moved earlier meanwhile does not take
-    /// back a receipt). `Ok(None)`: another sequencer came first, or the seal: read again.
+    async fn renew_lease(
+        &self,
+        lease: &mut SequencerLease,
+        until: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        // A renewal can meet only the holder's own batches, which are not running meanwhile;
+        // a conflict (another taker's write in flight) is tried again.
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(lease_key(&lease.consultation)))
+                .update_expression("SET expires_ms = :until")
+                .condition_expression("#token = :token")
+                .expression_attribute_names("#token", "token")
+                .expression_attribute_values(":until", n(millis(until)))
+                .expression_attribute_values(":token", n(lease.token))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    lease.expires_at = until;
+                    return Ok(true);
+                }
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => return Ok(false),
+                Err(e) if e.code() == Some("TransactionConflictException") => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("renewing the lease of {}", lease.consultation),
+                        e,
+                    ));
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    async fn release_lease(&self, lease: &SequencerLease) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(lease_key(&lease.consultation)))
+            .update_expression("REMOVE holder SET expires_ms = :zero")
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":token", n(lease.token))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Taken over meanwhile, or a taker's write in flight: it is not ours to let go.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error(
+                format!("releasing the lease of {}", lease.consultation),
+                e,
+            )),
+        }
+    }
+
+    async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError> {
+        let queries = (0..PENDING_SHARDS).map(|shard| {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
+                .consistent_read(true)
+                .limit(1)
+                .send()
+        });
+        for out in futures::future::join_all(queries).await {
+            let out = out.map_err(|e| {
+                sdk_error(format!("reading pending responses of {consultation}"), e)
+            })?;
+            if out.count() > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every one is numbered: its window was checked when it was received, and it may have
+    /// been acknowledged since (a deadline moved earlier meanwhile does not take back a
+    /// receipt).
     async fn number_batch(
         &self,
         record: &ConsultationRecord,
-        batch: &[(Item, NewResponse)],
-    ) -> Result<Option<u64>, StoreError> {
+        lease: &SequencerLease,
+        batch: &[NewResponse],
+    ) -> Result<bool, StoreError> {
         let id = &record.consultation.id;
         let mut items = Vec::new();
         let mut number = record.response_count;
-        for (pending_key, response) in batch {
-            items.push(self.delete(pending_key.clone(), "attribute_exists(pk)")?);
+        for response in batch {
+            let pending_key = key(
+                pending_partition(id, &response.id),
+                pending_sort_key(response),
+            );
+            items.push(self.delete(pending_key, "attribute_exists(pk)")?);
             let guard_key = key(id_partition(&response.id), ID_SORT_KEY);
             number += 1;
             let mut item = key(partition_key(id), response_sort_key(number));
@@ -471,12 +658,20 @@ impl DynamoStore {
             .expression_attribute_values(":count", n(record.response_count))
             .build()
             .map_err(|e| StoreError::backend("building an update", e))?;
-        let mut all = vec![TransactWriteItem::builder().update(count).build()];
+        let fence = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(lease_key(id)))
+            .condition_expression("#token = :token")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_values(":token", n(lease.token))
+            .build()
+            .map_err(|e| StoreError::backend("building a condition check", e))?;
+        let mut all = vec![
+            TransactWriteItem::builder().update(count).build(),
+            TransactWriteItem::builder().condition_check(fence).build(),
+        ];
         all.extend(items);
-        Ok(self
-            .transact(all)
-            .await?
-            .then_some(number - record.response_count))
+        self.transact(all).await
     }
 }
 
@@ -663,10 +858,7 @@ impl Responses for DynamoStore {
 
     async fn receive(&self, response: NewResponse) -> Result<Received, AppendError> {
         let id = &response.consultation;
-        let Some(item) = self.meta(id).await? else {
-            return Err(AppendError::NoSuchConsultation(id.clone()));
-        };
-        let record = Self::record(&item)?;
+        let record = self.accepting(id, response.received_at).await?;
         if let Some(refused) = AppendError::refusal(&record.consultation, response.received_at) {
             // A repeated delivery of a stored response is that response, not a refusal.
             return Err(match self.lookup(id, &response.id).await? {
@@ -706,50 +898,11 @@ impl Responses for DynamoStore {
     }
 
     async fn sequence(&self, consultation: &ConsultationId) -> Result<u64, StoreError> {
-        let lock = self.sequencer(consultation);
-        let _one_writer = lock.lock().await;
-        // One pass over what is pending now: responses arriving meanwhile ask for another.
-        // Fenced out by another sequencer (or the seal), it reads again, a few times.
-        let mut numbered = 0;
-        for _ in 0..SEQUENCE_PASSES {
-            let pending = self.pending_items(consultation).await?;
-            if pending.is_empty() {
-                return Ok(numbered);
-            }
-            let Some(record) = self.get(consultation).await? else {
-                return Ok(numbered);
-            };
-            if record.consultation.is_sealed() {
-                // Never deleted here: they may have been acknowledged. The caller keeps each
-                // privately, then takes it back (`sequencing::set_aside_late`).
-                tracing::warn!(consultation = %consultation, pending = pending.len(), "responses pending after the seal are left for setting aside");
-                return Ok(numbered);
-            }
-            let mut record = record;
-            let mut fenced = false;
-            for batch in pending.chunks(SEQUENCE_BATCH) {
-                match self.number_batch(&record, batch).await? {
-                    Some(count) => {
-                        numbered += count;
-                        record.response_count += count;
-                    }
-                    // Fenced out (another sequencer, or the seal): read everything again.
-                    None => {
-                        fenced = true;
-                        break;
-                    }
-                }
-            }
-            if !fenced {
-                return Ok(numbered);
-            }
-        }
-        Ok(numbered)
+        crate::sequencing::numbering::number_pending(self, consultation).await
     }
 
     async fn pending(&self, consultation: &ConsultationId) -> Result<Vec<NewResponse>, StoreError> {
-        let items = self.pending_items(consultation).await?;
-        Ok(items.into_iter().map(|(_, response)| response).collect())
+        self.pending_items(consultation).await
     }
 
     /// Reads the guard, then the item it points at. Bounded: a guard that keeps pointing at a

@@ -103,6 +103,11 @@ impl ClosingHealth {
         );
     }
 
+    /// When the seal of a consultation that waits is due to be tried again.
+    fn next_attempt(&self, id: &ConsultationId) -> Option<Timestamp> {
+        self.lock().get(id).map(|w| w.next_attempt_at)
+    }
+
     fn sealed(&self, id: &ConsultationId) {
         self.lock().remove(id);
     }
@@ -182,6 +187,12 @@ impl Closer {
         let final_at = c.deadline + self.settle;
         if self.clock.now() < final_at {
             return Ok(Some(final_at));
+        }
+        // A seal that waits is tried again when it said it would, not at every sweep.
+        if let Some(at) = self.health.next_attempt(id)
+            && self.clock.now() < at
+        {
+            return Ok(Some(at));
         }
         let deadline = c.deadline;
         let record = match self.seal(id, deadline).await {

@@ -381,6 +381,13 @@ pub struct DeadlineRequest {
 /// The longest reason a deadline change may give.
 pub const MAX_REASON_CHARS: usize = 2_000;
 
+/// How far ahead a changed deadline must be. Intake may decide on a consultation it read this
+/// long ago at most (on AWS each function instance keeps the record it read for a moment, so
+/// that a rush does not read one item per response): a deadline moved closer cannot come
+/// before intake has seen it, and every response it accepts on what it read is in time under
+/// the new deadline too.
+pub const DEADLINE_NOTICE: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 impl PartialSchema for DeadlineRequest {
     fn schema() -> RefOr<Schema> {
         let nullable = |schema: ObjectBuilder| {
@@ -528,6 +535,15 @@ impl Consultation {
             return Err(ValidationError::new(
                 "deadline",
                 format!("the new deadline {to} has already passed"),
+            ));
+        }
+        if to <= now + DEADLINE_NOTICE {
+            return Err(ValidationError::new(
+                "deadline",
+                format!(
+                    "the new deadline {to} is less than {} s away: intake may not have seen it by then",
+                    DEADLINE_NOTICE.as_secs()
+                ),
             ));
         }
         if to <= self.opens_at {
@@ -1110,11 +1126,25 @@ mod tests {
             c.change_deadline(both, later).unwrap_err().field,
             "deadline"
         );
+        // Closer than the notice intake needs to see it: refused; just past it: taken.
+        let at = |t: Timestamp| DeadlineRequest {
+            meeting_date: None,
+            deadline: Some(t.to_string()),
+            reason: None,
+        };
+        let too_soon = c.change_deadline(at(later + DEADLINE_NOTICE), later);
+        assert!(
+            too_soon.unwrap_err().message.to_string().contains("intake"),
+            "a deadline within the notice"
+        );
         assert_eq!(
             c.deadline_history.len(),
             2,
             "refused changes leave no trace"
         );
+        let soon = later + DEADLINE_NOTICE + jiff::SignedDuration::from_millis(1);
+        c.change_deadline(at(soon), later).unwrap();
+        assert_eq!(c.deadline, soon);
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! after the seal was read: that intake was past its in-flight grace, so it never acknowledged
 //! it (it takes it back and answers that the response was too slow). Such a response is kept
 //! privately with the reason, like late mail, at [`late_key`], before it is taken back.
+//!
+//! Where the numbers come from depends on the store: the embedded store numbers as it commits
+//! (its committer thread is the one writer); DynamoDB receives first and numbers later, under
+//! a lease that makes one sequencer per consultation across every process ([`numbering`]).
+
+pub mod numbering;
 
 use serde_json::json;
 
