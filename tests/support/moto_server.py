@@ -1,28 +1,37 @@
 """Runs moto's AWS emulator for the test suite on 127.0.0.1:PORT until stdin closes.
 
+    python moto_server.py PORT [TRANSACTION_ITEM_MS]
+
 Started by the tests themselves: when the test process ends, for whatever reason, the pipe
 to our stdin closes and the emulator stops, so no server is ever left behind.
 
-Requests are handled concurrently, as AWS would, with three repairs to moto's DynamoDB:
+Requests are handled concurrently, as AWS would, and moto's DynamoDB is made to behave as
+DynamoDB does where the project's correctness depends on it:
 
-- moto's conditional writes check and then write, and its transactions back up their tables
-  before they start and restore the backup if a condition fails: whatever another request
-  wrote meanwhile would be lost, which real DynamoDB never does. So DynamoDB writes
-  (single-item writes and transactions) run one at a time here, while reads and every other
-  service stay concurrent. One write at a time is one of the orders DynamoDB's own
-  serializable writes could take, so it hides no outcome the code must handle. The write path
-  does not rely on it for its correctness: a response's own items are written by it alone,
-  and the one contended item, a consultation's count, has one writer per consultation (its
-  sequencer), fenced by a condition.
-- That backup is a deep copy of the whole table for every item of the transaction, so each
-  transaction cost time and memory in proportion to everything stored (2,048 responses never
-  finished: 10 GB after 7 CPU-minutes). Here a transaction checks every condition first and
-  writes only if all hold, as DynamoDB's all-or-nothing semantics say, backing up only the
-  items it touches in case a write fails its validation (`all_or_nothing`).
+- **Transactions conflict.** A transaction holds its items from the moment it starts until
+  it is applied; another transaction touching one of them meanwhile is cancelled with the
+  reason `TransactionConflict`, and a single-item write to one of them fails with
+  `TransactionConflictException`, as DynamoDB answers under contention. TRANSACTION_ITEM_MS
+  (default 0) is how long each item of a transaction keeps it in progress: with it, the
+  tests reproduce slow transactions (numbering that lags intake by minutes) and the
+  cancellations that come with them. Transactions are limited as DynamoDB limits them: 100
+  items, 4 MB.
+- **All or nothing, for writers and readers.** moto's conditional writes check and then
+  write, and its transactions back up whole tables and restore them if a condition fails
+  (whatever another request wrote meanwhile is lost; and the deep copy made each
+  transaction cost time and memory in proportion to everything stored). Here a transaction
+  checks every condition, then applies its writes, in one step that no read or other write
+  can interleave with (a short exclusive section around the Python updates; the time a
+  transaction is in progress is not inside it), so no reader ever sees half a transaction;
+  only the items it touches are backed up, to undo the writes if one fails its validation
+  (`all_or_nothing`). Single-item writes check and write in the same kind of step.
 - moto's Query reads and sorts the whole table to find one partition (`query_one_partition`).
 """
+import contextlib
+import json
 import sys
 import threading
+import time
 
 from werkzeug.serving import make_server
 
@@ -39,27 +48,163 @@ import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb import comparisons, exceptions
 from moto.dynamodb.models import dynamo_type
 
-one_write_at_a_time = threading.RLock()
+TRANSACTION_ITEM_S = (float(sys.argv[2]) if len(sys.argv) > 2 else 0.0) / 1000
+TRANSACTION_BYTES = 4 * 1024 * 1024
 
 
-def serialized(method):
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer goes before new readers (so a stream of
+    reads cannot starve writes); the writer's own thread may read."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._readers = 0
+        self._writer = None
+        self._waiting_writers = 0
+
+    @contextlib.contextmanager
+    def reading(self):
+        me = threading.get_ident()
+        if self._writer == me:
+            yield
+            return
+        with self._changed:
+            while self._writer is not None or self._waiting_writers:
+                self._changed.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._readers -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def writing(self):
+        with self._changed:
+            self._waiting_writers += 1
+            while self._writer is not None or self._readers:
+                self._changed.wait()
+            self._waiting_writers -= 1
+            self._writer = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writer = None
+                self._changed.notify_all()
+
+
+applying = ReadWriteLock()
+# The items of transactions in progress: (table, key) -> the transaction's token.
+in_progress = {}
+in_progress_guard = threading.Lock()
+
+
+class TransactionConflict(exceptions.DynamodbException):
+    error_type = "com.amazonaws.dynamodb.v20120810#TransactionConflictException"
+
+    def __init__(self):
+        super().__init__(
+            TransactionConflict.error_type,
+            "Transaction is ongoing for the item",
+        )
+
+
+def identity(table_name, table, attributes):
+    """An item's identity: its table and its key's attributes, from a key or a whole item
+    (`None` for a malformed one, which moto's own validation then refuses)."""
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    try:
+        return (str(table_name), json.dumps({n: attributes[n] for n in names}, sort_keys=True))
+    except (KeyError, TypeError):
+        return None
+
+
+def read(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
-        with one_write_at_a_time:
+        with applying.reading():
             return method(*args, **kwargs)
 
     return wrapper
 
 
+def single_write(method, key_of):
+    """A single-item write: checked and written in one step; refused while a transaction in
+    progress holds the item, as DynamoDB refuses it."""
+
+    @functools.wraps(method)
+    def wrapper(self, table_name, *args, **kwargs):
+        table = self.get_table(table_name)
+        ident = identity(table_name, table, key_of(args, kwargs))
+        with applying.writing():
+            if ident is not None and ident in in_progress:
+                raise TransactionConflict()
+            return method(self, table_name, *args, **kwargs)
+
+    return wrapper
+
+
+def first_argument(name):
+    return lambda args, kwargs: args[0] if args else kwargs[name]
+
+
 def all_or_nothing(self, transact_items):
     """TransactWriteItems as DynamoDB does it, without copying tables.
 
-    Every condition is checked first, against the items as they are, and nothing is written
-    unless all hold (the items are distinct, so one write cannot change another's condition);
-    then the writes are applied. Only the items the transaction touches are backed up, to undo
-    the writes if one fails its validation. Runs under the write lock, like every write here."""
+    The transaction takes its items (another one holding any of them cancels it: conflict),
+    stays in progress TRANSACTION_ITEM_MS an item, then in one exclusive step checks every
+    condition against the items as they are and, only if all hold, applies the writes (the
+    items are distinct, so one write cannot change another's condition). Only the items it
+    touches are backed up, to undo the writes if one fails its validation."""
     if len(transact_items) > 100:
         raise exceptions.TooManyTransactionsException()
+    if len(json.dumps(transact_items)) > TRANSACTION_BYTES:
+        raise exceptions.MockValidationException(
+            "Transaction request cannot be larger than 4 MB"
+        )
+    token = object()
+    held = []
+    try:
+        conflicts = []
+        idents = [transaction_item(self, item) for item in transact_items]
+        with in_progress_guard:
+            for ident in idents:
+                conflicts.append(ident is not None and in_progress.get(ident, token) is not token)
+            if any(conflicts):
+                raise exceptions.TransactionCanceledException([
+                    ("TransactionConflict", "Transaction is ongoing for the item", None)
+                    if conflict else (None, None, None)
+                    for conflict in conflicts
+                ])
+            for ident in idents:
+                if ident is not None:
+                    in_progress[ident] = token
+                    held.append(ident)
+        if TRANSACTION_ITEM_S:
+            time.sleep(TRANSACTION_ITEM_S * len(transact_items))
+        with applying.writing():
+            check_and_apply(self, transact_items)
+    finally:
+        with in_progress_guard:
+            for ident in held:
+                if in_progress.get(ident) is token:
+                    del in_progress[ident]
+
+
+def transaction_item(self, item):
+    """The identity of a transaction's item (`None` if malformed: validation refuses it)."""
+    try:
+        op_type, op = next(iter(item.items()))
+        attributes = op["Item"] if op_type == "Put" else op["Key"]
+        return identity(op["TableName"], self.get_table(op["TableName"]), attributes)
+    except Exception:  # noqa: BLE001 - moto's validation reports it, in check_and_apply
+        return None
+
+
+def check_and_apply(self, transact_items):
+    """The conditions, then the writes, of a transaction whose items are held."""
     targets = set()
     checked = []  # (op_type, op, table, key)
     errors = []  # moto's cancellation reasons: (code, message, item), one per item
@@ -81,7 +226,7 @@ def all_or_nothing(self, transact_items):
             if target in targets:
                 raise exceptions.MultipleTransactionsException()
             targets.add(target)
-            current = self.get_item(op["TableName"], key)
+            current = moto_get_item(self, op["TableName"], key)
             condition = op.get("ConditionExpression")
             if condition is not None:
                 holds = comparisons.get_filter_expression(
@@ -124,11 +269,12 @@ def all_or_nothing(self, transact_items):
             names = op.get("ExpressionAttributeNames")
             values = op.get("ExpressionAttributeValues")
             if op_type == "Put":
-                self.put_item(op["TableName"], op["Item"])
+                moto_put_item(self, op["TableName"], op["Item"])
             elif op_type == "Delete":
-                self.delete_item(op["TableName"], key)
+                moto_delete_item(self, op["TableName"], key)
             else:
-                self.update_item(
+                moto_update_item(
+                    self,
                     op["TableName"],
                     key,
                     update_expression=op["UpdateExpression"],
@@ -192,9 +338,14 @@ def all_items(self):
 Table.query, Table.all_items = query_one_partition, all_items
 
 Backend = dynamodb_models.DynamoDBBackend
-Backend.transact_write_items = serialized(all_or_nothing)
-for name in ("put_item", "update_item", "delete_item", "batch_write_item"):
-    setattr(Backend, name, serialized(getattr(Backend, name)))
+moto_get_item, moto_put_item = Backend.get_item, Backend.put_item
+moto_update_item, moto_delete_item = Backend.update_item, Backend.delete_item
+Backend.transact_write_items = all_or_nothing
+Backend.put_item = single_write(moto_put_item, first_argument("item_attrs"))
+Backend.update_item = single_write(moto_update_item, first_argument("key"))
+Backend.delete_item = single_write(moto_delete_item, first_argument("key"))
+for name in ("get_item", "query", "scan"):
+    setattr(Backend, name, read(getattr(Backend, name)))
 
 app = DomainDispatcherApplication(create_backend_app)
 server = make_server("127.0.0.1", int(sys.argv[1]), app, True, request_handler=MotoRequestHandler)

@@ -40,7 +40,18 @@ pub fn workspace() -> PathBuf {
 /// The shared moto server of this test binary, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
+    MOTO.get_or_init(|| Moto::start(0))
+}
+
+impl Moto {
+    /// A moto server of its own whose transactions each stay in progress `transaction_item_ms`
+    /// per item (see `moto_server.py`): slow transactions, and the conflicts they bring. It
+    /// stops when dropped.
+    pub fn with_slow_transactions(transaction_item_ms: u32) -> Moto {
+        Moto::start(transaction_item_ms)
+    }
+
+    fn start(transaction_item_ms: u32) -> Moto {
         let workspace = workspace();
         let script = workspace.join("tests/support/moto_server.py");
         for _ in 0..5 {
@@ -48,6 +59,7 @@ pub fn moto() -> &'static Moto {
             let mut child = Command::new(python(&workspace))
                 .arg(&script)
                 .arg(port.to_string())
+                .arg(transaction_item_ms.to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -66,7 +78,7 @@ pub fn moto() -> &'static Moto {
             let _ = child.wait();
         }
         panic!("moto did not start");
-    })
+    }
 }
 
 /// A name no other test uses, for tables and buckets (lowercase, DNS-safe).
