@@ -8,5 +8,7 @@ mod email;
 mod faults;
 mod flow;
 mod helpers;
+mod requests;
 mod rush;
+mod sequencers;
 mod transparency;

@@ -16,8 +16,11 @@ Otherwise the request is forwarded as it is. `GET /__faults/RATE` changes the ra
 running (the test turns faults off to read back what was stored); `GET /__faults/RATE/KINDS`
 also limits the faults drawn to KINDS (comma-separated names from FAULTS below), until the
 next change. `GET /__faults/counts` answers the counts so far (JSON: each fault, and
-"forwarded"). Prints "ready" when listening, the counts on stderr at the end, and stops when
-stdin closes.
+"forwarded"). `GET /__faults/operations` answers every request seen so far by what it asks
+for (`operation` below: the service, the operation, and the kind of item or object), and
+`GET /__faults/operations/reset` starts those counts again: the capacity model's request
+counts are measured this way. Prints "ready" when listening, the counts on stderr at the end,
+and stops when stdin closes.
 """
 import http.client
 import http.server
@@ -36,6 +39,57 @@ RNG_LOCK = threading.Lock()
 FAULTS = ["500-before", "503-before", "reset-before", "500-after", "reset-after", "delay"]
 STATE = {"rate": float(sys.argv[4]), "kinds": FAULTS}
 COUNTS = Counter()
+OPERATIONS = Counter()
+# The items of the table (see shared/src/adapters/dynamodb.rs) by sort key, and by partition
+# key prefix for the rest.
+FIXED_SORT_KEYS = {"META", "SEQUENCER", "PUBLISHED", "CHANGED", "NOTIFIED", "OUTCOME_MAILING",
+                   "THROTTLE", "SESSION"}
+
+
+def item_kind(key):
+    """What a DynamoDB key names, as the capacity model counts it."""
+    pk = key.get("pk", {}).get("S", "")
+    sk = key.get("sk", {}).get("S", "")
+    if sk in FIXED_SORT_KEYS:
+        return sk
+    if sk.startswith("R#"):
+        return "numbered"
+    if pk.startswith("C#") and "#P" in pk:
+        return "pending"
+    if pk.startswith("RID#"):
+        return "guard"
+    return pk.split("#")[0] or "?"
+
+
+def operation(command, path, headers, body):
+    """`dynamodb GetItem META`, `dynamodb TransactWriteItems`, `s3 PUT originals`, …"""
+    target = headers.get("X-Amz-Target", "")
+    if target.startswith("DynamoDB_"):
+        name = target.split(".", 1)[1]
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return [f"dynamodb {name}"]
+        if name in ("GetItem", "PutItem", "UpdateItem", "DeleteItem"):
+            return [f"dynamodb {name} {item_kind(request.get('Key') or request.get('Item') or {})}"]
+        if name == "Query":
+            pk = next(iter((request.get("ExpressionAttributeValues") or {}).values()), {})
+            return [f"dynamodb Query {item_kind({'pk': pk, 'sk': {'S': ''}})}"]
+        if name == "TransactWriteItems":
+            items = request.get("TransactItems", [])
+            kinds = []
+            for item in items:
+                op, detail = next(iter(item.items()))
+                kinds.append(f"dynamodb (in a transaction) {op} "
+                             f"{item_kind(detail.get('Key') or detail.get('Item') or {})}")
+            return [f"dynamodb {name}"] + kinds
+        return [f"dynamodb {name}"]
+    if "/ses/aws4_request" in headers.get("Authorization", ""):
+        return [f"ses {command} {urllib.parse.urlsplit(path).path}"]
+    # S3, path-style: /bucket/key…; the key's first segment says what it is.
+    parts = urllib.parse.urlsplit(path).path.lstrip("/").split("/")
+    top = parts[1] if len(parts) > 1 and parts[1] else "(bucket)"
+    return [f"s3 {command} {top}"]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
               "proxy-connection", "content-length"}
 
@@ -133,6 +187,13 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 counts = dict(COUNTS)
             self.answer(200, json.dumps(counts).encode(), "application/json")
             return
+        if self.path.startswith("/__faults/operations"):
+            with RNG_LOCK:
+                counts = dict(OPERATIONS)
+                if self.path.endswith("/reset"):
+                    OPERATIONS.clear()
+            self.answer(200, json.dumps(counts).encode(), "application/json")
+            return
         if self.path.startswith("/__faults/"):
             rate, _, kinds = self.path[len("/__faults/"):].partition("/")
             kinds = kinds.split(",") if kinds else FAULTS
@@ -144,8 +205,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             return
         body = self.body()
         fault, delay = draw()
+        asked = operation(self.command, self.path, self.headers, body)
         with RNG_LOCK:
             COUNTS[fault or "forwarded"] += 1
+            OPERATIONS.update(asked)
         if fault == "delay":
             time.sleep(delay)
         if fault == "500-before":

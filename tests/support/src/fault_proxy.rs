@@ -124,6 +124,23 @@ impl FaultProxy {
         FaultCounts(counts)
     }
 
+    /// Every request seen so far by what it asks for (`dynamodb GetItem META`,
+    /// `dynamodb TransactWriteItems`, `s3 PUT originals`, …; see `fault_proxy.py`), then,
+    /// with `reset`, counted from zero again.
+    pub async fn operations(&self, reset: bool) -> BTreeMap<String, u64> {
+        let path = if reset {
+            "operations/reset"
+        } else {
+            "operations"
+        };
+        reqwest::get(format!("{}/__faults/{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `config` (e.g. moto's) with this proxy as its endpoint: the clients made from it go
     /// through the faults. They retry as `config` says (the SDK's default: three attempts),
     /// only sooner: the first backoff is 10 ms, not a second, so that a test with dozens of

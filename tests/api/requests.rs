@@ -1,0 +1,154 @@
+//! The capacity model's request counts, measured: a rush on `verbatim serve --store aws` whose
+//! every AWS request goes through the test proxy, which counts them by what they ask for
+//! (`fault_proxy.py`). Prints the requests per response (the table of `docs/write-path.md`),
+//! and fails if intake reads the consultation's record per response or if a response costs
+//! more requests than the model says. `bench/requests.sh` runs it with more responses.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::helpers::{get_json, open_consultation, start};
+
+const ID: &str = "counted";
+const CLIENTS: usize = 16;
+
+fn responses() -> usize {
+    std::env::var("VERBATIM_REQUESTS_RESPONSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+#[tokio::test]
+async fn requests_per_response_during_a_rush() {
+    let total = responses();
+    let moto = test_support::moto();
+    let proxy = test_support::fault_proxy::FaultProxy::start(&moto.endpoint, 1, 0.0);
+    let mut env = moto.serve_env("requests");
+    for (name, value) in &mut env {
+        if *name == "AWS_ENDPOINT_URL" {
+            *value = proxy.url.clone();
+        }
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &[
+            "--store",
+            "aws",
+            "--create-resources",
+            "--rate-limit",
+            "off",
+        ],
+        &env,
+    );
+    let http = reqwest::Client::new();
+    open_consultation(&http, &server.url, ID).await;
+    // What the host does with nobody sending (the closing's sweep, twice a second), measured
+    // over a quiet while, so that it can be told from what the responses cost.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.operations(true).await;
+    let quiet = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle = proxy.operations(true).await;
+    let idle_seconds = quiet.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let (http, url) = (http.clone(), server.url.clone());
+            tokio::spawn(async move {
+                for i in (client..total).step_by(CLIENTS) {
+                    let form = reqwest::multipart::Form::new()
+                        .text("name", format!("Person {i}"))
+                        .text("text", format!("Response {i}."))
+                        .part(
+                            "file",
+                            reqwest::multipart::Part::bytes(format!("Annex {i}.").into_bytes())
+                                .file_name("annex.txt")
+                                .mime_str("text/plain")
+                                .unwrap(),
+                        );
+                    let reply = http
+                        .post(format!("{url}/api/consultations/{ID}/responses"))
+                        .multipart(form)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = reply.status().as_u16();
+                    assert!(status == 201 || status == 202, "answered {status}");
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.unwrap();
+    }
+    // Until every response is published (the manifest counts them all).
+    loop {
+        let manifest: Value = get_json(
+            &http,
+            &server.url,
+            &format!("/consultations/{ID}/responses.json"),
+        )
+        .await;
+        if manifest["total"].as_u64() == Some(total as u64) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "not all published"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let counted = proxy.operations(false).await;
+
+    // Less what the host does anyway in that time.
+    let per_second = |name: &str| idle.get(name).copied().unwrap_or(0) as f64 / idle_seconds;
+    let mut rows: BTreeMap<String, (u64, f64)> = BTreeMap::new();
+    for (name, count) in &counted {
+        let background = per_second(name) * seconds;
+        rows.insert(
+            name.clone(),
+            (*count, (*count as f64 - background).max(0.0)),
+        );
+    }
+    eprintln!(
+        "{total} responses (a text and a file each) in {seconds:.1} s, every AWS request counted; \
+         the host's background (measured idle: {:.1} requests/s) taken out",
+        idle.values().sum::<u64>() as f64 / idle_seconds
+    );
+    eprintln!("| request | counted | per response |");
+    eprintln!("|---|---:|---:|");
+    for (name, (count, net)) in &rows {
+        eprintln!("| {name} | {count} | {:.3} |", net / total as f64);
+    }
+    let per_response = |name: &str| rows.get(name).map_or(0.0, |(_, net)| net / total as f64);
+
+    // Intake reads no shared item per response: the consultation's record is read once per
+    // instance and half second (it read it once or twice a response before). What is left is
+    // read per sequencing and publication run (each covers many responses in a rush).
+    assert!(
+        per_response("dynamodb GetItem META") < 1.0,
+        "the consultation's record is read {:.2} times a response",
+        per_response("dynamodb GetItem META")
+    );
+    // Each response is stored once and numbered once.
+    for kind in ["Put pending", "Put numbered", "Delete pending"] {
+        let name = format!("dynamodb (in a transaction) {kind}");
+        assert_eq!(
+            counted.get(&name).copied(),
+            Some(total as u64),
+            "{name}: one a response"
+        );
+    }
+    // Batches, not one count update per response.
+    let batches = per_response("dynamodb (in a transaction) Update META");
+    assert!(
+        batches <= 0.5,
+        "{batches:.2} count updates a response: numbering is not batched"
+    );
+}
