@@ -1337,6 +1337,160 @@ async fn submissions_racing_the_closing(f: Fixture) {
     assert_eq!(in_dossier, ids);
 }
 
+/// A clock whose every reading is `step` later than the one before: each step of intake looks
+/// as slow as a store under strain.
+struct SteppingClock {
+    now: std::sync::Mutex<Timestamp>,
+    step: SignedDuration,
+}
+
+impl Clock for SteppingClock {
+    fn now(&self) -> Timestamp {
+        let mut now = self.now.lock().unwrap();
+        let read = *now;
+        *now = read + self.step;
+        read
+    }
+}
+
+fn intake_with(
+    b: &Backend,
+    clock: Arc<dyn Clock>,
+    limits: shared::domain::limits::Limits,
+) -> shared::intake::Intake {
+    shared::intake::Intake {
+        consultations: b.consultations.clone(),
+        responses: b.responses.clone(),
+        private: b.private.clone(),
+        clock,
+        queue: Arc::new(NoQueue),
+        in_flight_grace: SignedDuration::from_secs(2),
+        limits,
+        receipt_wait: std::time::Duration::ZERO,
+        log_key: b.log_key.clone(),
+        recently_open: Default::default(),
+    }
+}
+
+/// The in-flight grace, both ways out: a response whose files took longer than the grace is
+/// refused before its record is stored; one whose record was stored after the grace is taken
+/// back (never numbered, nothing pending), unless the store numbered it as it committed, when
+/// it is acknowledged after all. Acknowledged always means stored.
+async fn a_response_stored_after_its_grace_is_never_half_kept(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("slow-2027");
+    create(b, &c).await;
+    let start = at("2026-12-05T10:00:00Z");
+    // Each reading 3 s after the last: too slow at the first check, before the record.
+    let clock = Arc::new(SteppingClock {
+        now: start.into(),
+        step: SignedDuration::from_secs(3),
+    });
+    let intake = intake_with(b, clock, Default::default());
+    let refused = intake
+        .submit(&c.id, submission("Slow", b"too slow", &[]).await)
+        .await;
+    assert!(
+        matches!(refused, Err(shared::intake::IntakeError::TooSlow(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        0
+    );
+    assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+
+    // 1.5 s a reading: in time before the record, too slow after it.
+    let clock = Arc::new(SteppingClock {
+        now: start.into(),
+        step: SignedDuration::from_millis(1500),
+    });
+    let intake = intake_with(b, clock, Default::default());
+    match intake
+        .submit(&c.id, submission("Slow", b"stored late", &[]).await)
+        .await
+    {
+        // The embedded store numbers as it commits: stored, so acknowledged.
+        Ok(shared::intake::Submitted::Numbered(receipt)) => {
+            let stored = b.responses.find(&c.id, &receipt.id).await.unwrap();
+            assert_eq!(stored.map(|r| r.number), Some(receipt.number));
+        }
+        // DynamoDB receives, then numbers: the pending response is taken back.
+        Err(shared::intake::IntakeError::TooSlow(_)) => {
+            assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+            assert_eq!(b.responses.sequence(&c.id).await.unwrap(), 0);
+            assert_eq!(
+                b.consultations
+                    .get(&c.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .response_count,
+                0
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The last guard before anything is stored: a response whose transparency-log entry could not
+/// be written (more than an entry bundle holds) would stop its consultation's log for good, so
+/// intake refuses it, whatever the channel's own limits let through, and stores nothing.
+async fn a_response_too_large_for_its_log_entry_is_refused_unstored(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("entry-2027");
+    create(b, &c).await;
+    let clock: Arc<dyn Clock> = TestClock::at("2026-12-05T10:00:00Z");
+    let limits = shared::domain::limits::Limits {
+        max_files: 1_000,
+        ..Default::default()
+    };
+    let intake = intake_with(b, clock, limits);
+    let names: Vec<String> = (0..300)
+        .map(|i| format!("{}-{i}.txt", "annex-with-a-long-descriptive-name".repeat(5)))
+        .collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let refused = intake
+        .submit(&c.id, submission("Many", b"many files", &files).await)
+        .await;
+    match refused {
+        Err(shared::intake::IntakeError::TooLarge(too_large)) => {
+            assert!(
+                too_large.0.to_string().contains("to be recorded"),
+                "{too_large}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        0
+    );
+    assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+    let originals = b
+        .private
+        .list(&format!("originals/{}/", c.id), None, 100)
+        .await
+        .unwrap();
+    assert!(originals.is_empty(), "{} originals kept", originals.len());
+    // The same response with a few of the files fits, and is stored.
+    let intake = intake_with(b, TestClock::at("2026-12-05T10:00:00Z"), Default::default());
+    let taken = intake
+        .submit(&c.id, submission("Few", b"a few files", &files[..5]).await)
+        .await;
+    assert!(taken.is_ok(), "{taken:?}");
+}
+
 /// The seal is checked where the append commits: whatever the order of the calls, nothing is
 /// stored into a sealed consultation, and a reopening unseals it.
 async fn nothing_is_appended_once_sealed(f: Fixture) {
@@ -2561,6 +2715,8 @@ contract!(
     accounts_sessions_and_the_sign_in_throttle,
     objects_are_listed_by_prefix_page_by_page,
     the_outcome_is_mailed_once_to_the_list_and_the_respondents,
+    a_response_stored_after_its_grace_is_never_half_kept,
+    a_response_too_large_for_its_log_entry_is_refused_unstored,
 );
 
 /// The embedded store commits records without a flush of their own; a crash of the machine may

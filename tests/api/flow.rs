@@ -761,3 +761,76 @@ async fn stalled_connections_cannot_starve_others() {
         .unwrap();
     assert_eq!(reply.status(), 200, "connections given back");
 }
+
+/// The host's connection caps, beyond one client's share: at `--max-connections`, a further
+/// connection waits to be accepted (its request is not lost and not reset) and is served as
+/// soon as one closes; the same for SMTP conversations at `--smtp-max-connections`.
+#[tokio::test]
+async fn connections_over_the_caps_wait_their_turn() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    let data = tempfile::tempdir().unwrap();
+    let server = start(
+        data.path(),
+        &[
+            "--max-connections",
+            "4",
+            "--smtp",
+            "127.0.0.1:0",
+            "--smtp-max-connections",
+            "2",
+        ],
+        &[],
+    );
+    // HTTP: four connections hold every place (headers begun, never finished).
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        stream
+            .write_all(b"GET /api/health HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fifth = TcpStream::connect(&addr).await.unwrap();
+    fifth
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let early = tokio::time::timeout(Duration::from_secs(1), fifth.read_to_end(&mut answer)).await;
+    assert!(early.is_err(), "served beyond the cap: {answer:?}");
+    drop(held.pop());
+    tokio::time::timeout(Duration::from_secs(10), fifth.read_to_end(&mut answer))
+        .await
+        .expect("served once a place was free")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    // SMTP: two conversations hold both places; a third is greeted once one ends.
+    let smtp = server.smtp.clone().unwrap();
+    let mut conversations = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::io::BufReader::new(TcpStream::connect(&smtp).await.unwrap());
+        let mut greeting = String::new();
+        stream.read_line(&mut greeting).await.unwrap();
+        assert!(greeting.starts_with("220"), "{greeting}");
+        conversations.push(stream);
+    }
+    let mut third = tokio::io::BufReader::new(TcpStream::connect(&smtp).await.unwrap());
+    let mut greeting = String::new();
+    let early = tokio::time::timeout(Duration::from_secs(1), third.read_line(&mut greeting)).await;
+    assert!(early.is_err(), "greeted beyond the cap: {greeting:?}");
+    let mut ended = conversations.pop().unwrap();
+    ended.get_mut().write_all(b"QUIT\r\n").await.unwrap();
+    drop(ended);
+    tokio::time::timeout(Duration::from_secs(10), third.read_line(&mut greeting))
+        .await
+        .expect("greeted once a place was free")
+        .unwrap();
+    assert!(greeting.starts_with("220"), "{greeting}");
+}
