@@ -3,6 +3,7 @@
 # arm64 by default, into target/lambda/<binary>/bootstrap, and prints each binary's size.
 #   bash infra/build.sh            # arm64 (the template's default Architecture)
 #   bash infra/build.sh x86_64
+#   LAMBDA_PROFILE=lambda-check bash infra/build.sh   # what CI builds: no optimisation, no LTO
 # Installs pinned cargo-lambda and ziglang (its linker) into <repo>/.venv-lambda on first use.
 # A release build of all functions is heavy (several minutes of both cores from clean):
 # the test command does not run it; see infra/README.md for the measured figures.
@@ -46,8 +47,14 @@ for manifest in functions/*/Cargo.toml; do
 done
 
 start=$SECONDS
-cargo lambda build --release --locked "$arch_flag" "${packages[@]}"
-echo "build.sh: built ${#binaries[@]} functions for $architecture in $((SECONDS - start)) s"
+profile="${LAMBDA_PROFILE:-release}"
+if [ "$profile" = release ]; then
+  profile_flag=(--release)
+else
+  profile_flag=(--profile "$profile")
+fi
+cargo lambda build "${profile_flag[@]}" --locked "$arch_flag" "${packages[@]}"
+echo "build.sh: built ${#binaries[@]} functions for $architecture ($profile) in $((SECONDS - start)) s"
 
 printf '%-24s %12s %10s\n' function bytes MiB
 for binary in "${binaries[@]}"; do
