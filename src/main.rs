@@ -5,6 +5,7 @@
 mod accounts;
 mod http_server;
 mod verify;
+mod witness;
 mod worker;
 
 use std::net::SocketAddr;
@@ -46,6 +47,10 @@ enum Command {
     /// Manage the Secretariat's accounts (the console's people), whether `serve` runs or not.
     #[command(subcommand)]
     Admin(accounts::AdminCommand),
+    /// Run a witness (C2SP tlog-witness): cosign logs' checkpoints that are consistent with
+    /// what it cosigned before, so no log can show different histories to different readers.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -181,6 +186,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Keygen(args) => verify::keygen(args),
         Command::Admin(command) => accounts::run(command).await,
+        Command::Witness(command) => witness::run(command).await,
     }
 }
 
@@ -353,7 +359,7 @@ fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown() {
+pub(crate) async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

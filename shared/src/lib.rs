@@ -31,6 +31,7 @@ pub mod sequencing;
 pub mod settings;
 pub mod site;
 pub mod transparency;
+pub mod witness;
 
 pub use backend::Backend;
 pub use settings::{AwsNames, MailSettings, Timing, Vars};

@@ -259,6 +259,37 @@ pub trait Numbering: Send + Sync {
     const MAX_BATCH: usize;
 }
 
+/// What a witness last cosigned for one log: its size and root hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WitnessedHead {
+    pub size: u64,
+    pub root: [u8; 32],
+}
+
+/// A witness's state (see `crate::witness`): the logs it follows and, per log origin, what it
+/// last cosigned. Blocking calls: a witness keeps it in a small database of its own.
+pub trait WitnessState: Send + Sync {
+    /// The verifier keys trusted for `origin`: those added for it exactly and those added for
+    /// a prefix (an origin ending in `*`) it starts with, each once. Empty: an unknown log.
+    fn log_keys(&self, origin: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Follows the log `origin` (exact, or a prefix ending in `*`) signed by `vkey`. Adding
+    /// the same pair again changes nothing.
+    fn add_log(&self, origin: &str, vkey: &str) -> Result<(), StoreError>;
+
+    /// What was last cosigned for `origin` (`None`: nothing yet).
+    fn cosigned(&self, origin: &str) -> Result<Option<WitnessedHead>, StoreError>;
+
+    /// Records `to` as cosigned for `origin` only if the state is still `from`, atomically and
+    /// durably (before the cosignature is given): `false` if it moved meanwhile.
+    fn advance(
+        &self,
+        origin: &str,
+        from: Option<&WitnessedHead>,
+        to: &WitnessedHead,
+    ) -> Result<bool, StoreError>;
+}
+
 /// How far publication has got: the high-water mark that makes publishing resumable.
 #[async_trait]
 pub trait PublicationState: Send + Sync {

@@ -12,3 +12,4 @@ mod requests;
 mod rush;
 mod sequencers;
 mod transparency;
+mod witness;

@@ -9,6 +9,8 @@ pub mod fs;
 pub mod outbox;
 #[cfg(feature = "embedded")]
 pub mod sqlite;
+#[cfg(feature = "embedded")]
+pub mod witness_sqlite;
 
 #[cfg(feature = "aws")]
 pub mod dynamodb;

@@ -14,6 +14,7 @@ pub mod outcome;
 pub mod rate_limit;
 pub mod session;
 pub mod site;
+pub mod witness;
 
 use axum::{Json, Router};
 use jiff::Timestamp;
