@@ -60,6 +60,7 @@ seed text_extract rtf '\x02{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}}\\f0 Our \\b vie
 mkdir -p "$FUZZ/corpus/pdf_text"
 cp "$ROOT/tests/browser/fixtures/search.pdf" "$FUZZ/corpus/pdf_text/search.pdf"
 seed signed_note checkpoint 'verbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
+seed signed_note witness-request 'old 0\n\nverbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
 
 status=0
 summary=()

@@ -1,12 +1,59 @@
 //! What `verbatim verify` reads from a site it does not trust: checkpoints (signed notes),
-//! verifier keys, receipts' signatures, entry bundles and entries. Any bytes must be refused
-//! or read, never panic; a note can only open with the key that signed it.
+//! verifier keys, receipts' signatures, entry bundles and entries; and what `verbatim witness`
+//! reads from anyone: `add-checkpoint` bodies (old size, proof lines, a cosigned checkpoint)
+//! and witness verifier keys. Any bytes must be refused or read, never panic; a note can only
+//! open with the key that signed it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use shared::ports::{StoreError, WitnessState, WitnessedHead};
 use shared::transparency::checkpoint::{open_checkpoint, verify_receipt};
 use shared::transparency::tree::split_entry_bundle;
 use shared::transparency::{LogEntry, LogKey, LogVerifier};
+use shared::witness::Witness;
+use shared::witness::cosignature::{CosignatureVerifier, CosignerKey};
+
+/// A witness's state in memory: one followed prefix, what it cosigned per origin.
+#[derive(Default)]
+struct Memory(std::sync::Mutex<std::collections::HashMap<String, WitnessedHead>>);
+
+impl WitnessState for Memory {
+    fn log_keys(&self, origin: &str) -> Result<Vec<String>, StoreError> {
+        Ok(if origin.starts_with("verbatim.fuzz/") {
+            vec![verifier().as_str().to_owned()]
+        } else {
+            Vec::new()
+        })
+    }
+    fn add_log(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn cosigned(&self, origin: &str) -> Result<Option<WitnessedHead>, StoreError> {
+        Ok(self.0.lock().unwrap().get(origin).copied())
+    }
+    fn advance(
+        &self,
+        origin: &str,
+        from: Option<&WitnessedHead>,
+        to: &WitnessedHead,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.0.lock().unwrap();
+        if state.get(origin) != from {
+            return Ok(false);
+        }
+        state.insert(origin.to_owned(), *to);
+        Ok(true)
+    }
+}
+
+fn witness() -> &'static Witness {
+    static WITNESS: std::sync::OnceLock<Witness> = std::sync::OnceLock::new();
+    WITNESS.get_or_init(|| Witness {
+        key: CosignerKey::from_seed("witness.fuzz", [9; 32]).expect("a key from a seed"),
+        state: std::sync::Arc::new(Memory::default()),
+        clock: std::sync::Arc::new(shared::ports::SystemClock),
+    })
+}
 
 /// The verifier of a fixed key, made once (deriving it per input would cost most of the run).
 fn verifier() -> &'static LogVerifier {
@@ -27,8 +74,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = LogEntry::decode(data);
+    let _ = witness().add_checkpoint(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = LogVerifier::parse(text);
+        let _ = CosignatureVerifier::parse(text);
+        let _ = CosignerKey::parse(text);
         if let Some((statement, signature)) = text.split_once('\n') {
             let _ = verify_receipt(verifier, statement, signature);
         }
