@@ -337,7 +337,7 @@ fn admin_token(given: Option<String>, data: &Path) -> anyhow::Result<AdminToken>
         return Ok(token);
     }
     let token = AdminToken::generate();
-    write_private(&path, token.reveal())?;
+    write_private(&path, "the admin token", token.reveal())?;
     println!(
         "Admin token (new, saved in {}): {}",
         path.display(),
@@ -346,7 +346,9 @@ fn admin_token(given: Option<String>, data: &Path) -> anyhow::Result<AdminToken>
     Ok(token)
 }
 
-fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+/// Saves a secret (the admin token, a witness's key) in a new file only its owner can read,
+/// refusing to replace one, flushed to disk.
+pub(crate) fn write_private(path: &Path, what: &str, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -354,8 +356,9 @@ fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(path)
-        .with_context(|| format!("saving the admin token to {}", path.display()))?;
+        .with_context(|| format!("saving {what} to {}", path.display()))?;
     writeln!(file, "{secret}")?;
+    file.sync_all()?;
     Ok(())
 }
 

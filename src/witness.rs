@@ -100,27 +100,12 @@ fn key(data: &Path, name: Option<&str>) -> anyhow::Result<CosignerKey> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = CosignerKey::generate(name.unwrap_or(DEFAULT_NAME))?;
-            write_private(&path, &key.private_key())?;
+            crate::write_private(&path, "the witness key", &key.private_key())?;
             eprintln!("Created the witness key {}", key.verifier_key());
             Ok(key)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
-}
-
-/// Writes a new file only its owner can read, refusing to replace one.
-fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(content.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 fn state(data: &Path) -> anyhow::Result<SqliteWitnessState> {

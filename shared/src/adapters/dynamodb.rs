@@ -426,6 +426,20 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// A strongly consistent query of one of the consultation's pending partitions.
+    fn pending_query(
+        &self,
+        consultation: &ConsultationId,
+        shard: u8,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
+            .consistent_read(true)
+    }
+
     /// Every pending response of the consultation, oldest first (strongly consistent). Each
     /// one's item key follows from it (`pending_partition`, `pending_sort_key`).
     async fn pending_items(
@@ -433,14 +447,7 @@ impl DynamoStore {
         consultation: &ConsultationId,
     ) -> Result<Vec<NewResponse>, StoreError> {
         let queries = (0..PENDING_SHARDS).map(|shard| {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
-                .consistent_read(true);
-            all_items(query, move || {
+            all_items(self.pending_query(consultation, shard), move || {
                 format!("reading pending responses of {consultation}")
             })
         });
@@ -591,16 +598,8 @@ impl Numbering for DynamoStore {
     }
 
     async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError> {
-        let queries = (0..PENDING_SHARDS).map(|shard| {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
-                .consistent_read(true)
-                .limit(1)
-                .send()
-        });
+        let queries = (0..PENDING_SHARDS)
+            .map(|shard| self.pending_query(consultation, shard).limit(1).send());
         for out in futures::future::join_all(queries).await {
             let out = out.map_err(|e| {
                 sdk_error(format!("reading pending responses of {consultation}"), e)
