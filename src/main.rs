@@ -247,16 +247,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
 
     let health = Arc::new(shared::publish::health::PublicationHealth::default());
-    let queue = worker::start(
-        Arc::new(backend.publisher(clock.clone())),
-        Arc::new(shared::search::SearchIndex {
+    let pipeline = shared::publish::pipeline::Pipeline {
+        publisher: Arc::new(backend.publisher(clock.clone())),
+        search: Arc::new(shared::search::SearchIndex {
             rebuild_every: args.search_every,
             block_size: args.search_block_size,
             ..backend.search_index(clock.clone())
         }),
-        list.clone(),
-        health.clone(),
-    );
+        list: list.clone(),
+    };
+    let queue = worker::start(Arc::new(pipeline), health.clone());
     let closer = backend.closer(clock.clone(), queue.clone());
     let closing = closer.health.clone();
     worker::start_closing(closer);

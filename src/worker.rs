@@ -1,5 +1,6 @@
 //! The local host's background work: what the DynamoDB stream with the publish Lambda, and the
-//! schedules with the close Lambda, do on AWS.
+//! schedules with the close Lambda, do on AWS. The steps are the publication pipeline's
+//! ([`Pipeline`]); this decides when each runs.
 //!
 //! Publication requests are coalesced per consultation and handled one at a time, so a
 //! consultation's publication is never concurrent with itself; failures are retried after a
@@ -12,11 +13,10 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use shared::closing::Closer;
 use shared::domain::ConsultationId;
-use shared::email::list::EmailList;
 use shared::ports::PublishQueue;
-use shared::publish::Publisher;
 use shared::publish::health::PublicationHealth;
-use shared::search::{Refresh, SearchIndex};
+use shared::publish::pipeline::Pipeline;
+use shared::search::Refresh;
 use tokio::sync::{mpsc, watch};
 
 /// Publication runs at most this often; responses that arrive meanwhile form the next batch.
@@ -66,26 +66,20 @@ impl PublishQueue for LocalQueue {
 /// mails the list, so a waiting submitter never waits for the pages. A consultation whose
 /// publication fails is retried after a pause that grows with each failure (see
 /// [`PublicationHealth`]); the others go on meanwhile.
-pub fn start(
-    publisher: Arc<Publisher>,
-    search: Arc<SearchIndex>,
-    list: Arc<EmailList>,
-    health: Arc<PublicationHealth>,
-) -> Arc<dyn PublishQueue> {
+pub fn start(pipeline: Arc<Pipeline>, health: Arc<PublicationHealth>) -> Arc<dyn PublishQueue> {
     let (sender, requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (to_index, index_requests) = mpsc::unbounded_channel::<(ConsultationId, Wake)>();
-    tokio::spawn(index(
-        publisher.clone(),
-        search,
-        index_requests,
-        to_index.clone(),
-    ));
+    tokio::spawn(index(pipeline.clone(), index_requests, to_index.clone()));
     let (to_mail, mail_requests) = mpsc::unbounded_channel::<ConsultationId>();
-    tokio::spawn(mail_outcomes(list.clone(), mail_requests, to_mail.clone()));
+    tokio::spawn(mail_outcomes(
+        pipeline.clone(),
+        mail_requests,
+        to_mail.clone(),
+    ));
     let (to_publish, publish_requests) = mpsc::unbounded_channel::<ConsultationId>();
     let (bump, sequenced) = watch::channel(0u64);
     tokio::spawn(sequence(
-        publisher.clone(),
+        pipeline.clone(),
         requests,
         sender.clone(),
         bump,
@@ -96,6 +90,7 @@ pub fn start(
         // At start-up each consultation is caught up on its own (whatever a previous run left
         // pending or unpublished), so one that cannot be published is retried alone and does
         // not stop the others.
+        let publisher = &pipeline.publisher;
         if let Err(e) = publisher.publish_assets().await {
             tracing::error!(error = %e, "publishing the site's assets at start-up");
         }
@@ -111,8 +106,7 @@ pub fn start(
             Err(e) => tracing::error!(error = %e, "listing consultations at start-up"),
         }
         publish(
-            publisher,
-            list,
+            pipeline,
             health,
             publish_requests,
             Queues {
@@ -142,7 +136,7 @@ async fn next_batch<T: Ord>(receiver: &mut mpsc::UnboundedReceiver<T>) -> Option
 /// The sequencer: numbers each requested consultation's pending responses, wakes intake's
 /// waiters, then asks for publication.
 async fn sequence(
-    publisher: Arc<Publisher>,
+    pipeline: Arc<Pipeline>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     retry: mpsc::UnboundedSender<ConsultationId>,
     bump: watch::Sender<u64>,
@@ -151,12 +145,13 @@ async fn sequence(
     while let Some(batch) = next_batch(&mut requests).await {
         for id in batch {
             let started = Instant::now();
-            match publisher.sequence(&id).await {
+            match pipeline.number(&id).await {
                 Ok(0) => {
                     // Another sequencer holds the consultation's lease (a store shared with
                     // other processes): it numbers what is pending, unless it died, in which
                     // case its lease expires and a later try here takes over.
-                    if matches!(publisher.responses.pending(&id).await, Ok(p) if !p.is_empty()) {
+                    if matches!(pipeline.publisher.responses.pending(&id).await, Ok(p) if !p.is_empty())
+                    {
                         let retry = retry.clone();
                         let id = id.clone();
                         tokio::spawn(async move {
@@ -196,8 +191,7 @@ struct Queues {
 
 /// Publication and the email list, with a growing pause for a consultation that keeps failing.
 async fn publish(
-    publisher: Arc<Publisher>,
-    list: Arc<EmailList>,
+    pipeline: Arc<Pipeline>,
     health: Arc<PublicationHealth>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     queues: Queues,
@@ -210,17 +204,9 @@ async fn publish(
                 continue;
             }
             let started = Instant::now();
-            let published = publisher.publish_numbered(&id).await;
+            let published = pipeline.publish(&id).await;
             tracing::info!(consultation = %id, ms = started.elapsed().as_millis() as u64, ok = published.is_ok(), "published");
-            let result = match published {
-                Ok(()) => list
-                    .notify(&id)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
+            match published.map_err(|e| e.to_string()) {
                 Ok(()) => {
                     health.succeeded(&id);
                     let _ = queues.mail.send(id.clone());
@@ -247,14 +233,14 @@ async fn publish(
 /// [`MAIL_RUN`], keeps its progress and hands the consultation back, so that the mailings of
 /// several consultations take turns. A run that fails is tried again after [`MAIL_RETRY`].
 async fn mail_outcomes(
-    list: Arc<EmailList>,
+    pipeline: Arc<Pipeline>,
     mut requests: mpsc::UnboundedReceiver<ConsultationId>,
     again: mpsc::UnboundedSender<ConsultationId>,
 ) {
     while let Some(batch) = next_batch(&mut requests).await {
         for id in batch {
             let until = tokio::time::Instant::now() + MAIL_RUN;
-            match list.mail_outcome(&id, Some(until)).await {
+            match pipeline.mail_outcome(&id, Some(until)).await {
                 Ok(run) if run.finished => {}
                 Ok(_) => {
                     let _ = again.send(id);
@@ -306,11 +292,10 @@ impl Pace {
 /// The reading room, after publication and on its own task so that it never delays it: each
 /// response's page and extracted text (at once when few wait; in a rush, with the index), and
 /// the search index when due (at most once a minute while responses arrive, see
-/// [`SearchIndex::refresh`], and held while a rush goes on, see [`SETTLE`]); a rebuild that is
+/// [`shared::search::SearchIndex::refresh`], and held while a rush goes on, see [`SETTLE`]); a rebuild that is
 /// not yet due, or held, is looked at again when it may be.
 async fn index(
-    publisher: Arc<Publisher>,
-    search: Arc<SearchIndex>,
+    pipeline: Arc<Pipeline>,
     mut requests: mpsc::UnboundedReceiver<(ConsultationId, Wake)>,
     again: mpsc::UnboundedSender<(ConsultationId, Wake)>,
 ) {
@@ -343,8 +328,8 @@ async fn index(
             if published {
                 pace.last_published = Some(now);
             }
-            let hold = pace.hold(now, search.rebuild_every);
-            match publisher.refresh_reading(&search, &id, hold).await {
+            let hold = pace.hold(now, pipeline.search.rebuild_every);
+            match pipeline.read(&id, hold).await {
                 Ok(Refresh::UpToDate) => pace.held_since = None,
                 Ok(Refresh::NotDue(wait)) => {
                     pace.held_since = None;

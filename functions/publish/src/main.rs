@@ -7,15 +7,12 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::tracing::{self, Instrument};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::events::changed_consultations;
 use shared::backend::ses_mailer;
-use shared::domain::ConsultationId;
-use shared::email::list::EmailList;
 use shared::ports::{Clock, SystemClock};
-use shared::publish::Publisher;
-use shared::search::{Refresh, SearchIndex};
+use shared::publish::pipeline::Pipeline;
+use shared::search::SearchIndex;
 use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
 #[tokio::main]
@@ -26,50 +23,48 @@ async fn main() -> Result<(), Error> {
     let vars = Vars::from_iter(std::env::vars());
     let (names, timing) = (AwsNames::from_vars(&vars)?, Timing::from_vars(&vars)?);
     let mail = MailSettings::from_vars(&vars)?;
-    let config = aws_config::load_from_env().await;
-    let backend = Backend::aws(&config, &names, false)
-        .await?
-        .with_timing(timing);
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let publisher = Arc::new(backend.publisher(clock.clone()));
-    // The schedule paces the rebuilds (once a minute): a little under a minute here, so that a
-    // sweep arriving a moment early still rebuilds.
-    let search = Arc::new(SearchIndex {
-        rebuild_every: std::time::Duration::from_secs(50),
-        ..backend.search_index(clock.clone())
-    });
-    // Stylesheet, scripts, verify pages: once per instance, not with every batch.
-    publisher.publish_assets().await?;
     let mail_pace = vars
         .parsed(
             shared::settings::MAIL_PER_SECOND_VAR,
             shared::settings::mail_pace,
         )?
         .unwrap_or(shared::email::outcome::DEFAULT_MAIL_PACE);
-    let list = Arc::new(shared::email::list::EmailList {
-        mail_pace,
-        ..backend.email_list(
-            ses_mailer(&config, &mail),
-            clock,
-            mail.public_url,
-            mail.mail_domain,
-        )
+    let config = aws_config::load_from_env().await;
+    let backend = Backend::aws(&config, &names, false)
+        .await?
+        .with_timing(timing);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pipeline = Arc::new(Pipeline {
+        publisher: Arc::new(backend.publisher(clock.clone())),
+        // The schedule paces the rebuilds (once a minute): a little under a minute here, so
+        // that a sweep arriving a moment early still rebuilds.
+        search: Arc::new(SearchIndex {
+            rebuild_every: std::time::Duration::from_secs(50),
+            ..backend.search_index(clock.clone())
+        }),
+        list: Arc::new(shared::email::list::EmailList {
+            mail_pace,
+            ..backend.email_list(
+                ses_mailer(&config, &mail),
+                clock,
+                mail.public_url,
+                mail.mail_domain,
+            )
+        }),
     });
+    // Stylesheet, scripts, verify pages: once per instance, not with every batch.
+    pipeline.publisher.publish_assets().await?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-        let (publisher, search, list) = (publisher.clone(), search.clone(), list.clone());
+        let pipeline = pipeline.clone();
         async move {
             // The stream's batches carry `Records`; the schedule's event does not.
             if event.payload.get("Records").is_some() {
                 let batch: Event = serde_json::from_value(event.payload)?;
-                handle(&publisher, &list, batch).await
+                handle(&pipeline, batch).await
             } else {
-                let backlog = sweep_backlog(&publisher).await;
-                let swept = sweep_search(&publisher, &search).await;
                 // The outcome's mail goes out here, not in the stream's invocations, whose
                 // shard waits for them: paced at the mailer's rate, a large list takes minutes.
-                let mailed =
-                    sweep_outcome_mail(&publisher, &list, mail_run_end(&event.context)).await;
-                backlog.and(swept).and(mailed)
+                Ok(pipeline.sweep(mail_run_end(&event.context)).await?)
             }
         }
     }))
@@ -77,114 +72,11 @@ async fn main() -> Result<(), Error> {
 }
 
 /// Publishes each consultation named in the batch once, then mails its list. A consultation
-/// that fails is logged and does not stop the others in the batch; the batch then fails, so the
-/// event source mapping retries it (publication is idempotent, the list resumes from its
-/// progress mark, and the mapping's retries are bounded, with a failure queue after them).
-async fn handle(publisher: &Publisher, list: &EmailList, event: Event) -> Result<(), Error> {
-    let mut failed = Vec::new();
-    for id in changed_consultations(&event) {
-        let span = tracing::info_span!("publish", consultation = %id);
-        let result = async {
-            publisher.publish(&id).await?;
-            list.notify(&id).await?;
-            // Each response's own page and text, unless a rush has many waiting: the
-            // minute's sweep writes those with the index.
-            publisher
-                .publish_readings(&id, Some(shared::publish::READ_NOW_AT_MOST))
-                .await?;
-            Ok::<_, Error>(())
-        }
-        .instrument(span)
-        .await;
-        if let Err(e) = result {
-            tracing::error!(consultation = %id, error = %e, "publication failed");
-            failed.push(id.to_string());
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("publication failed for {}", failed.join(", ")).into())
-    }
-}
-
-/// Every minute: the search index of each consultation that has published responses it does
-/// not cover yet (a consultation whose index is current costs two reads).
-async fn sweep_search(publisher: &Publisher, search: &SearchIndex) -> Result<(), Error> {
-    let mut failed = Vec::new();
-    for record in publisher.consultations.list().await? {
-        let id = record.consultation.id;
-        let span = tracing::info_span!("search", consultation = %id);
-        if let Err(e) = refresh(publisher, search, &id).instrument(span).await {
-            tracing::error!(consultation = %id, error = %e, "building the search index failed");
-            failed.push(id.to_string());
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("search index failed for {}", failed.join(", ")).into())
-    }
-}
-
-/// Every minute, a backstop for the stream: the stream's filter wakes publication on new pending
-/// responses and on the Secretariat's changes only (never on the sequencer's own writes), so a
-/// backlog a fenced-out sequencer left (another was numbering at the same time) is numbered and
-/// published here at the latest. A consultation with nothing pending costs one query a pending
-/// partition; a sealed one costs nothing more (the closing sets aside what it left).
-async fn sweep_backlog(publisher: &Publisher) -> Result<(), Error> {
-    let mut failed = Vec::new();
-    for record in publisher.consultations.list().await? {
-        if record.consultation.is_sealed() {
-            continue;
-        }
-        let id = record.consultation.id;
-        let span = tracing::info_span!("backlog", consultation = %id);
-        let result = async {
-            if publisher.sequence(&id).await? > 0 {
-                tracing::warn!("numbered a backlog the stream left; publishing it");
-                publisher.publish_numbered(&id).await?;
-            }
-            Ok::<_, Error>(())
-        }
-        .instrument(span)
-        .await;
-        if let Err(e) = result {
-            tracing::error!(consultation = %id, error = %e, "numbering a backlog failed");
-            failed.push(id.to_string());
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("backlog failed for {}", failed.join(", ")).into())
-    }
-}
-
-/// Every minute: each consultation's outcome mailing that is not finished goes on until `until`
-/// (a consultation without an outcome costs nothing: the listing says so).
-async fn sweep_outcome_mail(
-    publisher: &Publisher,
-    list: &EmailList,
-    until: tokio::time::Instant,
-) -> Result<(), Error> {
-    let mut failed = Vec::new();
-    for record in publisher.consultations.list().await? {
-        if record.consultation.outcome.is_empty() {
-            continue;
-        }
-        let id = record.consultation.id;
-        let span = tracing::info_span!("outcome mail", consultation = %id);
-        if let Err(e) = list.mail_outcome(&id, Some(until)).instrument(span).await {
-            tracing::error!(consultation = %id, error = %e, "mailing the outcome failed");
-            failed.push(id.to_string());
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("outcome mail failed for {}", failed.join(", ")).into())
-    }
+/// that fails does not stop the others in the batch; the batch then fails, so the event
+/// source mapping retries it (publication is idempotent, the list resumes from its progress
+/// mark, and the mapping's retries are bounded, with a failure queue after them).
+async fn handle(pipeline: &Pipeline, event: Event) -> Result<(), Error> {
+    Ok(pipeline.on_changes(changed_consultations(&event)).await?)
 }
 
 /// When a sweep's mailing stops: before the next sweep starts (so that two never pace the same
@@ -197,27 +89,6 @@ fn mail_run_end(context: &lambda_runtime::Context) -> tokio::time::Instant {
         .map_or(0, |d| d.as_millis() as u64);
     let left = std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms));
     tokio::time::Instant::now() + UNTIL_NEXT_SWEEP.min(left.saturating_sub(MARGIN))
-}
-
-async fn refresh(
-    publisher: &Publisher,
-    search: &SearchIndex,
-    id: &ConsultationId,
-) -> Result<(), Error> {
-    if let Refresh::Built {
-        responses,
-        files_written,
-        took,
-    } = publisher.refresh_reading(search, id, None).await?
-    {
-        tracing::info!(
-            responses,
-            files_written,
-            ms = took.as_millis() as u64,
-            "search index built"
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -316,17 +187,19 @@ mod tests {
             aws_sdk_sesv2::Client::new(&config),
             "verbatim@consultations.example.org",
         ));
-        let list = backend.email_list(
-            mailer,
-            Arc::new(SystemClock),
-            "https://consultations.example.org",
-            "consultations.example.org",
-        );
-        let publisher = backend.publisher(Arc::new(SystemClock));
-        let search = backend.search_index(Arc::new(SystemClock));
-        handle(&publisher, &list, event.clone()).await.unwrap();
+        let pipeline = Pipeline {
+            list: Arc::new(backend.email_list(
+                mailer,
+                Arc::new(SystemClock),
+                "https://consultations.example.org",
+                "consultations.example.org",
+            )),
+            publisher: Arc::new(backend.publisher(Arc::new(SystemClock))),
+            search: Arc::new(backend.search_index(Arc::new(SystemClock))),
+        };
+        handle(&pipeline, event.clone()).await.unwrap();
         // A batch delivered again publishes and mails nothing twice.
-        handle(&publisher, &list, event).await.unwrap();
+        handle(&pipeline, event).await.unwrap();
 
         let to_ada = moto_ses::sent_to(&moto.endpoint, "ada@example.org").await;
         assert_eq!(to_ada.len(), 1, "{to_ada:?}");
@@ -360,7 +233,8 @@ mod tests {
         assert_eq!(manifest["total"], 1);
         assert_eq!(manifest["responses"][0]["name"], "Ada");
         // The response's own page with the batch; the search index with the minute's sweep.
-        sweep_search(&publisher, &search).await.unwrap();
+        let records = backend.consultations.list().await.unwrap();
+        pipeline.sweep_search(&records).await.unwrap();
         for key in [
             "consultations/streamed/responses/1.html",
             "consultations/streamed/extracted/1.txt",
@@ -409,13 +283,16 @@ mod tests {
             from: format!("verbatim@{DOMAIN}"),
         };
         // As `main` wires it, with SES reached through the proxy.
-        let list = backend.email_list(
-            ses_mailer(&proxy.sdk_config(&config), &mail),
-            Arc::new(SystemClock),
-            &mail.public_url,
-            &mail.mail_domain,
-        );
-        let publisher = backend.publisher(Arc::new(SystemClock));
+        let pipeline = Pipeline {
+            list: Arc::new(backend.email_list(
+                ses_mailer(&proxy.sdk_config(&config), &mail),
+                Arc::new(SystemClock),
+                &mail.public_url,
+                &mail.mail_domain,
+            )),
+            publisher: Arc::new(backend.publisher(Arc::new(SystemClock))),
+            search: Arc::new(backend.search_index(Arc::new(SystemClock))),
+        };
         let clock = SystemClock;
         let consultation = open_consultation(&backend, ID, "Mailed while SES fails").await;
         let subscribers = ["ses-list-ada@example.org", "ses-list-bob@example.org"];
@@ -450,7 +327,7 @@ mod tests {
             let mut tries = 0;
             loop {
                 tries += 1;
-                match handle(&publisher, &list, batch.clone()).await {
+                match handle(&pipeline, batch.clone()).await {
                     Ok(()) => break,
                     Err(e) if tries < INVOCATIONS => {
                         eprintln!("batch {wave}, invocation {tries}: {e}")
@@ -530,7 +407,7 @@ mod tests {
 
         // A batch delivered again once SES is well sends nothing more.
         proxy.set_rate(0.0).await;
-        handle(&publisher, &list, batch).await.unwrap();
+        handle(&pipeline, batch).await.unwrap();
         let mut again = 0;
         for address in subscribers {
             again += moto_ses::sent_to(&moto.endpoint, address).await.len() as u64;

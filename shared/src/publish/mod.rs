@@ -8,6 +8,7 @@
 
 pub mod answers;
 pub mod health;
+pub mod pipeline;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
