@@ -139,6 +139,49 @@ struct ServeArgs {
     /// The most connections one client address may hold (a trusted proxy excepted).
     #[arg(long, default_value_t = 64)]
     max_connections_per_client: usize,
+    /// The witnesses asked to cosign each checkpoint, as a C2SP tlog-policy file: `witness
+    /// NAME VKEY URL` lines (the URL is the witness's tlog-witness prefix), `group` lines and
+    /// a `quorum`. Published at `/log/policy`. See docs/witness.md.
+    #[arg(long, env = "VERBATIM_WITNESS_POLICY_FILE")]
+    witness_policy: Option<std::path::PathBuf>,
+}
+
+/// The witnesses of the policy file at `path`, asked over HTTP; the policy must name this log's
+/// key if it names logs at all (readers who use it would otherwise refuse every checkpoint).
+fn witnessing(
+    path: &std::path::Path,
+    log_key: Option<&shared::transparency::LogKey>,
+) -> anyhow::Result<shared::transparency::cosigning::Cosigning> {
+    use shared::witness::policy::Policy;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the witness policy {}", path.display()))?;
+    let policy = Policy::parse(&text)?;
+    if let Some(key) = log_key
+        && !policy.logs().is_empty()
+        && !policy.lists_log(key.verifier_key())
+    {
+        anyhow::bail!(
+            "the witness policy {} lists logs, but not this one: add `log {}`",
+            path.display(),
+            key.verifier_key()
+        );
+    }
+    let asked = policy
+        .witnesses()
+        .iter()
+        .filter(|w| w.url.is_some())
+        .count();
+    println!(
+        "Checkpoints are sent to {asked} witness(es) of {} ({} in the policy)",
+        path.display(),
+        policy.witnesses().len()
+    );
+    Ok(shared::transparency::cosigning::Cosigning::new(
+        policy,
+        Arc::new(shared::adapters::witness_http::HttpWitnesses::new(
+            shared::transparency::cosigning::WITNESS_TIMEOUT,
+        )),
+    ))
 }
 
 /// A timeout flag: a wait (see `parse_wait`) that is not zero.
@@ -247,8 +290,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
 
     let health = Arc::new(shared::publish::health::PublicationHealth::default());
+    let cosigning = match &args.witness_policy {
+        Some(path) => Some(Arc::new(witnessing(path, backend.log_key.as_deref())?)),
+        None => None,
+    };
     let pipeline = shared::publish::pipeline::Pipeline {
-        publisher: Arc::new(backend.publisher(clock.clone())),
+        publisher: Arc::new(shared::publish::Publisher {
+            cosigning,
+            ..backend.publisher(clock.clone())
+        }),
         search: Arc::new(shared::search::SearchIndex {
             rebuild_every: args.search_every,
             block_size: args.search_block_size,

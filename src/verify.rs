@@ -24,6 +24,11 @@ pub struct VerifyArgs {
     /// An earlier checkpoint the current one must extend (the log only grows).
     #[arg(long)]
     since: Option<PathBuf>,
+    /// A witness policy (C2SP tlog-policy: `witness`, `group`, `quorum` lines) the checkpoint
+    /// must meet; the site publishes the operator's at `/log/policy`, but yours says whom you
+    /// trust. Names which witnesses cosigned and which are missing.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// The verifier key to trust (`<name>+<id>+<key>`); default: the one the site publishes,
     /// which you should compare with the one the operator announces.
     #[arg(long)]
@@ -74,6 +79,14 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         key: args.key.as_deref().map(LogVerifier::parse).transpose()?,
         receipt: args.receipt.as_ref().map(read).transpose()?,
         since: args.since.as_ref().map(read).transpose()?,
+        policy: match &args.policy {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Some(shared::witness::policy::Policy::parse(&text)?)
+            }
+            None => None,
+        },
     };
     let bar = FilesBar::new();
     let fetching = Fetching {

@@ -31,6 +31,8 @@ const INDEX_RETRY: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_secs(2);
 /// Sweeping this often closes a consultation within a second of its deadline.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// How often checkpoints are offered again to witnesses that did not cosign them in time.
+const COSIGN_AGAIN_EVERY: Duration = Duration::from_secs(10);
 /// The longest a run of an outcome's mailing goes before the next consultation's turn.
 const MAIL_RUN: Duration = Duration::from_secs(30);
 /// The pause before a failed run of an outcome's mailing is tried again.
@@ -85,6 +87,9 @@ pub fn start(pipeline: Arc<Pipeline>, health: Arc<PublicationHealth>) -> Arc<dyn
         bump,
         to_publish.clone(),
     ));
+    if pipeline.publisher.cosigning.is_some() {
+        tokio::spawn(cosign_again(pipeline.clone()));
+    }
     let catch_up = sender.clone();
     tokio::spawn(async move {
         // At start-up each consultation is caught up on its own (whatever a previous run left
@@ -357,6 +362,25 @@ async fn index(
                     });
                 }
             }
+        }
+    }
+}
+
+/// Late cosignatures: every [`COSIGN_AGAIN_EVERY`], each consultation's checkpoint goes again
+/// to the witnesses missing from it (not those resting after a failure), and is published again
+/// with what they give. Publication's own checkpoint writes are serialized with these (see
+/// `transparency::cosigning`), so an older checkpoint never replaces a newer one.
+async fn cosign_again(pipeline: Arc<Pipeline>) {
+    let mut ticks = tokio::time::interval(COSIGN_AGAIN_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let swept = match pipeline.consultations().await {
+            Ok(records) => pipeline.sweep_cosignatures(&records).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = swept {
+            tracing::error!(error = %e, "asking witnesses again failed; retrying");
         }
     }
 }

@@ -337,6 +337,7 @@ impl Backend {
             site: self.site.clone(),
             clock,
             log_key: self.log_key.clone(),
+            cosigning: None,
             pdf: Isolation::current_exe(),
         }
     }

@@ -290,6 +290,26 @@ pub trait WitnessState: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// What a witness answered to C2SP tlog-witness `add-checkpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WitnessAnswer {
+    /// 200: its cosignature lines (`— <name> <base64>`), each ending in a newline.
+    Cosigned(String),
+    /// 409: the size it last cosigned for the log, which the next request must start from.
+    Conflict(u64),
+    /// Any other answer: the status and the start of the body (why).
+    Refused { status: u16, why: String },
+}
+
+/// Reaches a witness (HTTP in production: `adapters::witness_http`). A log asks its witnesses
+/// to cosign each new checkpoint (see `transparency::cosigning`).
+#[async_trait]
+pub trait WitnessClient: Send + Sync {
+    /// POSTs `body` to `<prefix>/add-checkpoint`. `Err`: the witness could not be reached or
+    /// did not answer in time (the caller decides when to ask it again).
+    async fn add_checkpoint(&self, prefix: &str, body: Vec<u8>) -> Result<WitnessAnswer, String>;
+}
+
 /// How far publication has got: the high-water mark that makes publishing resumable.
 #[async_trait]
 pub trait PublicationState: Send + Sync {

@@ -68,6 +68,19 @@ pub fn mail_pace(raw: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| format!("{raw:?}: write whole messages a second, 1 to 1000"))
 }
 pub const IN_FLIGHT_GRACE_VAR: &str = "VERBATIM_IN_FLIGHT_GRACE_SECONDS";
+/// The witness policy's text (C2SP tlog-policy) for the publish function; empty or unset: no
+/// witnesses.
+pub const WITNESS_POLICY_VAR: &str = "VERBATIM_WITNESS_POLICY";
+
+/// The witness policy in `raw`; `None` when it is blank.
+pub fn witness_policy(raw: &str) -> Result<Option<crate::witness::policy::Policy>, String> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::witness::policy::Policy::parse(raw)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
 pub const PUBLIC_URL_VAR: &str = "VERBATIM_PUBLIC_URL";
 /// The SSM SecureString parameter that holds the signing key.
 pub const SIGNING_KEY_PARAMETER_VAR: &str = "VERBATIM_SIGNING_KEY_PARAMETER";

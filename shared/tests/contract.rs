@@ -1721,6 +1721,7 @@ async fn the_log_is_rebuilt_identically_and_never_forks(f: Fixture) {
         responses: b.responses.clone(),
         site: b.site.clone(),
         key: key.clone(),
+        cosigning: None,
     };
     let four = log.publish(&c.id, 4).await.unwrap();
     let note4 = read(site, &checkpoint_key(&c.id)).await.unwrap();

@@ -272,3 +272,176 @@ async fn a_witness_answers_as_tlog_witness_specifies() {
     assert_eq!(status, 200, "{answer}");
     check_cosignature(answer.trim_end(), &nine, &key);
 }
+
+/// A witness following every consultation of the log signed by `log_vkey`, and its verifier key.
+fn follower(data: &Path, name: &str, log_vkey: &str) -> (WitnessServer, String) {
+    let dir = data.to_str().unwrap();
+    let vkey = verbatim(&["witness", "key", "--data", dir, "--name", name]);
+    verbatim(&[
+        "witness",
+        "add-log",
+        "--data",
+        dir,
+        "verbatim.localhost/consultations/*",
+        log_vkey,
+    ]);
+    (serve(data), vkey.trim().to_owned())
+}
+
+/// Waits until the served checkpoint of `id` covers `size` responses and `policy` counts the
+/// witnesses `signed` on it; returns it.
+async fn checkpoint_with(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    size: u64,
+    policy: &shared::witness::policy::Policy,
+    signed: &[&str],
+) -> Vec<u8> {
+    let started = std::time::Instant::now();
+    loop {
+        let note = http
+            .get(format!("{url}/consultations/{id}/log/checkpoint"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .to_vec();
+        let text = String::from_utf8_lossy(&note).into_owned();
+        if text.lines().nth(1) == Some(size.to_string().as_str())
+            && policy.verdict(&note).signed == signed
+        {
+            return note;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no checkpoint of {size} cosigned by {signed:?}: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The issue's "done when": a consultation with two witnesses (policy: both) publishes
+/// checkpoints with both cosignatures during a rush; with one witness down publication goes on
+/// and the checkpoint carries one, and `verify --policy` says the quorum is not met, naming it.
+#[tokio::test]
+async fn a_consultation_publishes_checkpoints_its_witnesses_cosign() {
+    const ID: &str = "witnessed";
+    let data = tempfile::tempdir().unwrap();
+    // The log's key, made beforehand so that the witnesses know it when publication asks.
+    let private = verbatim(&["keygen", "--name", "verbatim.localhost"]);
+    std::fs::write(data.path().join("log-signing-key"), &private).unwrap();
+    let log_vkey = LogKey::parse(private.trim())
+        .unwrap()
+        .verifier_key()
+        .to_owned();
+    let (w1, w2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, one_vkey) = follower(w1.path(), "witness.example/one", &log_vkey);
+    let (two, two_vkey) = follower(w2.path(), "witness.example/two", &log_vkey);
+    let policy_text = format!(
+        "# Both must cosign.\nwitness one {one_vkey} {}\nwitness two {two_vkey} {}\n\
+         group both all one two\nquorum both\n",
+        one.url, two.url
+    );
+    let policy_file = data.path().join("witnesses.policy");
+    std::fs::write(&policy_file, &policy_text).unwrap();
+    let policy = shared::witness::policy::Policy::parse(&policy_text).unwrap();
+    let server = crate::helpers::start(
+        data.path(),
+        &[
+            "--witness-policy",
+            policy_file.to_str().unwrap(),
+            "--rate-limit",
+            "off",
+        ],
+        &[],
+    );
+    let http = reqwest::Client::new();
+    crate::helpers::open_consultation(&http, &server.url, ID).await;
+
+    // The policy in force is on the site, with the log's key.
+    let started = std::time::Instant::now();
+    let published = loop {
+        let reply = http
+            .get(format!("{}/log/policy", server.url))
+            .send()
+            .await
+            .unwrap();
+        if reply.status() == 200 {
+            break reply.text().await.unwrap();
+        }
+        assert!(started.elapsed().as_secs() < 10, "no /log/policy");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        published.starts_with(&format!("log {log_vkey}\n")),
+        "{published}"
+    );
+    assert!(published.ends_with(&policy_text), "{published}");
+
+    // A rush: 40 responses at once; every checkpoint on the way is cosigned by both.
+    let rush = (0..40).map(|i| {
+        let (http, url) = (http.clone(), server.url.clone());
+        tokio::spawn(async move {
+            let reply = http
+                .post(format!("{url}/api/consultations/{ID}/responses"))
+                .json(&serde_json::json!({"name": format!("Person {i}"), "text": "Our view."}))
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success(), "{}", reply.status());
+        })
+    });
+    for sent in rush.collect::<Vec<_>>() {
+        sent.await.unwrap();
+    }
+    checkpoint_with(&http, &server.url, ID, 40, &policy, &["one", "two"]).await;
+    let policy_path = policy_file.to_str().unwrap();
+    let (ok, out) = crate::helpers::verify(&[&server.url, ID, "--policy", policy_path]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("quorum is met: cosigned by one, two; missing: none"),
+        "{out}"
+    );
+
+    // Witness two goes down: publication goes on, and the checkpoint carries one's only.
+    drop(two);
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        let reply = http
+            .post(format!("{}/api/consultations/{ID}/responses", server.url))
+            .json(&serde_json::json!({"name": format!("Late {i}"), "text": "More."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 201);
+    }
+    let note = checkpoint_with(&http, &server.url, ID, 45, &policy, &["one"]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "a witness that is down does not hold publication up ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(policy.verdict(&note).missing, ["two"]);
+    let (ok, out) = crate::helpers::verify(&[&server.url, ID, "--policy", policy_path]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("quorum is NOT met: cosigned by one; missing: two"),
+        "{out}"
+    );
+    // The files themselves still verify: only the quorum is missing.
+    assert_eq!(out.matches("PROBLEM").count(), 1, "{out}");
+    // A policy that needs only one of them accepts it.
+    let either = data.path().join("either.policy");
+    std::fs::write(
+        &either,
+        policy_text.replace("group both all", "group both any"),
+    )
+    .unwrap();
+    let (ok, out) =
+        crate::helpers::verify(&[&server.url, ID, "--policy", either.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    drop(one);
+}

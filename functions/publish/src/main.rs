@@ -9,10 +9,12 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::events::changed_consultations;
+use shared::adapters::witness_http::HttpWitnesses;
 use shared::backend::ses_mailer;
 use shared::ports::{Clock, SystemClock};
 use shared::publish::pipeline::Pipeline;
 use shared::search::SearchIndex;
+use shared::transparency::cosigning::{self, Cosigning};
 use shared::{AwsNames, Backend, MailSettings, Timing, Vars};
 
 #[tokio::main]
@@ -34,8 +36,24 @@ async fn main() -> Result<(), Error> {
         .await?
         .with_timing(timing);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The witnesses asked to cosign each checkpoint (the template's WitnessPolicy).
+    let cosigning = vars
+        .parsed(
+            shared::settings::WITNESS_POLICY_VAR,
+            shared::settings::witness_policy,
+        )?
+        .flatten()
+        .map(|policy| {
+            Arc::new(Cosigning::new(
+                policy,
+                Arc::new(HttpWitnesses::new(cosigning::WITNESS_TIMEOUT)),
+            ))
+        });
     let pipeline = Arc::new(Pipeline {
-        publisher: Arc::new(backend.publisher(clock.clone())),
+        publisher: Arc::new(shared::publish::Publisher {
+            cosigning,
+            ..backend.publisher(clock.clone())
+        }),
         // The schedule paces the rebuilds (once a minute): a little under a minute here, so
         // that a sweep arriving a moment early still rebuilds.
         search: Arc::new(SearchIndex {

@@ -27,3 +27,5 @@ pub mod ses;
 
 #[cfg(any(feature = "embedded", feature = "aws"))]
 pub mod signing_key;
+#[cfg(any(feature = "embedded", feature = "aws"))]
+pub mod witness_http;

@@ -73,6 +73,8 @@ pub struct Publisher {
     pub clock: Arc<dyn Clock>,
     /// Signs each consultation's transparency log.
     pub log_key: Option<Arc<crate::transparency::LogKey>>,
+    /// The witnesses asked to cosign each checkpoint (`--witness-policy`), if any.
+    pub cosigning: Option<Arc<crate::transparency::cosigning::Cosigning>>,
     /// Starts the child process that reads a PDF's text.
     pub pdf: Isolation,
 }
@@ -237,9 +239,49 @@ impl Publisher {
             responses: self.responses.clone(),
             site: self.site.clone(),
             key,
+            cosigning: self.cosigning.clone(),
         }
         .publish(id, total)
         .await?;
+        Ok(())
+    }
+
+    /// Asks the witnesses that have not cosigned a consultation's published checkpoint again
+    /// (those resting after a failure excepted), and publishes it with what they give. Cheap
+    /// when nothing is missing: one read of the checkpoint.
+    pub async fn refresh_cosignatures(&self, id: &ConsultationId) -> Result<(), PublishError> {
+        let (Some(key), Some(_)) = (self.log_key.clone(), &self.cosigning) else {
+            return Ok(());
+        };
+        crate::transparency::publish::LogPublisher {
+            responses: self.responses.clone(),
+            site: self.site.clone(),
+            key,
+            cosigning: self.cosigning.clone(),
+        }
+        .refresh_cosignatures(id)
+        .await?;
+        Ok(())
+    }
+
+    /// The witness policy in force, at `/log/policy` (C2SP tlog-policy): the operator's, with
+    /// the log's own key added when it names none; without witnesses, `quorum none`.
+    pub async fn publish_policy(&self) -> Result<(), PublishError> {
+        let Some(key) = &self.log_key else {
+            return Ok(());
+        };
+        let log_line = format!("log {}\n", key.verifier_key());
+        let text = match &self.cosigning {
+            Some(c) if !c.policy.logs().is_empty() => c.policy.text().to_owned(),
+            Some(c) => format!("{log_line}{}", c.policy.text()),
+            None => format!("{log_line}quorum none\n"),
+        };
+        self.write(
+            format!("/{}", crate::transparency::publish::POLICY_PATH),
+            text.into_bytes(),
+        )
+        .await?;
+        self.site.sync().await?;
         Ok(())
     }
 
@@ -284,7 +326,7 @@ impl Publisher {
         )
         .await?;
         self.site.sync().await?;
-        Ok(())
+        self.publish_policy().await
     }
 
     /// The site's front page in every language and the feed of all consultations. Publishers

@@ -113,14 +113,35 @@ impl Pipeline {
         .await
     }
 
-    /// The minute's sweep on AWS: backlogs the stream left, search indexes, then outcome
-    /// mailings until `until`. Each part runs whatever the others did.
+    /// The minute's sweep on AWS: backlogs the stream left, cosignatures that came late,
+    /// search indexes, then outcome mailings until `until`. Each part runs whatever the others
+    /// did.
     pub async fn sweep(&self, until: Instant) -> Result<(), Failed> {
         let records = self.listing().await?;
         let backlog = self.sweep_backlogs(&records).await;
+        let cosigned = self.sweep_cosignatures(&records).await;
         let search = self.sweep_search(&records).await;
         let mail = self.sweep_outcome_mail(&records, until).await;
-        backlog.and(search).and(mail)
+        backlog.and(cosigned).and(search).and(mail)
+    }
+
+    /// Each consultation's checkpoint is offered again to the witnesses that did not cosign it
+    /// in time (down, slow, or resting after a failure), and published again with what they
+    /// give: how a late cosignature reaches the site. Nothing to do without witnesses.
+    pub async fn sweep_cosignatures(&self, records: &[ConsultationRecord]) -> Result<(), Failed> {
+        if self.publisher.cosigning.is_none() {
+            return Ok(());
+        }
+        self.each("cosigning", ids(records.iter()), |id| async move {
+            self.publisher.refresh_cosignatures(&id).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Every consultation, for a host's own periodic runs.
+    pub async fn consultations(&self) -> Result<Vec<ConsultationRecord>, Failed> {
+        self.listing().await
     }
 
     /// A backstop for the stream, whose filter never wakes publication on the sequencer's own

@@ -26,7 +26,7 @@ impl TileCache {
         self.tiles.insert(tile_path(tile), bytes);
     }
 
-    fn take_wanted(&self) -> Vec<Tile> {
+    pub(crate) fn take_wanted(&self) -> Vec<Tile> {
         let mut wanted = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *wanted).into_values().collect()
     }

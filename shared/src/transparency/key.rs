@@ -120,6 +120,7 @@ impl LogKey {
 }
 
 /// A verifier key: checks checkpoints and receipts.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogVerifier {
     key: String,
     name: String,

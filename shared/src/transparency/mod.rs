@@ -9,6 +9,7 @@
 
 pub mod append;
 pub mod checkpoint;
+pub mod cosigning;
 pub mod entry;
 pub mod key;
 pub mod publish;

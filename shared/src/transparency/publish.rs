@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::checkpoint::{self, TreeHead};
+use super::cosigning::{ConsistencyProofs, Cosigning};
 use super::tree::{split_entry_bundle, tile_path};
 use super::{LogEntry, LogKey, MemoryTree, TransparencyError, append};
 use crate::domain::ConsultationId;
@@ -44,9 +45,13 @@ pub fn checkpoint_key(id: &ConsultationId) -> String {
 /// Where the site publishes the log's verifier key.
 pub const VERIFIER_KEY_PATH: &str = "log/verifier-key";
 
-/// Whether a site object is one of the log's text files (checkpoint, verifier key).
+/// Where the site publishes the witness policy in force (C2SP tlog-policy).
+pub const POLICY_PATH: &str = "log/policy";
+
+/// Whether a site object is one of the log's text files (checkpoint, verifier key, policy).
 pub fn is_log_text(key: &str) -> bool {
     key == VERIFIER_KEY_PATH
+        || key == POLICY_PATH
         || key.starts_with("consultations/") && key.ends_with("/log/checkpoint")
 }
 
@@ -120,6 +125,8 @@ pub struct LogPublisher {
     pub responses: Arc<dyn Responses>,
     pub site: Arc<dyn ObjectStore>,
     pub key: Arc<LogKey>,
+    /// The witnesses asked to cosign each checkpoint, if the operator has any.
+    pub cosigning: Option<Arc<Cosigning>>,
 }
 
 impl LogPublisher {
@@ -135,9 +142,13 @@ impl LogPublisher {
         size: u64,
     ) -> Result<TreeHead, LogPublishError> {
         let published = self.published_head(id).await?;
-        if let Some(old) = &published {
+        if let Some((old, note)) = &published {
             if old.size == size {
                 self.put_verifier_key().await?;
+                // Witnesses that did not cosign it in time are asked again (after their rest).
+                if self.cosigning.as_ref().is_some_and(|c| c.wants_more(note)) {
+                    self.put_checkpoint(id, old).await?;
+                }
                 return Ok(old.clone());
             }
             if old.size < size {
@@ -150,7 +161,20 @@ impl LogPublisher {
                 }
             }
         }
-        self.rebuild_and_publish(id, size, published).await
+        self.rebuild_and_publish(id, size, published.map(|(head, _)| head))
+            .await
+    }
+
+    /// Publishes the current checkpoint again if a witness that has not cosigned it (and is
+    /// not resting) cosigns it now.
+    pub async fn refresh_cosignatures(&self, id: &ConsultationId) -> Result<(), LogPublishError> {
+        if let (Some(cosigning), Some((head, note))) =
+            (&self.cosigning, self.published_head(id).await?)
+            && cosigning.wants_more(&note)
+        {
+            self.put_checkpoint(id, &head).await?;
+        }
+        Ok(())
     }
 
     /// Appends responses `old.size + 1..=size` to the published log.
@@ -271,16 +295,86 @@ impl LogPublisher {
         Ok(head)
     }
 
+    /// Signs the checkpoint of `head`, gathers the witnesses' cosignatures if there are any,
+    /// and writes it.
     async fn put_checkpoint(
         &self,
         id: &ConsultationId,
         head: &TreeHead,
     ) -> Result<(), LogPublishError> {
-        let note = checkpoint::sign_checkpoint(&self.key, head)?;
+        let signed = checkpoint::sign_checkpoint(&self.key, head)?;
         // The key first: whoever sees a checkpoint can fetch the key that verifies it.
         self.put_verifier_key().await?;
+        let Some(cosigning) = &self.cosigning else {
+            return self
+                .put(&checkpoint_key(id), signed, PutMode::Overwrite)
+                .await;
+        };
+        let _writing = cosigning.writing.lock().await;
+        // What is on the site now: its cosignatures of this checkpoint are kept; one of a
+        // larger tree (written meanwhile) is never replaced by this one.
+        let published = self.get(&checkpoint_key(id)).await?;
+        if let Some(published) = &published {
+            let origin = checkpoint::origin(self.key.name(), id.as_str());
+            if let Ok(newer) = checkpoint::open_checkpoint(published, &self.key.verifier(), &origin)
+                && newer.size > head.size
+            {
+                return Ok(());
+            }
+        }
+        let proofs = SiteProofs {
+            log: self,
+            id,
+            head,
+        };
+        let note = cosigning
+            .cosign(head, &signed, published.as_deref(), &proofs)
+            .await;
+        if published.as_deref() == Some(note.as_slice()) {
+            return Ok(());
+        }
         self.put(&checkpoint_key(id), note, PutMode::Overwrite)
             .await
+    }
+
+    /// A consistency proof between two sizes of the published log, from its tiles (each
+    /// checked against `head`'s root as it is read).
+    async fn consistency_proof(
+        &self,
+        id: &ConsultationId,
+        head: &TreeHead,
+        old_size: u64,
+    ) -> Result<Vec<tlog_tiles::Hash>, LogPublishError> {
+        let prefix = log_prefix(id);
+        let mut cache = append::TileCache::default();
+        // Each round reads the tiles the last one lacked: a few rounds suffice.
+        for _ in 0..16 {
+            // Not held across the reads below (the reader is not `Send`).
+            let proved = {
+                let reader = tlog_tiles::TileHashReader::new(head.size, head.root, &cache);
+                tlog_tiles::prove_tree(head.size, old_size, &reader)
+            };
+            match proved {
+                Ok(proof) => return Ok(proof),
+                Err(e) => {
+                    let wanted = cache.take_wanted();
+                    if wanted.is_empty() {
+                        return Err(TransparencyError::from(e).into());
+                    }
+                    for tile in wanted {
+                        let path = tile_path(&tile);
+                        let bytes = self
+                            .get(&format!("{prefix}/{path}"))
+                            .await?
+                            .ok_or_else(|| LogPublishError::Fork(format!("{path} is missing")))?;
+                        cache.insert(&tile, bytes);
+                    }
+                }
+            }
+        }
+        Err(LogPublishError::Fork(
+            "the tiles never covered the proof".to_owned(),
+        ))
     }
 
     async fn put_verifier_key(&self) -> Result<(), LogPublishError> {
@@ -308,7 +402,7 @@ impl LogPublisher {
     async fn published_head(
         &self,
         id: &ConsultationId,
-    ) -> Result<Option<TreeHead>, LogPublishError> {
+    ) -> Result<Option<(TreeHead, Vec<u8>)>, LogPublishError> {
         let Some(object) = self.site.get(&object_key(&checkpoint_key(id))?).await? else {
             return Ok(None);
         };
@@ -318,7 +412,7 @@ impl LogPublisher {
             .map_err(|e| StoreError::backend("reading the checkpoint", e))?;
         let origin = checkpoint::origin(self.key.name(), id.as_str());
         match checkpoint::open_checkpoint(&bytes, &self.key.verifier(), &origin) {
-            Ok(head) => Ok(Some(head)),
+            Ok(head) => Ok(Some((head, bytes))),
             Err(e) => {
                 tracing::warn!(consultation = %id, error = %e, "the published checkpoint does not verify; rebuilding the log");
                 Ok(None)
@@ -348,6 +442,23 @@ impl LogPublisher {
             .put(&key, Body::Bytes(Bytes::from(bytes)), &meta, mode)
             .await?;
         Ok(())
+    }
+}
+
+/// The published tiles, as the witnesses' consistency proofs need them.
+struct SiteProofs<'a> {
+    log: &'a LogPublisher,
+    id: &'a ConsultationId,
+    head: &'a TreeHead,
+}
+
+#[async_trait::async_trait]
+impl ConsistencyProofs for SiteProofs<'_> {
+    async fn consistency(&self, old_size: u64) -> Result<Vec<tlog_tiles::Hash>, String> {
+        self.log
+            .consistency_proof(self.id, self.head, old_size)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

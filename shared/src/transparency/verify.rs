@@ -35,6 +35,9 @@ pub struct Checks {
     pub receipt: Option<Vec<u8>>,
     /// An earlier checkpoint the current one must extend.
     pub since: Option<Vec<u8>>,
+    /// A witness policy (C2SP tlog-policy) the checkpoint must meet: its quorum of
+    /// cosignatures, and its log keys if it lists any.
+    pub policy: Option<crate::witness::policy::Policy>,
 }
 
 /// How the published files are fetched: how many at once, and who is told of the progress.
@@ -138,6 +141,9 @@ pub async fn verify_consultation(
     let origin = checkpoint::origin(verifier.name(), id.as_str());
     let note = fetch(site, &checkpoint_key(id)).await?;
     let head = checkpoint::open_checkpoint(&note, &verifier, &origin)?;
+    if let Some(policy) = &checks.policy {
+        check_witnesses(policy, &verifier, &note, &mut report);
+    }
     let prefix = log_prefix(id);
 
     // The entries, from the entry bundles; the tree they give must be the signed one.
@@ -285,6 +291,46 @@ pub async fn verify_consultation(
     }
     report.head = Some(head);
     Ok(report)
+}
+
+/// The checkpoint meets the policy: signed by a log it lists (when it lists any), cosigned by
+/// its quorum; the witnesses who signed and those missing are named either way.
+fn check_witnesses(
+    policy: &crate::witness::policy::Policy,
+    verifier: &LogVerifier,
+    note: &[u8],
+    report: &mut Report,
+) {
+    if !policy.logs().is_empty() && !policy.lists_log(verifier.as_str()) {
+        report.problems.push(format!(
+            "the witness policy does not list this log's key ({}): it trusts other logs",
+            verifier.as_str()
+        ));
+    }
+    let verdict = policy.verdict(note);
+    let names = |names: &[String]| match names {
+        [] => "none".to_owned(),
+        names => names.join(", "),
+    };
+    for name in &verdict.invalid {
+        report.problems.push(format!(
+            "the cosignature of witness {name} does not verify: the checkpoint or its cosignature was changed"
+        ));
+    }
+    let who = format!(
+        "cosigned by {}; missing: {}",
+        names(&verdict.signed),
+        names(&[verdict.missing.clone(), verdict.invalid.clone()].concat())
+    );
+    if verdict.quorum_met {
+        report
+            .notes
+            .push(format!("the witness policy's quorum is met: {who}"));
+    } else {
+        report
+            .problems
+            .push(format!("the witness policy's quorum is NOT met: {who}"));
+    }
 }
 
 /// The manifests must list exactly the logged responses, with the same files.

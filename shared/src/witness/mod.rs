@@ -15,6 +15,7 @@
 //! told the prefix once follows every consultation opened later, with no step per consultation.
 
 pub mod cosignature;
+pub mod policy;
 
 use std::sync::Arc;
 
