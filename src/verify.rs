@@ -36,6 +36,19 @@ pub struct VerifyArgs {
     /// How many published files are downloaded at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallel: u16,
+    /// Keep watching, as a monitor: poll the checkpoint every `--every`, check each new one
+    /// extends the last one verified (kept in `--state`, so a restart goes on from it), verify
+    /// the whole consultation again, and stop with an error on a split view (another history
+    /// than the one seen before) or a changed file.
+    #[arg(long)]
+    follow: bool,
+    /// How often `--follow` looks at the checkpoint.
+    #[arg(long, default_value = "30s", value_parser = crate::parse_timeout, requires = "follow")]
+    every: Duration,
+    /// Where `--follow` keeps the last checkpoint it verified (default:
+    /// `verbatim-monitor/<consultation>.checkpoint`).
+    #[arg(long, requires = "follow")]
+    state: Option<PathBuf>,
     /// How long a download may stall (connecting, or between two pieces of its body) before
     /// it fails (`30s`, `500ms`; at most 60 s). A large file on a slow link still arrives.
     #[arg(long, default_value = "30s", value_parser = crate::parse_timeout)]
@@ -58,7 +71,8 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every check; returns whether the consultation verified.
+/// Runs every check; returns whether the consultation verified. With `--follow`, runs until a
+/// check fails.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     let id = ConsultationId::parse(&args.consultation).map_err(anyhow::Error::msg)?;
     let site: Box<dyn SiteReader> =
@@ -88,14 +102,14 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
             None => None,
         },
     };
-    let bar = FilesBar::new();
-    let fetching = Fetching {
-        at_once: usize::from(args.parallel),
-        progress: &bar,
-    };
-    let outcome = verify_consultation(site.as_ref(), &id, checks, fetching).await;
-    bar.0.finish_and_clear();
-    let report = match outcome {
+    if args.follow {
+        let state = args
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("verbatim-monitor").join(format!("{id}.checkpoint")));
+        return follow(site.as_ref(), &id, checks, &args, &state).await;
+    }
+    let report = match check(site.as_ref(), &id, checks, &args).await {
         Ok(report) => report,
         Err(e) => {
             println!("FAILED: {e}");
@@ -114,15 +128,127 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     for note in &report.notes {
         println!("ok: {note}");
     }
-    for problem in &report.problems {
+    let problems: Vec<&String> = report.problems.iter().chain(&report.unwitnessed).collect();
+    for problem in &problems {
         println!("PROBLEM: {problem}");
     }
     if report.ok() {
         println!("verified: every published response matches the signed log");
     } else {
-        println!("FAILED: {} problem(s)", report.problems.len());
+        println!("FAILED: {} problem(s)", problems.len());
     }
     Ok(report.ok())
+}
+
+/// One whole verification, with a progress bar.
+async fn check(
+    site: &dyn SiteReader,
+    id: &ConsultationId,
+    checks: Checks,
+    args: &VerifyArgs,
+) -> Result<shared::transparency::verify::Report, shared::transparency::verify::VerifyError> {
+    let bar = FilesBar::new();
+    let fetching = Fetching {
+        at_once: usize::from(args.parallel),
+        progress: &bar,
+    };
+    let outcome = verify_consultation(site, id, checks, fetching).await;
+    bar.0.finish_and_clear();
+    outcome
+}
+
+/// The monitor: verifies each new checkpoint against the last one it verified, which it keeps
+/// in `state` (written whole, then renamed into place). Returns `false` (after saying why) as
+/// soon as the site shows another history or a changed file; a site it cannot reach, or a
+/// checkpoint its witnesses have not cosigned yet, is reported and looked at again.
+async fn follow(
+    site: &dyn SiteReader,
+    id: &ConsultationId,
+    checks: Checks,
+    args: &VerifyArgs,
+    state: &std::path::Path,
+) -> anyhow::Result<bool> {
+    let mut last = match std::fs::read(state) {
+        Ok(bytes) => {
+            println!("monitor: going on from {}", state.display());
+            Some(bytes)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", state.display())),
+    };
+    let checkpoint_path = shared::transparency::publish::checkpoint_key(id);
+    loop {
+        let current = site.get(&checkpoint_path).await;
+        let changed = match &current {
+            Ok(Some(bytes)) => last.as_ref() != Some(bytes),
+            Ok(None) => {
+                println!("monitor: no checkpoint published yet");
+                false
+            }
+            Err(e) => {
+                println!("monitor: reading the checkpoint failed ({e}); trying again");
+                false
+            }
+        };
+        if changed {
+            let round = Checks {
+                key: checks.key.clone(),
+                receipt: None,
+                since: last.clone(),
+                policy: checks.policy.clone(),
+            };
+            match check(site, id, round, args).await {
+                Err(e) => println!("monitor: {e}; trying again"),
+                Ok(report) if !report.problems.is_empty() => {
+                    let what = if report.history_rewritten() {
+                        "SPLIT VIEW: this site now shows another history than the checkpoint verified before (kept in the state file): someone is shown a different log"
+                    } else {
+                        "EDITED: the site no longer matches its signed log"
+                    };
+                    println!("{what}");
+                    for problem in &report.problems {
+                        println!("PROBLEM: {problem}");
+                    }
+                    println!(
+                        "monitor: stopped; the last good checkpoint is in {}",
+                        state.display()
+                    );
+                    return Ok(false);
+                }
+                Ok(report) => match (&report.head, &report.unwitnessed) {
+                    (Some(head), None) => {
+                        save(state, &report.checkpoint)?;
+                        println!(
+                            "monitor: checkpoint of {} entries verified (root {}), {} files checked",
+                            head.size,
+                            head.root_hex(),
+                            report.files_checked
+                        );
+                        last = Some(report.checkpoint);
+                    }
+                    (_, Some(unwitnessed)) => {
+                        println!("monitor: not accepted yet: {unwitnessed}");
+                    }
+                    (None, None) => println!("monitor: no checkpoint verified; trying again"),
+                },
+            }
+        }
+        tokio::time::sleep(args.every).await;
+    }
+}
+
+/// Writes the monitor's state whole: a crash leaves the old one or the new one.
+fn save(state: &std::path::Path, checkpoint: &[u8]) -> anyhow::Result<()> {
+    let dir = state.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = tempfile::NamedTempFile::new_in(dir.unwrap_or(std::path::Path::new(".")))?;
+    std::io::Write::write_all(&mut file, checkpoint)?;
+    file.as_file().sync_all()?;
+    file.persist(state)
+        .with_context(|| format!("saving {}", state.display()))?;
+    Ok(())
 }
 
 /// The published files fetched and hashed so far, on stderr (hidden when it is not a terminal,

@@ -346,3 +346,177 @@ async fn verify_gives_up_on_a_silent_site() {
     );
     drop(held);
 }
+
+/// `verbatim verify --follow` running as a monitor over a copy of the site, until it stops.
+struct Monitor {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Monitor {
+    fn start(site: &Path, state: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_verbatim"))
+            .args([
+                "verify",
+                site.to_str().unwrap(),
+                ID,
+                "--follow",
+                "--every",
+                "100ms",
+            ])
+            .arg("--state")
+            .arg(state)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`.
+    fn says(&mut self, text: &str) {
+        let until = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return;
+            }
+        }
+        panic!("the monitor never said {text:?}:\n{}", self.seen.join("\n"));
+    }
+
+    /// Waits for it to stop; it must fail.
+    fn stops_failing(mut self) -> String {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    !status.success(),
+                    "the monitor passed: {}",
+                    self.seen.join("\n")
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < until,
+                "the monitor never stopped: {}",
+                self.seen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The monitor follows a growing log and stops, saying so plainly, at a split view (another
+/// checkpoint of the same size, signed by the log's own key) and at an edited published file;
+/// its state survives a restart, so a fork shown after it is caught as well.
+#[tokio::test]
+async fn a_monitor_catches_a_split_view_and_an_edited_file() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start(data.path(), &[], &[]);
+    let client = reqwest::Client::new();
+    let site = data.path().join("site");
+    create_consultation(&client, &server.url).await;
+    for text in ["one", "two", "three"] {
+        submit(&client, &server.url, text).await;
+    }
+    let three = wait_for_log(&site, 3);
+    let scratch = tempfile::tempdir().unwrap();
+    let (watched, state) = (
+        scratch.path().join("site"),
+        scratch.path().join("state/checkpoint"),
+    );
+    copy_dir(&site, &watched);
+    let checkpoint = watched.join(format!("consultations/{ID}/log/checkpoint"));
+
+    let mut monitor = Monitor::start(&watched, &state);
+    monitor.says("checkpoint of 3 entries verified");
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        three,
+        "the state is what it verified"
+    );
+    // The log grows honestly: followed.
+    submit(&client, &server.url, "four").await;
+    wait_for_log(&site, 4);
+    copy_dir(&site, &watched);
+    monitor.says("checkpoint of 4 entries verified");
+
+    // A split view: another checkpoint of 4 entries, signed with the log's own key.
+    let own = std::fs::read_to_string(data.path().join("log-signing-key")).unwrap();
+    let own = LogKey::parse(own.trim()).unwrap();
+    let mut other = shared::transparency::MemoryTree::new();
+    for entry in ["a", "b", "c", "d"] {
+        other.push(entry.as_bytes().to_vec()).unwrap();
+    }
+    let fork = sign_checkpoint(
+        &own,
+        &TreeHead {
+            origin: origin("verbatim.localhost", ID),
+            size: 4,
+            root: other.root(),
+        },
+    )
+    .unwrap();
+    let honest = std::fs::read(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, &fork).unwrap();
+    let out = monitor.stops_failing();
+    assert!(out.contains("SPLIT VIEW"), "{out}");
+    assert!(out.contains("4 entries with root"), "{out}");
+
+    // Restarted, it goes on from its state: the fork is still caught; the honest log is not.
+    let out = Monitor::start(&watched, &state).stops_failing();
+    assert!(
+        out.contains("going on from") && out.contains("SPLIT VIEW"),
+        "{out}"
+    );
+    std::fs::write(&checkpoint, &honest).unwrap();
+    let mut monitor = Monitor::start(&watched, &state);
+    monitor.says("going on from");
+
+    // An edited file: the log grows and a published response's file no longer matches it.
+    submit(&client, &server.url, "five").await;
+    wait_for_log(&site, 5);
+    copy_dir(&site, &watched);
+    let folder = watched.join(format!("consultations/{ID}/responses/2"));
+    let file = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file())
+        .expect("response 2 has a file");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.extend_from_slice(b" (edited)");
+    std::fs::write(&file, bytes).unwrap();
+    let out = monitor.stops_failing();
+    assert!(
+        out.contains("EDITED") && out.contains("response 2"),
+        "{out}"
+    );
+    assert!(!out.contains("SPLIT VIEW"), "{out}");
+}

@@ -77,6 +77,11 @@ impl Progress for Quiet {
 pub struct Report {
     pub key: String,
     pub head: Option<TreeHead>,
+    /// The checkpoint checked, as published (a monitor keeps it as its state).
+    pub checkpoint: Vec<u8>,
+    /// Why the checkpoint does not meet the witness policy's quorum, if it does not: the log
+    /// may be fine and a witness late, but a reader should not accept it yet.
+    pub unwitnessed: Option<String>,
     pub files_checked: u64,
     pub notes: Vec<String>,
     pub problems: Vec<String>,
@@ -84,9 +89,17 @@ pub struct Report {
 
 impl Report {
     pub fn ok(&self) -> bool {
-        self.problems.is_empty() && self.head.is_some()
+        self.problems.is_empty() && self.head.is_some() && self.unwitnessed.is_none()
+    }
+
+    /// Whether a problem shows another history than an earlier checkpoint's: a split view.
+    pub fn history_rewritten(&self) -> bool {
+        self.problems.iter().any(|p| p.starts_with(REWRITTEN))
     }
 }
+
+/// How a problem showing another history than an earlier checkpoint's starts.
+pub const REWRITTEN: &str = "SPLIT VIEW, history was rewritten";
 
 /// A failure that stops verification (nothing further can be trusted).
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +157,7 @@ pub async fn verify_consultation(
     if let Some(policy) = &checks.policy {
         check_witnesses(policy, &verifier, &note, &mut report);
     }
+    report.checkpoint = note.clone();
     let prefix = log_prefix(id);
 
     // The entries, from the entry bundles; the tree they give must be the signed one.
@@ -265,7 +279,7 @@ pub async fn verify_consultation(
         match checkpoint::open_checkpoint(since, &verifier, &origin) {
             Err(e) => report.problems.push(format!("the older checkpoint: {e}")),
             Ok(old) if old.size > head.size => report.problems.push(format!(
-                "the older checkpoint has {} entries, more than the current {}: the log shrank",
+                "{REWRITTEN}: the older checkpoint has {} entries, more than the current {} (the log shrank)",
                 old.size, head.size
             )),
             Ok(old) => {
@@ -283,7 +297,12 @@ pub async fn verify_consultation(
                         old.size, head.size
                     )),
                     Err(e) => report.problems.push(format!(
-                        "the log is not an extension of the older checkpoint ({e}): history was rewritten"
+                        "{REWRITTEN}: the log is not an extension of the older checkpoint ({e}); \
+                         {} entries with root {} then, {} entries with root {} now",
+                        old.size,
+                        old.root_hex(),
+                        head.size,
+                        head.root_hex()
                     )),
                 }
             }
@@ -327,9 +346,7 @@ fn check_witnesses(
             .notes
             .push(format!("the witness policy's quorum is met: {who}"));
     } else {
-        report
-            .problems
-            .push(format!("the witness policy's quorum is NOT met: {who}"));
+        report.unwitnessed = Some(format!("the witness policy's quorum is NOT met: {who}"));
     }
 }
 
