@@ -7,7 +7,7 @@
 // Screenshots of every page type go to tests/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,8 @@ const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa']
 
 let server;
 let base;
+// Two witnesses (`verbatim witness serve`) cosign every checkpoint the server publishes.
+const witnesses = [];
 let data;
 let browser;
 const cspViolations = [];
@@ -89,15 +91,55 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+/** Runs `verbatim ARGS` to completion; its stdout and stderr. */
+function verbatim(args) {
+  const run = spawnSync(process.env.VERBATIM_BIN, args, { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return { out: run.stdout, err: run.stderr };
+}
+
+/** A running `verbatim` whose stdout announces its URL after `prefix`. */
+function announced(child, prefix) {
+  const lines = createInterface({ input: child.stdout });
+  return new Promise((resolveUrl, reject) => {
+    child.on('exit', (code) => reject(new Error(`${prefix}: exited with ${code}`)));
+    lines.on('line', (line) => {
+      if (line.startsWith(prefix)) resolveUrl(line.slice(prefix.length).replace(/\/$/, ''));
+    });
+  });
+}
+
+/** A witness following every consultation of the log `logKey` signs; its key and URL. */
+async function startWitness(name, logKey) {
+  const dir = mkdtempSync(join(tmpdir(), 'verbatim-witness-'));
+  const vkey = verbatim(['witness', 'key', '--data', dir, '--name', name]).out.trim();
+  verbatim(['witness', 'add-log', '--data', dir, 'verbatim.localhost/consultations/*', logKey]);
+  const child = spawn(process.env.VERBATIM_BIN, ['witness', 'serve', '--addr', '127.0.0.1:0', '--data', dir], {
+    env: { ...process.env, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  witnesses.push({ child, dir });
+  return { vkey, url: await announced(child, 'Witness is serving at ') };
+}
+
 before(async () => {
   data = mkdtempSync(join(tmpdir(), 'verbatim-browser-'));
+  // The log's key first, so that the witnesses know it before the first checkpoint.
+  const keygen = verbatim(['keygen', '--name', 'verbatim.localhost']);
+  writeFileSync(join(data, 'log-signing-key'), keygen.out);
+  const logKey = keygen.err.split('verifier key (publish it): ')[1].trim();
+  const one = await startWitness('witness.example/one', logKey);
+  const two = await startWitness('witness.example/two', logKey);
+  const policy = join(data, 'witnesses.policy');
+  writeFileSync(policy, `witness one ${one.vkey} ${one.url}\nwitness two ${two.vkey} ${two.url}\n`
+    + 'group both all one two\nquorum both\n');
   // The set-up posts over a hundred responses from this one address (a paged consultation):
   // more than the per-client rate limit allows a minute, which tests/api/flow.rs checks on its own.
   // The search index is rebuilt every second here (a minute by default) so the search test
   // does not wait, in blocks of two responses (a thousand by default) so that its five
   // responses span three blocks, which the search page merges.
   const args = ['serve', '--addr', '127.0.0.1:0', '--data', data, '--rate-limit', 'off', '--search-every', '1s',
-    '--search-block-size', '2'];
+    '--search-block-size', '2', '--witness-policy', policy];
   server = spawn(process.env.VERBATIM_BIN, args, {
     env: { ...process.env, VERBATIM_ADMIN_TOKEN: TOKEN, VERBATIM_IN_FLIGHT_GRACE_SECONDS: '1', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -170,6 +212,10 @@ before(async () => {
 after(async () => {
   await browser?.close();
   server?.kill();
+  for (const witness of witnesses) {
+    witness.child.kill();
+    rmSync(witness.dir, { recursive: true, force: true });
+  }
   if (data) rmSync(data, { recursive: true, force: true });
 });
 
@@ -802,8 +848,35 @@ test('the verify page checks a downloaded file against the signed log, in the re
   const verdict = await result.innerText();
   assert.ok(verdict.includes(sha256(Buffer.from('The same text, sent twice.'))), verdict);
   assert.match(verdict, /réponse 1, response\.txt; réponse 2, response\.txt/);
+  // Who vouches for it: the operator's signature and both witnesses' cosignatures, valid.
+  const vouching = page.locator('#vouching');
+  await until('the witnesses', async () => /quorum de la politique est atteint/.test(await vouching.innerText()));
+  const vouched = await vouching.innerText();
+  assert.match(vouched, /l'exploitant du journal : signature valide/);
+  assert.match(vouched, /témoin one : a cosigné le .*, signature valide/);
+  assert.match(vouched, /témoin two : a cosigné le .*, signature valide/);
   await screenshot(page, 'fr-verify');
   await accessible(page, 'the verify page with its verdict');
+
+  // One byte of witness two's cosignature changed on the way: shown invalid, quorum not met.
+  const note = await (await fetch(`${base}/consultations/closing-consultation/log/checkpoint`)).text();
+  const prefix = '\u2014 witness.example/two ';
+  const changed = note.split('\n').map((line) => {
+    if (!line.startsWith(prefix)) return line;
+    const signature = Buffer.from(line.slice(prefix.length), 'base64');
+    signature[40] ^= 1;
+    return prefix + signature.toString('base64');
+  }).join('\n');
+  assert.notEqual(changed, note);
+  await page.route('**/closing-consultation/log/checkpoint', (route) => route.fulfill({ status: 200, body: changed }));
+  await page.click('#verify button[type=submit]');
+  await until('the changed cosignature', async () => /quorum de la politique n'est PAS atteint/.test(await vouching.innerText()));
+  const broken = await vouching.innerText();
+  assert.match(broken, /témoin one : a cosigné/);
+  assert.match(broken, /témoin two : la cosignature n'est PAS valide/);
+  // The log's own signature is still good, so the file's verdict stands.
+  assert.match(await result.innerText(), /figure dans le journal/);
+  await page.unroute('**/closing-consultation/log/checkpoint');
 
   // One byte more, and no published file has these bytes.
   writeFileSync(sent, 'The same text, sent twice!');

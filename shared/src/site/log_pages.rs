@@ -107,6 +107,14 @@ pub fn verify_page(edition: Edition) -> String {
                 data-found=(m.t("verify_found"))
                 data-found-file=(m.t("verify_found_file"))
                 data-failed=(m.t("verify_failed"))
+                data-witnesses=(m.t("verify_witnesses"))
+                data-log-signed=(m.t("verify_log_signed"))
+                data-witness-valid=(m.t("verify_witness_valid"))
+                data-witness-missing=(m.t("verify_witness_missing"))
+                data-witness-invalid=(m.t("verify_witness_invalid"))
+                data-quorum-met=(m.t("verify_quorum_met"))
+                data-quorum-unmet=(m.t("verify_quorum_unmet"))
+                data-no-witnesses=(m.t("verify_no_witnesses"))
             {
                 div class="field" {
                     label for="consultation" { (m.t("verify_consultation")) }
@@ -119,6 +127,7 @@ pub fn verify_page(edition: Edition) -> String {
                 p { button type="submit" { (m.t("verify_button")) } }
             }
             div id="result" role="status" aria-live="polite" {}
+            div id="vouching" aria-live="polite" {}
             p { (interpolate(m.t("verify_key_note"), &[("key", key), ("command", command)])) }
             script src={ "/" (VERIFY_SCRIPT_KEY) } defer {}
         },
@@ -148,6 +157,14 @@ mod tests {
                 "found",
                 "found-file",
                 "failed",
+                "witnesses",
+                "log-signed",
+                "witness-valid",
+                "witness-missing",
+                "witness-invalid",
+                "quorum-met",
+                "quorum-unmet",
+                "no-witnesses",
             ] {
                 assert!(
                     page.contains(&format!("data-{attribute}=\"")),
