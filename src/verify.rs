@@ -15,12 +15,26 @@ use shared::transparency::{LogKey, LogVerifier};
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// The public site: its URL (https://…) or a folder holding it.
-    site: String,
+    #[arg(required_unless_present = "proof")]
+    site: Option<String>,
     /// The consultation's id.
-    consultation: String,
+    #[arg(required_unless_present = "proof")]
+    consultation: Option<String>,
     /// A receipt (its JSON) to prove included in the log, unchanged.
     #[arg(long)]
     receipt: Option<PathBuf>,
+    /// With `--receipt`: save the receipt's proof of inclusion there (a C2SP tlog-proof, with
+    /// the checkpoint and its witnesses' cosignatures), which `--proof` checks offline.
+    #[arg(long, requires = "receipt", value_name = "FILE")]
+    write_proof: Option<PathBuf>,
+    /// Check a saved proof offline, without the site: the checkpoint's signature (`--key`, or
+    /// the logs of `--policy`), the response's entry included in it, the witnesses (`--policy`),
+    /// and that each `--file` is one of the response's files.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["site", "receipt", "follow", "since"])]
+    proof: Option<PathBuf>,
+    /// With `--proof`: a file that must be one of the proven response's files, byte for byte.
+    #[arg(long = "file", requires = "proof", value_name = "FILE")]
+    files: Vec<PathBuf>,
     /// An earlier checkpoint the current one must extend (the log only grows).
     #[arg(long)]
     since: Option<PathBuf>,
@@ -74,18 +88,32 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
 /// Runs every check; returns whether the consultation verified. With `--follow`, runs until a
 /// check fails.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
-    let id = ConsultationId::parse(&args.consultation).map_err(anyhow::Error::msg)?;
+    let policy = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(shared::witness::policy::Policy::parse(&text)?)
+        }
+        None => None,
+    };
+    if let Some(proof) = &args.proof {
+        return check_proof(proof, &args, policy.as_ref());
+    }
+    let (Some(site_arg), Some(consultation)) = (&args.site, &args.consultation) else {
+        anyhow::bail!("name the site and the consultation");
+    };
+    let id = ConsultationId::parse(consultation).map_err(anyhow::Error::msg)?;
     let site: Box<dyn SiteReader> =
-        if args.site.starts_with("http://") || args.site.starts_with("https://") {
+        if site_arg.starts_with("http://") || site_arg.starts_with("https://") {
             Box::new(UrlSite {
-                base: args.site.trim_end_matches('/').to_owned(),
+                base: site_arg.trim_end_matches('/').to_owned(),
                 client: reqwest::Client::builder()
                     .connect_timeout(args.timeout)
                     .read_timeout(args.timeout)
                     .build()?,
             })
         } else {
-            Box::new(FolderSite(PathBuf::from(&args.site)))
+            Box::new(FolderSite(PathBuf::from(site_arg)))
         };
     let read =
         |path: &PathBuf| std::fs::read(path).with_context(|| format!("reading {}", path.display()));
@@ -93,14 +121,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         key: args.key.as_deref().map(LogVerifier::parse).transpose()?,
         receipt: args.receipt.as_ref().map(read).transpose()?,
         since: args.since.as_ref().map(read).transpose()?,
-        policy: match &args.policy {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Some(shared::witness::policy::Policy::parse(&text)?)
-            }
-            None => None,
-        },
+        policy,
     };
     if args.follow {
         let state = args
@@ -134,10 +155,111 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
     }
     if report.ok() {
         println!("verified: every published response matches the signed log");
+        if let (Some(path), Some(proof)) = (&args.write_proof, &report.proof) {
+            std::fs::write(path, proof.encode())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "proof of inclusion saved to {} (check it offline: verbatim verify --proof {} --key {})",
+                path.display(),
+                path.display(),
+                report.key
+            );
+        }
     } else {
         println!("FAILED: {} problem(s)", problems.len());
     }
     Ok(report.ok())
+}
+
+/// `--proof`: a saved tlog-proof checked offline against the trusted key (`--key`, else the one
+/// log `--policy` lists), the policy's witnesses, and the files given.
+fn check_proof(
+    path: &std::path::Path,
+    args: &VerifyArgs,
+    policy: Option<&shared::witness::policy::Policy>,
+) -> anyhow::Result<bool> {
+    use shared::transparency::proof::Proof;
+    let key = match (&args.key, policy.map(|p| p.logs())) {
+        (Some(key), _) => LogVerifier::parse(key)?,
+        (None, Some([log])) => log.key.clone(),
+        _ => anyhow::bail!(
+            "whose signature to trust: give the log's key (--key) or a policy that lists it (--policy with one `log` line)"
+        ),
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let proven = match Proof::parse(&bytes).and_then(|proof| proof.check(&key, policy)) {
+        Ok(proven) => proven,
+        Err(e) => {
+            println!("FAILED: {e}");
+            return Ok(false);
+        }
+    };
+    let entry = &proven.entry;
+    println!(
+        "checkpoint: {} entries of {}, root hash {} (signed by {})",
+        proven.head.size,
+        proven.head.origin,
+        proven.head.root_hex(),
+        key.as_str()
+    );
+    println!(
+        "ok: response {} of {} (received {}, by {:?}) is entry {} of the log, included in this checkpoint",
+        entry.number,
+        entry.consultation,
+        entry.received_at,
+        entry.channel,
+        entry.number - 1
+    );
+    for file in &entry.files {
+        println!(
+            "  file {} ({} bytes, SHA-256 {})",
+            file.name, file.size, file.sha256
+        );
+    }
+    let mut problems = Vec::new();
+    if let Some(verdict) = &proven.witnesses {
+        let names = |n: &[String]| {
+            if n.is_empty() {
+                "none".to_owned()
+            } else {
+                n.join(", ")
+            }
+        };
+        let who = format!(
+            "cosigned by {}; missing: {}",
+            names(&verdict.signed),
+            names(&[verdict.missing.clone(), verdict.invalid.clone()].concat())
+        );
+        if verdict.quorum_met {
+            println!("ok: the witness policy's quorum is met: {who}");
+        } else {
+            problems.push(format!("the witness policy's quorum is NOT met: {who}"));
+        }
+    }
+    for file in &args.files {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+        match entry.files.iter().find(|f| f.sha256 == sha) {
+            Some(f) => println!(
+                "ok: {} is the response's file {}, byte for byte",
+                file.display(),
+                f.name
+            ),
+            None => problems.push(format!(
+                "{} (SHA-256 {sha}) is none of the response's files",
+                file.display()
+            )),
+        }
+    }
+    for problem in &problems {
+        println!("PROBLEM: {problem}");
+    }
+    if problems.is_empty() {
+        println!("verified: the proof holds offline");
+    } else {
+        println!("FAILED: {} problem(s)", problems.len());
+    }
+    Ok(problems.is_empty())
 }
 
 /// One whole verification, with a progress bar.

@@ -44,6 +44,7 @@ fn verbatim(args: &[&str]) -> String {
 fn serve(data: &Path) -> WitnessServer {
     let mut child = Command::new(env!("CARGO_BIN_EXE_verbatim"))
         .args(["witness", "serve", "--addr", "127.0.0.1:0", "--data"])
+        .env("RUST_LOG", "warn")
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -406,6 +407,76 @@ async fn a_consultation_publishes_checkpoints_its_witnesses_cosign() {
         "{out}"
     );
 
+    // A receipt becomes a proof (C2SP tlog-proof) that holds offline, with the published policy
+    // (the log's key and both witnesses) as the only trust root.
+    let reply = http
+        .post(format!("{}/api/consultations/{ID}/responses", server.url))
+        .json(&serde_json::json!({"name": "Proven", "text": "Keep this."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let receipt: serde_json::Value = reply.json().await.unwrap();
+    checkpoint_with(&http, &server.url, ID, 41, &policy, &["one", "two"]).await;
+    let receipt_file = data.path().join("receipt.json");
+    std::fs::write(&receipt_file, receipt.to_string()).unwrap();
+    let proof = data.path().join("41.tlog-proof");
+    let (ok, out) = crate::helpers::verify(&[
+        &server.url,
+        ID,
+        "--receipt",
+        receipt_file.to_str().unwrap(),
+        "--write-proof",
+        proof.to_str().unwrap(),
+    ]);
+    assert!(ok && out.contains("proof of inclusion saved"), "{out}");
+    let trusted = data.path().join("trusted.policy");
+    std::fs::write(&trusted, &published).unwrap();
+    let text_file = data.path().join("response.txt");
+    let file = &receipt["files"][0];
+    let (_, bytes) = crate::helpers::download(
+        &http,
+        &server.url,
+        &format!(
+            "/consultations/{ID}/responses/41/{}",
+            file["name"].as_str().unwrap()
+        ),
+    )
+    .await;
+    std::fs::write(&text_file, &bytes).unwrap();
+    let offline = |proof: &Path, file: &Path| {
+        crate::helpers::verify(&[
+            "--proof",
+            proof.to_str().unwrap(),
+            "--policy",
+            trusted.to_str().unwrap(),
+            "--file",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out) = offline(&proof, &text_file);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("response 41 of witnessed")
+            && out.contains("quorum is met: cosigned by one, two")
+            && out.contains("byte for byte"),
+        "{out}"
+    );
+    // Another file, or a proof with a byte changed, fails.
+    let other = data.path().join("other.txt");
+    std::fs::write(&other, b"Keep this!").unwrap();
+    let (ok, out) = offline(&proof, &other);
+    assert!(!ok && out.contains("none of the response's files"), "{out}");
+    let mut bent = std::fs::read_to_string(&proof).unwrap();
+    let line = bent.lines().nth(3).unwrap().to_owned();
+    let mut hash = BASE64_STANDARD.decode(&line).unwrap();
+    hash[0] ^= 1;
+    bent = bent.replacen(&line, &BASE64_STANDARD.encode(&hash), 1);
+    let bent_file = data.path().join("bent.tlog-proof");
+    std::fs::write(&bent_file, bent).unwrap();
+    let (ok, out) = offline(&bent_file, &text_file);
+    assert!(!ok && out.contains("FAILED"), "{out}");
+
     // Witness two goes down: publication goes on, and the checkpoint carries one's only.
     drop(two);
     let started = std::time::Instant::now();
@@ -418,7 +489,7 @@ async fn a_consultation_publishes_checkpoints_its_witnesses_cosign() {
             .unwrap();
         assert_eq!(reply.status(), 201);
     }
-    let note = checkpoint_with(&http, &server.url, ID, 45, &policy, &["one"]).await;
+    let note = checkpoint_with(&http, &server.url, ID, 46, &policy, &["one"]).await;
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "a witness that is down does not hold publication up ({:?})",

@@ -61,6 +61,8 @@ mkdir -p "$FUZZ/corpus/pdf_text"
 cp "$ROOT/tests/browser/fixtures/search.pdf" "$FUZZ/corpus/pdf_text/search.pdf"
 seed signed_note checkpoint 'verbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
 seed signed_note witness-request 'old 0\n\nverbatim.fuzz/consultation\n3\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
+seed signed_note policy 'log verbatim.fuzz+00000000+AQ==\nwitness A witness.fuzz+00000000+BA== https://a.example\ngroup g any A\nquorum g\n'
+seed signed_note proof 'c2sp.org/tlog-proof@v1\nextra e30=\nindex 0\n\nverbatim.fuzz/consultation\n1\nq3nG0vvQmHj0mPfDEDh+Nt8oI0Gyz5grnCjcw6m2VHk=\n\n— verbatim.fuzz AAAAAA==\n'
 
 status=0
 summary=()

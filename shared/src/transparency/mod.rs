@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod cosigning;
 pub mod entry;
 pub mod key;
+pub mod proof;
 pub mod publish;
 pub mod tree;
 pub mod verify;

@@ -79,6 +79,9 @@ pub struct Report {
     pub head: Option<TreeHead>,
     /// The checkpoint checked, as published (a monitor keeps it as its state).
     pub checkpoint: Vec<u8>,
+    /// The receipt's proof of inclusion (C2SP tlog-proof) against this checkpoint, when a
+    /// receipt was checked and is included.
+    pub proof: Option<super::proof::Proof>,
     /// Why the checkpoint does not meet the witness policy's quorum, if it does not: the log
     /// may be fine and a witness late, but a reader should not accept it yet.
     pub unwitnessed: Option<String>,
@@ -457,14 +460,25 @@ fn check_receipt(
     let reader = TileHashReader::new(head.size, head.root, tiles);
     let included = tlog_tiles::prove_record(head.size, index, &reader)
         .map_err(TransparencyError::from)
-        .and_then(|proof| super::tree::check_inclusion(&proof, head.size, head.root, index, leaf));
+        .and_then(|proof| {
+            super::tree::check_inclusion(&proof, head.size, head.root, index, leaf)?;
+            Ok(proof)
+        });
     match included {
-        Ok(()) => report.notes.push(format!(
+        Ok(path) => {
+            report.proof = Some(super::proof::Proof {
+                extra: super::LogEntry::of_receipt(&receipt).encode(),
+                index,
+                path,
+                checkpoint: report.checkpoint.clone(),
+            });
+            report.notes.push(format!(
             "receipt of response {} (leaf {index}, {}) is signed and included in the checkpoint of {} entries",
             receipt.number,
             hex::encode(leaf.0),
             head.size
-        )),
+        ));
+        }
         Err(_) => report.problems.push(format!(
             "the receipt of response {} is signed, but the log holds something else at leaf {index}: what was received is not what was published",
             receipt.number

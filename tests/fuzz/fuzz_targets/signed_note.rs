@@ -1,5 +1,6 @@
 //! What `verbatim verify` reads from a site it does not trust: checkpoints (signed notes),
-//! verifier keys, receipts' signatures, entry bundles and entries; and what `verbatim witness`
+//! verifier keys, receipts' signatures, entry bundles and entries, witness policies (also what
+//! publication reads from the operator) and tlog proofs; and what `verbatim witness`
 //! reads from anyone: `add-checkpoint` bodies (old size, proof lines, a cosigned checkpoint)
 //! and witness verifier keys. Any bytes must be refused or read, never panic; a note can only
 //! open with the key that signed it.
@@ -75,7 +76,13 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = LogEntry::decode(data);
     let _ = witness().add_checkpoint(data);
+    if let Ok(proof) = shared::transparency::proof::Proof::parse(data) {
+        let _ = proof.check(verifier, None);
+    }
     if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(policy) = shared::witness::policy::Policy::parse(text) {
+            let _ = policy.verdict(data);
+        }
         let _ = LogVerifier::parse(text);
         let _ = CosignatureVerifier::parse(text);
         let _ = CosignerKey::parse(text);
