@@ -152,7 +152,7 @@ fn witnessing(
     path: &std::path::Path,
     log_key: Option<&shared::transparency::LogKey>,
 ) -> anyhow::Result<shared::transparency::cosigning::Cosigning> {
-    use shared::witness::policy::Policy;
+    use shared::transparency::policy::Policy;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the witness policy {}", path.display()))?;
     let policy = Policy::parse(&text)?;

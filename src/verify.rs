@@ -92,7 +92,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            Some(shared::witness::policy::Policy::parse(&text)?)
+            Some(shared::transparency::policy::Policy::parse(&text)?)
         }
         None => None,
     };
@@ -176,7 +176,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<bool> {
 fn check_proof(
     path: &std::path::Path,
     args: &VerifyArgs,
-    policy: Option<&shared::witness::policy::Policy>,
+    policy: Option<&shared::transparency::policy::Policy>,
 ) -> anyhow::Result<bool> {
     use shared::transparency::proof::Proof;
     let key = match (&args.key, policy.map(|p| p.logs())) {

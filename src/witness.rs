@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use shared::adapters::witness_sqlite::SqliteWitnessState;
 use shared::ports::{SystemClock, WitnessState};
+use shared::transparency::cosignature::CosignerKey;
 use shared::witness::Witness;
-use shared::witness::cosignature::CosignerKey;
 
 /// The key's name when none is given: name it for who runs it (`--name witness.example.org`).
 const DEFAULT_NAME: &str = "witness.localhost";

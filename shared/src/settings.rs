@@ -73,11 +73,11 @@ pub const IN_FLIGHT_GRACE_VAR: &str = "VERBATIM_IN_FLIGHT_GRACE_SECONDS";
 pub const WITNESS_POLICY_VAR: &str = "VERBATIM_WITNESS_POLICY";
 
 /// The witness policy in `raw`; `None` when it is blank.
-pub fn witness_policy(raw: &str) -> Result<Option<crate::witness::policy::Policy>, String> {
+pub fn witness_policy(raw: &str) -> Result<Option<crate::transparency::policy::Policy>, String> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    crate::witness::policy::Policy::parse(raw)
+    crate::transparency::policy::Policy::parse(raw)
         .map(Some)
         .map_err(|e| e.to_string())
 }

@@ -296,7 +296,7 @@ async fn checkpoint_with(
     url: &str,
     id: &str,
     size: u64,
-    policy: &shared::witness::policy::Policy,
+    policy: &shared::transparency::policy::Policy,
     signed: &[&str],
 ) -> Vec<u8> {
     let started = std::time::Instant::now();
@@ -348,7 +348,7 @@ async fn a_consultation_publishes_checkpoints_its_witnesses_cosign() {
     );
     let policy_file = data.path().join("witnesses.policy");
     std::fs::write(&policy_file, &policy_text).unwrap();
-    let policy = shared::witness::policy::Policy::parse(&policy_text).unwrap();
+    let policy = shared::transparency::policy::Policy::parse(&policy_text).unwrap();
     let server = crate::helpers::start(
         data.path(),
         &[

@@ -24,8 +24,10 @@ pub mod s3;
 pub mod scheduler;
 #[cfg(feature = "aws")]
 pub mod ses;
+#[cfg(feature = "aws")]
+pub mod witness_dynamodb;
 
 #[cfg(any(feature = "embedded", feature = "aws"))]
 pub mod signing_key;
-#[cfg(any(feature = "embedded", feature = "aws"))]
+#[cfg(feature = "witness-client")]
 pub mod witness_http;

@@ -26,7 +26,7 @@ use tlog_tiles::Hash;
 
 use super::checkpoint::TreeHead;
 use crate::ports::{WitnessAnswer, WitnessClient};
-use crate::witness::policy::{Policy, PolicyWitness};
+use crate::transparency::policy::{Policy, PolicyWitness};
 
 /// How long a request to a witness may take (connecting included) before publication goes on
 /// without its cosignature.
@@ -261,8 +261,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::transparency::cosignature::CosignerKey;
     use crate::transparency::{LogKey, MemoryTree, checkpoint};
-    use crate::witness::cosignature::CosignerKey;
 
     /// Witnesses in memory, each answering as tlog-witness says from a size it holds.
     struct FakeWitnesses {

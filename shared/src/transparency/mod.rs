@@ -9,9 +9,11 @@
 
 pub mod append;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod cosigning;
 pub mod entry;
 pub mod key;
+pub mod policy;
 pub mod proof;
 pub mod publish;
 pub mod tree;

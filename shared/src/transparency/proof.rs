@@ -23,7 +23,7 @@ use super::checkpoint::{self, TreeHead};
 use super::entry::{LogEntry, leaf_hash};
 use super::tree::check_inclusion;
 use super::{LogVerifier, TransparencyError};
-use crate::witness::policy::{Policy, Verdict};
+use crate::transparency::policy::{Policy, Verdict};
 
 pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 /// The file name extension the specification recommends.

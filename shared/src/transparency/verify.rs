@@ -37,7 +37,7 @@ pub struct Checks {
     pub since: Option<Vec<u8>>,
     /// A witness policy (C2SP tlog-policy) the checkpoint must meet: its quorum of
     /// cosignatures, and its log keys if it lists any.
-    pub policy: Option<crate::witness::policy::Policy>,
+    pub policy: Option<crate::transparency::policy::Policy>,
 }
 
 /// How the published files are fetched: how many at once, and who is told of the progress.
@@ -318,7 +318,7 @@ pub async fn verify_consultation(
 /// The checkpoint meets the policy: signed by a log it lists (when it lists any), cosigned by
 /// its quorum; the witnesses who signed and those missing are named either way.
 fn check_witnesses(
-    policy: &crate::witness::policy::Policy,
+    policy: &crate::transparency::policy::Policy,
     verifier: &LogVerifier,
     note: &[u8],
     report: &mut Report,

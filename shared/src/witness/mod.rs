@@ -14,8 +14,9 @@
 //! consultation's log with one key and names each `<key name>/consultations/<id>`, so a witness
 //! told the prefix once follows every consultation opened later, with no step per consultation.
 
-pub mod cosignature;
-pub mod policy;
+// The formats a witness speaks are the transparency log's (C2SP tlog-cosignature, tlog-policy):
+// they live there, read by the log's publisher and its readers as well; named here too.
+pub use crate::transparency::{cosignature, policy};
 
 use std::sync::Arc;
 

@@ -9,10 +9,10 @@
 use libfuzzer_sys::fuzz_target;
 use shared::ports::{StoreError, WitnessState, WitnessedHead};
 use shared::transparency::checkpoint::{open_checkpoint, verify_receipt};
+use shared::transparency::cosignature::{CosignatureVerifier, CosignerKey};
 use shared::transparency::tree::split_entry_bundle;
 use shared::transparency::{LogEntry, LogKey, LogVerifier};
 use shared::witness::Witness;
-use shared::witness::cosignature::{CosignatureVerifier, CosignerKey};
 
 /// A witness's state in memory: one followed prefix, what it cosigned per origin.
 #[derive(Default)]
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = proof.check(verifier, None);
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(policy) = shared::witness::policy::Policy::parse(text) {
+        if let Ok(policy) = shared::transparency::policy::Policy::parse(text) {
             let _ = policy.verdict(data);
         }
         let _ = LogVerifier::parse(text);

@@ -337,7 +337,7 @@ fn parse_decimal(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::witness::cosignature::CosignerKey;
+    use crate::transparency::cosignature::CosignerKey;
 
     fn key(name: &str, seed: u8) -> CosignerKey {
         CosignerKey::from_seed(name, [seed; 32]).unwrap()
