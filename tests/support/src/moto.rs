@@ -136,4 +136,17 @@ impl Moto {
             .await
             .expect("creating the table and buckets in moto")
     }
+
+    /// A table of its own for a witness's state (`DynamoWitnessState`), created in this
+    /// emulator; its name.
+    pub async fn fresh_witness_table(&self, prefix: &str) -> String {
+        let table = unique_name(&format!("{prefix}-witness"));
+        shared::adapters::witness_dynamodb::DynamoWitnessState::create_table(
+            &self.sdk_config().await,
+            &table,
+        )
+        .await
+        .expect("creating the witness's table in moto");
+        table
+    }
 }
