@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks of the Verbatim deployment template: cfn-lint, `sam validate --lint`,
-# checkov, then our own cfn-guard rules (infra/guard/*.guard) and their tests.
+# Static checks of the Verbatim deployment templates (template.yaml, the operator's stack, and
+# witness.yaml, a witness's own): cfn-lint, `sam validate --lint`, checkov, then our own
+# cfn-guard rules (infra/guard/*.guard) and their tests. Every tool runs on every template.
 # Installs pinned tool versions on first use: cfn-lint and checkov into <repo>/.venv-infra,
 # the SAM CLI into <repo>/.venv-sam (it pins its own boto3), cfn-guard into <repo>/.tools
 # (`cargo install`, ~1.5 minutes). Exits non-zero if any tool reports a problem.
@@ -41,35 +42,41 @@ if ! "$guard" --version 2>/dev/null | grep -qF "$CFN_GUARD_VERSION"; then
   cargo install --quiet --locked --root "$repo_dir/.tools" --version "$CFN_GUARD_VERSION" cfn-guard
 fi
 
-template="$infra_dir/template.yaml"
+templates=("$infra_dir/template.yaml" "$infra_dir/witness.yaml")
 status=0
 
 echo "== cfn-lint $CFN_LINT_VERSION"
-if "$repo_dir/.venv-infra/bin/cfn-lint" -- "$template"; then
-  echo "cfn-lint: no findings"
-else
-  echo "cfn-lint: FAILED" >&2
-  status=1
-fi
+for template in "${templates[@]}"; do
+  if "$repo_dir/.venv-infra/bin/cfn-lint" -- "$template"; then
+    echo "cfn-lint $(basename "$template"): no findings"
+  else
+    echo "cfn-lint $(basename "$template"): FAILED" >&2
+    status=1
+  fi
+done
 
 echo "== sam validate --lint (SAM CLI $SAM_CLI_VERSION)"
-# Needs a region, no credentials.
-if SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
-  "$repo_dir/.venv-sam/bin/sam" validate --lint --template-file "$template"; then
-  echo "sam validate: no findings"
-else
-  echo "sam validate: FAILED" >&2
-  status=1
-fi
+for template in "${templates[@]}"; do
+  # Needs a region, no credentials.
+  if SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}" \
+    "$repo_dir/.venv-sam/bin/sam" validate --lint --template-file "$template"; then
+    echo "sam validate $(basename "$template"): no findings"
+  else
+    echo "sam validate $(basename "$template"): FAILED" >&2
+    status=1
+  fi
+done
 
 echo "== checkov $CHECKOV_VERSION"
-# --skip-download: offline run (no Prisma Cloud policy download).
-if "$repo_dir/.venv-infra/bin/checkov" -f "$template" --framework cloudformation --compact --quiet --skip-download; then
-  echo "checkov: no failed checks"
-else
-  echo "checkov: FAILED" >&2
-  status=1
-fi
+for template in "${templates[@]}"; do
+  # --skip-download: offline run (no Prisma Cloud policy download).
+  if "$repo_dir/.venv-infra/bin/checkov" -f "$template" --framework cloudformation --compact --quiet --skip-download; then
+    echo "checkov $(basename "$template"): no failed checks"
+  else
+    echo "checkov $(basename "$template"): FAILED" >&2
+    status=1
+  fi
+done
 
 echo "== cfn-guard $CFN_GUARD_VERSION: rule tests (each rule passes and fails where it should)"
 for rules in "$infra_dir"/guard/*.guard; do
@@ -85,12 +92,14 @@ for rules in "$infra_dir"/guard/*.guard; do
   fi
 done
 
-echo "== cfn-guard $CFN_GUARD_VERSION: template"
-if "$guard" validate --rules "$infra_dir/guard" --data "$template" --show-summary fail; then
-  echo "cfn-guard: every rule passes"
-else
-  echo "cfn-guard: FAILED" >&2
-  status=1
-fi
+echo "== cfn-guard $CFN_GUARD_VERSION: templates"
+for template in "${templates[@]}"; do
+  if "$guard" validate --rules "$infra_dir/guard" --data "$template" --show-summary fail; then
+    echo "cfn-guard $(basename "$template"): every rule passes"
+  else
+    echo "cfn-guard $(basename "$template"): FAILED" >&2
+    status=1
+  fi
+done
 
 exit "$status"
