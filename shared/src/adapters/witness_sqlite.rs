@@ -135,4 +135,3 @@ impl WitnessState for SqliteWitnessState {
         Ok(changed == 1)
     }
 }
-
