@@ -878,6 +878,31 @@ test('the verify page checks a downloaded file against the signed log, in the re
   assert.match(await result.innerText(), /figure dans le journal/);
   await page.unroute('**/closing-consultation/log/checkpoint');
 
+  // A browser whose WebCrypto has no Ed25519: the page falls back to the audited library it
+  // serves, and says the same.
+  const older = await newPage();
+  await older.addInitScript(() => {
+    const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+    crypto.subtle.importKey = (format, key, algorithm, ...rest) =>
+      (algorithm === 'Ed25519' || algorithm?.name === 'Ed25519')
+        ? Promise.reject(new DOMException('Unrecognized algorithm name', 'NotSupportedError'))
+        : importKey(format, key, algorithm, ...rest);
+  });
+  const fetched = [];
+  older.on('request', (request) => fetched.push(new URL(request.url()).pathname));
+  await older.goto(`${base}/fr/verify/?consultation=closing-consultation`);
+  await older.setInputFiles('#file', sent);
+  await older.click('#verify button[type=submit]');
+  await until('the verdict without WebCrypto Ed25519', async () =>
+    /quorum de la politique est atteint/.test(await older.locator('#vouching').innerText()));
+  assert.match(await older.locator('#result').innerText(), /figure dans le journal/);
+  assert.ok(fetched.includes('/verify/noble-ed25519.js'), fetched.join(' '));
+  await older.route('**/closing-consultation/log/checkpoint', (route) => route.fulfill({ status: 200, body: changed }));
+  await older.click('#verify button[type=submit]');
+  await until('the changed cosignature without WebCrypto Ed25519', async () =>
+    /témoin two : la cosignature n'est PAS valide/.test(await older.locator('#vouching').innerText()));
+  await older.context().close();
+
   // One byte more, and no published file has these bytes.
   writeFileSync(sent, 'The same text, sent twice!');
   await page.setInputFiles('#file', sent);

@@ -299,6 +299,10 @@ impl Publisher {
                 log_pages::VERIFY_SCRIPT.as_bytes().to_vec(),
             ),
             (
+                log_pages::ED25519_SCRIPT_KEY.to_owned(),
+                log_pages::ED25519_SCRIPT.as_bytes().to_vec(),
+            ),
+            (
                 layout::SCRIPT_KEY.to_owned(),
                 layout::SCRIPT.as_bytes().to_vec(),
             ),

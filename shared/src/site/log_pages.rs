@@ -18,6 +18,9 @@ pub const VERIFY_PAGE_KEY: &str = "verify/index.html";
 
 /// Its script: a file of its own, as the site's Content-Security-Policy allows no inline code.
 pub const VERIFY_SCRIPT_KEY: &str = "verify/verify.js";
+/// Ed25519 for the verify page where the browser's WebCrypto has none (an ES module the page
+/// imports only then): @noble/ed25519 1.6.0, audited, vendored (see its first lines).
+pub const ED25519_SCRIPT_KEY: &str = "verify/noble-ed25519.js";
 
 pub fn verify_url(edition: Edition, consultation: &ConsultationId) -> String {
     format!("{}?consultation={consultation}", edition.url(VERIFY_PATH))
@@ -136,6 +139,9 @@ pub fn verify_page(edition: Edition) -> String {
 
 /// The verify page's script (served as `/verify/verify.js`).
 pub const VERIFY_SCRIPT: &str = include_str!("assets/verify.js");
+
+/// The fallback Ed25519 (served as `/verify/noble-ed25519.js`).
+pub const ED25519_SCRIPT: &str = include_str!("assets/noble-ed25519.js");
 
 #[cfg(test)]
 mod tests {
