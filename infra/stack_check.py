@@ -94,6 +94,8 @@ class Resolver:
         }
 
     def ref(self, name: str) -> str:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:
@@ -163,7 +165,12 @@ class Resolver:
                 return any(self.resolve(v) for v in arg)
             if key == "Condition":
                 return self.condition(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = {k: self.resolve(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+
+# `!Ref AWS::NoValue`: the property it is the value of is left out.
+NO_VALUE = object()
 
 
 def function_environment(template: dict, logical_id: str, resolver: Resolver) -> dict:

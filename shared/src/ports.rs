@@ -244,10 +244,17 @@ pub trait Numbering: Send + Sync {
     /// Whether any response of the consultation is pending (strongly consistent).
     async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError>;
 
-    /// Numbers `batch` (pending, oldest first) after `record.response_count`, in one atomic
-    /// step fenced by that count, by the seal and by the lease's token: `Ok(false)` when any
-    /// of the three moved (nothing was written; read again). At most
-    /// [`Numbering::MAX_BATCH`] responses.
+    /// Finishes writing out a batch that was committed (its numbers given) by a sequencer
+    /// that stopped before every item of it was written, if there is one. Call under the
+    /// lease before reading what is pending: until it is finished, its responses still look
+    /// pending and no further batch commits. Returns how many numbers it finished.
+    async fn finish_committed(&self, lease: &SequencerLease) -> Result<u64, StoreError>;
+
+    /// Numbers `batch` (pending, oldest first) after `record.response_count`, committed in
+    /// one atomic step fenced by that count, by the seal and by the lease's token, then
+    /// written out: `Ok(false)` when any of the three moved (nothing was committed; read
+    /// again). An error after the commit leaves the rest of the writing to
+    /// [`Numbering::finish_committed`]. At most [`Numbering::MAX_BATCH`] responses.
     async fn number_batch(
         &self,
         record: &ConsultationRecord,
@@ -255,7 +262,7 @@ pub trait Numbering: Send + Sync {
         batch: &[NewResponse],
     ) -> Result<bool, StoreError>;
 
-    /// The most responses one `number_batch` takes (the store's transaction limits).
+    /// The most responses one `number_batch` takes (the store's item and time limits).
     const MAX_BATCH: usize;
 }
 

@@ -2132,6 +2132,350 @@ async fn the_sequencer_lease_fences_out_a_holder_that_lost_it() {
     );
 }
 
+/// A sequencer that stops after committing a batch and before writing all of it out (its
+/// batched writes fail: before DynamoDB did them, then after, the answers lost) leaves
+/// nothing half-visible: readers see the count written out, the responses still look pending,
+/// a withdrawal and the seal wait; the next holder finishes the batch from its record, each
+/// response once, in order.
+#[tokio::test]
+async fn a_batch_committed_but_not_written_out_is_finished_by_the_next_holder() {
+    let (b, _, dynamo, table) = dynamo_table("finish").await;
+    let c = consultation("finished");
+    create(&b, &c).await;
+    let moto = test_support::moto();
+    let proxy = test_support::fault_proxy::FaultProxy::start(&moto.endpoint, 7, 0.0);
+    let faulty = shared::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&proxy.sdk_config(&moto.sdk_config().await)),
+        table.clone(),
+    );
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let mut sent = Vec::new();
+    for (round, kinds) in [
+        test_support::fault_proxy::BEFORE.as_slice(),
+        test_support::fault_proxy::AFTER.as_slice(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for i in 0..4 {
+            let received =
+                at("2026-12-05T10:00:00Z") + SignedDuration::from_secs(round as i64 * 10 + i);
+            let r = response(&c, received);
+            b.responses.receive(r.clone()).await.unwrap();
+            sent.push(r);
+        }
+        proxy
+            .set_faults_on(1.0, kinds, "dynamodb BatchWriteItem")
+            .await;
+        let now = Timestamp::now();
+        let lease = faulty
+            .take_lease(&c.id, "stops", now, now + SignedDuration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        let record = faulty.get(&c.id).await.unwrap().unwrap();
+        let pending = faulty.pending(&c.id).await.unwrap();
+        assert_eq!(pending.len(), 4);
+        faulty
+            .number_batch(&record, &lease, &pending)
+            .await
+            .expect_err("writing out fails after the commit");
+        proxy.set_faults(0.0, &[]).await;
+
+        // Committed, not written out: readers see the earlier count, the four still pending.
+        let seen = b.consultations.get(&c.id).await.unwrap().unwrap();
+        assert_eq!(seen.response_count, round as u64 * 4);
+        assert_eq!(b.responses.pending(&c.id).await.unwrap().len(), 4);
+        // Up to the count, every number is there (above it, those of the batch being written
+        // out may be or not: their numbers and contents are final either way).
+        let written = round as u64 * 4;
+        if written > 0 {
+            assert_eq!(
+                b.responses.range(&c.id, 1..=written).await.unwrap().len() as u64,
+                written
+            );
+        }
+        // The seal waits for it.
+        let mut sealed = seen.consultation.clone();
+        sealed.deadline = at("2026-12-05T09:00:00Z");
+        assert!(sealed.record_closing(at("2026-12-05T12:00:00Z")));
+        assert!(sealed.seal(at("2026-12-05T12:00:00Z")));
+        let audit = AuditEntry {
+            at: at("2026-12-05T12:00:00Z"),
+            consultation: c.id.clone(),
+            actor: Actor::System,
+            by: None,
+            action: Action::Sealed,
+            details: serde_json::json!({}),
+        };
+        assert!(matches!(
+            b.consultations.update(seen.version, &sealed, &audit).await,
+            Err(StoreError::Conflict(_))
+        ));
+
+        // The holder is gone (its lease lapses); the next run finishes the batch first.
+        dynamo
+            .update_item()
+            .table_name(&table)
+            .key("pk", s(&format!("C#{}", c.id)))
+            .key("sk", s("SEQUENCER"))
+            .update_expression("SET expires_ms = :past")
+            .expression_attribute_values(
+                ":past",
+                aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(b.responses.sequence(&c.id).await.unwrap(), 4);
+        assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+        let count = (round as u64 + 1) * 4;
+        assert_eq!(
+            b.consultations
+                .get(&c.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .response_count,
+            count
+        );
+    }
+    let stored = b.responses.range(&c.id, 1..=8).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.number).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| r.response.id.clone())
+            .collect::<Vec<_>>(),
+        sent.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    );
+    for (number, r) in (1..).zip(&sent) {
+        let found = b.responses.find(&c.id, &r.id).await.unwrap().unwrap();
+        assert_eq!(found.number, number);
+        assert!(matches!(
+            b.responses.lookup(&c.id, &r.id).await.unwrap(),
+            Some(Received::Numbered(n)) if n.number == number
+        ));
+    }
+    // Spread: the numbered items are not all in the consultation's partition.
+    let own = dynamo
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :r)")
+        .expression_attribute_values(":pk", s(&format!("C#{}", c.id)))
+        .expression_attribute_values(":r", s("R#"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.count(),
+        0,
+        "numbered items are spread over their own partitions"
+    );
+}
+
+/// Intake takes back a response it stored too late only when no sequencer holds the lease:
+/// while one does, it numbers the response and the withdrawal finds it numbered; and a
+/// sequencer that read a response as pending before it was taken back (its lease lapsed
+/// meanwhile) cannot commit it.
+#[tokio::test]
+async fn a_withdrawal_is_ordered_with_the_sequencers_batches() {
+    let (b, store, dynamo, table) = dynamo_table("withdraw").await;
+    let c = consultation("withdrawn");
+    create(&b, &c).await;
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let first = response(&c, at("2026-12-05T10:00:00Z"));
+    b.responses.receive(first.clone()).await.unwrap();
+    let now = Timestamp::now();
+    let lease = store
+        .take_lease(&c.id, "holder", now, now + SignedDuration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let withdrawal = {
+        let (responses, c, id) = (b.responses.clone(), c.id.clone(), first.id.clone());
+        tokio::spawn(async move { responses.withdraw(&c, &id).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert!(
+        !withdrawal.is_finished(),
+        "it waits while the lease is held"
+    );
+    let record = store.get(&c.id).await.unwrap().unwrap();
+    let pending = store.pending(&c.id).await.unwrap();
+    assert!(store.number_batch(&record, &lease, &pending).await.unwrap());
+    store.release_lease(&lease).await.unwrap();
+    let found = withdrawal.await.unwrap().unwrap();
+    assert_eq!(found.map(|r| r.number), Some(1), "numbered: kept after all");
+
+    // A holder reads the second as pending, then stalls past its lease; the withdrawal
+    // goes ahead and fences it out.
+    let second = response(&c, at("2026-12-05T10:00:01Z"));
+    b.responses.receive(second.clone()).await.unwrap();
+    let now = Timestamp::now();
+    let stalled = store
+        .take_lease(&c.id, "stalls", now, now + SignedDuration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let record = store.get(&c.id).await.unwrap().unwrap();
+    let pending = store.pending(&c.id).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", s(&format!("C#{}", c.id)))
+        .key("sk", s("SEQUENCER"))
+        .update_expression("SET expires_ms = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        b.responses
+            .withdraw(&c.id, &second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !store
+            .number_batch(&record, &stalled, &pending)
+            .await
+            .unwrap()
+    );
+    assert!(b.responses.pending(&c.id).await.unwrap().is_empty());
+    assert!(
+        b.responses
+            .lookup(&c.id, &second.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        b.consultations
+            .get(&c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .response_count,
+        1
+    );
+}
+
+/// A consultation written by a version from before numbered items were spread (its record
+/// names no layout and no count written out; its numbered items and guards in the first
+/// layout) keeps its keys: what it has is read, and new responses are numbered after it, in
+/// its own partition.
+#[tokio::test]
+async fn a_consultation_of_the_first_layout_keeps_its_keys() {
+    let (b, _, dynamo, table) = dynamo_table("first").await;
+    let c = consultation("first-layout");
+    create(&b, &c).await;
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    let n = |v: u64| aws_sdk_dynamodb::types::AttributeValue::N(v.to_string());
+    // As the earlier version wrote it: response 1 numbered in C#{id}, its guard with no
+    // partition named, the record with the count only.
+    let old = response(&c, at("2026-12-05T09:00:00Z"));
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .item("pk", s(&format!("C#{}", c.id)))
+        .item("sk", s("R#000000000001"))
+        .item("number", n(1))
+        .item("id", s(old.id.as_str()))
+        .item("data", s(&serde_json::to_string(&old).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    dynamo
+        .put_item()
+        .table_name(&table)
+        .item("pk", s(&format!("RID#{}", old.id)))
+        .item("sk", s("RID"))
+        .item("number", n(1))
+        .send()
+        .await
+        .unwrap();
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("pk", s(&format!("C#{}", c.id)))
+        .key("sk", s("META"))
+        .update_expression("SET response_count = :one REMOVE settled_count, layout")
+        .expression_attribute_values(":one", n(1))
+        .send()
+        .await
+        .unwrap();
+    // A process started after the upgrade.
+    let config = test_support::moto().sdk_config().await;
+    let store = shared::adapters::dynamodb::DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&config),
+        table.clone(),
+    );
+    assert_eq!(store.get(&c.id).await.unwrap().unwrap().response_count, 1);
+    assert_eq!(store.find(&c.id, &old.id).await.unwrap().unwrap().number, 1);
+    let mut sent = vec![old.id.clone()];
+    for i in 0..3 {
+        let r = response(
+            &c,
+            at("2026-12-05T10:00:00Z") + SignedDuration::from_secs(i),
+        );
+        store.receive(r.clone()).await.unwrap();
+        sent.push(r.id);
+    }
+    // Pending in the first layout's sixteen partitions.
+    for r in &sent[1..] {
+        let shards = (0..16).map(|k| format!("C#{}#P{k:02}", c.id));
+        let mut found = false;
+        for shard in shards {
+            let out = dynamo
+                .query()
+                .table_name(&table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(&shard))
+                .send()
+                .await
+                .unwrap();
+            found |= out
+                .items()
+                .iter()
+                .any(|item| item["sk"].as_s().unwrap().ends_with(r.as_str()));
+        }
+        assert!(found, "{r} pending in one of sixteen partitions");
+    }
+    assert_eq!(store.sequence(&c.id).await.unwrap(), 3);
+    let stored = store.range(&c.id, 1..=4).await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| r.response.id.clone())
+            .collect::<Vec<_>>(),
+        sent
+    );
+    let own = dynamo
+        .query()
+        .table_name(&table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :r)")
+        .expression_attribute_values(":pk", s(&format!("C#{}", c.id)))
+        .expression_attribute_values(":r", s("R#"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        own.count(),
+        4,
+        "all four in the consultation's own partition"
+    );
+    assert_eq!(store.get(&c.id).await.unwrap().unwrap().response_count, 4);
+}
+
 /// Several sequencers, each its own store and client as in separate functions, run while
 /// responses keep arriving: every response is numbered once, 1…N without a gap, and nothing
 /// is left pending.

@@ -18,9 +18,9 @@ use crate::helpers::{Server, TOKEN, download, get_json, start};
 
 const ID: &str = "raced";
 const CLIENTS: usize = 24;
-/// How long each item of a transaction stays in progress on this moto: a batch of 32
-/// responses (98 items) takes about two seconds, storing one (2 items) 40 ms, so numbering lags
-/// the rush by tens of seconds.
+/// How long each item of a transaction stays in progress on this moto, and each item of a
+/// batched write takes (one request at a time): storing a response (2 items) takes 40 ms,
+/// writing out a numbered one (3 items) 60 ms, so numbering lags the rush by tens of seconds.
 const TRANSACTION_ITEM_MS: u32 = 20;
 
 /// What was acknowledged: response id → its number, if the receipt had one.

@@ -14,8 +14,9 @@ Each request, with probability RATE (0 to 1), gets one of these faults, chosen a
 
 Otherwise the request is forwarded as it is. `GET /__faults/RATE` changes the rate while
 running (the test turns faults off to read back what was stored); `GET /__faults/RATE/KINDS`
-also limits the faults drawn to KINDS (comma-separated names from FAULTS below), until the
-next change. `GET /__faults/counts` answers the counts so far (JSON: each fault, and
+also limits the faults drawn to KINDS (comma-separated names from FAULTS below), and
+`GET /__faults/RATE/KINDS/OPERATION` to the requests whose operation (below, URL-encoded)
+starts with OPERATION, until the next change. `GET /__faults/counts` answers the counts so far (JSON: each fault, and
 "forwarded"). `GET /__faults/operations` answers every request seen so far by what it asks
 for (`operation` below: the service, the operation, and the kind of item or object), and
 `GET /__faults/operations/reset` starts those counts again: the capacity model's request
@@ -37,7 +38,7 @@ TARGET = urllib.parse.urlsplit(sys.argv[2])
 RNG = random.Random(int(sys.argv[3]))
 RNG_LOCK = threading.Lock()
 FAULTS = ["500-before", "503-before", "reset-before", "500-after", "reset-after", "delay"]
-STATE = {"rate": float(sys.argv[4]), "kinds": FAULTS}
+STATE = {"rate": float(sys.argv[4]), "kinds": FAULTS, "only": ""}
 COUNTS = Counter()
 OPERATIONS = Counter()
 # The items of the table (see shared/src/adapters/dynamodb.rs) by sort key, and by partition
@@ -54,6 +55,8 @@ def item_kind(key):
         return sk
     if sk.startswith("R#"):
         return "numbered"
+    if sk.startswith("B#"):
+        return "batch"
     if pk.startswith("C#") and "#P" in pk:
         return "pending"
     if pk.startswith("RID#"):
@@ -75,6 +78,19 @@ def operation(command, path, headers, body):
         if name == "Query":
             pk = next(iter((request.get("ExpressionAttributeValues") or {}).values()), {})
             return [f"dynamodb Query {item_kind({'pk': pk, 'sk': {'S': ''}})}"]
+        if name == "BatchWriteItem":
+            kinds = []
+            for requests in (request.get("RequestItems") or {}).values():
+                for write in requests:
+                    op, detail = next(iter(write.items()))
+                    kinds.append(f"dynamodb (in a batch) {op} "
+                                 f"{item_kind(detail.get('Key') or detail.get('Item') or {})}")
+            return [f"dynamodb {name}"] + kinds
+        if name == "BatchGetItem":
+            kinds = [f"dynamodb (in a batch) Get {item_kind(key)}"
+                     for keys in (request.get("RequestItems") or {}).values()
+                     for key in keys.get("Keys", [])]
+            return [f"dynamodb {name}"] + kinds
         if name == "TransactWriteItems":
             items = request.get("TransactItems", [])
             kinds = []
@@ -94,9 +110,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-connection", "content-length"}
 
 
-def draw():
+def draw(asked):
     with RNG_LOCK:
-        if RNG.random() >= STATE["rate"]:
+        if not asked[0].startswith(STATE["only"]) or RNG.random() >= STATE["rate"]:
             return None, 0.0
         return RNG.choice(STATE["kinds"]), RNG.uniform(0.2, 1.0)
 
@@ -196,16 +212,18 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             return
         if self.path.startswith("/__faults/"):
             rate, _, kinds = self.path[len("/__faults/"):].partition("/")
+            kinds, _, only = kinds.partition("/")
             kinds = kinds.split(",") if kinds else FAULTS
             if not all(kind in FAULTS for kind in kinds):
                 return self.answer(400, b"unknown fault", "text/plain")
             with RNG_LOCK:
                 STATE["rate"], STATE["kinds"] = float(rate), kinds
+                STATE["only"] = urllib.parse.unquote(only)
             self.answer(200, b"ok", "text/plain")
             return
         body = self.body()
-        fault, delay = draw()
         asked = operation(self.command, self.path, self.headers, body)
+        fault, delay = draw(asked)
         with RNG_LOCK:
             COUNTS[fault or "forwarded"] += 1
             OPERATIONS.update(asked)

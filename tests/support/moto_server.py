@@ -14,7 +14,8 @@ DynamoDB does where the project's correctness depends on it:
   `TransactionConflictException`, as DynamoDB answers under contention. TRANSACTION_ITEM_MS
   (default 0) is how long each item of a transaction keeps it in progress: with it, the
   tests reproduce slow transactions (numbering that lags intake by minutes) and the
-  cancellations that come with them. Transactions are limited as DynamoDB limits them: 100
+  cancellations that come with them; each item of a `BatchWriteItem` takes as long, one
+  request at a time. Transactions are limited as DynamoDB limits them: 100
   items, 4 MB.
 - **All or nothing, for writers and readers.** moto's conditional writes check and then
   write, and its transactions back up whole tables and restore them if a condition fails
@@ -346,6 +347,25 @@ Backend.update_item = single_write(moto_update_item, first_argument("key"))
 Backend.delete_item = single_write(moto_delete_item, first_argument("key"))
 for name in ("get_item", "query", "scan"):
     setattr(Backend, name, read(getattr(Backend, name)))
+
+from moto.dynamodb.responses import DynamoHandler  # noqa: E402
+
+moto_batch_write_item = DynamoHandler.batch_write_item
+batch_lane = threading.Lock()
+
+
+def slow_batch_write_item(self):
+    """BatchWriteItem on a busy table: with TRANSACTION_ITEM_MS, each of its items takes that
+    long, one request at a time (the writes of a rush share the table's throughput), so that
+    the sequencer's batched writes lag intake as its transactions do."""
+    if TRANSACTION_ITEM_S:
+        requests = (self.body or {}).get("RequestItems", {})
+        with batch_lane:
+            time.sleep(TRANSACTION_ITEM_S * sum(len(r) for r in requests.values()))
+    return moto_batch_write_item(self)
+
+
+DynamoHandler.batch_write_item = slow_batch_write_item
 
 app = DomainDispatcherApplication(create_backend_app)
 server = make_server("127.0.0.1", int(sys.argv[1]), app, True, request_handler=MotoRequestHandler)

@@ -74,6 +74,9 @@ where
     let consultation = lease.consultation.clone();
     let mut numbered = 0;
     for _ in 0..PASSES {
+        // A batch a stopped holder committed is written out before anything is read as
+        // pending (its responses still are) or numbered after it.
+        numbered += store.finish_committed(lease).await?;
         let pending = store.pending(&consultation).await?;
         if pending.is_empty() {
             return Ok((numbered, true));

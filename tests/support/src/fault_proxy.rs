@@ -106,6 +106,21 @@ impl FaultProxy {
         self.control(&format!("{rate}/{}", kinds.join(","))).await;
     }
 
+    /// Fails a share `rate` of the requests whose operation starts with `operation`
+    /// (`dynamodb BatchWriteItem`, `s3 PUT originals`, …; see [`FaultProxy::operations`]),
+    /// with faults drawn from `kinds`; the other requests go through.
+    pub async fn set_faults_on(&self, rate: f64, kinds: &[&str], operation: &str) {
+        let operation: String = operation
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        self.control(&format!("{rate}/{}/{operation}", kinds.join(",")))
+            .await;
+    }
+
     async fn control(&self, path: &str) {
         let reply = reqwest::get(format!("{}/__faults/{path}", self.url))
             .await

@@ -2,8 +2,9 @@
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | consultation (+ `response_count`) | `C#{id}` | `META` |
-//! | response number n | `C#{id}` | `R#{n:012}` |
+//! | consultation (+ `response_count`, `settled_count`, `layout`) | `C#{id}` | `META` |
+//! | response number n | `C#{id}#R{n mod 64:02}` (`C#{id}` in the first layout) | `R#{n:012}` |
+//! | a numbered batch (its pending items in order, from number `first`) | as response number `first` | `B#{first:012}` |
 //! | pending response (not yet numbered) | `C#{id}#P{shard:02}` | `{received ms:015}#{response id}` |
 //! | publication mark | `C#{id}` | `PUBLISHED` |
 //! | change signal (+ `version`): the Secretariat or the closing changed the consultation | `C#{id}` | `CHANGED` |
@@ -25,16 +26,19 @@
 //! accounts share one partition (a Secretariat has tens of people, not thousands), so listing
 //! them is one query.
 //!
-//! **The write path takes a rush without a hot item.** Receiving a response writes only its own
-//! items: the pending item, in one of [`PENDING_SHARDS`] partitions of its consultation chosen
-//! by its id, and its id guard (one transaction of two puts). Nothing a single response does
-//! touches the consultation's counter. The sequencer (one writer per consultation, held to it
-//! by a lease on the table, see [`crate::sequencing::numbering`]: the publish function, woken
-//! by the stream's `C#…#P…` inserts; locally the host's worker) reads every pending item,
-//! oldest first, and numbers them in batches: one transaction per batch checks the lease's
-//! token, bumps `response_count` from the value it read (a second fence), puts each `R#{n}`
-//! item, gives each guard its number and deletes the pending items. The seal is in the same
-//! condition, so nothing is numbered after it.
+//! **The write path takes a rush without a hot item or a hot partition.** Receiving a response
+//! writes only its own items: the pending item, in one of the pending partitions of its
+//! consultation chosen by its id ([`layout`]), and its id guard (one transaction of two puts).
+//! Nothing a single response does touches the consultation's counter. The sequencer (one
+//! writer per consultation, held to it by a lease on the table, see
+//! [`crate::sequencing::numbering`]: the publish function, woken by the stream's `C#…#P…`
+//! inserts; locally the host's worker) reads every pending item, oldest first, and numbers
+//! them in batches of up to 2,000: one small transaction commits a batch (the count, the
+//! lease's token, a record of the batch; the seal is in its condition, so nothing is numbered
+//! after it), then batched writes spread over many partitions write it out ([`numbering`]).
+
+mod layout;
+pub mod numbering;
 
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
@@ -49,14 +53,15 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
+use self::layout::Layout;
 use crate::domain::account::{Account, AccountName, Session, SessionKey, SignInThrottle};
 use crate::domain::{
     AuditEntry, Consultation, ConsultationId, MailStop, NewResponse, OutcomeMailing, Response,
     ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
-    Accounts, AppendError, ConsultationRecord, Consultations, Numbering, PublicationState,
-    Received, Responses, SequencerLease, StoreError, Subscriptions,
+    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Received,
+    Responses, StoreError, Subscriptions,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -66,6 +71,8 @@ pub struct DynamoStore {
     table: String,
     /// The consultations this instance read a moment ago, for intake (see `accepting`).
     recent: std::sync::Mutex<HashMap<ConsultationId, (std::time::Instant, ConsultationRecord)>>,
+    /// Each consultation's layout, once read (it never changes).
+    layouts: std::sync::Mutex<HashMap<ConsultationId, Layout>>,
 }
 
 /// How long intake decides on a consultation record it read (per function instance): a rush
@@ -85,13 +92,13 @@ pub const PUBLICATION_SORT_KEY: &str = "PUBLISHED";
 /// The sort key of a consultation's change signal (see `DynamoStore::changed`).
 pub const CHANGED_SORT_KEY: &str = "CHANGED";
 const META: &str = "META";
-const LEASE: &str = "SEQUENCER";
 const DIRECTORY: &str = "DIRECTORY";
-/// The partitions a consultation's pending responses are spread over, so that a rush on one
-/// consultation writes to many partitions (each takes 1,000 writes a second).
-pub const PENDING_SHARDS: u8 = 16;
 /// Reads of a response's guard and pending item before a lookup gives up (see `lookup`).
 const LOOKUP_READS: usize = 5;
+/// How long a withdrawal keeps trying while a sequencer holds the lease (which then numbers
+/// the response, and the withdrawal finds it numbered): 50 × 200 ms.
+const WITHDRAW_ATTEMPTS: usize = 50;
+const WITHDRAW_PAUSE: Duration = Duration::from_millis(200);
 /// Further tries of a transaction that failed without an answer (beyond the SDK's own retries).
 const TRANSACTION_ATTEMPTS: u32 = 4;
 
@@ -110,19 +117,6 @@ pub fn consultation_of(pk: &str, sk: &str) -> Option<ConsultationId> {
         _ => pk.strip_prefix("C#")?.split('#').next()?,
     };
     ConsultationId::parse(id).ok()
-}
-
-/// The partition of a pending response: one of [`PENDING_SHARDS`], by its id.
-fn pending_partition(consultation: &ConsultationId, id: &ResponseId) -> String {
-    let shard = id
-        .as_str()
-        .bytes()
-        .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
-    pending_shard(consultation, shard % PENDING_SHARDS)
-}
-
-fn pending_shard(consultation: &ConsultationId, shard: u8) -> String {
-    format!("C#{consultation}#P{shard:02}")
 }
 
 /// Oldest first within a shard: the time of receipt in ms, zero-padded, then the id.
@@ -235,6 +229,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             recent: Default::default(),
+            layouts: Default::default(),
         }
     }
 
@@ -248,13 +243,41 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error(format!("reading consultation {id}"), e))?;
+        if let Some(item) = &out.item {
+            let layout = Layout::of(item)?;
+            self.layouts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone(), layout);
+        }
         Ok(out.item)
     }
 
+    /// The consultation's layout: read once per instance (it never changes). A consultation
+    /// that does not exist has no items in any layout: the first is as good as any, and is
+    /// not remembered.
+    async fn layout(&self, id: &ConsultationId) -> Result<Layout, StoreError> {
+        let known = self
+            .layouts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied();
+        match known {
+            Some(layout) => Ok(layout),
+            None => match self.meta(id).await? {
+                Some(item) => Layout::of(&item),
+                None => Ok(Layout::FIRST),
+            },
+        }
+    }
+
+    /// The record as every reader sees it: its count is of the numbers written out
+    /// (`settled_count`), never one whose items are still being written ([`numbering`]).
     fn record(item: &Item) -> Result<ConsultationRecord, StoreError> {
         Ok(ConsultationRecord {
             consultation: from_json(get_s(item, "data")?)?,
-            response_count: get_n(item, "response_count")?,
+            response_count: numbering::settled_count(item)?,
             version: get_n(item, "version")?,
         })
     }
@@ -429,28 +452,31 @@ impl DynamoStore {
     /// A strongly consistent query of one of the consultation's pending partitions.
     fn pending_query(
         &self,
-        consultation: &ConsultationId,
-        shard: u8,
+        partition: String,
     ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(pending_shard(consultation, shard)))
+            .expression_attribute_values(":pk", s(partition))
             .consistent_read(true)
     }
 
     /// Every pending response of the consultation, oldest first (strongly consistent). Each
-    /// one's item key follows from it (`pending_partition`, `pending_sort_key`).
+    /// one's item key follows from it (`Layout::pending_partition`, `pending_sort_key`).
     async fn pending_items(
         &self,
         consultation: &ConsultationId,
     ) -> Result<Vec<NewResponse>, StoreError> {
-        let queries = (0..PENDING_SHARDS).map(|shard| {
-            all_items(self.pending_query(consultation, shard), move || {
-                format!("reading pending responses of {consultation}")
-            })
-        });
+        let layout = self.layout(consultation).await?;
+        let queries = layout
+            .pending_partitions(consultation)
+            .into_iter()
+            .map(|partition| {
+                all_items(self.pending_query(partition), move || {
+                    format!("reading pending responses of {consultation}")
+                })
+            });
         let mut pending = Vec::new();
         for items in futures::future::try_join_all(queries).await? {
             for item in items {
@@ -459,218 +485,6 @@ impl DynamoStore {
         }
         pending.sort_by(|a, b| (a.received_at, a.id.as_str()).cmp(&(b.received_at, b.id.as_str())));
         Ok(pending)
-    }
-}
-
-/// The lease item's key: beside the consultation's record, outside the stream's filter.
-fn lease_key(consultation: &ConsultationId) -> Item {
-    key(partition_key(consultation), LEASE)
-}
-
-#[async_trait]
-impl Numbering for DynamoStore {
-    /// 3 items a response (numbered item, guard, pending item) plus the count and the lease's
-    /// check: 98 of DynamoDB's 100 items a transaction.
-    const MAX_BATCH: usize = 32;
-
-    async fn take_lease(
-        &self,
-        consultation: &ConsultationId,
-        holder: &str,
-        now: jiff::Timestamp,
-        until: jiff::Timestamp,
-    ) -> Result<Option<SequencerLease>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(consultation)))
-            .update_expression(
-                "SET holder = :me, expires_ms = :until, #token = if_not_exists(#token, :zero) + :one",
-            )
-            .condition_expression("attribute_not_exists(holder) OR expires_ms < :now")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":me", s(holder))
-            .expression_attribute_values(":until", n(millis(until)))
-            .expression_attribute_values(":now", n(millis(now)))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let token = out
-                    .attributes
-                    .as_ref()
-                    .map(|a| get_n(a, "token"))
-                    .transpose()?
-                    .ok_or_else(|| StoreError::backend("taking the lease", "no token returned"))?;
-                Ok(Some(SequencerLease {
-                    consultation: consultation.clone(),
-                    holder: holder.to_owned(),
-                    token,
-                    expires_at: until,
-                }))
-            }
-            // Held by another; or its batch is checking the lease right now: held all the same.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error(format!("taking the lease of {consultation}"), e)),
-        }
-    }
-
-    async fn renew_lease(
-        &self,
-        lease: &mut SequencerLease,
-        until: jiff::Timestamp,
-    ) -> Result<bool, StoreError> {
-        // A renewal can meet only the holder's own batches, which are not running meanwhile;
-        // a conflict (another taker's write in flight) is tried again.
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(lease_key(&lease.consultation)))
-                .update_expression("SET expires_ms = :until")
-                .condition_expression("#token = :token")
-                .expression_attribute_names("#token", "token")
-                .expression_attribute_values(":until", n(millis(until)))
-                .expression_attribute_values(":token", n(lease.token))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    lease.expires_at = until;
-                    return Ok(true);
-                }
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => return Ok(false),
-                Err(e) if e.code() == Some("TransactionConflictException") => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => {
-                    return Err(sdk_error(
-                        format!("renewing the lease of {}", lease.consultation),
-                        e,
-                    ));
-                }
-            }
-        }
-        Ok(false)
-    }
-
-    async fn release_lease(&self, lease: &SequencerLease) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(&lease.consultation)))
-            .update_expression("REMOVE holder SET expires_ms = :zero")
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":token", n(lease.token))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Taken over meanwhile, or a taker's write in flight: it is not ours to let go.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error(
-                format!("releasing the lease of {}", lease.consultation),
-                e,
-            )),
-        }
-    }
-
-    async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError> {
-        let queries = (0..PENDING_SHARDS)
-            .map(|shard| self.pending_query(consultation, shard).limit(1).send());
-        for out in futures::future::join_all(queries).await {
-            let out = out.map_err(|e| {
-                sdk_error(format!("reading pending responses of {consultation}"), e)
-            })?;
-            if out.count() > 0 {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Every one is numbered: its window was checked when it was received, and it may have
-    /// been acknowledged since (a deadline moved earlier meanwhile does not take back a
-    /// receipt).
-    async fn number_batch(
-        &self,
-        record: &ConsultationRecord,
-        lease: &SequencerLease,
-        batch: &[NewResponse],
-    ) -> Result<bool, StoreError> {
-        let id = &record.consultation.id;
-        let mut items = Vec::new();
-        let mut number = record.response_count;
-        for response in batch {
-            let pending_key = key(
-                pending_partition(id, &response.id),
-                pending_sort_key(response),
-            );
-            items.push(self.delete(pending_key, "attribute_exists(pk)")?);
-            let guard_key = key(id_partition(&response.id), ID_SORT_KEY);
-            number += 1;
-            let mut item = key(partition_key(id), response_sort_key(number));
-            item.insert("number".into(), n(number));
-            item.insert("id".into(), s(response.id.as_str()));
-            item.insert("data".into(), s(to_json(response)?));
-            items.push(self.put_new(item)?);
-            let numbered = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(guard_key))
-                .update_expression("SET #number = :n REMOVE pending_pk, pending_sk")
-                .condition_expression("attribute_not_exists(#number)")
-                .expression_attribute_values(":n", n(number))
-                .build()
-                .map_err(|e| StoreError::backend("building an update", e))?;
-            items.push(TransactWriteItem::builder().update(numbered).build());
-        }
-        // `#number` is only named by the guards' expressions; DynamoDB refuses unused names.
-        let items = items.into_iter().map(name_number).collect::<Vec<_>>();
-        let count = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(partition_key(id), META)))
-            .update_expression("SET response_count = :next")
-            .condition_expression("response_count = :count AND attribute_not_exists(sealed_ms)")
-            .expression_attribute_values(":next", n(number))
-            .expression_attribute_values(":count", n(record.response_count))
-            .build()
-            .map_err(|e| StoreError::backend("building an update", e))?;
-        let fence = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(id)))
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":token", n(lease.token))
-            .build()
-            .map_err(|e| StoreError::backend("building a condition check", e))?;
-        let mut all = vec![
-            TransactWriteItem::builder().update(count).build(),
-            TransactWriteItem::builder().condition_check(fence).build(),
-        ];
-        all.extend(items);
-        self.transact(all).await
     }
 }
 
@@ -711,6 +525,8 @@ impl Consultations for DynamoStore {
         let mut meta = key(partition_key(id), META);
         meta.insert("data".into(), s(to_json(consultation)?));
         meta.insert("response_count".into(), n(0));
+        meta.insert("settled_count".into(), n(0));
+        meta.insert("layout".into(), n(Layout::CURRENT));
         meta.insert("version".into(), n(0));
         meta.insert("opens_ms".into(), n(millis(consultation.opens_at)));
         meta.insert("deadline_ms".into(), n(millis(consultation.deadline)));
@@ -755,7 +571,15 @@ impl Consultations for DynamoStore {
             .set_expression_attribute_values(
                 sealed_at.map(|at| [(":sealed".to_owned(), n(millis(at)))].into()),
             )
-            .condition_expression("version = :version")
+            // A seal waits for the last committed batch to be written out, so the count read
+            // after it is every number given (see `numbering`).
+            .condition_expression(match sealed_at {
+                Some(_) => {
+                    "version = :version \
+                     AND (attribute_not_exists(settled_count) OR settled_count = response_count)"
+                }
+                None => "version = :version",
+            })
             .expression_attribute_names("#data", "data")
             .expression_attribute_values(":data", s(to_json(consultation)?))
             .expression_attribute_values(":opens", n(millis(consultation.opens_at)))
@@ -868,7 +692,7 @@ impl Responses for DynamoStore {
             });
         }
         let (pk, sk) = (
-            pending_partition(id, &response.id),
+            self.layout(id).await?.pending_partition(id, &response.id),
             pending_sort_key(&response),
         );
         let mut pending = key(pk.clone(), sk.clone());
@@ -917,11 +741,9 @@ impl Responses for DynamoStore {
                 return Ok(None);
             };
             if guard.contains_key("number") {
-                let number = get_n(&guard, "number")?;
-                let found = self.range(consultation, number..=number).await?;
-                return Ok(found
-                    .into_iter()
-                    .find(|r| &r.response.id == id)
+                return Ok(self
+                    .numbered(consultation, id, &guard)
+                    .await?
                     .map(Received::Numbered));
             }
             let pending_key = key(
@@ -938,7 +760,10 @@ impl Responses for DynamoStore {
                 .await
                 .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
             if let Some(item) = out.item {
-                return Ok(Some(Received::Pending(from_json(get_s(&item, "data")?)?)));
+                let response: NewResponse = from_json(get_s(&item, "data")?)?;
+                return Ok(
+                    (&response.consultation == consultation).then_some(Received::Pending(response))
+                );
             }
             // Numbered or withdrawn between the two reads: read the guard again.
         }
@@ -948,34 +773,60 @@ impl Responses for DynamoStore {
         ))
     }
 
+    /// Takes back a pending response (see `numbering` on withdrawals): only while no
+    /// sequencer holds the lease, whose token it raises, and no committed batch is still being
+    /// written out. While a sequencer holds the lease it numbers this response too: the
+    /// withdrawal then finds it numbered.
     async fn withdraw(
         &self,
         consultation: &ConsultationId,
         id: &ResponseId,
     ) -> Result<Option<Response>, StoreError> {
-        for _ in 0..10 {
-            match self.lookup(consultation, id).await? {
-                None => return Ok(None),
-                Some(Received::Numbered(stored)) => return Ok(Some(stored)),
-                Some(Received::Pending(response)) => {
-                    let items = vec![
-                        self.delete(
-                            key(
-                                pending_partition(consultation, id),
-                                pending_sort_key(&response),
-                            ),
-                            "attribute_exists(pk)",
-                        )?,
-                        name_number(self.delete(
-                            key(id_partition(id), ID_SORT_KEY),
-                            "attribute_not_exists(#number)",
-                        )?),
-                    ];
-                    if self.transact(items).await? {
-                        return Ok(None);
-                    }
-                }
+        for _ in 0..WITHDRAW_ATTEMPTS {
+            let Some(guard) = self.guard(id).await? else {
+                return Ok(None);
+            };
+            if guard.contains_key("number") {
+                return self.numbered(consultation, id, &guard).await;
             }
+            let pending_key = key(
+                get_s(&guard, "pending_pk")?.to_owned(),
+                get_s(&guard, "pending_sk")?,
+            );
+            let fence = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(numbering::lease_key(consultation)))
+                .update_expression("SET #token = if_not_exists(#token, :zero) + :one")
+                .condition_expression("attribute_not_exists(holder) OR expires_ms < :now")
+                .expression_attribute_names("#token", "token")
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(millis(jiff::Timestamp::now())))
+                .build()
+                .map_err(|e| StoreError::backend("building an update", e))?;
+            let written_out = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(partition_key(consultation), META)))
+                .condition_expression(
+                    "attribute_not_exists(settled_count) OR settled_count = response_count",
+                )
+                .build()
+                .map_err(|e| StoreError::backend("building a condition check", e))?;
+            let items = vec![
+                self.delete(pending_key, "attribute_exists(pk)")?,
+                name_number(self.delete(
+                    key(id_partition(id), ID_SORT_KEY),
+                    "attribute_not_exists(#number)",
+                )?),
+                TransactWriteItem::builder().update(fence).build(),
+                TransactWriteItem::builder()
+                    .condition_check(written_out)
+                    .build(),
+            ];
+            if self.transact(items).await? {
+                return Ok(None);
+            }
+            tokio::time::sleep(WITHDRAW_PAUSE).await;
         }
         Err(StoreError::backend(
             format!("withdrawing response {id}"),
@@ -994,11 +845,12 @@ impl Responses for DynamoStore {
         if !guard.contains_key("number") {
             return Ok(None);
         }
-        let number = get_n(&guard, "number")?;
-        let found = self.range(consultation, number..=number).await?;
-        Ok(found.into_iter().find(|r| &r.response.id == id))
+        self.numbered(consultation, id, &guard).await
     }
 
+    /// Callers read up to a record's count, which is of the numbers written out (see
+    /// `numbering`): every one of those is there. Above it, a number of a batch being written
+    /// out may be there or not yet (its number and content are final either way).
     async fn range(
         &self,
         consultation: &ConsultationId,
@@ -1007,25 +859,80 @@ impl Responses for DynamoStore {
         if numbers.is_empty() {
             return Ok(Vec::new());
         }
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-            .expression_attribute_values(":pk", s(partition_key(consultation)))
-            .expression_attribute_values(":first", s(response_sort_key(*numbers.start())))
-            .expression_attribute_values(":last", s(response_sort_key(*numbers.end())))
-            .consistent_read(true);
-        let items = all_items(query, || format!("listing responses of {consultation}")).await?;
-        items
-            .iter()
-            .map(|item| {
-                Ok(Response {
-                    number: get_n(item, "number")?,
-                    response: from_json(get_s(item, "data")?)?,
+        let layout = self.layout(consultation).await?;
+        let items = if layout.numbered_in_one_partition() {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(partition_key(consultation)))
+                .expression_attribute_values(":first", s(response_sort_key(*numbers.start())))
+                .expression_attribute_values(":last", s(response_sort_key(*numbers.end())))
+                .consistent_read(true);
+            all_items(query, || format!("listing responses of {consultation}")).await?
+        } else {
+            let keys = numbers
+                .map(|number| {
+                    key(
+                        layout.numbered_partition(consultation, number),
+                        response_sort_key(number),
+                    )
                 })
-            })
-            .collect()
+                .collect();
+            self.batch_get(keys).await?
+        };
+        let mut responses = items
+            .iter()
+            .map(numbered_response)
+            .collect::<Result<Vec<_>, _>>()?;
+        responses.sort_by_key(|r| r.number);
+        Ok(responses)
+    }
+}
+
+fn numbered_response(item: &Item) -> Result<Response, StoreError> {
+    Ok(Response {
+        number: get_n(item, "number")?,
+        response: from_json(get_s(item, "data")?)?,
+    })
+}
+
+impl DynamoStore {
+    /// The numbered response a guard names (in the partition it names; a guard from before
+    /// numbered items were spread names none: the consultation's own), if it is response `id`
+    /// of `consultation`. A guard's number is written after its item, so the item is there.
+    async fn numbered(
+        &self,
+        consultation: &ConsultationId,
+        id: &ResponseId,
+        guard: &Item,
+    ) -> Result<Option<Response>, StoreError> {
+        let number = get_n(guard, "number")?;
+        let partition = match guard.get("numbered_pk") {
+            Some(_) => get_s(guard, "numbered_pk")?.to_owned(),
+            None => partition_key(consultation),
+        };
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(partition, response_sort_key(number))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(format!("finding response {id}"), e))?;
+        let Some(item) = out.item else {
+            return Err(StoreError::backend(
+                format!("finding response {id}"),
+                format!("its guard names number {number}, which has no item"),
+            ));
+        };
+        let stored = numbered_response(&item)?;
+        Ok(
+            (&stored.response.id == id && &stored.response.consultation == consultation)
+                .then_some(stored),
+        )
     }
 }
 
