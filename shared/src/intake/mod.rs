@@ -536,9 +536,9 @@ impl Intake {
                 )
                 .await;
             pause = (pause * 2).min(std::time::Duration::from_millis(500));
-            if let Some(Received::Numbered(stored)) =
-                self.responses.lookup(consultation, id).await?
-            {
+            // `find`, not `lookup`: only the number is awaited, so a response still pending
+            // costs one read (its guard on DynamoDB), not two.
+            if let Some(stored) = self.responses.find(consultation, id).await? {
                 return Ok(Some(self.receipt_of(&stored)));
             }
         }
