@@ -12,18 +12,21 @@ use serde_json::Value;
 use crate::helpers::{get_json, open_consultation, start};
 
 const ID: &str = "counted";
-const CLIENTS: usize = 16;
 
-fn responses() -> usize {
-    std::env::var("VERBATIM_REQUESTS_RESPONSES")
+/// A knob of `bench/requests.sh`, else the suite's value.
+fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(default)
 }
 
 #[tokio::test]
 async fn requests_per_response_during_a_rush() {
-    let total = responses();
+    let total: usize = knob("VERBATIM_REQUESTS_RESPONSES", 200);
+    let clients: usize = knob("VERBATIM_REQUESTS_CLIENTS", 16);
+    // 0s: every answer a `202`, so intake outruns the sequencer and batches grow.
+    let receipt_wait: String = knob("VERBATIM_REQUESTS_RECEIPT_WAIT", "2s".to_owned());
     let moto = test_support::moto();
     let proxy = test_support::fault_proxy::FaultProxy::start(&moto.endpoint, 1, 0.0);
     let mut env = moto.serve_env("requests");
@@ -41,6 +44,8 @@ async fn requests_per_response_during_a_rush() {
             "--create-resources",
             "--rate-limit",
             "off",
+            "--receipt-wait",
+            &receipt_wait,
         ],
         &env,
     );
@@ -56,11 +61,11 @@ async fn requests_per_response_during_a_rush() {
     let idle_seconds = quiet.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
+    let senders: Vec<_> = (0..clients)
         .map(|client| {
             let (http, url) = (http.clone(), server.url.clone());
             tokio::spawn(async move {
-                for i in (client..total).step_by(CLIENTS) {
+                for i in (client..total).step_by(clients) {
                     let form = reqwest::multipart::Form::new()
                         .text("name", format!("Person {i}"))
                         .text("text", format!("Response {i}."))
@@ -83,8 +88,8 @@ async fn requests_per_response_during_a_rush() {
             })
         })
         .collect();
-    for client in clients {
-        client.await.unwrap();
+    for sender in senders {
+        sender.await.unwrap();
     }
     // Until every response is published (the manifest counts them all).
     loop {
@@ -120,6 +125,14 @@ async fn requests_per_response_during_a_rush() {
         "{total} responses (a text and a file each) in {seconds:.1} s, every AWS request counted; \
          the host's background (measured idle: {:.1} requests/s) taken out",
         idle.values().sum::<u64>() as f64 / idle_seconds
+    );
+    let commits = counted
+        .get("dynamodb (in a transaction) Update META")
+        .copied()
+        .unwrap_or(0);
+    eprintln!(
+        "{clients} clients, receipt wait {receipt_wait}: {commits} batches, {:.1} responses a batch",
+        total as f64 / commits.max(1) as f64
     );
     eprintln!("| request | counted | per response |");
     eprintln!("|---|---:|---:|");

@@ -71,6 +71,8 @@ pub struct DynamoStore {
     table: String,
     /// The consultations this instance read a moment ago, for intake (see `accepting`).
     recent: std::sync::Mutex<HashMap<ConsultationId, (std::time::Instant, ConsultationRecord)>>,
+    /// Held while intake reads a record for `recent`.
+    reading_record: tokio::sync::Mutex<()>,
     /// Each consultation's layout, once read (it never changes).
     layouts: std::sync::Mutex<HashMap<ConsultationId, Layout>>,
 }
@@ -229,6 +231,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             recent: Default::default(),
+            reading_record: Default::default(),
             layouts: Default::default(),
         }
     }
@@ -419,10 +422,20 @@ impl DynamoStore {
         received_at: jiff::Timestamp,
     ) -> Result<ConsultationRecord, AppendError> {
         let recent = || self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let arrived = std::time::Instant::now();
         if let Some((read_at, record)) = recent().get(id)
             && read_at.elapsed() < RECORD_FRESH_FOR
             && jiff::Timestamp::now() < record.consultation.deadline
             && AppendError::refusal(&record.consultation, received_at).is_none()
+        {
+            return Ok(record.clone());
+        }
+        // One read at a time: the requests that found the record stale together (every
+        // concurrent request, when the half second runs out) take the one read made after
+        // they arrived, which is as fresh as their own would be.
+        let _one_read = self.reading_record.lock().await;
+        if let Some((read_at, record)) = recent().get(id)
+            && *read_at >= arrived
         {
             return Ok(record.clone());
         }
