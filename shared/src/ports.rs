@@ -779,8 +779,15 @@ pub trait Accounts: Send + Sync {
     async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
 
     /// Replaces the stored account of the same name (new password, second factor); `Ok(false)`
-    /// if there is none (it is never created here).
+    /// if there is none (it is never created here). The last TOTP step used never goes back
+    /// by it (see [`Accounts::use_totp_step`]).
     async fn replace_account(&self, account: &Account) -> Result<bool, StoreError>;
+
+    /// Records that a TOTP code of time step `step` signed `name` in, in one atomic step, if
+    /// no code of this step or a later one did before: `Ok(false)` otherwise (the code was
+    /// used already, or two sign-ins raced with one code and the other won), and for no such
+    /// account. A code is good once.
+    async fn use_totp_step(&self, name: &AccountName, step: i64) -> Result<bool, StoreError>;
 
     /// Removes the account; `Ok(false)` if there was none. Its sessions are no longer valid
     /// (a session is only valid with its account, see [`Session::is_of`]), and a new account of

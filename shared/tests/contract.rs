@@ -2611,6 +2611,47 @@ async fn what_the_secretariat_publishes_is_byte_exact(f: Fixture) {
     assert!(read(site, &format!("{folder}/statement")).await.is_some());
 }
 
+/// A second factor's code is good once, on every store: of sign-ins racing with one code only
+/// one records its step; an earlier step is refused; and replacing the account (a new
+/// password) from a copy read before never takes the recorded step back.
+async fn a_second_factor_code_is_used_once(f: Fixture) {
+    use shared::domain::account::*;
+    let name = |n: &str| AccountName::parse(n).unwrap();
+    let b = &f.backend;
+    let now = at("2026-12-05T10:00:00Z");
+    let password = Password::parse("a long enough password").unwrap();
+    let ada = Account::new(name("ada"), &password, true, now);
+    b.accounts.create_account(&ada).await.unwrap();
+    let racing: Vec<_> = (0..8)
+        .map(|_| {
+            let accounts = b.accounts.clone();
+            tokio::spawn(async move { accounts.use_totp_step(&name("ada"), 100).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for sign_in in racing {
+        won += usize::from(sign_in.await.unwrap());
+    }
+    assert_eq!(won, 1, "one code, one sign-in");
+    assert!(!b.accounts.use_totp_step(&name("ada"), 99).await.unwrap());
+    assert!(
+        !b.accounts
+            .use_totp_step(&name("nobody"), 101)
+            .await
+            .unwrap()
+    );
+    let read = b.accounts.account(&name("ada")).await.unwrap().unwrap();
+    assert_eq!(read.totp_last_step, Some(100));
+    // A reset from a copy read before the sign-in: the step stays.
+    let reset = ada.with_password(&Password::parse("another long password").unwrap());
+    assert!(b.accounts.replace_account(&reset).await.unwrap());
+    let read = b.accounts.account(&name("ada")).await.unwrap().unwrap();
+    assert_eq!(read.totp_last_step, Some(100));
+    assert_eq!(read.password, reset.password);
+    assert!(!b.accounts.use_totp_step(&name("ada"), 100).await.unwrap());
+    assert!(b.accounts.use_totp_step(&name("ada"), 101).await.unwrap());
+}
+
 /// Accounts: created once, read back, replaced, listed by name, removed; sessions stored by
 /// their key and ended; failed sign-ins counted without losing one under concurrency, then
 /// locking the name.
@@ -3058,6 +3099,7 @@ contract!(
     email_list_subscriptions,
     the_log_is_rebuilt_identically_and_never_forks,
     accounts_sessions_and_the_sign_in_throttle,
+    a_second_factor_code_is_used_once,
     objects_are_listed_by_prefix_page_by_page,
     the_outcome_is_mailed_once_to_the_list_and_the_respondents,
     a_response_stored_after_its_grace_is_never_half_kept,

@@ -1055,10 +1055,34 @@ impl Accounts for SqliteStore {
     async fn replace_account(&self, account: &Account) -> Result<bool, StoreError> {
         let (name, data) = (account.name.to_string(), to_json(account)?);
         self.with(move |conn| {
-            conn.prepare_cached("UPDATE accounts SET data = ?2 WHERE name = ?1")
-                .and_then(|mut statement| statement.execute(params![name, data]))
-                .map(|changed| changed > 0)
-                .map_err(|e| db("updating an account", e))
+            // The stored last TOTP step is kept where it is later than the one replacing it
+            // (a sign-in recorded it since this account was read).
+            conn.prepare_cached(
+                "UPDATE accounts SET data = CASE \
+                   WHEN json_extract(data, '$.totp_last_step') > \
+                        coalesce(json_extract(?2, '$.totp_last_step'), -1) \
+                   THEN json_set(?2, '$.totp_last_step', json_extract(data, '$.totp_last_step')) \
+                   ELSE ?2 END \
+                 WHERE name = ?1",
+            )
+            .and_then(|mut statement| statement.execute(params![name, data]))
+            .map(|changed| changed > 0)
+            .map_err(|e| db("updating an account", e))
+        })
+        .await
+    }
+
+    async fn use_totp_step(&self, name: &AccountName, step: i64) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        // One statement: the check and the write cannot interleave with another's.
+        self.with(move |conn| {
+            conn.prepare_cached(
+                "UPDATE accounts SET data = json_set(data, '$.totp_last_step', ?2) \
+                 WHERE name = ?1 AND coalesce(json_extract(data, '$.totp_last_step') < ?2, 1)",
+            )
+            .and_then(|mut statement| statement.execute(params![name, step]))
+            .map(|changed| changed > 0)
+            .map_err(|e| db("recording a second factor's use", e))
         })
         .await
     }

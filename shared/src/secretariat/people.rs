@@ -170,11 +170,19 @@ impl People {
                 .filter(|step| account.totp_last_step.is_none_or(|last| *step > last))
                 .map(Some),
         });
-        let account = match (account, second_factor) {
-            (Some(mut account), Some(step)) if password_ok => {
-                if let Some(step) = step {
+        // A code is good once: its step is recorded in one atomic step, so of two sign-ins
+        // racing with one code (one seen over a shoulder, say) only one gets in.
+        let accepted = match (&account, second_factor) {
+            (Some(account), Some(Some(step))) if password_ok => {
+                self.accounts.use_totp_step(&account.name, step).await?
+            }
+            (Some(_), Some(None)) => password_ok,
+            _ => false,
+        };
+        let account = match account {
+            Some(mut account) if accepted => {
+                if let Some(Some(step)) = second_factor {
                     account.totp_last_step = Some(step);
-                    self.accounts.replace_account(&account).await?;
                 }
                 account
             }

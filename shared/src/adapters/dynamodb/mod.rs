@@ -1301,6 +1301,19 @@ const THROTTLE: &str = "THROTTLE";
 /// Attempts of a conditional read-modify-write of the sign-in throttle before giving up.
 const THROTTLE_ATTEMPTS: usize = 20;
 
+/// An account as stored: its data, with the later of its own last TOTP step and the one a
+/// sign-in recorded beside it (`totp_step`, see `use_totp_step`).
+fn account_of(item: &Item) -> Result<Account, StoreError> {
+    let mut account: Account = from_json(get_s(item, "data")?)?;
+    if let Some(AttributeValue::N(raw)) = item.get("totp_step") {
+        let used: i64 = raw
+            .parse()
+            .map_err(|_| StoreError::backend("decoding an account", "bad totp_step"))?;
+        account.totp_last_step = account.totp_last_step.max(Some(used));
+    }
+    Ok(account)
+}
+
 fn account_key(name: &AccountName) -> Item {
     key(ACCOUNTS.to_owned(), name.as_str())
 }
@@ -1385,7 +1398,8 @@ impl Accounts for DynamoStore {
     async fn account(&self, name: &AccountName) -> Result<Option<Account>, StoreError> {
         self.read_item(account_key(name), "reading an account")
             .await?
-            .map(|item| from_json(get_s(&item, "data")?))
+            .as_ref()
+            .map(account_of)
             .transpose()
     }
 
@@ -1400,25 +1414,49 @@ impl Accounts for DynamoStore {
         all_items(query, || "listing accounts".to_owned())
             .await?
             .iter()
-            .map(|item| from_json(get_s(item, "data")?))
+            .map(account_of)
             .collect()
     }
 
+    /// Only the account's data: its last TOTP step, kept beside it (`totp_step`), stays.
     async fn replace_account(&self, account: &Account) -> Result<bool, StoreError> {
-        let mut item = account_key(&account.name);
-        item.insert("data".into(), s(to_json(account)?));
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_key(Some(account_key(&account.name)))
+            .update_expression("SET #data = :data")
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(to_json(account)?))
             .send()
             .await;
         match result {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
             Err(e) => Err(sdk_error("updating an account", e)),
+        }
+    }
+
+    /// A conditional update of the attribute `totp_step` beside the account's data (a
+    /// condition cannot look inside the data); reads take the later of the two.
+    async fn use_totp_step(&self, name: &AccountName, step: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(account_key(name)))
+            .update_expression("SET totp_step = :step")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(totp_step) OR totp_step < :step)",
+            )
+            .expression_attribute_values(":step", n(step))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(sdk_error("recording a second factor's use", e)),
         }
     }
 
