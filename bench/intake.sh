@@ -165,6 +165,9 @@ run_wrk() {
 # free one).
 start_server() {
     local name=$1; shift
+    # Made here, not only by the background process's redirection: the loop below may read
+    # them before that process has run (it did once, after a slow KILL of the server before).
+    : >"$WORK/$name.out"; : >"$WORK/$name.err"
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     SERVER_PID=$!
     URL=
