@@ -58,10 +58,16 @@ fn wait_for_log(site: &Path, size: u64) -> Vec<u8> {
     }
 }
 
+/// Copies a site while its server may still be writing it: the store's temporary files
+/// (`.tmp-…`, renamed into place when whole) are not part of the site and may be gone by the
+/// time they would be copied.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            continue;
+        }
         let target = to.join(entry.file_name());
         if entry.file_type().unwrap().is_dir() {
             copy_dir(&entry.path(), &target);
