@@ -202,15 +202,17 @@ pub trait Responses: Send + Sync {
     ) -> Result<Vec<Response>, StoreError>;
 }
 
-/// A consultation's sequencer lease as taken: who holds it, its fencing token, and until when.
+/// A lease on one of a consultation's one-writer jobs, as taken: its sequencer's
+/// ([`Numbering`]) or its publication's turn ([`PublicationState::take_turn`]). Who holds it,
+/// its fencing token, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SequencerLease {
+pub struct Lease {
     pub consultation: ConsultationId,
-    /// Who took it (one sequencing run: a fresh id each time).
+    /// Who took it (one run: a fresh id each time).
     pub holder: String,
-    /// Greater than every token taken before for this consultation: a batch commits only while
-    /// the lease still carries it, so a sequencer whose lease expired and was taken over (a
-    /// Lambda paused, a network partition) can no longer commit anything.
+    /// Greater than every token taken before for this consultation's job: a sequencer's batch
+    /// commits only while the lease still carries it, so a sequencer whose lease expired and
+    /// was taken over (a Lambda paused, a network partition) can no longer commit anything.
     pub token: u64,
     pub expires_at: Timestamp,
 }
@@ -229,17 +231,13 @@ pub trait Numbering: Send + Sync {
         holder: &str,
         now: Timestamp,
         until: Timestamp,
-    ) -> Result<Option<SequencerLease>, StoreError>;
+    ) -> Result<Option<Lease>, StoreError>;
 
     /// Extends a lease still held (same token) to `until`: `false` if it was taken over.
-    async fn renew_lease(
-        &self,
-        lease: &mut SequencerLease,
-        until: Timestamp,
-    ) -> Result<bool, StoreError>;
+    async fn renew_lease(&self, lease: &mut Lease, until: Timestamp) -> Result<bool, StoreError>;
 
     /// Lets the lease go (a lease taken over since is left alone).
-    async fn release_lease(&self, lease: &SequencerLease) -> Result<(), StoreError>;
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError>;
 
     /// Whether any response of the consultation is pending (strongly consistent).
     async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError>;
@@ -248,7 +246,7 @@ pub trait Numbering: Send + Sync {
     /// that stopped before every item of it was written, if there is one. Call under the
     /// lease before reading what is pending: until it is finished, its responses still look
     /// pending and no further batch commits. Returns how many numbers it finished.
-    async fn finish_committed(&self, lease: &SequencerLease) -> Result<u64, StoreError>;
+    async fn finish_committed(&self, lease: &Lease) -> Result<u64, StoreError>;
 
     /// Numbers `batch` (pending, oldest first) after `record.response_count`, committed in
     /// one atomic step fenced by that count, by the seal and by the lease's token, then
@@ -258,7 +256,7 @@ pub trait Numbering: Send + Sync {
     async fn number_batch(
         &self,
         record: &ConsultationRecord,
-        lease: &SequencerLease,
+        lease: &Lease,
         batch: &[NewResponse],
     ) -> Result<bool, StoreError>;
 
@@ -329,6 +327,27 @@ pub trait PublicationState: Send + Sync {
         consultation: &ConsultationId,
         count: u64,
     ) -> Result<(), StoreError>;
+
+    /// Takes the consultation's publication turn until `until`, if nobody holds it or its
+    /// holder let it expire (by `now`): one publisher at a time writes a consultation's pages,
+    /// checkpoint and list mail, across every process, so that a publisher that read an older
+    /// count never writes its pages or checkpoint over a newer one's, nor mails a response to
+    /// the list twice. `None` while another holder's turn runs. Every take gives a new,
+    /// greater token.
+    async fn take_turn(
+        &self,
+        consultation: &ConsultationId,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<Option<Lease>, StoreError>;
+
+    /// Extends a turn still held (same token) to `until`: `false` if it was taken over.
+    async fn renew_turn(&self, turn: &mut Lease, until: Timestamp) -> Result<bool, StoreError>;
+
+    /// Ends a turn still held, so the next publisher need not wait for it to expire; nothing
+    /// if it was taken over.
+    async fn end_turn(&self, turn: &Lease) -> Result<(), StoreError>;
 }
 
 /// A key in an object store: slash-separated segments, none empty, none starting with a dot

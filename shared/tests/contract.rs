@@ -246,6 +246,169 @@ async fn publication_mark_only_moves_forward(f: Fixture) {
     assert_eq!(b.publication.published(&c.id).await.unwrap(), 7);
 }
 
+/// One publisher at a time works on a consultation, across processes (its publication turn):
+/// a publisher that read an older count must never write its pages or checkpoint over a newer
+/// one's. A running turn is not taken; one whose holder let it run out is, and that holder can
+/// then neither renew nor end it; of racing takers one wins; and a publication that finds the
+/// turn held writes nothing until it is let go, then publishes.
+async fn one_publisher_at_a_time_holds_a_consultations_turn(f: Fixture) {
+    let b = &f.backend;
+    let c = consultation("turns");
+    create(b, &c).await;
+    let minute = SignedDuration::from_secs(60);
+    let now = Timestamp::now();
+    let mut first = b
+        .publication
+        .take_turn(&c.id, "first", now, now + minute)
+        .await
+        .unwrap()
+        .expect("a free turn is taken");
+    assert!(
+        b.publication
+            .take_turn(&c.id, "second", now, now + minute)
+            .await
+            .unwrap()
+            .is_none(),
+        "a running turn is not taken"
+    );
+    assert!(
+        b.publication
+            .renew_turn(&mut first, now + minute * 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.publication
+            .take_turn(&c.id, "second", now + minute + minute / 2, now + minute * 3)
+            .await
+            .unwrap()
+            .is_none(),
+        "a renewed turn runs to its new end"
+    );
+
+    // Past its end the turn is taken over; its holder can no longer renew nor end it.
+    let later = now + minute * 3;
+    let taker = b
+        .publication
+        .take_turn(&c.id, "taker", later, later + minute)
+        .await
+        .unwrap()
+        .expect("a turn run out is taken");
+    assert!(taker.token > first.token, "{taker:?} after {first:?}");
+    assert!(
+        !b.publication
+            .renew_turn(&mut first, later + minute)
+            .await
+            .unwrap()
+    );
+    b.publication.end_turn(&first).await.unwrap();
+    assert!(
+        b.publication
+            .take_turn(&c.id, "third", later, later + minute)
+            .await
+            .unwrap()
+            .is_none(),
+        "ending a turn taken over lets nothing go"
+    );
+    b.publication.end_turn(&taker).await.unwrap();
+
+    // Racing takers: one wins.
+    let now = Timestamp::now();
+    let takes = (0..8).map(|i| {
+        let (publication, id) = (b.publication.clone(), c.id.clone());
+        async move {
+            publication
+                .take_turn(&id, &format!("racer-{i}"), now, now + minute)
+                .await
+                .unwrap()
+        }
+    });
+    let won: Vec<Lease> = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(won.len(), 1, "{won:?}");
+
+    // A publication waits for the holder, writing nothing meanwhile, then publishes.
+    for i in 0..3 {
+        let r = response(
+            &c,
+            at("2026-12-05T10:00:00Z") + SignedDuration::from_secs(i),
+        );
+        b.responses.receive(r).await.unwrap();
+    }
+    b.responses.sequence(&c.id).await.unwrap();
+    let publisher = Arc::new(b.publisher(TestClock::at("2026-12-05T10:00:05Z")));
+    let run = tokio::spawn({
+        let (publisher, id) = (publisher.clone(), c.id.clone());
+        async move { publisher.publish(&id).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(!run.is_finished(), "publication waits for the turn");
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 0);
+    assert!(
+        read(b.site.as_ref(), "consultations/turns/responses.json")
+            .await
+            .is_none(),
+        "nothing is written while another holds the turn"
+    );
+    b.publication.end_turn(&won[0]).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("publication goes on once the turn is let go")
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 3);
+    assert!(
+        read(b.site.as_ref(), "consultations/turns/log/checkpoint")
+            .await
+            .is_some()
+    );
+
+    // Numbered, not published (a run that gave up waiting for the turn): the minute's sweep
+    // publishes them, but never waits for a turn held by a rush's publisher.
+    b.responses
+        .append(response(&c, at("2026-12-05T10:00:04Z")))
+        .await
+        .unwrap();
+    b.responses.sequence(&c.id).await.unwrap();
+    let clock = TestClock::at("2026-12-05T10:00:05Z");
+    let outbox = Arc::new(Outbox {
+        sent: Default::default(),
+        fail_once_to: std::sync::Mutex::new(None),
+    });
+    let pipeline = shared::publish::pipeline::Pipeline {
+        publisher,
+        list: Arc::new(b.email_list(
+            outbox,
+            clock.clone(),
+            "https://consultations.example.org",
+            "consultations.example.org",
+        )),
+        search: Arc::new(b.search_index(clock)),
+    };
+    let records = vec![b.consultations.get(&c.id).await.unwrap().unwrap()];
+    let now = Timestamp::now();
+    let held = b
+        .publication
+        .take_turn(&c.id, "a rush's publisher", now, now + minute)
+        .await
+        .unwrap()
+        .unwrap();
+    let swept = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        pipeline.sweep_backlogs(&records),
+    )
+    .await
+    .expect("the sweep does not wait for a held turn");
+    swept.unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 3);
+    b.publication.end_turn(&held).await.unwrap();
+    pipeline.sweep_backlogs(&records).await.unwrap();
+    assert_eq!(b.publication.published(&c.id).await.unwrap(), 4);
+}
+
 async fn objects_round_trip_byte_for_byte(f: Fixture) {
     for store in [&f.backend.private, &f.backend.site] {
         let awkward = awkward_bytes();
@@ -3079,6 +3242,7 @@ contract!(
     concurrent_appends_get_distinct_consecutive_numbers,
     appends_outside_the_window_store_nothing,
     publication_mark_only_moves_forward,
+    one_publisher_at_a_time_holds_a_consultations_turn,
     objects_round_trip_byte_for_byte,
     create_new_never_overwrites,
     batch_copies_are_create_new_and_in_order,

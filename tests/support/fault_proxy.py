@@ -43,8 +43,8 @@ COUNTS = Counter()
 OPERATIONS = Counter()
 # The items of the table (see shared/src/adapters/dynamodb.rs) by sort key, and by partition
 # key prefix for the rest.
-FIXED_SORT_KEYS = {"META", "SEQUENCER", "PUBLISHED", "CHANGED", "NOTIFIED", "OUTCOME_MAILING",
-                   "THROTTLE", "SESSION"}
+FIXED_SORT_KEYS = {"META", "SEQUENCER", "PUBLISHER", "PUBLISHED", "CHANGED", "NOTIFIED",
+                   "OUTCOME_MAILING", "THROTTLE", "SESSION"}
 
 
 def item_kind(key):

@@ -30,7 +30,7 @@ use crate::domain::{
     ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
-    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Responses,
+    Accounts, AppendError, ConsultationRecord, Consultations, Lease, PublicationState, Responses,
     StoreError, Subscriptions,
 };
 
@@ -121,6 +121,19 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// To the group committer of appends (see the module's documentation).
     appends: std::sync::mpsc::Sender<AppendJob>,
+    /// The publication turns, by consultation. Kept by the process, not in the file: one
+    /// process publishes an embedded store (`verbatim serve`'s worker), and a turn held by a
+    /// process that was killed must not hold up the next start's publication until it expires.
+    turns: Arc<Mutex<std::collections::HashMap<ConsultationId, PublicationTurn>>>,
+}
+
+/// A consultation's publication turn on the embedded store: who holds it (if anyone), until
+/// when, and the token its last take gave.
+#[derive(Default)]
+struct PublicationTurn {
+    holder: Option<String>,
+    expires_at: Option<jiff::Timestamp>,
+    token: u64,
 }
 
 /// An append waiting for its batch, and where its outcome goes.
@@ -164,7 +177,11 @@ impl SqliteStore {
             .name("sqlite-appends".into())
             .spawn(move || commit_appends(&committer, &waiting))
             .map_err(|e| StoreError::backend("starting the append committer", e))?;
-        Ok(Self { conn, appends })
+        Ok(Self {
+            conn,
+            appends,
+            turns: Arc::default(),
+        })
     }
 
     /// Repairs what a crash of the machine may leave, since appends commit without a flush: a
@@ -663,6 +680,56 @@ impl PublicationState for SqliteStore {
         count: u64,
     ) -> Result<(), StoreError> {
         self.raise_mark(consultation, Mark::Published, count).await
+    }
+
+    async fn take_turn(
+        &self,
+        consultation: &ConsultationId,
+        holder: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = turns.entry(consultation.clone()).or_default();
+        if turn.holder.is_some() && turn.expires_at.is_some_and(|expires| expires >= now) {
+            return Ok(None);
+        }
+        turn.holder = Some(holder.to_owned());
+        turn.expires_at = Some(until);
+        turn.token += 1;
+        Ok(Some(Lease {
+            consultation: consultation.clone(),
+            holder: holder.to_owned(),
+            token: turn.token,
+            expires_at: until,
+        }))
+    }
+
+    async fn renew_turn(
+        &self,
+        lease: &mut Lease,
+        until: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        match turns.get_mut(&lease.consultation) {
+            Some(turn) if turn.token == lease.token && turn.holder.is_some() => {
+                turn.expires_at = Some(until);
+                lease.expires_at = until;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn end_turn(&self, lease: &Lease) -> Result<(), StoreError> {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(turn) = turns.get_mut(&lease.consultation)
+            && turn.token == lease.token
+        {
+            turn.holder = None;
+            turn.expires_at = None;
+        }
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod answers;
 pub mod health;
 pub mod pipeline;
+pub mod turn;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::ports::{
     PublicationState, PutMode, Responses, StoreError,
 };
 use crate::site::site_meta;
+use turn::Turn;
 
 /// How many responses' pages and texts are written at once.
 const READINGS_AT_ONCE: usize = 16;
@@ -62,6 +64,12 @@ pub enum PublishError {
     Sign(#[from] crate::transparency::TransparencyError),
     #[error(transparent)]
     Search(#[from] crate::search::SearchError),
+    #[error(
+        "another publisher has held the publication turn of {0} for longer than this one waits; publishing it again later"
+    )]
+    Busy(ConsultationId),
+    #[error("the publication turn of {0} was taken over while this publisher held it: stopped")]
+    TurnLost(ConsultationId),
 }
 
 pub struct Publisher {
@@ -103,8 +111,43 @@ impl Publisher {
         .await
     }
 
-    /// Publishes what is numbered and not yet public, and refreshes the pages.
+    /// Takes the consultation's publication turn (see [`turn`]), waiting up to `wait` for a
+    /// holder to finish or its turn to expire.
+    pub async fn turn(
+        &self,
+        id: &ConsultationId,
+        wait: std::time::Duration,
+    ) -> Result<Turn, PublishError> {
+        Turn::take(&self.publication, id, wait)
+            .await?
+            .ok_or_else(|| PublishError::Busy(id.clone()))
+    }
+
+    /// The consultation's publication turn if nobody holds it now.
+    pub async fn turn_if_free(&self, id: &ConsultationId) -> Result<Option<Turn>, StoreError> {
+        Turn::take(&self.publication, id, std::time::Duration::ZERO).await
+    }
+
+    /// Publishes what is numbered and not yet public, and refreshes the pages, in the
+    /// consultation's publication turn.
     pub async fn publish_numbered(&self, id: &ConsultationId) -> Result<(), PublishError> {
+        let mut turn = self.turn(id, turn::WAIT_FOR_TURN).await?;
+        let published = self.publish_numbered_in(id, &mut turn).await;
+        let ended = turn.end().await;
+        published?;
+        Ok(ended?)
+    }
+
+    /// Publishes what is numbered and not yet public, and refreshes the pages, in `turn`.
+    pub async fn publish_numbered_in(
+        &self,
+        id: &ConsultationId,
+        turn: &mut Turn,
+    ) -> Result<(), PublishError> {
+        let keep = async |turn: &mut Turn| match turn.keep().await? {
+            true => Ok(()),
+            false => Err(PublishError::TurnLost(id.clone())),
+        };
         let Some(record) = self.consultations.get(id).await? else {
             return Ok(());
         };
@@ -119,6 +162,7 @@ impl Publisher {
             // covers every record counted in `total`.
             self.private.sync().await?;
             for page in page_of(done + 1)..=page_of(total) {
+                keep(turn).await?;
                 let responses = self.responses.range(id, page_range(page, total)).await?;
                 // Copies are independent (create-only, the mark moves after all of them): a
                 // page's new responses are copied in one batch.
@@ -181,7 +225,9 @@ impl Publisher {
             self.write_outcome(&record).await?;
         }
         // After the pages (a reader never finds the log ahead of the manifests), before the
-        // high-water mark (a crash here is redone, and the rebuilt log must match).
+        // high-water mark (a crash here is redone, and the rebuilt log must match). The turn
+        // is renewed right before: no other publisher's checkpoint is newer than this one.
+        keep(turn).await?;
         self.publish_log(id, total).await?;
         // The batch's copies are durable before the mark says they are published.
         self.site.sync().await?;
@@ -249,19 +295,27 @@ impl Publisher {
     /// Asks the witnesses that have not cosigned a consultation's published checkpoint again
     /// (those resting after a failure excepted), and publishes it with what they give. Cheap
     /// when nothing is missing: one read of the checkpoint.
+    ///
+    /// Only in the consultation's publication turn, taken without waiting: a publisher holding
+    /// it asks the witnesses itself before it writes the checkpoint.
     pub async fn refresh_cosignatures(&self, id: &ConsultationId) -> Result<(), PublishError> {
         let (Some(key), Some(_)) = (self.log_key.clone(), &self.cosigning) else {
             return Ok(());
         };
-        crate::transparency::publish::LogPublisher {
+        let Some(turn) = self.turn_if_free(id).await? else {
+            return Ok(());
+        };
+        let refreshed = crate::transparency::publish::LogPublisher {
             responses: self.responses.clone(),
             site: self.site.clone(),
             key,
             cosigning: self.cosigning.clone(),
         }
         .refresh_cosignatures(id)
-        .await?;
-        Ok(())
+        .await;
+        let ended = turn.end().await;
+        refreshed?;
+        Ok(ended?)
     }
 
     /// The witness policy in force, at `/log/policy` (C2SP tlog-policy): the operator's, with

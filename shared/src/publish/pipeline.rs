@@ -15,6 +15,7 @@ use thiserror::Error;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::turn::Turn;
 use super::{PublishError, Publisher, READ_NOW_AT_MOST};
 use crate::domain::ConsultationId;
 use crate::email::list::{EmailList, ListError};
@@ -67,11 +68,23 @@ impl Pipeline {
     }
 
     /// Publishes what is numbered and not yet public, then mails each newly published response
-    /// to the consultation's list.
+    /// to the consultation's list, both in the consultation's publication turn (one publisher
+    /// at a time: see [`super::turn`]).
     pub async fn publish(&self, id: &ConsultationId) -> Result<(), StepError> {
-        self.publisher.publish_numbered(id).await?;
-        self.list.notify(id).await?;
-        Ok(())
+        let turn = self.publisher.turn(id, super::turn::WAIT_FOR_TURN).await?;
+        self.publish_in(id, turn).await
+    }
+
+    async fn publish_in(&self, id: &ConsultationId, mut turn: Turn) -> Result<(), StepError> {
+        let published = async {
+            self.publisher.publish_numbered_in(id, &mut turn).await?;
+            self.list.notify(id).await?;
+            Ok::<_, StepError>(())
+        }
+        .await;
+        let ended = turn.end().await;
+        published?;
+        Ok(ended?)
     }
 
     /// The reading room: each response's page and text now when few wait, and the search
@@ -146,17 +159,40 @@ impl Pipeline {
 
     /// A backstop for the stream, whose filter never wakes publication on the sequencer's own
     /// writes: a backlog that a fenced-out sequencer left is numbered and published here at the
-    /// latest. Nothing pending costs a query per pending partition; a sealed consultation
-    /// nothing (the closing set aside what it left).
+    /// latest, and so are responses numbered but not yet published (a run that gave up waiting
+    /// for another's publication turn, a publisher that died). Nothing pending costs a query
+    /// per pending partition and a read of the publication's mark; a sealed consultation the
+    /// mark only (the closing set aside what it left pending).
     pub async fn sweep_backlogs(&self, records: &[ConsultationRecord]) -> Result<(), Failed> {
-        let open = records.iter().filter(|r| !r.consultation.is_sealed());
-        self.each("numbering a backlog", ids(open), |id| async move {
-            if self.number(&id).await? > 0 {
-                tracing::warn!("numbered a backlog the stream left; publishing it");
-                self.publish(&id).await?;
-            }
-            Ok(())
-        })
+        self.each(
+            "publishing a backlog",
+            ids(records.iter()),
+            |id| async move {
+                let Some(record) = records.iter().find(|r| r.consultation.id == id) else {
+                    return Ok(());
+                };
+                if !record.consultation.is_sealed() && self.number(&id).await? > 0 {
+                    tracing::warn!("numbered a backlog the stream left; publishing it");
+                    self.publish(&id).await?;
+                    return Ok(());
+                }
+                let published = self.publisher.publication.published(&id).await?;
+                let counted = record.response_count;
+                if published < counted {
+                    // Not while another publisher holds the turn (a rush's): it publishes them,
+                    // and the next sweep looks again.
+                    if let Some(turn) = self.publisher.turn_if_free(&id).await? {
+                        tracing::warn!(
+                            published,
+                            counted,
+                            "publishing responses numbered but not published"
+                        );
+                        self.publish_in(&id, turn).await?;
+                    }
+                }
+                Ok(())
+            },
+        )
         .await
     }
 

@@ -18,7 +18,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::domain::ConsultationId;
-use crate::ports::{Consultations, Numbering, Responses, SequencerLease, StoreError};
+use crate::ports::{Consultations, Lease, Numbering, Responses, StoreError};
 
 /// How long a lease runs unless renewed: longer than a batch takes even when the store is
 /// slow, short enough that a dead holder delays numbering by well under the minute backstop.
@@ -67,7 +67,7 @@ where
 /// Numbers what is pending under `lease`, batch by batch, reading again when fenced out.
 /// Returns how many it numbered and whether another turn may number more (not when sealed,
 /// the lease lost, or fenced out every pass).
-async fn drain<S>(store: &S, lease: &mut SequencerLease) -> Result<(u64, bool), StoreError>
+async fn drain<S>(store: &S, lease: &mut Lease) -> Result<(u64, bool), StoreError>
 where
     S: Numbering + Consultations + Responses,
 {

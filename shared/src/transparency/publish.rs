@@ -119,8 +119,8 @@ fn head_of(key: &LogKey, id: &ConsultationId, tree: &MemoryTree) -> TreeHead {
     }
 }
 
-/// Publishes logs to the site store. Callers serialize appends per consultation (the
-/// publisher runs one consultation at a time, in number order).
+/// Publishes logs to the site store. Callers serialize appends per consultation: they hold
+/// the consultation's publication turn (`crate::publish::turn`).
 pub struct LogPublisher {
     pub responses: Arc<dyn Responses>,
     pub site: Arc<dyn ObjectStore>,

@@ -38,6 +38,7 @@
 //! after it), then batched writes spread over many partitions write it out ([`numbering`]).
 
 mod layout;
+mod lease;
 pub mod numbering;
 
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ use crate::domain::{
     ResponseId, SubscriberId, Subscription,
 };
 use crate::ports::{
-    Accounts, AppendError, ConsultationRecord, Consultations, PublicationState, Received,
+    Accounts, AppendError, ConsultationRecord, Consultations, Lease, PublicationState, Received,
     Responses, StoreError, Subscriptions,
 };
 
@@ -972,6 +973,29 @@ impl PublicationState for DynamoStore {
             "recording publication",
         )
         .await
+    }
+
+    async fn take_turn(
+        &self,
+        consultation: &ConsultationId,
+        holder: &str,
+        now: jiff::Timestamp,
+        until: jiff::Timestamp,
+    ) -> Result<Option<Lease>, StoreError> {
+        self.take_job(lease::PUBLISHER, consultation, holder, now, until)
+            .await
+    }
+
+    async fn renew_turn(
+        &self,
+        turn: &mut Lease,
+        until: jiff::Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.renew_job(lease::PUBLISHER, turn, until).await
+    }
+
+    async fn end_turn(&self, turn: &Lease) -> Result<(), StoreError> {
+        self.release_job(lease::PUBLISHER, turn).await
     }
 }
 

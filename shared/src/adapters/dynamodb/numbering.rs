@@ -40,19 +40,17 @@ use aws_sdk_dynamodb::types::{
 use futures::{StreamExt, TryStreamExt};
 
 use super::layout::Layout;
+use super::lease::SEQUENCER;
 use super::{
-    DynamoStore, ID_SORT_KEY, Item, META, TRANSACTION_ATTEMPTS, from_json, get_n, get_s,
-    id_partition, key, millis, n, partition_key, pending_sort_key, response_sort_key, s, sdk_error,
-    to_json,
+    DynamoStore, ID_SORT_KEY, Item, META, from_json, get_n, get_s, id_partition, key, n,
+    partition_key, pending_sort_key, response_sort_key, s, sdk_error, to_json,
 };
 use crate::domain::{ConsultationId, NewResponse};
-use crate::ports::{ConsultationRecord, Numbering, SequencerLease, StoreError};
+use crate::ports::{ConsultationRecord, Lease, Numbering, StoreError};
 
 /// The lease item's key: beside the consultation's record, outside the stream's filter.
-pub(super) const LEASE: &str = "SEQUENCER";
-
 pub(super) fn lease_key(consultation: &ConsultationId) -> Item {
-    key(partition_key(consultation), LEASE)
+    SEQUENCER.key(consultation)
 }
 
 /// The sort key of the batch record whose first number is `first`.
@@ -83,122 +81,21 @@ impl Numbering for DynamoStore {
         holder: &str,
         now: jiff::Timestamp,
         until: jiff::Timestamp,
-    ) -> Result<Option<SequencerLease>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(consultation)))
-            .update_expression(
-                "SET holder = :me, expires_ms = :until, #token = if_not_exists(#token, :zero) + :one",
-            )
-            .condition_expression("attribute_not_exists(holder) OR expires_ms < :now")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":me", s(holder))
-            .expression_attribute_values(":until", n(millis(until)))
-            .expression_attribute_values(":now", n(millis(now)))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let token = out
-                    .attributes
-                    .as_ref()
-                    .map(|a| get_n(a, "token"))
-                    .transpose()?
-                    .ok_or_else(|| StoreError::backend("taking the lease", "no token returned"))?;
-                Ok(Some(SequencerLease {
-                    consultation: consultation.clone(),
-                    holder: holder.to_owned(),
-                    token,
-                    expires_at: until,
-                }))
-            }
-            // Held by another; or its batch is checking the lease right now: held all the same.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(sdk_error(format!("taking the lease of {consultation}"), e)),
-        }
+    ) -> Result<Option<Lease>, StoreError> {
+        self.take_job(SEQUENCER, consultation, holder, now, until)
+            .await
     }
 
     async fn renew_lease(
         &self,
-        lease: &mut SequencerLease,
+        lease: &mut Lease,
         until: jiff::Timestamp,
     ) -> Result<bool, StoreError> {
-        // A renewal can meet only the holder's own batches, which are not running meanwhile;
-        // a conflict (another taker's write in flight) is tried again.
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(lease_key(&lease.consultation)))
-                .update_expression("SET expires_ms = :until")
-                .condition_expression("#token = :token")
-                .expression_attribute_names("#token", "token")
-                .expression_attribute_values(":until", n(millis(until)))
-                .expression_attribute_values(":token", n(lease.token))
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    lease.expires_at = until;
-                    return Ok(true);
-                }
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => return Ok(false),
-                Err(e) if e.code() == Some("TransactionConflictException") => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Err(e) => {
-                    return Err(sdk_error(
-                        format!("renewing the lease of {}", lease.consultation),
-                        e,
-                    ));
-                }
-            }
-        }
-        Ok(false)
+        self.renew_job(SEQUENCER, lease, until).await
     }
 
-    async fn release_lease(&self, lease: &SequencerLease) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(lease_key(&lease.consultation)))
-            .update_expression("REMOVE holder SET expires_ms = :zero")
-            .condition_expression("#token = :token")
-            .expression_attribute_names("#token", "token")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":token", n(lease.token))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Taken over meanwhile, or a taker's write in flight: it is not ours to let go.
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("ConditionalCheckFailedException" | "TransactionConflictException")
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error(
-                format!("releasing the lease of {}", lease.consultation),
-                e,
-            )),
-        }
+    async fn release_lease(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.release_job(SEQUENCER, lease).await
     }
 
     async fn any_pending(&self, consultation: &ConsultationId) -> Result<bool, StoreError> {
@@ -218,7 +115,7 @@ impl Numbering for DynamoStore {
         Ok(false)
     }
 
-    async fn finish_committed(&self, lease: &SequencerLease) -> Result<u64, StoreError> {
+    async fn finish_committed(&self, lease: &Lease) -> Result<u64, StoreError> {
         let id = &lease.consultation;
         let Some(meta) = self.meta(id).await? else {
             return Ok(0);
@@ -297,7 +194,7 @@ impl Numbering for DynamoStore {
     async fn number_batch(
         &self,
         record: &ConsultationRecord,
-        lease: &SequencerLease,
+        lease: &Lease,
         batch: &[NewResponse],
     ) -> Result<bool, StoreError> {
         let id = &record.consultation.id;
