@@ -127,12 +127,11 @@ pub struct SqliteStore {
     turns: Arc<Mutex<std::collections::HashMap<ConsultationId, PublicationTurn>>>,
 }
 
-/// A consultation's publication turn on the embedded store: who holds it (if anyone), until
-/// when, and the token its last take gave.
+/// A consultation's publication turn on the embedded store: until when it is held (`None`:
+/// let go), and the token its last take gave.
 #[derive(Default)]
 struct PublicationTurn {
-    holder: Option<String>,
-    expires_at: Option<jiff::Timestamp>,
+    held_until: Option<jiff::Timestamp>,
     token: u64,
 }
 
@@ -691,11 +690,10 @@ impl PublicationState for SqliteStore {
     ) -> Result<Option<Lease>, StoreError> {
         let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
         let turn = turns.entry(consultation.clone()).or_default();
-        if turn.holder.is_some() && turn.expires_at.is_some_and(|expires| expires >= now) {
+        if turn.held_until.is_some_and(|expires| expires >= now) {
             return Ok(None);
         }
-        turn.holder = Some(holder.to_owned());
-        turn.expires_at = Some(until);
+        turn.held_until = Some(until);
         turn.token += 1;
         Ok(Some(Lease {
             consultation: consultation.clone(),
@@ -712,8 +710,8 @@ impl PublicationState for SqliteStore {
     ) -> Result<bool, StoreError> {
         let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
         match turns.get_mut(&lease.consultation) {
-            Some(turn) if turn.token == lease.token && turn.holder.is_some() => {
-                turn.expires_at = Some(until);
+            Some(turn) if turn.token == lease.token && turn.held_until.is_some() => {
+                turn.held_until = Some(until);
                 lease.expires_at = until;
                 Ok(true)
             }
@@ -726,8 +724,7 @@ impl PublicationState for SqliteStore {
         if let Some(turn) = turns.get_mut(&lease.consultation)
             && turn.token == lease.token
         {
-            turn.holder = None;
-            turn.expires_at = None;
+            turn.held_until = None;
         }
         Ok(())
     }

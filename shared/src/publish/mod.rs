@@ -131,11 +131,10 @@ impl Publisher {
     /// Publishes what is numbered and not yet public, and refreshes the pages, in the
     /// consultation's publication turn.
     pub async fn publish_numbered(&self, id: &ConsultationId) -> Result<(), PublishError> {
-        let mut turn = self.turn(id, turn::WAIT_FOR_TURN).await?;
-        let published = self.publish_numbered_in(id, &mut turn).await;
-        let ended = turn.end().await;
-        published?;
-        Ok(ended?)
+        self.turn(id, turn::WAIT_FOR_TURN)
+            .await?
+            .run(async |turn| self.publish_numbered_in(id, turn).await)
+            .await
     }
 
     /// Publishes what is numbered and not yet public, and refreshes the pages, in `turn`.
@@ -144,10 +143,6 @@ impl Publisher {
         id: &ConsultationId,
         turn: &mut Turn,
     ) -> Result<(), PublishError> {
-        let keep = async |turn: &mut Turn| match turn.keep().await? {
-            true => Ok(()),
-            false => Err(PublishError::TurnLost(id.clone())),
-        };
         let Some(record) = self.consultations.get(id).await? else {
             return Ok(());
         };
@@ -162,7 +157,7 @@ impl Publisher {
             // covers every record counted in `total`.
             self.private.sync().await?;
             for page in page_of(done + 1)..=page_of(total) {
-                keep(turn).await?;
+                turn.keep().await?;
                 let responses = self.responses.range(id, page_range(page, total)).await?;
                 // Copies are independent (create-only, the mark moves after all of them): a
                 // page's new responses are copied in one batch.
@@ -227,7 +222,7 @@ impl Publisher {
         // After the pages (a reader never finds the log ahead of the manifests), before the
         // high-water mark (a crash here is redone, and the rebuilt log must match). The turn
         // is renewed right before: no other publisher's checkpoint is newer than this one.
-        keep(turn).await?;
+        turn.keep().await?;
         self.publish_log(id, total).await?;
         // The batch's copies are durable before the mark says they are published.
         self.site.sync().await?;
@@ -305,17 +300,14 @@ impl Publisher {
         let Some(turn) = self.turn_if_free(id).await? else {
             return Ok(());
         };
-        let refreshed = crate::transparency::publish::LogPublisher {
+        let log = crate::transparency::publish::LogPublisher {
             responses: self.responses.clone(),
             site: self.site.clone(),
             key,
             cosigning: self.cosigning.clone(),
-        }
-        .refresh_cosignatures(id)
-        .await;
-        let ended = turn.end().await;
-        refreshed?;
-        Ok(ended?)
+        };
+        turn.run(async |_| Ok::<_, PublishError>(log.refresh_cosignatures(id).await?))
+            .await
     }
 
     /// The witness policy in force, at `/log/policy` (C2SP tlog-policy): the operator's, with

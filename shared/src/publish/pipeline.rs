@@ -75,16 +75,13 @@ impl Pipeline {
         self.publish_in(id, turn).await
     }
 
-    async fn publish_in(&self, id: &ConsultationId, mut turn: Turn) -> Result<(), StepError> {
-        let published = async {
-            self.publisher.publish_numbered_in(id, &mut turn).await?;
+    async fn publish_in(&self, id: &ConsultationId, turn: Turn) -> Result<(), StepError> {
+        turn.run(async |turn| {
+            self.publisher.publish_numbered_in(id, turn).await?;
             self.list.notify(id).await?;
-            Ok::<_, StepError>(())
-        }
-        .await;
-        let ended = turn.end().await;
-        published?;
-        Ok(ended?)
+            Ok(())
+        })
+        .await
     }
 
     /// The reading room: each response's page and text now when few wait, and the search

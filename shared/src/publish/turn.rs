@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::PublishError;
 use crate::domain::ConsultationId;
 use crate::ports::{Lease, PublicationState, StoreError};
 
@@ -74,18 +75,31 @@ impl Turn {
         }
     }
 
-    /// Renews the turn if little of it is left. `false`: it was taken over (this holder was
-    /// too slow to renew it), and the caller must stop writing.
-    pub async fn keep(&mut self) -> Result<bool, StoreError> {
+    /// Renews the turn if little of it is left. [`PublishError::TurnLost`]: it was taken over
+    /// (this holder was too slow to renew it), and the caller must stop writing.
+    pub async fn keep(&mut self) -> Result<(), PublishError> {
         let now = Timestamp::now();
-        if self.lease.expires_at - now >= RENEW_BELOW {
-            return Ok(true);
+        if self.lease.expires_at - now >= RENEW_BELOW
+            || self
+                .state
+                .renew_turn(&mut self.lease, now + TURN_FOR)
+                .await?
+        {
+            return Ok(());
         }
-        self.state.renew_turn(&mut self.lease, now + TURN_FOR).await
+        Err(PublishError::TurnLost(self.lease.consultation.clone()))
     }
 
-    /// Lets the turn go, so the next publisher need not wait for it to expire.
-    pub async fn end(self) -> Result<(), StoreError> {
-        self.state.end_turn(&self.lease).await
+    /// Runs `work` in this turn, then lets the turn go whether `work` succeeded or not, so the
+    /// next publisher need not wait for it to expire.
+    pub async fn run<T, E: From<StoreError>>(
+        mut self,
+        work: impl AsyncFnOnce(&mut Turn) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let done = work(&mut self).await;
+        let ended = self.state.end_turn(&self.lease).await;
+        let value = done?;
+        ended?;
+        Ok(value)
     }
 }

@@ -809,7 +809,7 @@ impl Responses for DynamoStore {
             );
             let fence = Update::builder()
                 .table_name(&self.table)
-                .set_key(Some(numbering::lease_key(consultation)))
+                .set_key(Some(lease::SEQUENCER.key(consultation)))
                 .update_expression("SET #token = if_not_exists(#token, :zero) + :one")
                 .condition_expression("attribute_not_exists(holder) OR expires_ms < :now")
                 .expression_attribute_names("#token", "token")

@@ -48,11 +48,6 @@ use super::{
 use crate::domain::{ConsultationId, NewResponse};
 use crate::ports::{ConsultationRecord, Lease, Numbering, StoreError};
 
-/// The lease item's key: beside the consultation's record, outside the stream's filter.
-pub(super) fn lease_key(consultation: &ConsultationId) -> Item {
-    SEQUENCER.key(consultation)
-}
-
 /// The sort key of the batch record whose first number is `first`.
 fn batch_sort_key(first: u64) -> String {
     format!("B#{first:012}")
@@ -227,7 +222,7 @@ impl Numbering for DynamoStore {
             .map_err(|e| StoreError::backend("building an update", e))?;
         let fence = ConditionCheck::builder()
             .table_name(&self.table)
-            .set_key(Some(lease_key(id)))
+            .set_key(Some(SEQUENCER.key(id)))
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", n(lease.token))
